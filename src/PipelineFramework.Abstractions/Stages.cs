@@ -68,7 +68,14 @@ public interface IFittedScorer
 public sealed record SyntheticAnomaly(ImageTensor Image, Grid2D Mask);
 
 /// <summary>Where a synthesiser may take material from: other good images (never test images).</summary>
-public sealed record SynthesisSource(IReadOnlyList<ImageTensor> GoodImages);
+public sealed record SynthesisSource(IReadOnlyList<ImageTensor> GoodImages)
+{
+    /// <summary>
+    /// Host service: decodes an image file (e.g. from a texture folder named in the synthesiser's options) at the
+    /// pipeline's input geometry, so plugins need no image library of their own. Null where no files may be read.
+    /// </summary>
+    public Func<string, ImageTensor>? LoadImage { get; init; }
+}
 
 /// <summary>Makes a defect from a good image. Deterministic: same image, source and seed give the same result.</summary>
 public interface IImageSynthesizer
