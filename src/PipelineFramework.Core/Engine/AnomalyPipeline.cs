@@ -1,0 +1,128 @@
+using System.Diagnostics;
+using PipelineFramework.Abstractions;
+using PipelineFramework.Core.Images;
+using PipelineFramework.Core.ModelFiles;
+using PipelineFramework.Core.Plugins;
+using PipelineFramework.Core.Spec;
+
+namespace PipelineFramework.Core.Engine;
+
+/// <summary>
+/// An unfitted pipeline: the validated spec and its components, created from the catalog. Immutable;
+/// <see cref="Fit"/> returns a new <see cref="AnomalyModel"/>.
+/// </summary>
+public sealed class AnomalyPipeline
+{
+    public PipelineSpec Spec { get; }
+    internal IComponentCatalog Catalog { get; }
+    internal IFeatureExtractor Features { get; }
+    internal IScorer Scorer { get; }
+    internal IThresholdPolicy Threshold { get; }
+    internal IReadOnlyList<object> Synthesizers { get; }
+
+    public AnomalyPipeline(PipelineSpec spec, IComponentCatalog catalog)
+    {
+        Spec = spec;
+        Catalog = catalog;
+        Features = (IFeatureExtractor)Create(spec.Features, ComponentKind.FeatureExtractor);
+        Scorer = (IScorer)Create(spec.Scoring, ComponentKind.Scorer);
+        Threshold = (IThresholdPolicy)Create(spec.Threshold, ComponentKind.ThresholdPolicy);
+        Synthesizers = spec.Synthesis.Select(s => Create(s, ComponentKind.Synthesizer)).ToList();
+    }
+
+    object Create(ComponentSpec component, ComponentKind kind) =>
+        Catalog.Create(Catalog.Find(component.Type, kind), component.Options, component.JsonPath);
+
+    public static AnomalyPipeline FromFile(string path, IComponentCatalog catalog) => new(PipelineSpecParser.ParseFile(path, catalog), catalog);
+
+    public static AnomalyPipeline FromJson(string json, IComponentCatalog catalog, string source = "pipeline") =>
+        new(PipelineSpecParser.Parse(json, source, catalog), catalog);
+
+    internal Preprocessing Preprocessing => new(Spec.Input.Size, Spec.Input.Crop);
+
+    internal InputGeometry Geometry => new(3, Spec.Input.Crop, Spec.Input.Crop, Spec.Input.Mean, Spec.Input.Std);
+
+    /// <summary>
+    /// Fits on images of good parts: a seeded share is held out to calibrate the threshold (never the test set),
+    /// the rest trains the scorer.
+    /// </summary>
+    public AnomalyModel Fit(IReadOnlyList<string> goodImages, IProgress<ProgressUpdate>? progress = null, CancellationToken cancellation = default)
+    {
+        if (goodImages.Count < 2)
+            throw new PipelineException($"Fitting needs at least 2 good images (one is held out to set the threshold); got {goodImages.Count}.");
+        var watch = Stopwatch.StartNew();
+        var context = new FitContext { Seed = Spec.Seed, Progress = progress, Cancellation = cancellation };
+
+        var shuffled = goodImages.ToArray();
+        new Random(Spec.Seed).Shuffle(shuffled);
+        int holdoutCount = Math.Clamp((int)Math.Round(Spec.Calibration.Holdout * shuffled.Length), 1, shuffled.Length - 1);
+        var holdout = shuffled[..holdoutCount].Order(StringComparer.Ordinal).ToArray();
+        var fitSet = shuffled[holdoutCount..].Order(StringComparer.Ordinal).ToArray();
+
+        var extractor = Features.Fit(Geometry, context);
+        try
+        {
+            var runner = new ImageRunner(Preprocessing, extractor, Spec.Calibration.BatchSize);
+            var good = runner.ExtractAll(fitSet, progress, "features", cancellation);
+            var inputs = new ScorerFitInputs(good)
+            {
+                Synthetic = Synthesizers.OfType<IFeatureSynthesizer>().FirstOrDefault()?.Perturb(good, Spec.Seed),
+                Embed = images => extractor.Extract(images),
+            };
+            var scorer = Scorer.Fit(inputs, context);
+
+            var goodScores = runner.Score(holdout, scorer, progress, "calibration", cancellation).ImageScores;
+            var syntheticScores = ScoreSynthetic(holdout, runner, scorer, cancellation);
+            var decision = Threshold.Decide(new ThresholdInputs(goodScores) { SyntheticAnomalyScores = syntheticScores });
+            var normalization = ScoreNormalization.FromCalibration(decision.Threshold, goodScores);
+
+            var shape = extractor.OutputShape;
+            var manifest = new ModelManifest
+            {
+                CreatedBy = $"PipelineFramework {typeof(AnomalyPipeline).Assembly.GetName().Version?.ToString(3)}",
+                CreatedUtc = DateTime.UtcNow,
+                Pipeline = Spec.ToJson(),
+                Preprocessing = new PreprocessingManifest(Spec.Input.Size, Spec.Input.Crop, Spec.Input.Mean, Spec.Input.Std),
+                Components = new()
+                {
+                    ["features"] = Describe(Spec.Features),
+                    ["scoring"] = Describe(Spec.Scoring),
+                    ["threshold"] = Describe(Spec.Threshold),
+                },
+                Threshold = new ThresholdManifest(decision.Threshold, Spec.Threshold.Type, decision.Rationale),
+                Normalization = normalization,
+                Training = new TrainingManifest(fitSet.Length, holdout.Length, syntheticScores.Count, watch.Elapsed.TotalSeconds,
+                    [shape.Height, shape.Width, shape.Dim]),
+            };
+            return new AnomalyModel(manifest, Spec, extractor, scorer);
+        }
+        catch
+        {
+            extractor.Dispose();
+            throw;
+        }
+    }
+
+    ComponentManifest Describe(ComponentSpec component)
+    {
+        var descriptor = Catalog.Find(component.Type);
+        return new ComponentManifest(component.Type, descriptor.Source, descriptor.Version);
+    }
+
+    IReadOnlyList<float> ScoreSynthetic(IReadOnlyList<string> holdout, ImageRunner runner, IFittedScorer scorer, CancellationToken cancellation)
+    {
+        var imageSynthesizers = Synthesizers.OfType<IImageSynthesizer>().ToList();
+        int count = Spec.Calibration.SyntheticCount;
+        if (count == 0 || imageSynthesizers.Count == 0) return [];
+        var goods = holdout.Select(Preprocessing.Load).ToList();
+        var source = new SynthesisSource(goods) { LoadImage = Preprocessing.Load };
+        var anomalies = new List<ImageTensor>(count);
+        for (int i = 0; i < count; i++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var synthesizer = imageSynthesizers[i % imageSynthesizers.Count];
+            anomalies.Add(synthesizer.Synthesize(goods[i % goods.Count], source, Spec.Seed + 7919 * (i + 1)).Image);
+        }
+        return runner.ScoreImages(anomalies, scorer).ImageScores;
+    }
+}

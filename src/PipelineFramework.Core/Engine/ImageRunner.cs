@@ -1,0 +1,65 @@
+using PipelineFramework.Abstractions;
+using PipelineFramework.Core.Images;
+
+namespace PipelineFramework.Core.Engine;
+
+/// <summary>Decodes and preprocesses images in parallel, then feeds the extractor and the scorer batch by batch.</summary>
+sealed class ImageRunner(Preprocessing preprocessing, IFittedFeatureExtractor extractor, int batchSize)
+{
+    public IReadOnlyList<ImageTensor> LoadBatch(IReadOnlyList<string> paths)
+    {
+        var images = new ImageTensor[paths.Count];
+        Parallel.For(0, paths.Count, i => images[i] = preprocessing.Load(paths[i]));
+        return images;
+    }
+
+    /// <summary>Embeds every image into one batch [N, H, W, D].</summary>
+    public FeatureBatch ExtractAll(IReadOnlyList<string> paths, IProgress<ProgressUpdate>? progress, string stage, CancellationToken cancellation)
+    {
+        var (h, w, d) = extractor.OutputShape;
+        int perImage = h * w * d;
+        var data = new float[(long)paths.Count * perImage];
+        for (int start = 0; start < paths.Count; start += batchSize)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var slice = paths.Skip(start).Take(batchSize).ToList();
+            var batch = extractor.Extract(LoadBatch(slice));
+            batch.Data.AsSpan().CopyTo(data.AsSpan(start * perImage));
+            progress?.Report(new ProgressUpdate(stage, Math.Min(start + batchSize, paths.Count), paths.Count));
+        }
+        return new FeatureBatch(paths.Count, h, w, d, data);
+    }
+
+    public PatchScores Score(IReadOnlyList<string> paths, IFittedScorer scorer, IProgress<ProgressUpdate>? progress, string stage, CancellationToken cancellation)
+    {
+        var parts = new List<PatchScores>();
+        for (int start = 0; start < paths.Count; start += batchSize)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var slice = paths.Skip(start).Take(batchSize).ToList();
+            parts.Add(ScoreImages(LoadBatch(slice), scorer));
+            progress?.Report(new ProgressUpdate(stage, Math.Min(start + batchSize, paths.Count), paths.Count));
+        }
+        return Concat(parts);
+    }
+
+    public PatchScores ScoreImages(IReadOnlyList<ImageTensor> images, IFittedScorer scorer)
+    {
+        var parts = new List<PatchScores>();
+        for (int start = 0; start < images.Count; start += batchSize)
+        {
+            var slice = images.Skip(start).Take(batchSize).ToList();
+            parts.Add(scorer.Score(extractor.Extract(slice)));
+        }
+        return Concat(parts);
+    }
+
+    static PatchScores Concat(IReadOnlyList<PatchScores> parts)
+    {
+        if (parts.Count == 1) return parts[0];
+        if (parts.Count == 0) return new PatchScores(0, 1, 1, [], []);
+        var first = parts[0];
+        return new PatchScores(parts.Sum(p => p.Count), first.Height, first.Width,
+            parts.SelectMany(p => p.Values).ToArray(), parts.SelectMany(p => p.ImageScores).ToArray());
+    }
+}

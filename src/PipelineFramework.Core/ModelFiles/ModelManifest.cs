@@ -1,0 +1,52 @@
+using System.Text.Json.Nodes;
+
+namespace PipelineFramework.Core.ModelFiles;
+
+/// <summary>
+/// manifest.json of a model file: everything needed to score without the pipeline JSON it came from.
+/// </summary>
+public sealed record ModelManifest
+{
+    public const string FormatName = "pipelineframework.model";
+    public const int CurrentFormatVersion = 1;
+
+    public string Format { get; init; } = FormatName;
+    public int FormatVersion { get; init; } = CurrentFormatVersion;
+    public string CreatedBy { get; init; } = "";
+    public DateTime CreatedUtc { get; init; }
+    /// <summary>The pipeline spec with every default filled in.</summary>
+    public required JsonObject Pipeline { get; init; }
+    public required PreprocessingManifest Preprocessing { get; init; }
+    /// <summary>Stage ("features", "scoring", "threshold") to the component that filled it.</summary>
+    public required Dictionary<string, ComponentManifest> Components { get; init; }
+    public required ThresholdManifest Threshold { get; init; }
+    public required ScoreNormalization Normalization { get; init; }
+    public required TrainingManifest Training { get; init; }
+}
+
+public sealed record PreprocessingManifest(int Size, int Crop, float[] Mean, float[] Std, string Resize = "antialiased-linear", string ChannelOrder = "RGB");
+
+public sealed record ComponentManifest(string Type, string Source, string Version);
+
+public sealed record ThresholdManifest(double Value, string Policy, string Rationale);
+
+public sealed record TrainingManifest(int FitImages, int HoldoutImages, int SyntheticAnomalies, double FitSeconds, int[] FeatureShape);
+
+/// <summary>
+/// Maps raw scores to [0, 1] with the threshold at exactly 0.5: logistic((raw - Center) / Scale). Scale is chosen so that
+/// the median held-out good score maps to 0.05. Monotonic, so rankings (and AUROC) are unchanged.
+/// </summary>
+public sealed record ScoreNormalization(double Center, double Scale, string Kind = "logistic")
+{
+    public double Apply(double raw) => 1.0 / (1.0 + Math.Exp(-(raw - Center) / Scale));
+
+    public static ScoreNormalization FromCalibration(double threshold, IReadOnlyList<float> goodScores)
+    {
+        var sorted = goodScores.Order().ToArray();
+        double median = sorted.Length == 0 ? threshold : sorted.Length % 2 == 1
+            ? sorted[sorted.Length / 2] : 0.5 * (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]);
+        double spread = threshold - median;
+        double floor = 1e-6 * Math.Max(1.0, Math.Abs(threshold));
+        return new ScoreNormalization(threshold, Math.Max(spread / Math.Log(19.0), floor));
+    }
+}

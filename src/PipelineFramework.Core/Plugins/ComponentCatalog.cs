@@ -1,0 +1,211 @@
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using PipelineFramework.Abstractions;
+
+namespace PipelineFramework.Core.Plugins;
+
+/// <summary>One option of a component: its JSON name, type and default, read from the options record.</summary>
+public sealed record OptionInfo(string Name, Type Type, string DefaultJson);
+
+/// <summary>What the catalog knows of a component without creating it.</summary>
+public sealed record ComponentDescriptor(
+    string TypeName,
+    ComponentKind Kind,
+    string Description,
+    Type ImplementationType,
+    Type? OptionsType,
+    IReadOnlyList<OptionInfo> Options,
+    string Source,
+    string Version);
+
+/// <summary>A plugin folder that could not be loaded, and why.</summary>
+public sealed record PluginLoadError(string Folder, string Message);
+
+/// <summary>The components a host can use, by JSON type name.</summary>
+public interface IComponentCatalog
+{
+    IReadOnlyList<ComponentDescriptor> Components { get; }
+    IReadOnlyList<PluginLoadError> LoadErrors { get; }
+
+    /// <summary>Finds a component; an unknown name throws <see cref="PipelineException"/> listing the known ones.</summary>
+    ComponentDescriptor Find(string typeName, ComponentKind? expectedKind = null);
+
+    /// <summary>Creates a component from its options object (a JSON object without "type").</summary>
+    object Create(ComponentDescriptor descriptor, JsonObject options, string jsonPath);
+
+    /// <summary>The options with every default filled in, as they would be written back to JSON.</summary>
+    JsonObject NormalizeOptions(ComponentDescriptor descriptor, JsonObject options, string jsonPath);
+}
+
+/// <summary>Loads the assemblies of a plugin folder. McMaster.NETCore.Plugins today; a plain AssemblyLoadContext tomorrow.</summary>
+public interface IPluginAssemblyLoader
+{
+    Assembly LoadPlugin(string mainAssemblyPath);
+}
+
+/// <summary>
+/// Built-in components (in Core) plus plugins found in folders: each subfolder of a plugin directory is one plugin,
+/// loaded in its own load context that shares only the contract assembly with the host.
+/// </summary>
+public sealed class ComponentCatalog : IComponentCatalog
+{
+    /// <summary>Extra plugin directories, separated by the platform's path separator.</summary>
+    public const string PluginPathVariable = "PF_PLUGIN_PATH";
+
+    readonly Dictionary<string, ComponentDescriptor> _byName = new(StringComparer.Ordinal);
+    readonly List<PluginLoadError> _errors = [];
+
+    public IReadOnlyList<ComponentDescriptor> Components => _byName.Values.OrderBy(d => d.Kind).ThenBy(d => d.TypeName, StringComparer.Ordinal).ToList();
+    public IReadOnlyList<PluginLoadError> LoadErrors => _errors;
+
+    ComponentCatalog() { }
+
+    /// <summary>
+    /// The catalog a host normally uses: built-ins, the plugins the build placed in <c>&lt;app&gt;/plugins</c>,
+    /// the directories in <see cref="PluginPathVariable"/>, and <paramref name="extraPluginDirectories"/>.
+    /// </summary>
+    public static ComponentCatalog CreateDefault(IEnumerable<string>? extraPluginDirectories = null, IPluginAssemblyLoader? loader = null)
+    {
+        var dirs = new List<string> { Path.Combine(AppContext.BaseDirectory, "plugins") };
+        var fromEnvironment = Environment.GetEnvironmentVariable(PluginPathVariable);
+        if (!string.IsNullOrWhiteSpace(fromEnvironment))
+            dirs.AddRange(fromEnvironment.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        if (extraPluginDirectories is not null) dirs.AddRange(extraPluginDirectories);
+        return Create(dirs, loader);
+    }
+
+    public static ComponentCatalog Create(IEnumerable<string> pluginDirectories, IPluginAssemblyLoader? loader = null)
+    {
+        var catalog = new ComponentCatalog();
+        catalog.AddAssembly(typeof(ComponentCatalog).Assembly, "built-in");
+        loader ??= new McMasterPluginLoader();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var dir in pluginDirectories)
+        {
+            var full = Path.GetFullPath(dir);
+            if (!seen.Add(full)) continue;
+            if (!Directory.Exists(full))
+            {
+                if (full != Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "plugins")))
+                    catalog._errors.Add(new PluginLoadError(full, "plugin directory not found"));
+                continue;
+            }
+            foreach (var folder in Directory.EnumerateDirectories(full).Order(StringComparer.Ordinal))
+                catalog.AddPluginFolder(folder, loader);
+        }
+        return catalog;
+    }
+
+    /// <summary>Loads one plugin folder; a failure is recorded in <see cref="LoadErrors"/>, never thrown.</summary>
+    public void AddPluginFolder(string folder, IPluginAssemblyLoader loader)
+    {
+        var name = Path.GetFileName(folder);
+        try
+        {
+            var main = FindMainAssembly(folder);
+            var assembly = loader.LoadPlugin(main);
+            int before = _byName.Count;
+            AddAssembly(assembly, name);
+            if (_byName.Count == before)
+                _errors.Add(new PluginLoadError(folder, $"{Path.GetFileName(main)} holds no class marked [PipelineComponent]"));
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            var detail = e is ReflectionTypeLoadException r && r.LoaderExceptions.FirstOrDefault() is { } first ? first.Message : e.Message;
+            _errors.Add(new PluginLoadError(folder, detail));
+        }
+    }
+
+    static string FindMainAssembly(string folder)
+    {
+        // The build writes <Assembly>.deps.json next to a plugin's main assembly; third-party folders may ship just <Folder>.dll.
+        var deps = Directory.EnumerateFiles(folder, "*.deps.json").Order(StringComparer.Ordinal).FirstOrDefault();
+        if (deps is not null)
+        {
+            var dll = deps[..^".deps.json".Length] + ".dll";
+            if (File.Exists(dll)) return dll;
+        }
+        var named = Path.Combine(folder, Path.GetFileName(folder) + ".dll");
+        if (File.Exists(named)) return named;
+        throw new PipelineException($"no plugin assembly: expected <name>.deps.json with <name>.dll, or {Path.GetFileName(folder)}.dll");
+    }
+
+    void AddAssembly(Assembly assembly, string source)
+    {
+        Type[] types;
+        try { types = assembly.GetTypes(); }
+        catch (ReflectionTypeLoadException e) { types = e.Types.Where(t => t is not null).ToArray()!; }
+        var version = assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+        foreach (var type in types)
+        {
+            var attribute = type.GetCustomAttribute<PipelineComponentAttribute>();
+            if (attribute is null || type.IsAbstract) continue;
+            var kind = KindOf(type) ?? throw new PipelineException(
+                $"{type.FullName} is marked [PipelineComponent(\"{attribute.TypeName}\")] but implements no component interface.");
+            var constructors = type.GetConstructors();
+            if (constructors.Length != 1 || constructors[0].GetParameters().Length > 1)
+                throw new PipelineException($"{type.FullName} must have one public constructor taking its options record (or nothing).");
+            var optionsType = constructors[0].GetParameters().FirstOrDefault()?.ParameterType;
+            var descriptor = new ComponentDescriptor(attribute.TypeName, kind, attribute.Description, type, optionsType,
+                optionsType is null ? [] : ComponentOptions.Describe(optionsType), source, version);
+            if (_byName.TryGetValue(attribute.TypeName, out var existing))
+            {
+                _errors.Add(new PluginLoadError(source, $"component '{attribute.TypeName}' is already provided by {existing.Source}; this one is ignored"));
+                continue;
+            }
+            _byName[attribute.TypeName] = descriptor;
+        }
+    }
+
+    static ComponentKind? KindOf(Type type) =>
+        typeof(IScorer).IsAssignableFrom(type) ? ComponentKind.Scorer
+        : typeof(IFeatureExtractor).IsAssignableFrom(type) ? ComponentKind.FeatureExtractor
+        : typeof(IImageSynthesizer).IsAssignableFrom(type) || typeof(IFeatureSynthesizer).IsAssignableFrom(type) ? ComponentKind.Synthesizer
+        : typeof(IThresholdPolicy).IsAssignableFrom(type) ? ComponentKind.ThresholdPolicy
+        : typeof(ILogicCheck).IsAssignableFrom(type) ? ComponentKind.LogicCheck
+        : typeof(IExplainer).IsAssignableFrom(type) ? ComponentKind.Explainer
+        : null;
+
+    public ComponentDescriptor Find(string typeName, ComponentKind? expectedKind = null)
+    {
+        if (!_byName.TryGetValue(typeName, out var descriptor))
+        {
+            var known = _byName.Values.Where(d => expectedKind is null || d.Kind == expectedKind).Select(d => d.TypeName).Order(StringComparer.Ordinal);
+            var message = $"unknown component type '{typeName}'; known{(expectedKind is null ? "" : " " + KindWords(expectedKind.Value) + "s")}: {string.Join(", ", known)}";
+            if (_errors.Count > 0) message += $". Plugins that failed to load: {string.Join("; ", _errors.Select(e => $"{Path.GetFileName(e.Folder)} ({e.Message})"))}";
+            throw new PipelineException(message);
+        }
+        if (expectedKind is { } kind && descriptor.Kind != kind)
+            throw new PipelineException($"'{typeName}' is a {KindWords(descriptor.Kind)}, not a {KindWords(kind)}");
+        return descriptor;
+    }
+
+    public static string KindWords(ComponentKind kind) => kind switch
+    {
+        ComponentKind.FeatureExtractor => "feature extractor",
+        ComponentKind.ThresholdPolicy => "threshold policy",
+        ComponentKind.LogicCheck => "logic check",
+        _ => kind.ToString().ToLowerInvariant(),
+    };
+
+    public object Create(ComponentDescriptor descriptor, JsonObject options, string jsonPath)
+    {
+        var parsed = ComponentOptions.Parse(descriptor, options, jsonPath);
+        try
+        {
+            return parsed is null ? Activator.CreateInstance(descriptor.ImplementationType)! : Activator.CreateInstance(descriptor.ImplementationType, parsed)!;
+        }
+        catch (TargetInvocationException e) when (e.InnerException is not null)
+        {
+            if (e.InnerException is PipelineException p) throw new PipelineException($"{jsonPath}: {p.Message}", p);
+            throw new PipelineException($"{jsonPath}: component '{descriptor.TypeName}' failed to start: {e.InnerException.Message}", e.InnerException);
+        }
+    }
+
+    public JsonObject NormalizeOptions(ComponentDescriptor descriptor, JsonObject options, string jsonPath)
+    {
+        var parsed = ComponentOptions.Parse(descriptor, options, jsonPath);
+        return parsed is null ? new JsonObject() : (JsonObject)JsonSerializer.SerializeToNode(parsed, descriptor.OptionsType!, ComponentOptions.Json)!;
+    }
+}

@@ -1,0 +1,89 @@
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using PipelineFramework.Abstractions;
+
+namespace PipelineFramework.Core.Plugins;
+
+/// <summary>Options records from JSON: camelCase names, unknown names refused, types checked, then the record's own validation.</summary>
+public static class ComponentOptions
+{
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false) },
+        WriteIndented = true,
+    };
+
+    public static IReadOnlyList<OptionInfo> Describe(Type optionsType)
+    {
+        object? defaults = null;
+        try { defaults = Activator.CreateInstance(optionsType); } catch (MissingMethodException) { }
+        return optionsType.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.CanWrite && p.GetCustomAttribute<JsonIgnoreAttribute>() is null)
+            .Select(p => new OptionInfo(JsonName(p), p.PropertyType,
+                defaults is null ? "" : JsonSerializer.Serialize(p.GetValue(defaults), p.PropertyType, Json)))
+            .ToList();
+    }
+
+    static string JsonName(PropertyInfo p) => p.GetCustomAttribute<JsonPropertyNameAttribute>()?.Name ?? JsonNamingPolicy.CamelCase.ConvertName(p.Name);
+
+    /// <summary>Parses and validates; every problem names its JSON path.</summary>
+    public static object? Parse(ComponentDescriptor descriptor, JsonObject options, string jsonPath)
+    {
+        if (descriptor.OptionsType is null)
+        {
+            if (options.Count > 0)
+                throw new PipelineException($"{jsonPath}.{options.First().Key}: '{descriptor.TypeName}' takes no options");
+            return null;
+        }
+        var known = descriptor.Options.ToDictionary(o => o.Name, StringComparer.Ordinal);
+        foreach (var (key, _) in options)
+        {
+            if (!known.ContainsKey(key))
+            {
+                var hint = known.Keys.FirstOrDefault(k => string.Equals(k, key, StringComparison.OrdinalIgnoreCase));
+                throw new PipelineException($"{jsonPath}.{key}: unknown option for '{descriptor.TypeName}'" +
+                    (hint is null ? "" : $" (did you mean '{hint}'?)") + $"; known options: {string.Join(", ", known.Keys)}");
+            }
+        }
+        object parsed;
+        try
+        {
+            parsed = options.Deserialize(descriptor.OptionsType, Json)
+                ?? throw new PipelineException($"{jsonPath}: options must be a JSON object");
+        }
+        catch (JsonException e)
+        {
+            var path = e.Path is { Length: > 1 } p ? jsonPath + p[1..] : jsonPath;
+            var name = e.Path?.TrimStart('$', '.').Split('.', '[')[0];
+            var expected = name is not null && known.TryGetValue(name, out var info) ? $"expected {DescribeType(info.Type)}" : "wrong value type";
+            throw new PipelineException($"{path}: {expected}");
+        }
+        if (parsed is IValidatableOptions validatable)
+        {
+            var errors = validatable.Validate().ToList();
+            if (errors.Count > 0)
+                throw new PipelineException(string.Join("; ", errors.Select(e => $"{jsonPath}.{e.Option}: {e.Message}")));
+        }
+        return parsed;
+    }
+
+    public static string DescribeType(Type type)
+    {
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        if (type == typeof(int) || type == typeof(long)) return "a whole number";
+        if (type == typeof(double) || type == typeof(float)) return "a number";
+        if (type == typeof(bool)) return "true or false";
+        if (type == typeof(string)) return "a string";
+        if (type.IsEnum) return "one of " + string.Join(", ", Enum.GetNames(type).Select(n => $"\"{JsonNamingPolicy.CamelCase.ConvertName(n)}\""));
+        if (type.IsArray || (type.IsGenericType && type.GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IEnumerable<>))))
+        {
+            var element = type.IsArray ? type.GetElementType()! : type.GetGenericArguments()[0];
+            return $"a list of {DescribeType(element).Replace("a ", "").Replace("one of", "values from")}s";
+        }
+        return $"an object ({type.Name})";
+    }
+}

@@ -1,0 +1,61 @@
+using System.Text.Json.Nodes;
+
+namespace PipelineFramework.Core.Spec;
+
+/// <summary>Image geometry and normalisation: resize to Size x Size, centre-crop to Crop x Crop, then (x - mean) / std.</summary>
+public sealed record InputSpec
+{
+    public int Size { get; init; } = 256;
+    public int Crop { get; init; } = 224;
+    public float[] Mean { get; init; } = [0.485f, 0.456f, 0.406f];
+    public float[] Std { get; init; } = [0.229f, 0.224f, 0.225f];
+}
+
+/// <summary>How patch scores become a heat map: bilinear upsampling to the crop size, then a Gaussian blur.</summary>
+public sealed record MapSpec
+{
+    public double Sigma { get; init; } = 4;
+}
+
+/// <summary>What the threshold is calibrated on: a share of the good training images held out of fitting.</summary>
+public sealed record CalibrationSpec
+{
+    /// <summary>Share of good training images held out (at least one image).</summary>
+    public double Holdout { get; init; } = 0.2;
+
+    /// <summary>Synthetic anomalies made from held-out good images (needs a synthesis stage); 0 = none.</summary>
+    public int SyntheticCount { get; init; } = 0;
+
+    /// <summary>Images per feature-extraction batch.</summary>
+    public int BatchSize { get; init; } = 8;
+}
+
+/// <summary>A component in the pipeline: its type name, its options (without "type") and where it sits in the JSON.</summary>
+public sealed record ComponentSpec(string Type, JsonObject Options, string JsonPath)
+{
+    public JsonObject ToJson()
+    {
+        var json = new JsonObject { ["type"] = Type };
+        foreach (var (key, value) in Options) json[key] = value?.DeepClone();
+        return json;
+    }
+}
+
+/// <summary>A parsed, validated pipeline with every default filled in.</summary>
+public sealed record PipelineSpec
+{
+    public required string Name { get; init; }
+    public string Description { get; init; } = "";
+    public int Seed { get; init; }
+    public InputSpec Input { get; init; } = new();
+    public IReadOnlyList<ComponentSpec> Synthesis { get; init; } = [];
+    public required ComponentSpec Features { get; init; }
+    public required ComponentSpec Scoring { get; init; }
+    public MapSpec Map { get; init; } = new();
+    public required ComponentSpec Threshold { get; init; }
+    public CalibrationSpec Calibration { get; init; } = new();
+    public IReadOnlyList<ComponentSpec> Logic { get; init; } = [];
+    public ComponentSpec? Explain { get; init; }
+
+    public JsonObject ToJson() => PipelineSpecParser.ToJson(this);
+}

@@ -1,0 +1,181 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using PipelineFramework.Abstractions;
+using PipelineFramework.Core.Plugins;
+
+namespace PipelineFramework.Core.Spec;
+
+/// <summary>
+/// Reads pipeline JSON: parse, fill defaults, validate every section and every component's options against the
+/// catalog, all before any work starts. Each error names the file and the JSON path.
+/// </summary>
+public static class PipelineSpecParser
+{
+    static readonly JsonDocumentOptions DocumentOptions = new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
+
+    static readonly string[] Sections = ["name", "description", "seed", "input", "synthesis", "features", "scoring", "map", "threshold", "calibration", "logic", "explain"];
+
+    public static PipelineSpec ParseFile(string path, IComponentCatalog catalog)
+    {
+        if (!File.Exists(path)) throw new PipelineException($"Pipeline file not found: {path}. The ready pipelines are in pipelines/.");
+        string text;
+        try { text = File.ReadAllText(path); }
+        catch (IOException e) { throw new PipelineException($"Cannot read pipeline file {path}: {e.Message}", e); }
+        return Parse(text, path, catalog);
+    }
+
+    public static PipelineSpec Parse(string json, string source, IComponentCatalog catalog)
+    {
+        try { return ParseCore(json, catalog); }
+        catch (PipelineException e) { throw new PipelineException($"{source}: {e.Message}", e); }
+    }
+
+    static PipelineSpec ParseCore(string json, IComponentCatalog catalog)
+    {
+        JsonNode? root;
+        try { root = JsonNode.Parse(json, documentOptions: DocumentOptions); }
+        catch (JsonException e)
+        {
+            throw new PipelineException($"malformed JSON at line {e.LineNumber + 1}, position {e.BytePositionInLine + 1}: {FirstSentence(e.Message)}");
+        }
+        if (root is not JsonObject obj) throw new PipelineException("$: a pipeline must be a JSON object");
+
+        foreach (var (key, _) in obj)
+            if (!Sections.Contains(key))
+                throw new PipelineException($"$.{key}: unknown section; known sections: {string.Join(", ", Sections)}");
+
+        var name = ReadValue<string>(obj, "name", "a string") ?? throw new PipelineException("$.name: missing; give the pipeline a name");
+        var input = ReadSection<InputSpec>(obj, "input");
+        ValidateInput(input);
+        var map = ReadSection<MapSpec>(obj, "map");
+        if (map.Sigma < 0) throw new PipelineException("$.map.sigma: must be 0 (no smoothing) or positive");
+        var calibration = ReadSection<CalibrationSpec>(obj, "calibration");
+        if (calibration.Holdout is <= 0 or >= 1) throw new PipelineException("$.calibration.holdout: must be between 0 and 1 (exclusive)");
+        if (calibration.SyntheticCount < 0) throw new PipelineException("$.calibration.syntheticCount: must be 0 or more");
+        if (calibration.BatchSize < 1) throw new PipelineException("$.calibration.batchSize: must be at least 1");
+
+        var features = ReadComponent(obj, "features", ComponentKind.FeatureExtractor, catalog, required: true)!;
+        var scoring = ReadComponent(obj, "scoring", ComponentKind.Scorer, catalog, required: true)!;
+        var threshold = ReadComponent(obj, "threshold", ComponentKind.ThresholdPolicy, catalog, required: false)
+            ?? Normalize(new ComponentSpec("threshold.quantile", new JsonObject(), "$.threshold"), ComponentKind.ThresholdPolicy, catalog);
+        var explain = ReadComponent(obj, "explain", ComponentKind.Explainer, catalog, required: false);
+        var synthesis = ReadComponentList(obj, "synthesis", ComponentKind.Synthesizer, catalog);
+        var logic = ReadComponentList(obj, "logic", ComponentKind.LogicCheck, catalog);
+        if (calibration.SyntheticCount > 0 && synthesis.Count == 0)
+            throw new PipelineException("$.calibration.syntheticCount: needs a synthesis stage ($.synthesis) to make anomalies from good images");
+
+        return new PipelineSpec
+        {
+            Name = name,
+            Description = ReadValue<string>(obj, "description", "a string") ?? "",
+            Seed = ReadValue<int?>(obj, "seed", "a whole number") ?? 0,
+            Input = input,
+            Map = map,
+            Calibration = calibration,
+            Features = features,
+            Scoring = scoring,
+            Threshold = threshold,
+            Explain = explain,
+            Synthesis = synthesis,
+            Logic = logic,
+        };
+    }
+
+    static void ValidateInput(InputSpec input)
+    {
+        if (input.Size < 8) throw new PipelineException("$.input.size: must be at least 8 pixels");
+        if (input.Crop < 8 || input.Crop > input.Size) throw new PipelineException($"$.input.crop: must be between 8 and input.size ({input.Size})");
+        if (input.Mean.Length != 3) throw new PipelineException("$.input.mean: needs 3 values (R, G, B)");
+        if (input.Std.Length != 3) throw new PipelineException("$.input.std: needs 3 values (R, G, B)");
+        if (input.Std.Any(s => s <= 0)) throw new PipelineException("$.input.std: values must be positive");
+    }
+
+    static T? ReadValue<T>(JsonObject obj, string key, string expected)
+    {
+        if (!obj.TryGetPropertyValue(key, out var node) || node is null) return default;
+        try { return node.Deserialize<T>(); }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
+        {
+            throw new PipelineException($"$.{key}: expected {expected}");
+        }
+    }
+
+    static T ReadSection<T>(JsonObject obj, string key) where T : new()
+    {
+        if (!obj.TryGetPropertyValue(key, out var node) || node is null) return new T();
+        if (node is not JsonObject section) throw new PipelineException($"$.{key}: expected an object");
+        var known = ComponentOptions.Describe(typeof(T)).ToDictionary(o => o.Name);
+        foreach (var (name, _) in section)
+            if (!known.ContainsKey(name))
+                throw new PipelineException($"$.{key}.{name}: unknown option; known options: {string.Join(", ", known.Keys)}");
+        try { return section.Deserialize<T>(ComponentOptions.Json)!; }
+        catch (JsonException e)
+        {
+            var name = e.Path?.TrimStart('$', '.').Split('.', '[')[0] ?? "";
+            var expected = known.TryGetValue(name, out var info) ? ComponentOptions.DescribeType(info.Type) : "another value";
+            throw new PipelineException($"$.{key}.{name}: expected {expected}");
+        }
+    }
+
+    static ComponentSpec? ReadComponent(JsonObject obj, string key, ComponentKind kind, IComponentCatalog catalog, bool required)
+    {
+        if (!obj.TryGetPropertyValue(key, out var node) || node is null)
+        {
+            if (required) throw new PipelineException($"$.{key}: missing; a pipeline needs a {ComponentCatalog.KindWords(kind)} here, e.g. {{ \"type\": \"...\" }}");
+            return null;
+        }
+        return ReadComponentNode(node, $"$.{key}", kind, catalog);
+    }
+
+    static IReadOnlyList<ComponentSpec> ReadComponentList(JsonObject obj, string key, ComponentKind kind, IComponentCatalog catalog)
+    {
+        if (!obj.TryGetPropertyValue(key, out var node) || node is null) return [];
+        if (node is not JsonArray array) throw new PipelineException($"$.{key}: expected a list of components [ {{ \"type\": ... }} ]");
+        return array.Select((item, i) => ReadComponentNode(item, $"$.{key}[{i}]", kind, catalog)).ToList();
+    }
+
+    static ComponentSpec ReadComponentNode(JsonNode? node, string path, ComponentKind kind, IComponentCatalog catalog)
+    {
+        if (node is not JsonObject component) throw new PipelineException($"{path}: expected an object with a \"type\"");
+        if (!component.TryGetPropertyValue("type", out var typeNode) || typeNode is not JsonValue typeValue || !typeValue.TryGetValue<string>(out var type))
+            throw new PipelineException($"{path}.type: missing; name the component, e.g. \"type\": \"{catalog.Components.FirstOrDefault(c => c.Kind == kind)?.TypeName ?? "..."}\"");
+        var options = new JsonObject();
+        foreach (var (k, v) in component)
+            if (k != "type") options[k] = v?.DeepClone();
+        return Normalize(new ComponentSpec(type, options, path), kind, catalog);
+    }
+
+    static ComponentSpec Normalize(ComponentSpec spec, ComponentKind kind, IComponentCatalog catalog)
+    {
+        ComponentDescriptor descriptor;
+        try { descriptor = catalog.Find(spec.Type, kind); }
+        catch (PipelineException e) { throw new PipelineException($"{spec.JsonPath}.type: {e.Message}", e); }
+        return spec with { Options = catalog.NormalizeOptions(descriptor, spec.Options, spec.JsonPath) };
+    }
+
+    static string FirstSentence(string message)
+    {
+        int cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        return (cut > 0 ? message[..cut] : message).Trim();
+    }
+
+    internal static JsonObject ToJson(PipelineSpec spec)
+    {
+        var json = new JsonObject
+        {
+            ["name"] = spec.Name,
+            ["description"] = spec.Description,
+            ["seed"] = spec.Seed,
+            ["input"] = JsonSerializer.SerializeToNode(spec.Input, ComponentOptions.Json),
+        };
+        if (spec.Synthesis.Count > 0) json["synthesis"] = new JsonArray(spec.Synthesis.Select(s => (JsonNode)s.ToJson()).ToArray());
+        json["features"] = spec.Features.ToJson();
+        json["scoring"] = spec.Scoring.ToJson();
+        json["map"] = JsonSerializer.SerializeToNode(spec.Map, ComponentOptions.Json);
+        json["threshold"] = spec.Threshold.ToJson();
+        json["calibration"] = JsonSerializer.SerializeToNode(spec.Calibration, ComponentOptions.Json);
+        if (spec.Logic.Count > 0) json["logic"] = new JsonArray(spec.Logic.Select(s => (JsonNode)s.ToJson()).ToArray());
+        if (spec.Explain is not null) json["explain"] = spec.Explain.ToJson();
+        return json;
+    }
+}
