@@ -1,0 +1,118 @@
+using PipelineFramework.Abstractions;
+using PipelineFramework.Compute;
+
+namespace PipelineFramework.Scoring.Padim;
+
+public sealed record PadimOptions : IValidatableOptions
+{
+    /// <summary>Channels kept, chosen at random with the pipeline seed (the paper keeps 100 of 448 for ResNet18); 0 = all.</summary>
+    public int ReducedDim { get; init; } = 100;
+    /// <summary>Ledoit-Wolf-style shrinkage of each covariance towards a scaled identity, in [0, 1).</summary>
+    public double Shrinkage { get; init; } = 0.0;
+    /// <summary>Added to the covariance diagonal (the paper's 0.01 I).</summary>
+    public double Epsilon { get; init; } = 0.01;
+
+    public IEnumerable<OptionError> Validate()
+    {
+        if (ReducedDim < 0) yield return new("reducedDim", "must be >= 0 (0 = keep all channels)");
+        if (Shrinkage is < 0 or >= 1) yield return new("shrinkage", "must be in [0, 1)");
+        if (Epsilon < 0) yield return new("epsilon", "must be >= 0");
+    }
+}
+
+/// <summary>
+/// PaDiM (Defard et al., ICPR 2020): one multivariate Gaussian per patch position over good images; a patch's score is
+/// its Mahalanobis distance to the Gaussian of its position.
+/// </summary>
+[PipelineComponent("scoring.padim", Description = "PaDiM: per-position Gaussian, Mahalanobis distance")]
+public sealed class PadimScorer(PadimOptions options) : IScorer
+{
+    public PadimOptions Options { get; } = options;
+
+    public IFittedScorer Fit(ScorerFitInputs inputs, FitContext context)
+    {
+        var good = inputs.Good;
+        if (good.Count < 2) throw new PipelineException("PaDiM needs at least 2 good images to estimate a covariance.");
+        var channels = ChooseChannels(good.Dim, Options.ReducedDim, context.Seed);
+        int dim = channels.Length, positions = good.PatchesPerImage;
+        var samples = new float[(long)good.Count * positions * dim];
+        for (int patch = 0; patch < good.PatchCount; patch++)
+        {
+            var source = good.Patch(patch);
+            var target = samples.AsSpan(patch * dim, dim);
+            for (int j = 0; j < dim; j++) target[j] = source[channels[j]];
+        }
+        context.Progress?.Report(new ProgressUpdate("gaussian", 0, positions));
+        var (mean, inverse) = GaussianStatistics.Estimate(samples, good.Count, positions, dim, (float)Options.Shrinkage, (float)Options.Epsilon);
+        context.Progress?.Report(new ProgressUpdate("gaussian", positions, positions));
+        return new FittedPadim(channels, good.Dim, good.Height, good.Width, mean, inverse);
+    }
+
+    public IFittedScorer Load(IModelReader state, FitContext context)
+    {
+        var channels = state.ReadTensor("channels", out _).Select(c => (int)c).ToArray();
+        var mean = state.ReadTensor("mean", out var meanShape);
+        var inverse = state.ReadTensor("inverse_covariance", out _);
+        var input = state.ReadTensor("input_shape", out _);
+        return new FittedPadim(channels, (int)input[2], meanShape[0], meanShape[1], mean, inverse);
+    }
+
+    /// <summary>Random channel subset, sorted, deterministic for a seed (PaDiM's random dimensionality reduction).</summary>
+    static int[] ChooseChannels(int dim, int reducedDim, int seed)
+    {
+        var all = Enumerable.Range(0, dim).ToArray();
+        if (reducedDim == 0 || reducedDim >= dim) return all;
+        // Fisher-Yates with SplitMix64, so the subset does not depend on System.Random's algorithm.
+        ulong state = (ulong)seed * 0x9E3779B97F4A7C15UL + 0x632BE59BD9B4E019UL;
+        for (int i = dim - 1; i > 0; i--)
+        {
+            state += 0x9E3779B97F4A7C15UL;
+            ulong z = state;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            z ^= z >> 31;
+            int j = (int)(z % (ulong)(i + 1));
+            (all[i], all[j]) = (all[j], all[i]);
+        }
+        return all[..reducedDim].Order().ToArray();
+    }
+}
+
+sealed class FittedPadim(int[] channels, int inputDim, int height, int width, float[] mean, float[] inverse) : IFittedScorer
+{
+    public PatchScores Score(FeatureBatch features)
+    {
+        if (features.Dim != inputDim || features.Height != height || features.Width != width)
+            throw new PipelineException($"PaDiM: embeddings are {features.Height}x{features.Width}x{features.Dim}; the model was fitted on {height}x{width}x{inputDim}.");
+        int dim = channels.Length, positions = height * width;
+        var values = new float[features.PatchCount];
+        Parallel.For(0, features.PatchCount, () => (new float[dim], new float[dim]), (patch, _, buffers) =>
+        {
+            var (x, scratch) = buffers;
+            var source = features.Patch(patch);
+            for (int j = 0; j < dim; j++) x[j] = source[channels[j]];
+            int position = patch % positions;
+            float squared = GaussianStatistics.MahalanobisSquared(x, mean.AsSpan(position * dim, dim),
+                inverse.AsSpan(position * dim * dim, dim * dim), dim, scratch);
+            values[patch] = MathF.Sqrt(MathF.Max(0f, squared));
+            return buffers;
+        }, _ => { });
+        var imageScores = new float[features.Count];
+        for (int i = 0; i < features.Count; i++)
+        {
+            float max = float.MinValue;
+            foreach (var v in values.AsSpan(i * positions, positions)) max = MathF.Max(max, v);
+            imageScores[i] = max;
+        }
+        return new PatchScores(features.Count, height, width, values, imageScores);
+    }
+
+    public void Save(IModelWriter state)
+    {
+        int dim = channels.Length;
+        state.WriteTensor("channels", channels.Select(c => (float)c).ToArray(), dim);
+        state.WriteTensor("input_shape", [height, width, inputDim], 3);
+        state.WriteTensor("mean", mean, height, width, dim);
+        state.WriteTensor("inverse_covariance", inverse, height * width, dim, dim);
+    }
+}

@@ -1,0 +1,121 @@
+using PipelineFramework.Abstractions;
+using PipelineFramework.Compute;
+
+namespace PipelineFramework.Scoring.PatchCore;
+
+public sealed record PatchCoreOptions : IValidatableOptions
+{
+    /// <summary>Share of good patches kept in the memory bank by greedy k-centre selection (the paper uses 0.01 to 0.25).</summary>
+    public double CoresetRatio { get; init; } = 0.1;
+    /// <summary>Dimension of the random projection the coreset selection works in (the paper's approximate greedy); 0 = exact.</summary>
+    public int ProjectionDim { get; init; } = 128;
+    /// <summary>Image score re-weighting from the paper (eq. 7); off = image score is the max patch score.</summary>
+    public bool Reweight { get; init; }
+    /// <summary>Neighbourhood size b of the re-weighting.</summary>
+    public int ReweightNeighbours { get; init; } = 9;
+
+    public IEnumerable<OptionError> Validate()
+    {
+        if (CoresetRatio is <= 0 or > 1) yield return new("coresetRatio", "must be in (0, 1]");
+        if (ProjectionDim < 0) yield return new("projectionDim", "must be >= 0 (0 = no projection)");
+        if (ReweightNeighbours < 1) yield return new("reweightNeighbours", "must be >= 1");
+    }
+}
+
+/// <summary>
+/// PatchCore (Roth et al., CVPR 2022): a coreset memory bank of good patch embeddings; a patch's score is the distance to
+/// its nearest neighbour in the bank.
+/// </summary>
+[PipelineComponent("scoring.patchcore", Description = "PatchCore: coreset memory bank, nearest-neighbour patch distance")]
+public sealed class PatchCoreScorer(PatchCoreOptions options) : IScorer
+{
+    public PatchCoreOptions Options { get; } = options;
+
+    public IFittedScorer Fit(ScorerFitInputs inputs, FitContext context)
+    {
+        var good = inputs.Good;
+        int count = good.PatchCount, dim = good.Dim;
+        int keep = Math.Max(1, (int)Math.Round(Options.CoresetRatio * count));
+        float[] bank;
+        if (keep >= count)
+        {
+            bank = (float[])good.Data.Clone();
+        }
+        else
+        {
+            context.Progress?.Report(new ProgressUpdate("coreset", 0, keep));
+            var selected = KCenterGreedy.Select(good.Data, count, dim, keep, Options.ProjectionDim, context.Seed);
+            bank = new float[(long)keep * dim];
+            for (int i = 0; i < keep; i++) good.Patch(selected[i]).CopyTo(bank.AsSpan(i * dim, dim));
+            context.Progress?.Report(new ProgressUpdate("coreset", keep, keep));
+        }
+        return new FittedPatchCore(Options, new NearestNeighbourIndex(bank, bank.Length / dim, dim));
+    }
+
+    public IFittedScorer Load(IModelReader state, FitContext context)
+    {
+        var bank = state.ReadTensor("memory_bank", out var shape);
+        if (shape.Length != 2) throw new PipelineException($"PatchCore memory bank has shape [{string.Join(",", shape)}]; expected [patches, dim].");
+        return new FittedPatchCore(Options, new NearestNeighbourIndex(bank, shape[0], shape[1]));
+    }
+}
+
+sealed class FittedPatchCore(PatchCoreOptions options, NearestNeighbourIndex index) : IFittedScorer
+{
+    public PatchScores Score(FeatureBatch features)
+    {
+        if (features.Dim != index.Dim)
+            throw new PipelineException($"PatchCore: embeddings have {features.Dim} dimensions, the memory bank {index.Dim}; the features stage changed since fitting.");
+        int patches = features.PatchCount;
+        var distances = new float[patches];
+        var nearest = new int[patches];
+        index.Search(features.Data, patches, 1, distances, nearest);
+
+        int perImage = features.PatchesPerImage;
+        var imageScores = new float[features.Count];
+        for (int i = 0; i < features.Count; i++)
+        {
+            var map = distances.AsSpan(i * perImage, perImage);
+            int worst = 0;
+            for (int p = 1; p < map.Length; p++) if (map[p] > map[worst]) worst = p;
+            float score = map[worst];
+            if (options.Reweight)
+                score *= ReweightFactor(features.Patch(i * perImage + worst), nearest[i * perImage + worst]);
+            imageScores[i] = score;
+        }
+        return new PatchScores(features.Count, features.Height, features.Width, distances, imageScores);
+    }
+
+    /// <summary>
+    /// Paper eq. 7: w = 1 - exp(|m_test - m*|) / sum over the b nearest bank neighbours m of m* of exp(|m_test - m|).
+    /// A test patch whose nearest bank patch sits in a sparse region of the bank is less trusted.
+    /// </summary>
+    float ReweightFactor(ReadOnlySpan<float> testPatch, int nearestBankIndex)
+    {
+        int b = Math.Min(options.ReweightNeighbours, index.Count);
+        var neighbourDistances = new float[b];
+        var neighbours = new int[b];
+        index.Search(index.Bank.AsSpan(nearestBankIndex * index.Dim, index.Dim), 1, b, neighbourDistances, neighbours, maxThreads: 1);
+        Span<double> distances = stackalloc double[b];
+        double max = 0;
+        for (int j = 0; j < b; j++)
+        {
+            distances[j] = Math.Sqrt(SquaredDistance(testPatch, index.Bank.AsSpan(neighbours[j] * index.Dim, index.Dim)));
+            max = Math.Max(max, distances[j]);
+        }
+        // Softmax over distances; shifting by the max keeps exp finite and cancels in the ratio.
+        double sum = 0;
+        for (int j = 0; j < b; j++) sum += Math.Exp(distances[j] - max);
+        double star = Math.Sqrt(SquaredDistance(testPatch, index.Bank.AsSpan(nearestBankIndex * index.Dim, index.Dim)));
+        return (float)(1.0 - Math.Exp(star - max) / sum);
+    }
+
+    static double SquaredDistance(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        double sum = 0;
+        for (int i = 0; i < a.Length; i++) { double d = a[i] - b[i]; sum += d * d; }
+        return sum;
+    }
+
+    public void Save(IModelWriter state) => state.WriteTensor("memory_bank", index.Bank.AsSpan(0, index.Count * index.Dim), index.Count, index.Dim);
+}

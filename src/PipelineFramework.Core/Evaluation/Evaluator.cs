@@ -1,0 +1,189 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using PipelineFramework.Abstractions;
+using PipelineFramework.Core.Data;
+using PipelineFramework.Core.Engine;
+
+namespace PipelineFramework.Core.Evaluation;
+
+/// <summary>What one category's evaluation produced; <see cref="Metrics"/> is also in <c>metrics.json</c>.</summary>
+public sealed record CategoryResult(
+    string Category,
+    string OutputFolder,
+    CategoryMetrics Metrics,
+    double Threshold,
+    double FitSeconds,
+    double MsPerImage,
+    int TrainImages,
+    int TestImages);
+
+public sealed record EvaluationOptions
+{
+    /// <summary>Test images shown in the report's gallery (worst misses first).</summary>
+    public int GallerySize { get; init; } = 12;
+    /// <summary>Also save each category's fitted model as <c>model.pfmodel</c> next to its metrics.</summary>
+    public bool SaveModels { get; init; }
+    public IProgress<ProgressUpdate>? Progress { get; init; }
+    public CancellationToken Cancellation { get; init; }
+}
+
+/// <summary>
+/// Fits a pipeline on each category's train/good images and scores its test set: metrics.json, scores.csv and
+/// report.html per category; over a data-set root also summary.json and a combined report.html. The test set is
+/// only ever scored, never used for fitting or thresholds.
+/// </summary>
+public static class Evaluator
+{
+    static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+
+    /// <summary>A category folder (train/ and test/ inside) or a root holding category folders.</summary>
+    public static IReadOnlyList<CategoryResult> Run(AnomalyPipeline pipeline, string dataPath, string outputFolder, EvaluationOptions? options = null)
+    {
+        options ??= new EvaluationOptions();
+        if (!Directory.Exists(dataPath))
+            throw new PipelineException($"Data folder '{dataPath}' does not exist. Point --data at a category folder (train/good, test/...) or a data-set root.");
+        if (ImageDataset.IsMvtecCategory(dataPath))
+            return [RunCategory(pipeline, ImageDataset.LoadMvtec(dataPath), outputFolder, options)];
+
+        var categories = ImageDataset.FindCategories(dataPath);
+        if (categories.Count == 0)
+            throw new PipelineException($"'{dataPath}' holds no category folder with train/good and test/ inside (MVTec AD layout).");
+        var results = new List<CategoryResult>();
+        foreach (var category in categories)
+            results.Add(RunCategory(pipeline, ImageDataset.LoadMvtec(category), Path.Combine(outputFolder, Path.GetFileName(category)), options));
+        WriteSummary(results, pipeline.Spec.Name, Path.Combine(outputFolder, "summary.json"));
+        return results;
+    }
+
+    public static CategoryResult RunCategory(AnomalyPipeline pipeline, CategoryDataset data, string outputFolder, EvaluationOptions options)
+    {
+        if (data.Train.Count < 2) throw new PipelineException($"{data.Name}: train/good holds {data.Train.Count} images; at least 2 are needed.");
+        if (data.Test.Count == 0) throw new PipelineException($"{data.Name}: test/ holds no images.");
+        Directory.CreateDirectory(outputFolder);
+
+        var fitWatch = Stopwatch.StartNew();
+        using var model = pipeline.Fit(data.Train.Select(t => t.Path).ToList(), options.Progress, options.Cancellation);
+        double fitSeconds = fitWatch.Elapsed.TotalSeconds;
+        if (options.SaveModels) model.Save(Path.Combine(outputFolder, "model.pfmodel"));
+
+        var scoreWatch = Stopwatch.StartNew();
+        var results = model.Inspect(data.Test.Select(t => t.Path).ToList(), options.Progress, options.Cancellation);
+        double msPerImage = scoreWatch.Elapsed.TotalMilliseconds / data.Test.Count;
+
+        var preprocessing = model.Preprocessing;
+        var scored = new ScoredImage[data.Test.Count];
+        Parallel.For(0, scored.Length, i =>
+        {
+            var image = data.Test[i];
+            int label = image.Label ?? 0;
+            Grid2D? mask = image.MaskPath is not null ? preprocessing.LoadMask(image.MaskPath) : null;
+            scored[i] = new ScoredImage(image.Path, image.DefectType, label, results[i].RawScore, results[i].RawMap, mask);
+        });
+        if (scored.All(s => s.Label == scored[0].Label))
+            throw new PipelineException($"{data.Name}: the test set holds only {(scored[0].Label == 1 ? "defective" : "good")} images; AUROC needs both.");
+
+        var metrics = MetricsSuite.Compute(scored, model.Threshold);
+        var result = new CategoryResult(data.Name, outputFolder, metrics, model.Threshold, fitSeconds, msPerImage, data.Train.Count, data.Test.Count);
+
+        WriteMetrics(result, model, Path.Combine(outputFolder, "metrics.json"));
+        WriteScores(scored, Path.Combine(outputFolder, "scores.csv"));
+        var gallery = HtmlReport.WorstFirst(scored, model.Threshold).Take(options.GallerySize)
+            .Select(s => new GalleryItem(Path.GetFileName(s.Path), s.DefectType, s.Label, s.Score, s.Score > model.Threshold,
+                preprocessing.Load(s.Path), s.Map!, s.Mask))
+            .ToList();
+        var report = new CategoryReport(data.Name, pipeline.Spec.Name, metrics, model.Threshold, scored, gallery);
+        AtomicFile.WriteText(Path.Combine(outputFolder, "report.html"), HtmlReport.Render([report], $"{pipeline.Spec.Name} on {data.Name}"));
+        return result;
+    }
+
+    static void WriteMetrics(CategoryResult result, AnomalyModel model, string path)
+    {
+        var json = JsonSerializer.SerializeToNode(result.Metrics, Json)!.AsObject();
+        json["category"] = result.Category;
+        json["pipeline"] = model.Spec.Name;
+        json["fit_seconds"] = Math.Round(result.FitSeconds, 3);
+        json["ms_per_image"] = Math.Round(result.MsPerImage, 3);
+        json["train_images"] = result.TrainImages;
+        json["test_images"] = result.TestImages;
+        json["threshold"] = result.Threshold;
+        json["threshold_policy"] = model.Manifest.Threshold.Policy;
+        json["threshold_rationale"] = model.Manifest.Threshold.Rationale;
+        json["fit_images"] = model.Manifest.Training.FitImages;
+        json["holdout_images"] = model.Manifest.Training.HoldoutImages;
+        json["machine"] = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}";
+        AtomicFile.WriteText(path, json.ToJsonString(Json));
+    }
+
+    static void WriteScores(IReadOnlyList<ScoredImage> scored, string path)
+    {
+        var csv = new StringBuilder("path,label,score\n");
+        foreach (var s in scored)
+            csv.Append(Csv(s.Path)).Append(',').Append(s.Label).Append(',').Append(s.Score.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
+        AtomicFile.WriteText(path, csv.ToString());
+    }
+
+    static string Csv(string value) => value.IndexOfAny([',', '"', '\n']) < 0 ? value : "\"" + value.Replace("\"", "\"\"") + "\"";
+
+    public static void WriteSummary(IReadOnlyList<CategoryResult> results, string pipelineName, string path)
+    {
+        var rows = new JsonArray();
+        foreach (var r in results)
+        {
+            rows.Add(new JsonObject
+            {
+                ["category"] = r.Category,
+                ["image_auroc"] = r.Metrics.ImageAuroc,
+                ["pixel_auroc"] = r.Metrics.PixelAuroc,
+                ["aupro"] = r.Metrics.Aupro,
+                ["image_f1_max"] = r.Metrics.ImageF1Max,
+                ["f1_at_threshold"] = r.Metrics.F1,
+                ["good_false_reject_rate"] = r.Metrics.GoodFalseRejectRate,
+                ["fit_seconds"] = Math.Round(r.FitSeconds, 3),
+                ["ms_per_image"] = Math.Round(r.MsPerImage, 3),
+                ["train_images"] = r.TrainImages,
+                ["test_images"] = r.TestImages,
+            });
+        }
+        static double? Mean(IEnumerable<double?> values)
+        {
+            var present = values.Where(v => v.HasValue).Select(v => v!.Value).ToList();
+            return present.Count == 0 ? null : present.Average();
+        }
+        var summary = new JsonObject
+        {
+            ["pipeline"] = pipelineName,
+            ["categories"] = rows,
+            ["mean"] = new JsonObject
+            {
+                ["image_auroc"] = Mean(results.Select(r => (double?)r.Metrics.ImageAuroc)),
+                ["pixel_auroc"] = Mean(results.Select(r => r.Metrics.PixelAuroc)),
+                ["aupro"] = Mean(results.Select(r => r.Metrics.Aupro)),
+                ["image_f1_max"] = Mean(results.Select(r => (double?)r.Metrics.ImageF1Max)),
+                ["f1_at_threshold"] = Mean(results.Select(r => (double?)r.Metrics.F1)),
+                ["good_false_reject_rate"] = Mean(results.Select(r => (double?)r.Metrics.GoodFalseRejectRate)),
+                ["fit_seconds"] = Mean(results.Select(r => (double?)r.FitSeconds)),
+                ["ms_per_image"] = Mean(results.Select(r => (double?)r.MsPerImage)),
+            },
+        };
+        AtomicFile.WriteText(path, summary.ToJsonString(Json));
+    }
+
+    /// <summary>The terminal table: one row per category, then the mean.</summary>
+    public static string FormatTable(IReadOnlyList<CategoryResult> results)
+    {
+        static string F(double? v) => v is null ? "    -" : v.Value.ToString("0.000", CultureInfo.InvariantCulture);
+        var table = new StringBuilder();
+        table.AppendLine($"{"category",-16} {"img AUROC",9} {"px AUROC",9} {"AUPRO",7} {"F1@thr",7} {"good rej",8} {"fit s",7} {"ms/img",7}");
+        foreach (var r in results)
+            table.AppendLine($"{r.Category,-16} {F(r.Metrics.ImageAuroc),9} {F(r.Metrics.PixelAuroc),9} {F(r.Metrics.Aupro),7} {F(r.Metrics.F1),7} {F(r.Metrics.GoodFalseRejectRate),8} {r.FitSeconds,7:0.0} {r.MsPerImage,7:0.0}");
+        if (results.Count > 1)
+        {
+            double? Mean(Func<CategoryResult, double?> pick) { var v = results.Select(pick).Where(x => x.HasValue).ToList(); return v.Count == 0 ? null : v.Average(x => x!.Value); }
+            table.AppendLine($"{"mean",-16} {F(Mean(r => r.Metrics.ImageAuroc)),9} {F(Mean(r => r.Metrics.PixelAuroc)),9} {F(Mean(r => r.Metrics.Aupro)),7} {F(Mean(r => r.Metrics.F1)),7} {F(Mean(r => r.Metrics.GoodFalseRejectRate)),8} {results.Average(r => r.FitSeconds),7:0.0} {results.Average(r => r.MsPerImage),7:0.0}");
+        }
+        return table.ToString();
+    }
+}
