@@ -123,6 +123,10 @@ sealed class FittedOnnxFeatureExtractor : IFittedFeatureExtractor
         _inputName = options.Input ?? _session.InputNames[0];
         if (!_session.InputMetadata.ContainsKey(_inputName))
             throw new PipelineException($"features.onnx: the model has no input '{_inputName}'; its inputs: {string.Join(", ", _session.InputNames)}.");
+        var expected = _session.InputMetadata[_inputName].Dimensions;
+        if (expected.Length == 4 && ((expected[1] > 0 && expected[1] != input.Channels) || (expected[2] > 0 && expected[2] != input.Height) || (expected[3] > 0 && expected[3] != input.Width)))
+            throw new PipelineException($"features.onnx: the backbone takes {expected[1]}x{expected[2]}x{expected[3]} images but the pipeline's input is " +
+                $"{input.Channels}x{input.Height}x{input.Width}; set \"input\": {{ \"crop\": {expected[2]} }} (and a size of at least that).");
         foreach (var layer in options.Layers)
         {
             if (!_session.OutputMetadata.ContainsKey(layer))

@@ -9,7 +9,15 @@ sealed class ImageRunner(Preprocessing preprocessing, IFittedFeatureExtractor ex
     public IReadOnlyList<ImageTensor> LoadBatch(IReadOnlyList<string> paths)
     {
         var images = new ImageTensor[paths.Count];
-        Parallel.For(0, paths.Count, i => images[i] = preprocessing.Load(paths[i]));
+        try
+        {
+            Parallel.For(0, paths.Count, i => images[i] = preprocessing.Load(paths[i]));
+        }
+        catch (AggregateException e) when (e.InnerExceptions.OfType<PipelineException>().FirstOrDefault() is { } first)
+        {
+            // The first unreadable file, named, rather than a wrapper the user cannot act on.
+            throw new PipelineException(first.Message, first);
+        }
         return images;
     }
 

@@ -1,0 +1,41 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using PipelineFramework.Core.Engine;
+using PipelineFramework.Core.Evaluation;
+using PipelineFramework.Tests.Support;
+
+namespace PipelineFramework.Tests.Engine;
+
+public class EvaluatorTests
+{
+    [Fact]
+    public void Evaluate_on_the_shipped_hazelnut_set_writes_metrics_scores_and_report()
+    {
+        var pipeline = AnomalyPipeline.FromFile(TestData.Pipeline("patchcore-mobilenet"), TestData.Catalog);
+        var outDir = TestData.TempFolder("eval");
+        var results = Evaluator.Run(pipeline, TestData.Hazelnut, outDir);
+
+        var metrics = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "metrics.json")))!;
+        foreach (var key in new[] { "image_auroc", "pixel_auroc", "fit_seconds", "ms_per_image", "train_images", "test_images" })
+            Assert.NotNull(metrics[key]);
+        Assert.Equal(28, metrics["train_images"]!.GetValue<int>());
+        Assert.Equal(23, metrics["test_images"]!.GetValue<int>());
+        Assert.True(metrics["image_auroc"]!.GetValue<double>() >= 0.95, $"image AUROC {metrics["image_auroc"]}");
+        Assert.True(metrics["pixel_auroc"]!.GetValue<double>() >= 0.9, $"pixel AUROC {metrics["pixel_auroc"]}");
+
+        var lines = File.ReadAllLines(Path.Combine(outDir, "scores.csv"));
+        Assert.Equal("path,label,score", lines[0]);
+        Assert.Equal(24, lines.Length);
+        var rows = lines[1..].Select(l => l.Split(',')).ToList();
+        Assert.Equal(17, rows.Count(r => r[1] == "1"));
+        Assert.All(rows, r => Assert.True(File.Exists(r[0])));
+        // The AUROC in metrics.json is the one the scores in scores.csv give (pair count, ties half).
+        var good = rows.Where(r => r[1] == "0").Select(r => double.Parse(r[2], CultureInfo.InvariantCulture)).ToList();
+        var bad = rows.Where(r => r[1] == "1").Select(r => double.Parse(r[2], CultureInfo.InvariantCulture)).ToList();
+        double pairs = bad.Sum(b => good.Sum(g => b > g ? 1.0 : b == g ? 0.5 : 0.0));
+        Assert.Equal(pairs / (good.Count * bad.Count), metrics["image_auroc"]!.GetValue<double>(), 12);
+        Assert.Equal(results[0].Metrics.ImageAuroc, metrics["image_auroc"]!.GetValue<double>());
+
+        Assert.True(new FileInfo(Path.Combine(outDir, "report.html")).Length > 1000);
+    }
+}

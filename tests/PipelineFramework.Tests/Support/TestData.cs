@@ -1,0 +1,48 @@
+using PipelineFramework.Core.Plugins;
+
+namespace PipelineFramework.Tests.Support;
+
+/// <summary>Where the tests find the repository's shipped data and, when present, ../shared.</summary>
+public static class TestData
+{
+    public static string RepoRoot { get; } = FindRepoRoot();
+
+    static string FindRepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "PipelineFramework.sln"))) return dir.FullName;
+        throw new InvalidOperationException("Cannot find PipelineFramework.sln above the test output folder.");
+    }
+
+    /// <summary>The demo data shipped in the repository (always present).</summary>
+    public static string Hazelnut => Path.Combine(RepoRoot, "samples", "data", "hazelnut");
+
+    public static string Pipeline(string name) => Path.Combine(RepoRoot, "pipelines", name + ".json");
+
+    public static string SharedDatasets => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "datasets"));
+    public static string Bottle => Path.Combine(SharedDatasets, "mvtec_bottle_256", "bottle");
+    public static string SharedHazelnut => Path.Combine(SharedDatasets, "hazelnut_toy", "hazelnut");
+
+    public static string TestPluginsFolder => Path.Combine(AppContext.BaseDirectory, "test-plugins");
+
+    /// <summary>Built-ins, the solution's plugins and the test plugin; one per test run (plugins load once).</summary>
+    public static ComponentCatalog Catalog => LazyCatalog.Value;
+    static readonly Lazy<ComponentCatalog> LazyCatalog = new(() => ComponentCatalog.CreateDefault([TestPluginsFolder]));
+
+    public static string TempFolder(string name)
+    {
+        var path = Path.Combine(Path.GetTempPath(), "pf-tests", name + "-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(path);
+        return path;
+    }
+}
+
+/// <summary>A fact that needs ../shared/datasets; skipped with a clear message where it is absent (a user's clone).</summary>
+public sealed class SharedDataFactAttribute : FactAttribute
+{
+    public SharedDataFactAttribute()
+    {
+        if (!Directory.Exists(TestData.SharedDatasets))
+            Skip = $"needs ../shared/datasets beside the repository ({TestData.SharedDatasets} not found); CI has it, a user's clone does not";
+    }
+}

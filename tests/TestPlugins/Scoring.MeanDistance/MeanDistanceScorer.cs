@@ -1,0 +1,66 @@
+using PipelineFramework.Abstractions;
+
+namespace TestPlugin.Scoring.MeanDistance;
+
+public sealed record MeanDistanceOptions : IValidatableOptions
+{
+    /// <summary>Multiplies every score; lets tests see that options reach the plugin.</summary>
+    public double Scale { get; init; } = 1.0;
+    /// <summary>Makes Save throw, to test that a failed save leaves an earlier model file intact.</summary>
+    public bool FailOnSave { get; init; }
+
+    public IEnumerable<OptionError> Validate()
+    {
+        if (Scale <= 0) yield return new("scale", "must be positive");
+    }
+}
+
+/// <summary>Distance of each patch to the mean good embedding at its position: simple, exact, easy to check by hand.</summary>
+[PipelineComponent("test.mean-distance", Description = "Test plugin: distance to the mean good patch at each position")]
+public sealed class MeanDistanceScorer(MeanDistanceOptions options) : IScorer
+{
+    public IFittedScorer Fit(ScorerFitInputs inputs, FitContext context)
+    {
+        var good = inputs.Good;
+        int perImage = good.PatchesPerImage * good.Dim;
+        var mean = new float[perImage];
+        for (int i = 0; i < good.Count; i++)
+        {
+            var image = good.Image(i);
+            for (int j = 0; j < perImage; j++) mean[j] += image[j] / good.Count;
+        }
+        return new Fitted(options, good.Height, good.Width, good.Dim, mean);
+    }
+
+    public IFittedScorer Load(IModelReader state, FitContext context)
+    {
+        var mean = state.ReadTensor("mean", out var shape);
+        return new Fitted(options, shape[0], shape[1], shape[2], mean);
+    }
+
+    sealed class Fitted(MeanDistanceOptions options, int height, int width, int dim, float[] mean) : IFittedScorer
+    {
+        public PatchScores Score(FeatureBatch features)
+        {
+            int positions = height * width;
+            var values = new float[features.PatchCount];
+            var imageScores = new float[features.Count];
+            for (int p = 0; p < features.PatchCount; p++)
+            {
+                var patch = features.Patch(p);
+                var centre = mean.AsSpan(p % positions * dim, dim);
+                double sum = 0;
+                for (int d = 0; d < dim; d++) { double diff = patch[d] - centre[d]; sum += diff * diff; }
+                values[p] = (float)(Math.Sqrt(sum) * options.Scale);
+                imageScores[p / positions] = Math.Max(imageScores[p / positions], values[p]);
+            }
+            return new PatchScores(features.Count, height, width, values, imageScores);
+        }
+
+        public void Save(IModelWriter state)
+        {
+            state.WriteTensor("mean", mean, height, width, dim);
+            if (options.FailOnSave) throw new IOException("test.mean-distance: failing on purpose (failOnSave)");
+        }
+    }
+}
