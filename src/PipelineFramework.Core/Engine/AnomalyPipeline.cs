@@ -4,6 +4,8 @@ using PipelineFramework.Core.Images;
 using PipelineFramework.Core.ModelFiles;
 using PipelineFramework.Core.Plugins;
 using PipelineFramework.Core.Spec;
+using PipelineFramework.Core.Synthesis;
+using PipelineFramework.Core.Thresholds;
 
 namespace PipelineFramework.Core.Engine;
 
@@ -28,6 +30,8 @@ public sealed class AnomalyPipeline
         Scorer = (IScorer)Create(spec.Scoring, ComponentKind.Scorer);
         Threshold = (IThresholdPolicy)Create(spec.Threshold, ComponentKind.ThresholdPolicy);
         Synthesizers = spec.Synthesis.Select(s => Create(s, ComponentKind.Synthesizer)).ToList();
+        if (Threshold is SyntheticF1Threshold && (spec.Calibration.SyntheticCount == 0 || ImageSynthesizers.Count == 0))
+            throw new PipelineException($"{spec.Threshold.JsonPath}: threshold.synthetic-f1 needs synthetic anomalies: add an image synthesiser to $.synthesis and set $.calibration.syntheticCount above 0.");
     }
 
     object Create(ComponentSpec component, ComponentKind kind) =>
@@ -109,20 +113,19 @@ public sealed class AnomalyPipeline
         return new ComponentManifest(component.Type, descriptor.Source, descriptor.Version);
     }
 
+    /// <summary>The pipeline's image synthesisers with their JSON type names.</summary>
+    internal IReadOnlyList<(string Type, IImageSynthesizer Synthesizer)> ImageSynthesizers =>
+        Spec.Synthesis.Zip(Synthesizers).Where(p => p.Second is IImageSynthesizer)
+            .Select(p => (p.First.Type, (IImageSynthesizer)p.Second)).ToList();
+
+    /// <summary>Synthetic anomalies from held-out good images, for <c>pf synth</c> and for inspection.</summary>
+    public IReadOnlyList<SyntheticSample> Synthesize(IReadOnlyList<string> goodImages, int count, CancellationToken cancellation = default) =>
+        SyntheticValidationSet.Build(goodImages, ImageSynthesizers, count, Spec.Seed, Preprocessing, cancellation);
+
     IReadOnlyList<float> ScoreSynthetic(IReadOnlyList<string> holdout, ImageRunner runner, IFittedScorer scorer, CancellationToken cancellation)
     {
-        var imageSynthesizers = Synthesizers.OfType<IImageSynthesizer>().ToList();
-        int count = Spec.Calibration.SyntheticCount;
-        if (count == 0 || imageSynthesizers.Count == 0) return [];
-        var goods = holdout.Select(Preprocessing.Load).ToList();
-        var source = new SynthesisSource(goods) { LoadImage = Preprocessing.Load };
-        var anomalies = new List<ImageTensor>(count);
-        for (int i = 0; i < count; i++)
-        {
-            cancellation.ThrowIfCancellationRequested();
-            var synthesizer = imageSynthesizers[i % imageSynthesizers.Count];
-            anomalies.Add(synthesizer.Synthesize(goods[i % goods.Count], source, Spec.Seed + 7919 * (i + 1)).Image);
-        }
-        return runner.ScoreImages(anomalies, scorer).ImageScores;
+        if (Spec.Calibration.SyntheticCount == 0 || ImageSynthesizers.Count == 0) return [];
+        var samples = Synthesize(holdout, Spec.Calibration.SyntheticCount, cancellation);
+        return runner.ScoreImages(samples.Select(s => s.Image).ToList(), scorer).ImageScores;
     }
 }

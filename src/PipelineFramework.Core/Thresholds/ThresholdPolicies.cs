@@ -71,6 +71,54 @@ public sealed class FixedThreshold(FixedThresholdOptions options) : IThresholdPo
     public ThresholdDecision Decide(ThresholdInputs inputs) => new(options.Value, "fixed value");
 }
 
+public sealed record SyntheticF1ThresholdOptions : IValidatableOptions
+{
+    /// <summary>Weight of recall against precision (F-beta); 1 = F1.</summary>
+    public double Beta { get; init; } = 1.0;
+
+    public IEnumerable<OptionError> Validate()
+    {
+        if (Beta <= 0) yield return new("beta", "must be positive");
+    }
+}
+
+/// <summary>
+/// The threshold with the best F1 between held-out good images and synthetic anomalies made from them
+/// (needs a synthesis stage and calibration.syntheticCount &gt; 0). Placed midway between the two scores it
+/// separates, so it does not sit exactly on a calibration image.
+/// </summary>
+[PipelineComponent("threshold.synthetic-f1", Description = "F1-max between held-out good images and synthetic anomalies made from them.")]
+public sealed class SyntheticF1Threshold(SyntheticF1ThresholdOptions options) : IThresholdPolicy
+{
+    public ThresholdDecision Decide(ThresholdInputs inputs)
+    {
+        QuantileThreshold.RequireGood(inputs);
+        if (inputs.SyntheticAnomalyScores.Count == 0)
+            throw new PipelineException("threshold.synthetic-f1 needs synthetic anomalies: add a \"synthesis\" stage and set calibration.syntheticCount above 0");
+        var all = inputs.GoodScores.Select(s => (Score: (double)s, Anomaly: false))
+            .Concat(inputs.SyntheticAnomalyScores.Select(s => (Score: (double)s, Anomaly: true)))
+            .OrderByDescending(x => x.Score).ToArray();
+        int positives = inputs.SyntheticAnomalyScores.Count;
+        double beta2 = options.Beta * options.Beta;
+        double bestF = -1, bestThreshold = all[0].Score;
+        int tp = 0, fp = 0;
+        // Sweep thresholds from high to low; a cut after index i flags all[0..i] (raw > threshold).
+        for (int i = 0; i < all.Length; i++)
+        {
+            if (all[i].Anomaly) tp++; else fp++;
+            if (i + 1 < all.Length && all[i + 1].Score == all[i].Score) continue;
+            double precision = tp / (double)(tp + fp), recall = tp / (double)positives;
+            double f = precision + recall == 0 ? 0 : (1 + beta2) * precision * recall / (beta2 * precision + recall);
+            if (f > bestF)
+            {
+                bestF = f;
+                bestThreshold = i + 1 < all.Length ? 0.5 * (all[i].Score + all[i + 1].Score) : all[i].Score - 1e-6 * Math.Max(1, Math.Abs(all[i].Score));
+            }
+        }
+        return new(bestThreshold, $"F{options.Beta:0.##}-max {bestF:0.###} between {inputs.GoodScores.Count} held-out good and {positives} synthetic anomaly scores");
+    }
+}
+
 static class Statistics
 {
     /// <summary>numpy.quantile's default (linear interpolation between closest ranks).</summary>
