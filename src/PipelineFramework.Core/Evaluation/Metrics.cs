@@ -1,0 +1,481 @@
+using System.Numerics;
+
+namespace PipelineFramework.Core.Evaluation;
+
+/// <summary>
+/// ROC curve, one point per distinct score, ordered by decreasing threshold. Point 0 is (0, 0) with threshold
+/// +infinity; point k predicts positive for every score &gt;= <c>Thresholds[k]</c>. The last point is (1, 1).
+/// </summary>
+public sealed record RocCurve(double[] FalsePositiveRate, double[] TruePositiveRate, double[] Thresholds);
+
+/// <summary>
+/// Precision-recall curve, one point per distinct score, ordered by decreasing threshold (increasing recall).
+/// Point 0 is (recall 0, precision 1) with threshold +infinity, as sklearn appends it; point k predicts positive for
+/// every score &gt;= <c>Thresholds[k]</c>.
+/// </summary>
+public sealed record PrCurve(double[] Precision, double[] Recall, double[] Thresholds);
+
+/// <summary>
+/// Per-region overlap curve (MVTec AD): point 0 is (0, 0) with threshold +infinity, then one point per distinct
+/// pixel score in decreasing order, then (1, 1) as the official code appends it.
+/// </summary>
+public sealed record ProCurve(double[] FalsePositiveRate, double[] Overlap, double[] Thresholds);
+
+/// <summary>Confusion counts at one threshold; positive = defect (label 1).</summary>
+public sealed record BinaryStats(int TruePositives, int FalsePositives, int TrueNegatives, int FalseNegatives)
+{
+    public int Positives => TruePositives + FalseNegatives;
+    public int Negatives => FalsePositives + TrueNegatives;
+
+    /// <summary>TP / (TP + FP); 0 when nothing is predicted positive (sklearn's zero_division=0).</summary>
+    public double Precision => TruePositives + FalsePositives == 0 ? 0 : (double)TruePositives / (TruePositives + FalsePositives);
+
+    /// <summary>TP / (TP + FN); 0 when there are no positives.</summary>
+    public double Recall => Positives == 0 ? 0 : (double)TruePositives / Positives;
+
+    /// <summary>2TP / (2TP + FP + FN) (the harmonic mean of precision and recall); 0 when TP = FP = FN = 0.</summary>
+    public double F1 => 2 * TruePositives + FalsePositives + FalseNegatives == 0
+        ? 0 : 2.0 * TruePositives / (2 * TruePositives + FalsePositives + FalseNegatives);
+
+    /// <summary>FP / (FP + TN); 0 when there are no negatives.</summary>
+    public double FalsePositiveRate => Negatives == 0 ? 0 : (double)FalsePositives / Negatives;
+}
+
+/// <summary>
+/// Exact threshold-free detection metrics. Every sort-based metric sorts once (O(n log n)) and sweeps the distinct
+/// scores once; equal scores form one group, i.e. one curve point per distinct threshold, as sklearn does. Labels
+/// are 1 = positive (defect), 0 = negative (good); scores are higher = more anomalous. NaN scores are rejected.
+/// See docs/metrics.md for the definitions.
+/// </summary>
+public static class Metrics
+{
+    // ---------------------------------------------------------------- image / pixel level, binary labels
+
+    /// <summary>
+    /// Area under the ROC curve (trapezoidal over one point per distinct score), equal to sklearn's
+    /// <c>roc_auc_score</c> and to the Mann-Whitney U / (P N) with ties counted 1/2.
+    /// </summary>
+    /// <exception cref="ArgumentException">Only one class is present, lengths differ, a label is not 0/1, or a score is NaN.</exception>
+    public static double Auroc(ReadOnlySpan<float> scores, ReadOnlySpan<byte> labels) => Sweep.Create(scores, labels).Auroc();
+
+    /// <inheritdoc cref="Auroc(ReadOnlySpan{float}, ReadOnlySpan{byte})"/>
+    public static double Auroc(ReadOnlySpan<double> scores, ReadOnlySpan<byte> labels) => Sweep.Create(scores, labels).Auroc();
+
+    /// <summary>ROC curve from (0, 0) to (1, 1), one point per distinct score (no intermediate points dropped).</summary>
+    public static RocCurve Roc(ReadOnlySpan<float> scores, ReadOnlySpan<byte> labels) => Sweep.Create(scores, labels).Roc();
+
+    /// <inheritdoc cref="Roc(ReadOnlySpan{float}, ReadOnlySpan{byte})"/>
+    public static RocCurve Roc(ReadOnlySpan<double> scores, ReadOnlySpan<byte> labels) => Sweep.Create(scores, labels).Roc();
+
+    /// <summary>Precision-recall curve; needs at least one positive.</summary>
+    public static PrCurve PrecisionRecall(ReadOnlySpan<float> scores, ReadOnlySpan<byte> labels) => Sweep.Create(scores, labels).PrecisionRecall();
+
+    /// <inheritdoc cref="PrecisionRecall(ReadOnlySpan{float}, ReadOnlySpan{byte})"/>
+    public static PrCurve PrecisionRecall(ReadOnlySpan<double> scores, ReadOnlySpan<byte> labels) => Sweep.Create(scores, labels).PrecisionRecall();
+
+    /// <summary>
+    /// Average precision as sklearn defines it: sum over distinct thresholds (decreasing) of
+    /// (R_n - R_{n-1}) P_n, with R_{-1} = 0 (a step function, no interpolation). Needs at least one positive.
+    /// </summary>
+    public static double AveragePrecision(ReadOnlySpan<float> scores, ReadOnlySpan<byte> labels) => Sweep.Create(scores, labels).AveragePrecision();
+
+    /// <inheritdoc cref="AveragePrecision(ReadOnlySpan{float}, ReadOnlySpan{byte})"/>
+    public static double AveragePrecision(ReadOnlySpan<double> scores, ReadOnlySpan<byte> labels) => Sweep.Create(scores, labels).AveragePrecision();
+
+    /// <summary>
+    /// The best F1 over all distinct thresholds, predicting positive when score &gt;= threshold, and that threshold
+    /// (the highest one when several reach the maximum). Needs at least one positive.
+    /// </summary>
+    public static (double F1, double Threshold) F1Max(ReadOnlySpan<float> scores, ReadOnlySpan<byte> labels) => Sweep.Create(scores, labels).F1Max();
+
+    /// <inheritdoc cref="F1Max(ReadOnlySpan{float}, ReadOnlySpan{byte})"/>
+    public static (double F1, double Threshold) F1Max(ReadOnlySpan<double> scores, ReadOnlySpan<byte> labels) => Sweep.Create(scores, labels).F1Max();
+
+    /// <summary>
+    /// Confusion counts when predicting anomalous for score &gt; threshold (strictly greater, as the model's
+    /// <c>IsAnomaly = raw &gt; threshold</c>). A NaN score is never &gt; threshold, so it counts as predicted good.
+    /// </summary>
+    public static BinaryStats AtThreshold(ReadOnlySpan<float> scores, ReadOnlySpan<byte> labels, double threshold)
+    {
+        CheckLengths(scores.Length, labels.Length);
+        int tp = 0, fp = 0, tn = 0, fn = 0;
+        for (int i = 0; i < scores.Length; i++)
+        {
+            bool positive = CheckLabel(labels[i]);
+            bool predicted = scores[i] > threshold;
+            if (positive) { if (predicted) tp++; else fn++; }
+            else if (predicted) fp++;
+            else tn++;
+        }
+        return new BinaryStats(tp, fp, tn, fn);
+    }
+
+    /// <inheritdoc cref="AtThreshold(ReadOnlySpan{float}, ReadOnlySpan{byte}, double)"/>
+    public static BinaryStats AtThreshold(ReadOnlySpan<double> scores, ReadOnlySpan<byte> labels, double threshold)
+    {
+        CheckLengths(scores.Length, labels.Length);
+        int tp = 0, fp = 0, tn = 0, fn = 0;
+        for (int i = 0; i < scores.Length; i++)
+        {
+            bool positive = CheckLabel(labels[i]);
+            bool predicted = scores[i] > threshold;
+            if (positive) { if (predicted) tp++; else fn++; }
+            else if (predicted) fp++;
+            else tn++;
+        }
+        return new BinaryStats(tp, fp, tn, fn);
+    }
+
+    // ---------------------------------------------------------------- AUPRO
+
+    /// <summary>
+    /// Normalised area under the per-region-overlap curve up to <paramref name="maxFpr"/> (MVTec AD, Bergmann et al.
+    /// 2021; the official <c>generic_util.compute_pro</c> + <c>trapezoid</c>): regions are the 8-connected components
+    /// of each mask; PRO(t) = mean over all regions of the fraction of the region's pixels scoring &gt;= t; FPR(t) =
+    /// fraction of all mask-0 pixels (all images, good ones included) scoring &gt;= t. The curve is integrated with the
+    /// trapezoid rule from 0 to <paramref name="maxFpr"/> (interpolated linearly at exactly maxFpr) and divided by
+    /// maxFpr, so a perfect detector scores 1. Masks: nonzero = defect; a null mask means all good.
+    /// </summary>
+    /// <exception cref="ArgumentException">No defect region or no good pixel, shapes differ, NaN scores, or maxFpr not in (0, 1].</exception>
+    public static double Aupro(IReadOnlyList<float[]> maps, IReadOnlyList<byte[]> masks, int height, int width, double maxFpr = 0.3)
+    {
+        var pixels = PixelSet.Build(Shapes(maps, masks, height, width));
+        return pixels.Aupro(maxFpr);
+    }
+
+    /// <summary>The PRO curve behind <see cref="Aupro"/>.</summary>
+    public static ProCurve Pro(IReadOnlyList<float[]> maps, IReadOnlyList<byte[]> masks, int height, int width)
+    {
+        var pixels = PixelSet.Build(Shapes(maps, masks, height, width));
+        return pixels.ProCurve();
+    }
+
+    static IEnumerable<PixelImage> Shapes(IReadOnlyList<float[]> maps, IReadOnlyList<byte[]> masks, int height, int width)
+    {
+        ArgumentNullException.ThrowIfNull(maps);
+        ArgumentNullException.ThrowIfNull(masks);
+        if (maps.Count != masks.Count) throw new ArgumentException($"{maps.Count} maps but {masks.Count} masks.");
+        if (height <= 0 || width <= 0) throw new ArgumentException($"Map shape {height}x{width} is empty.");
+        for (int i = 0; i < maps.Count; i++)
+            yield return new PixelImage(maps[i], masks[i], height, width);
+    }
+
+    /// <summary>
+    /// Trapezoidal area under (x, y) for x from x[0] to <paramref name="xMax"/>; x must be non-decreasing. The curve is
+    /// interpolated linearly at xMax (the official MVTec <c>trapezoid(x, y, x_max)</c>).
+    /// </summary>
+    internal static double TrapezoidUpTo(double[] x, double[] y, double xMax)
+    {
+        double area = 0;
+        for (int i = 1; i < x.Length; i++)
+        {
+            double x0 = x[i - 1], x1 = x[i];
+            if (x0 >= xMax) break;
+            if (x1 <= xMax) { area += 0.5 * (y[i] + y[i - 1]) * (x1 - x0); continue; }
+            double yAt = y[i - 1] + (y[i] - y[i - 1]) * (xMax - x0) / (x1 - x0);
+            area += 0.5 * (yAt + y[i - 1]) * (xMax - x0);
+            break;
+        }
+        return area;
+    }
+
+    // ---------------------------------------------------------------- connected components
+
+    /// <summary>
+    /// Labels the 8-connected components of the nonzero pixels of <paramref name="mask"/> (scipy.ndimage.label with a
+    /// 3x3 structure of ones) and writes, for every pixel, the size of its component (0 for mask-0 pixels) into
+    /// <paramref name="regionSize"/>, which must be zero on entry. <paramref name="queue"/> needs height*width entries.
+    /// Returns the number of components.
+    /// </summary>
+    internal static int LabelRegions(ReadOnlySpan<byte> mask, int height, int width, Span<int> regionSize, Span<int> queue)
+    {
+        int count = 0, n = height * width;
+        for (int start = 0; start < n; start++)
+        {
+            if (mask[start] == 0 || regionSize[start] != 0) continue;
+            count++;
+            int head = 0, tail = 0;
+            queue[tail++] = start;
+            regionSize[start] = -1; // visited
+            while (head < tail)
+            {
+                int p = queue[head++];
+                int y = p / width, x = p - y * width;
+                int y0 = Math.Max(0, y - 1), y1 = Math.Min(height - 1, y + 1);
+                int x0 = Math.Max(0, x - 1), x1 = Math.Min(width - 1, x + 1);
+                for (int yy = y0; yy <= y1; yy++)
+                {
+                    int row = yy * width;
+                    for (int xx = x0; xx <= x1; xx++)
+                    {
+                        int q = row + xx;
+                        if (mask[q] != 0 && regionSize[q] == 0) { regionSize[q] = -1; queue[tail++] = q; }
+                    }
+                }
+            }
+            for (int i = 0; i < tail; i++) regionSize[queue[i]] = tail;
+        }
+        return count;
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    internal static void CheckLengths(int scores, int labels)
+    {
+        if (scores != labels) throw new ArgumentException($"{scores} scores but {labels} labels.");
+    }
+
+    internal static bool CheckLabel(byte label) => label switch
+    {
+        0 => false,
+        1 => true,
+        _ => throw new ArgumentException($"Label {label} is not 0 (good) or 1 (defect)."),
+    };
+}
+
+/// <summary>
+/// Distinct scores in decreasing order with cumulative true / false positive counts: group g predicts positive for
+/// every score &gt;= Thresholds[g].
+/// </summary>
+internal sealed class Sweep
+{
+    public required double[] Thresholds { get; init; }
+    public required int[] TruePositives { get; init; }
+    public required int[] FalsePositives { get; init; }
+    public required int Positives { get; init; }
+    public required int Negatives { get; init; }
+    public int Count => Thresholds.Length;
+
+    public static Sweep Create<T>(ReadOnlySpan<T> scores, ReadOnlySpan<byte> labels) where T : struct, IBinaryFloatingPointIeee754<T>
+    {
+        Metrics.CheckLengths(scores.Length, labels.Length);
+        if (scores.Length == 0) throw new ArgumentException("No scores given.");
+        var keys = scores.ToArray();
+        var items = labels.ToArray();
+        return FromUnsorted(keys, items);
+    }
+
+    /// <summary>Sorts <paramref name="keys"/> and <paramref name="labels"/> in place, then sweeps.</summary>
+    public static Sweep FromUnsorted<T>(T[] keys, byte[] labels) where T : struct, IBinaryFloatingPointIeee754<T>
+    {
+        foreach (var k in keys) if (T.IsNaN(k)) throw new ArgumentException("A score is NaN.");
+        foreach (var l in labels) Metrics.CheckLabel(l);
+        Array.Sort(keys, labels);
+        return FromSortedAscending(keys, labels);
+    }
+
+    /// <summary>Sweeps keys sorted ascending (NaN-free) with their 0/1 labels, from the highest score down.</summary>
+    public static Sweep FromSortedAscending<T>(T[] keys, byte[] labels) where T : struct, IBinaryFloatingPointIeee754<T>
+    {
+        int n = keys.Length;
+        int distinct = n == 0 ? 0 : 1;
+        for (int i = 1; i < n; i++) if (keys[i] != keys[i - 1]) distinct++;
+        var thresholds = new double[distinct];
+        var tps = new int[distinct];
+        var fps = new int[distinct];
+        int tp = 0, fp = 0, g = 0;
+        for (int i = n - 1; i >= 0;)
+        {
+            T key = keys[i];
+            while (i >= 0 && keys[i] == key)
+            {
+                if (labels[i] != 0) tp++; else fp++;
+                i--;
+            }
+            thresholds[g] = double.CreateTruncating(key);
+            tps[g] = tp; fps[g] = fp;
+            g++;
+        }
+        return new Sweep { Thresholds = thresholds, TruePositives = tps, FalsePositives = fps, Positives = tp, Negatives = fp };
+    }
+
+    void NeedBothClasses()
+    {
+        if (Positives == 0 || Negatives == 0)
+            throw new ArgumentException($"AUROC needs both classes; got {Positives} positive (defect) and {Negatives} negative (good) samples.");
+    }
+
+    void NeedPositives()
+    {
+        if (Positives == 0) throw new ArgumentException("Precision-recall metrics need at least one positive (defect) sample.");
+    }
+
+    public double Auroc()
+    {
+        NeedBothClasses();
+        // Trapezoids between consecutive ROC points, in integers: sum dFP * (2 TP_prev + dTP) = 2 * area * P * N.
+        long twiceArea = 0;
+        int tpPrev = 0, fpPrev = 0;
+        for (int g = 0; g < Count; g++)
+        {
+            long dtp = TruePositives[g] - tpPrev, dfp = FalsePositives[g] - fpPrev;
+            twiceArea += dfp * (2L * tpPrev + dtp);
+            tpPrev = TruePositives[g]; fpPrev = FalsePositives[g];
+        }
+        return twiceArea / (2.0 * Positives * (double)Negatives);
+    }
+
+    public RocCurve Roc()
+    {
+        NeedBothClasses();
+        var fpr = new double[Count + 1];
+        var tpr = new double[Count + 1];
+        var th = new double[Count + 1];
+        th[0] = double.PositiveInfinity;
+        for (int g = 0; g < Count; g++)
+        {
+            fpr[g + 1] = (double)FalsePositives[g] / Negatives;
+            tpr[g + 1] = (double)TruePositives[g] / Positives;
+            th[g + 1] = Thresholds[g];
+        }
+        return new RocCurve(fpr, tpr, th);
+    }
+
+    public PrCurve PrecisionRecall()
+    {
+        NeedPositives();
+        var precision = new double[Count + 1];
+        var recall = new double[Count + 1];
+        var th = new double[Count + 1];
+        precision[0] = 1; th[0] = double.PositiveInfinity;
+        for (int g = 0; g < Count; g++)
+        {
+            int tp = TruePositives[g], fp = FalsePositives[g];
+            precision[g + 1] = (double)tp / (tp + fp); // every group adds at least one prediction: tp + fp > 0
+            recall[g + 1] = (double)tp / Positives;
+            th[g + 1] = Thresholds[g];
+        }
+        return new PrCurve(precision, recall, th);
+    }
+
+    public double AveragePrecision()
+    {
+        NeedPositives();
+        double ap = 0;
+        int tpPrev = 0;
+        for (int g = 0; g < Count; g++)
+        {
+            int tp = TruePositives[g], fp = FalsePositives[g];
+            if (tp != tpPrev) ap += (double)(tp - tpPrev) / Positives * ((double)tp / (tp + fp));
+            tpPrev = tp;
+        }
+        return ap;
+    }
+
+    public (double F1, double Threshold) F1Max()
+    {
+        NeedPositives();
+        double best = -1, at = double.PositiveInfinity;
+        for (int g = 0; g < Count; g++)
+        {
+            int tp = TruePositives[g], fp = FalsePositives[g];
+            double f1 = 2.0 * tp / (tp + fp + Positives); // 2TP / (2TP + FP + FN), FN = P - TP
+            if (f1 > best) { best = f1; at = Thresholds[g]; }
+        }
+        return (best, at);
+    }
+}
+
+/// <summary>One image's pixel scores and mask (nonzero = defect; null = all good) for the pixel metrics.</summary>
+internal readonly record struct PixelImage(float[] Map, byte[]? Mask, int Height, int Width);
+
+/// <summary>
+/// All pixels of a set of images sorted once by score (ascending), each with the size of its ground-truth region
+/// (0 = good pixel): enough for pixel AUROC / AP / F1 and for AUPRO from one sort.
+/// </summary>
+internal sealed class PixelSet
+{
+    public required float[] Scores { get; init; }
+    public required int[] RegionSizes { get; init; }
+    public required int Regions { get; init; }
+    public required int GoodPixels { get; init; }
+    public int DefectPixels => Scores.Length - GoodPixels;
+
+    public static PixelSet Build(IEnumerable<PixelImage> images)
+    {
+        var list = images as IReadOnlyList<PixelImage> ?? images.ToList();
+        long total = 0;
+        int largest = 0;
+        foreach (var image in list)
+        {
+            ArgumentNullException.ThrowIfNull(image.Map, "map");
+            int n = image.Height * image.Width;
+            if (image.Height <= 0 || image.Width <= 0) throw new ArgumentException($"Map shape {image.Height}x{image.Width} is empty.");
+            if (image.Map.Length != n) throw new ArgumentException($"A map holds {image.Map.Length} values; {image.Height}x{image.Width} needs {n}.");
+            if (image.Mask is not null && image.Mask.Length != n)
+                throw new ArgumentException($"A mask holds {image.Mask.Length} values; its map is {image.Height}x{image.Width}.");
+            total += n;
+            largest = Math.Max(largest, n);
+        }
+        if (total == 0) throw new ArgumentException("No pixels given.");
+        if (total > Array.MaxLength) throw new ArgumentException($"{total} pixels are more than one array can hold; evaluate at a smaller map size.");
+
+        var scores = new float[total];
+        var sizes = new int[total];
+        var queue = new int[largest];
+        int regions = 0, offset = 0;
+        foreach (var image in list)
+        {
+            int n = image.Map.Length;
+            var map = image.Map.AsSpan();
+            foreach (var v in map) if (float.IsNaN(v)) throw new ArgumentException("An anomaly map holds NaN.");
+            map.CopyTo(scores.AsSpan(offset, n));
+            if (image.Mask is not null)
+                regions += Metrics.LabelRegions(image.Mask, image.Height, image.Width, sizes.AsSpan(offset, n), queue);
+            offset += n;
+        }
+        int good = 0;
+        foreach (var s in sizes) if (s == 0) good++;
+        Array.Sort(scores, sizes);
+        return new PixelSet { Scores = scores, RegionSizes = sizes, Regions = regions, GoodPixels = good };
+    }
+
+    /// <summary>Binary sweep for pixel AUROC / AP / F1 (label = pixel inside a region).</summary>
+    public Sweep BinarySweep()
+    {
+        var labels = new byte[RegionSizes.Length];
+        for (int i = 0; i < labels.Length; i++) labels[i] = RegionSizes[i] != 0 ? (byte)1 : (byte)0;
+        return Sweep.FromSortedAscending(Scores, labels);
+    }
+
+    public ProCurve ProCurve()
+    {
+        if (Regions == 0) throw new ArgumentException("AUPRO needs at least one defect region; every mask is empty.");
+        if (GoodPixels == 0) throw new ArgumentException("AUPRO needs good (mask 0) pixels to measure the false positive rate.");
+        int n = Scores.Length;
+        int distinct = 1;
+        for (int i = 1; i < n; i++) if (Scores[i] != Scores[i - 1]) distinct++;
+        var fpr = new double[distinct + 2];
+        var pro = new double[distinct + 2];
+        var th = new double[distinct + 2];
+        th[0] = double.PositiveInfinity;
+        // Official formulation: sort descending, each good pixel adds 1/num_ok to the FPR, each defect pixel adds
+        // 1/region_size/num_regions to the PRO; keep the last point of each group of equal scores.
+        double overlapSum = 0;
+        long fp = 0;
+        int g = 1;
+        for (int i = n - 1; i >= 0;)
+        {
+            float key = Scores[i];
+            while (i >= 0 && Scores[i] == key)
+            {
+                int size = RegionSizes[i];
+                if (size == 0) fp++; else overlapSum += 1.0 / size;
+                i--;
+            }
+            fpr[g] = Math.Min(1.0, (double)fp / GoodPixels);
+            pro[g] = Math.Min(1.0, overlapSum / Regions);
+            th[g] = key;
+            g++;
+        }
+        fpr[g] = 1; pro[g] = 1; th[g] = double.NegativeInfinity;
+        return new ProCurve(fpr, pro, th);
+    }
+
+    public double Aupro(double maxFpr)
+    {
+        if (!(maxFpr > 0 && maxFpr <= 1)) throw new ArgumentException($"maxFpr {maxFpr} must be in (0, 1].");
+        var curve = ProCurve();
+        return Metrics.TrapezoidUpTo(curve.FalsePositiveRate, curve.Overlap, maxFpr) / maxFpr;
+    }
+}
