@@ -56,10 +56,10 @@ public static class Metrics
     /// <c>roc_auc_score</c> and to the Mann-Whitney U / (P N) with ties counted 1/2.
     /// </summary>
     /// <exception cref="ArgumentException">Only one class is present, lengths differ, a label is not 0/1, or a score is NaN.</exception>
-    public static double Auroc(ReadOnlySpan<float> scores, ReadOnlySpan<byte> labels) => Sweep.Create(scores, labels).Auroc();
+    public static double Auroc(ReadOnlySpan<float> scores, ReadOnlySpan<byte> labels) => SweepSummary.Create(scores, labels).CheckedAuroc();
 
     /// <inheritdoc cref="Auroc(ReadOnlySpan{float}, ReadOnlySpan{byte})"/>
-    public static double Auroc(ReadOnlySpan<double> scores, ReadOnlySpan<byte> labels) => Sweep.Create(scores, labels).Auroc();
+    public static double Auroc(ReadOnlySpan<double> scores, ReadOnlySpan<byte> labels) => SweepSummary.Create(scores, labels).CheckedAuroc();
 
     /// <summary>ROC curve from (0, 0) to (1, 1), one point per distinct score (no intermediate points dropped).</summary>
     public static RocCurve Roc(ReadOnlySpan<float> scores, ReadOnlySpan<byte> labels) => Sweep.Create(scores, labels).Roc();
@@ -77,19 +77,19 @@ public static class Metrics
     /// Average precision as sklearn defines it: sum over distinct thresholds (decreasing) of
     /// (R_n - R_{n-1}) P_n, with R_{-1} = 0 (a step function, no interpolation). Needs at least one positive.
     /// </summary>
-    public static double AveragePrecision(ReadOnlySpan<float> scores, ReadOnlySpan<byte> labels) => Sweep.Create(scores, labels).AveragePrecision();
+    public static double AveragePrecision(ReadOnlySpan<float> scores, ReadOnlySpan<byte> labels) => SweepSummary.Create(scores, labels).CheckedAveragePrecision();
 
     /// <inheritdoc cref="AveragePrecision(ReadOnlySpan{float}, ReadOnlySpan{byte})"/>
-    public static double AveragePrecision(ReadOnlySpan<double> scores, ReadOnlySpan<byte> labels) => Sweep.Create(scores, labels).AveragePrecision();
+    public static double AveragePrecision(ReadOnlySpan<double> scores, ReadOnlySpan<byte> labels) => SweepSummary.Create(scores, labels).CheckedAveragePrecision();
 
     /// <summary>
     /// The best F1 over all distinct thresholds, predicting positive when score &gt;= threshold, and that threshold
     /// (the highest one when several reach the maximum). Needs at least one positive.
     /// </summary>
-    public static (double F1, double Threshold) F1Max(ReadOnlySpan<float> scores, ReadOnlySpan<byte> labels) => Sweep.Create(scores, labels).F1Max();
+    public static (double F1, double Threshold) F1Max(ReadOnlySpan<float> scores, ReadOnlySpan<byte> labels) => SweepSummary.Create(scores, labels).CheckedF1Max();
 
     /// <inheritdoc cref="F1Max(ReadOnlySpan{float}, ReadOnlySpan{byte})"/>
-    public static (double F1, double Threshold) F1Max(ReadOnlySpan<double> scores, ReadOnlySpan<byte> labels) => Sweep.Create(scores, labels).F1Max();
+    public static (double F1, double Threshold) F1Max(ReadOnlySpan<double> scores, ReadOnlySpan<byte> labels) => SweepSummary.Create(scores, labels).CheckedF1Max();
 
     /// <summary>
     /// Confusion counts when predicting anomalous for score &gt; threshold (strictly greater, as the model's
@@ -300,21 +300,6 @@ internal sealed class Sweep
         if (Positives == 0) throw new ArgumentException("Precision-recall metrics need at least one positive (defect) sample.");
     }
 
-    public double Auroc()
-    {
-        NeedBothClasses();
-        // Trapezoids between consecutive ROC points, in integers: sum dFP * (2 TP_prev + dTP) = 2 * area * P * N.
-        long twiceArea = 0;
-        int tpPrev = 0, fpPrev = 0;
-        for (int g = 0; g < Count; g++)
-        {
-            long dtp = TruePositives[g] - tpPrev, dfp = FalsePositives[g] - fpPrev;
-            twiceArea += dfp * (2L * tpPrev + dtp);
-            tpPrev = TruePositives[g]; fpPrev = FalsePositives[g];
-        }
-        return twiceArea / (2.0 * Positives * (double)Negatives);
-    }
-
     public RocCurve Roc()
     {
         NeedBothClasses();
@@ -347,32 +332,87 @@ internal sealed class Sweep
         }
         return new PrCurve(precision, recall, th);
     }
+}
 
-    public double AveragePrecision()
+/// <summary>
+/// AUROC, average precision and F1-max from one sweep over sorted scores, without materialising the curve (for
+/// millions of pixels). Same arithmetic as <see cref="Sweep"/>.
+/// </summary>
+internal readonly record struct SweepSummary(int Positives, int Negatives, double Auroc, double AveragePrecision, double F1Max, double F1MaxThreshold)
+{
+    public bool HasBothClasses => Positives > 0 && Negatives > 0;
+
+    public static SweepSummary Create<T>(ReadOnlySpan<T> scores, ReadOnlySpan<byte> labels) where T : struct, IBinaryFloatingPointIeee754<T>
     {
-        NeedPositives();
-        double ap = 0;
-        int tpPrev = 0;
-        for (int g = 0; g < Count; g++)
-        {
-            int tp = TruePositives[g], fp = FalsePositives[g];
-            if (tp != tpPrev) ap += (double)(tp - tpPrev) / Positives * ((double)tp / (tp + fp));
-            tpPrev = tp;
-        }
-        return ap;
+        Metrics.CheckLengths(scores.Length, labels.Length);
+        if (scores.Length == 0) throw new ArgumentException("No scores given.");
+        var keys = scores.ToArray();
+        var items = labels.ToArray();
+        return FromUnsorted(keys, items);
     }
 
-    public (double F1, double Threshold) F1Max()
+    /// <summary>Sorts both arrays in place (ascending), then sweeps.</summary>
+    public static SweepSummary FromUnsorted<T>(T[] keys, byte[] labels) where T : struct, IBinaryFloatingPointIeee754<T>
     {
-        NeedPositives();
-        double best = -1, at = double.PositiveInfinity;
-        for (int g = 0; g < Count; g++)
+        foreach (var k in keys) if (T.IsNaN(k)) throw new ArgumentException("A score is NaN.");
+        foreach (var l in labels) Metrics.CheckLabel(l);
+        Array.Sort(keys, labels);
+        return FromSortedAscending(keys, labels);
+    }
+
+    /// <summary>Keys sorted ascending, NaN-free; a label is positive when nonzero.</summary>
+    public static SweepSummary FromSortedAscending<T, TLabel>(T[] keys, TLabel[] labels)
+        where T : struct, IBinaryFloatingPointIeee754<T>
+        where TLabel : struct, IBinaryInteger<TLabel>
+    {
+        int positives = 0;
+        foreach (var l in labels) if (l != TLabel.Zero) positives++;
+        int negatives = keys.Length - positives;
+
+        long twiceArea = 0;
+        double ap = 0, bestF1 = -1, bestAt = double.PositiveInfinity;
+        int tp = 0, fp = 0;
+        for (int i = keys.Length - 1; i >= 0;)
         {
-            int tp = TruePositives[g], fp = FalsePositives[g];
-            double f1 = 2.0 * tp / (tp + fp + Positives); // 2TP / (2TP + FP + FN), FN = P - TP
-            if (f1 > best) { best = f1; at = Thresholds[g]; }
+            T key = keys[i];
+            int tpPrev = tp, fpPrev = fp;
+            while (i >= 0 && keys[i] == key)
+            {
+                if (labels[i] != TLabel.Zero) tp++; else fp++;
+                i--;
+            }
+            long dtp = tp - tpPrev, dfp = fp - fpPrev;
+            twiceArea += dfp * (2L * tpPrev + dtp);
+            if (positives > 0)
+            {
+                if (dtp != 0) ap += (double)dtp / positives * ((double)tp / (tp + fp));
+                double f1 = 2.0 * tp / (tp + fp + positives);
+                if (f1 > bestF1) { bestF1 = f1; bestAt = double.CreateTruncating(key); }
+            }
         }
-        return (best, at);
+        double auroc = positives > 0 && negatives > 0 ? twiceArea / (2.0 * positives * (double)negatives) : double.NaN;
+        return positives > 0
+            ? new SweepSummary(positives, negatives, auroc, ap, bestF1, bestAt)
+            : new SweepSummary(positives, negatives, auroc, double.NaN, double.NaN, double.NaN);
+    }
+
+    public double CheckedAuroc()
+    {
+        if (!HasBothClasses)
+            throw new ArgumentException($"AUROC needs both classes; got {Positives} positive (defect) and {Negatives} negative (good) samples.");
+        return Auroc;
+    }
+
+    public double CheckedAveragePrecision()
+    {
+        if (Positives == 0) throw new ArgumentException("Precision-recall metrics need at least one positive (defect) sample.");
+        return AveragePrecision;
+    }
+
+    public (double F1, double Threshold) CheckedF1Max()
+    {
+        if (Positives == 0) throw new ArgumentException("Precision-recall metrics need at least one positive (defect) sample.");
+        return (F1Max, F1MaxThreshold);
     }
 }
 
@@ -430,13 +470,8 @@ internal sealed class PixelSet
         return new PixelSet { Scores = scores, RegionSizes = sizes, Regions = regions, GoodPixels = good };
     }
 
-    /// <summary>Binary sweep for pixel AUROC / AP / F1 (label = pixel inside a region).</summary>
-    public Sweep BinarySweep()
-    {
-        var labels = new byte[RegionSizes.Length];
-        for (int i = 0; i < labels.Length; i++) labels[i] = RegionSizes[i] != 0 ? (byte)1 : (byte)0;
-        return Sweep.FromSortedAscending(Scores, labels);
-    }
+    /// <summary>Pixel AUROC / AP / F1-max (positive = pixel inside a region) from the same sort.</summary>
+    public SweepSummary Summary() => SweepSummary.FromSortedAscending(Scores, RegionSizes);
 
     public ProCurve ProCurve()
     {
