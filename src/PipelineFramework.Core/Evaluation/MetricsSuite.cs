@@ -62,8 +62,10 @@ public sealed record CategoryMetrics
 
     [JsonPropertyName("per_defect_type")] public required IReadOnlyList<DefectTypeMetrics> PerDefectType { get; init; }
 
-    [JsonIgnore] public required RocCurve ImageRoc { get; init; }
-    [JsonIgnore] public required PrCurve ImagePr { get; init; }
+    /// <summary>Image-level ROC curve (not serialised; empty after deserialisation).</summary>
+    [JsonIgnore] public RocCurve ImageRoc { get; init; } = new([], [], []);
+    /// <summary>Image-level precision-recall curve (not serialised; empty after deserialisation).</summary>
+    [JsonIgnore] public PrCurve ImagePr { get; init; } = new([], [], []);
 }
 
 public static class MetricsSuite
