@@ -34,6 +34,7 @@ public static class HtmlReport
 {
     const int PlotWidth = 420, PlotHeight = 320;
     const float OverlayAlpha = 0.5f;
+    const float LabelSize = 14;
     static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     public static string Render(IReadOnlyList<CategoryReport> categories, string title)
@@ -172,8 +173,8 @@ public static class HtmlReport
             curve.LegendText = $"AUROC {F(m.ImageAuroc)}";
         }
         plot.Title("Image ROC");
-        plot.XLabel("False positive rate (good parts rejected)");
-        plot.YLabel("True positive rate (defects detected)");
+        plot.XLabel("False positive rate", LabelSize);
+        plot.YLabel("True positive rate", LabelSize);
         plot.Axes.SetLimits(-0.02, 1.02, -0.02, 1.02);
         plot.ShowLegend(ScottPlot.Alignment.LowerRight);
         return plot.GetImageBytes(PlotWidth, PlotHeight, ScottPlot.ImageFormat.Png);
@@ -190,8 +191,8 @@ public static class HtmlReport
             curve.LegendText = $"AP {F(m.ImageAp)}";
         }
         plot.Title("Image precision-recall");
-        plot.XLabel("Recall");
-        plot.YLabel("Precision");
+        plot.XLabel("Recall", LabelSize);
+        plot.YLabel("Precision", LabelSize);
         plot.Axes.SetLimits(-0.02, 1.02, -0.02, 1.02);
         plot.ShowLegend(ScottPlot.Alignment.LowerLeft);
         return plot.GetImageBytes(PlotWidth, PlotHeight, ScottPlot.ImageFormat.Png);
@@ -234,8 +235,8 @@ public static class HtmlReport
         line.LinePattern = ScottPlot.LinePattern.Dashed;
         line.LegendText = $"threshold {S(threshold)}";
         plot.Title("Image scores");
-        plot.XLabel("Raw anomaly score");
-        plot.YLabel("Images");
+        plot.XLabel("Raw anomaly score", LabelSize);
+        plot.YLabel("Images", LabelSize);
         plot.Axes.Margins(bottom: 0);
         plot.ShowLegend(ScottPlot.Alignment.UpperRight);
         return plot.GetImageBytes(PlotWidth, PlotHeight, ScottPlot.ImageFormat.Png);
