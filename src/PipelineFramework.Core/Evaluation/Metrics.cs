@@ -364,9 +364,15 @@ internal readonly record struct SweepSummary(int Positives, int Negatives, doubl
     public static SweepSummary FromSortedAscending<T, TLabel>(T[] keys, TLabel[] labels)
         where T : struct, IBinaryFloatingPointIeee754<T>
         where TLabel : struct, IBinaryInteger<TLabel>
+        => FromSortedAscending(keys, labels, TLabel.AllBitsSet);
+
+    /// <summary>Keys sorted ascending, NaN-free; a label is positive when <c>(label &amp; mask) != 0</c>.</summary>
+    public static SweepSummary FromSortedAscending<T, TLabel>(T[] keys, TLabel[] labels, TLabel mask)
+        where T : struct, IBinaryFloatingPointIeee754<T>
+        where TLabel : struct, IBinaryInteger<TLabel>
     {
         int positives = 0;
-        foreach (var l in labels) if (l != TLabel.Zero) positives++;
+        foreach (var l in labels) if ((l & mask) != TLabel.Zero) positives++;
         int negatives = keys.Length - positives;
 
         long twiceArea = 0;
@@ -378,7 +384,7 @@ internal readonly record struct SweepSummary(int Positives, int Negatives, doubl
             int tpPrev = tp, fpPrev = fp;
             while (i >= 0 && keys[i] == key)
             {
-                if (labels[i] != TLabel.Zero) tp++; else fp++;
+                if ((labels[i] & mask) != TLabel.Zero) tp++; else fp++;
                 i--;
             }
             long dtp = tp - tpPrev, dfp = fp - fpPrev;
@@ -413,104 +419,5 @@ internal readonly record struct SweepSummary(int Positives, int Negatives, doubl
     {
         if (Positives == 0) throw new ArgumentException("Precision-recall metrics need at least one positive (defect) sample.");
         return (F1Max, F1MaxThreshold);
-    }
-}
-
-/// <summary>One image's pixel scores and mask (nonzero = defect; null = all good) for the pixel metrics.</summary>
-internal readonly record struct PixelImage(float[] Map, byte[]? Mask, int Height, int Width);
-
-/// <summary>
-/// All pixels of a set of images sorted once by score (ascending), each with the size of its ground-truth region
-/// (0 = good pixel): enough for pixel AUROC / AP / F1 and for AUPRO from one sort.
-/// </summary>
-internal sealed class PixelSet
-{
-    public required float[] Scores { get; init; }
-    public required int[] RegionSizes { get; init; }
-    public required int Regions { get; init; }
-    public required int GoodPixels { get; init; }
-    public int DefectPixels => Scores.Length - GoodPixels;
-
-    public static PixelSet Build(IEnumerable<PixelImage> images)
-    {
-        var list = images as IReadOnlyList<PixelImage> ?? images.ToList();
-        long total = 0;
-        int largest = 0;
-        foreach (var image in list)
-        {
-            ArgumentNullException.ThrowIfNull(image.Map, "map");
-            int n = image.Height * image.Width;
-            if (image.Height <= 0 || image.Width <= 0) throw new ArgumentException($"Map shape {image.Height}x{image.Width} is empty.");
-            if (image.Map.Length != n) throw new ArgumentException($"A map holds {image.Map.Length} values; {image.Height}x{image.Width} needs {n}.");
-            if (image.Mask is not null && image.Mask.Length != n)
-                throw new ArgumentException($"A mask holds {image.Mask.Length} values; its map is {image.Height}x{image.Width}.");
-            total += n;
-            largest = Math.Max(largest, n);
-        }
-        if (total == 0) throw new ArgumentException("No pixels given.");
-        if (total > Array.MaxLength) throw new ArgumentException($"{total} pixels are more than one array can hold; evaluate at a smaller map size.");
-
-        var scores = new float[total];
-        var sizes = new int[total];
-        var queue = new int[largest];
-        int regions = 0, offset = 0;
-        foreach (var image in list)
-        {
-            int n = image.Map.Length;
-            var map = image.Map.AsSpan();
-            foreach (var v in map) if (float.IsNaN(v)) throw new ArgumentException("An anomaly map holds NaN.");
-            map.CopyTo(scores.AsSpan(offset, n));
-            if (image.Mask is not null)
-                regions += Metrics.LabelRegions(image.Mask, image.Height, image.Width, sizes.AsSpan(offset, n), queue);
-            offset += n;
-        }
-        int good = 0;
-        foreach (var s in sizes) if (s == 0) good++;
-        Array.Sort(scores, sizes);
-        return new PixelSet { Scores = scores, RegionSizes = sizes, Regions = regions, GoodPixels = good };
-    }
-
-    /// <summary>Pixel AUROC / AP / F1-max (positive = pixel inside a region) from the same sort.</summary>
-    public SweepSummary Summary() => SweepSummary.FromSortedAscending(Scores, RegionSizes);
-
-    public ProCurve ProCurve()
-    {
-        if (Regions == 0) throw new ArgumentException("AUPRO needs at least one defect region; every mask is empty.");
-        if (GoodPixels == 0) throw new ArgumentException("AUPRO needs good (mask 0) pixels to measure the false positive rate.");
-        int n = Scores.Length;
-        int distinct = 1;
-        for (int i = 1; i < n; i++) if (Scores[i] != Scores[i - 1]) distinct++;
-        var fpr = new double[distinct + 2];
-        var pro = new double[distinct + 2];
-        var th = new double[distinct + 2];
-        th[0] = double.PositiveInfinity;
-        // Official formulation: sort descending, each good pixel adds 1/num_ok to the FPR, each defect pixel adds
-        // 1/region_size/num_regions to the PRO; keep the last point of each group of equal scores.
-        double overlapSum = 0;
-        long fp = 0;
-        int g = 1;
-        for (int i = n - 1; i >= 0;)
-        {
-            float key = Scores[i];
-            while (i >= 0 && Scores[i] == key)
-            {
-                int size = RegionSizes[i];
-                if (size == 0) fp++; else overlapSum += 1.0 / size;
-                i--;
-            }
-            fpr[g] = Math.Min(1.0, (double)fp / GoodPixels);
-            pro[g] = Math.Min(1.0, overlapSum / Regions);
-            th[g] = key;
-            g++;
-        }
-        fpr[g] = 1; pro[g] = 1; th[g] = double.NegativeInfinity;
-        return new ProCurve(fpr, pro, th);
-    }
-
-    public double Aupro(double maxFpr)
-    {
-        if (!(maxFpr > 0 && maxFpr <= 1)) throw new ArgumentException($"maxFpr {maxFpr} must be in (0, 1].");
-        var curve = ProCurve();
-        return Metrics.TrapezoidUpTo(curve.FalsePositiveRate, curve.Overlap, maxFpr) / maxFpr;
     }
 }

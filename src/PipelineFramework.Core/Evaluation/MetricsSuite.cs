@@ -101,11 +101,20 @@ public static class MetricsSuite
         var stats = Metrics.AtThreshold(scores, labels, threshold);
         var sweep = Sweep.Create<double>(scores, labels);
 
+        // Defect types in report order; each type with defective images gets a pixel group 1..k (good images: 0).
+        var types = images.GroupBy(i => i.DefectType, StringComparer.Ordinal)
+            .OrderBy(g => g.Any(i => i.Label == 1)).ThenBy(g => g.Key, StringComparer.Ordinal).ToList();
+        var groupOf = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var type in types) if (type.Any(i => i.Label == 1)) groupOf[type.Key] = groupOf.Count + 1;
+
         double? pixelAuroc = null, pixelAp = null, pixelF1 = null, aupro = null;
+        double?[]? groupAurocs = null;
         bool pixels = HasPixelData(images);
         if (pixels)
         {
-            var set = PixelSet.Build(images.Select(ToPixelImage));
+            // Pack each pixel's defect type into the sort when possible, so per-type pixel AUROC needs no more sorts.
+            bool packed = groupOf.Count <= PixelSet.MaxGroup && images.All(i => PixelSet.CanPackGroups(i.Map!.Values.Length));
+            var set = PixelSet.Build(images.Select(i => ToPixelImage(i, packed && i.Label == 1 ? groupOf[i.DefectType] : 0)));
             if (set.Regions > 0 && set.GoodPixels > 0)
             {
                 var pixelSummary = set.Summary();
@@ -113,8 +122,16 @@ public static class MetricsSuite
                 pixelAp = pixelSummary.AveragePrecision;
                 pixelF1 = pixelSummary.F1Max;
                 aupro = set.Aupro(AuproMaxFpr);
+                if (packed) groupAurocs = set.GroupAurocs();
             }
             else pixels = false;
+        }
+
+        double? TypePixelAuroc(string type, List<ScoredImage> subset)
+        {
+            if (!pixels) return null;
+            if (groupAurocs is not null) return groupOf[type] < groupAurocs.Length ? groupAurocs[groupOf[type]] : null;
+            return PixelAurocBySorting(subset);
         }
 
         return new CategoryMetrics
@@ -139,7 +156,7 @@ public static class MetricsSuite
             FalsePositives = stats.FalsePositives,
             TrueNegatives = stats.TrueNegatives,
             FalseNegatives = stats.FalseNegatives,
-            PerDefectType = PerDefectType(images, threshold, pixels),
+            PerDefectType = PerDefectType(types, images, threshold, TypePixelAuroc),
             ImageRoc = sweep.Roc(),
             ImagePr = sweep.PrecisionRecall(),
         };
@@ -155,7 +172,7 @@ public static class MetricsSuite
         return true;
     }
 
-    static PixelImage ToPixelImage(ScoredImage image)
+    static PixelImage ToPixelImage(ScoredImage image, int group = 0)
     {
         var map = image.Map!;
         byte[]? mask = null;
@@ -166,33 +183,34 @@ public static class MetricsSuite
             mask = new byte[m.Values.Length];
             for (int i = 0; i < mask.Length; i++) mask[i] = m.Values[i] > 0.5f ? (byte)1 : (byte)0;
         }
-        return new PixelImage(map.Values, mask, map.Height, map.Width);
+        return new PixelImage(map.Values, mask, map.Height, map.Width, group);
     }
 
-    /// <summary>Good types (all images label 0) first, then defect types in ordinal order.</summary>
-    static List<DefectTypeMetrics> PerDefectType(IReadOnlyList<ScoredImage> images, double threshold, bool pixels)
+    /// <summary>Per type (good types first, then defect types in ordinal order): AUROC against all good images.</summary>
+    static List<DefectTypeMetrics> PerDefectType(List<IGrouping<string, ScoredImage>> types, IReadOnlyList<ScoredImage> images, double threshold,
+        Func<string, List<ScoredImage>, double?> pixelAuroc)
     {
         var goodImages = images.Where(i => i.Label == 0).ToList();
         var result = new List<DefectTypeMetrics>();
-        foreach (var group in images.GroupBy(i => i.DefectType, StringComparer.Ordinal)
-                     .OrderBy(g => g.Any(i => i.Label == 1)).ThenBy(g => g.Key, StringComparer.Ordinal))
+        foreach (var type in types)
         {
-            var members = group.ToList();
+            var members = type.ToList();
             int correct = members.Count(i => i.Label == 1 ? i.Score > threshold : !(i.Score > threshold));
             var defects = members.Where(i => i.Label == 1).ToList();
-            double? imageAuroc = null, pixelAuroc = null;
+            double? imageAuroc = null, typePixelAuroc = null;
             if (defects.Count > 0 && goodImages.Count > 0)
             {
                 var subset = defects.Concat(goodImages).ToList();
                 imageAuroc = Metrics.Auroc(subset.Select(i => i.Score).ToArray(), subset.Select(i => (byte)i.Label).ToArray());
-                if (pixels) pixelAuroc = PixelAuroc(subset);
+                typePixelAuroc = pixelAuroc(type.Key, subset);
             }
-            result.Add(new DefectTypeMetrics(group.Key, members.Count, imageAuroc, pixelAuroc, (double)correct / members.Count));
+            result.Add(new DefectTypeMetrics(type.Key, members.Count, imageAuroc, typePixelAuroc, (double)correct / members.Count));
         }
         return result;
     }
 
-    static double? PixelAuroc(List<ScoredImage> subset)
+    /// <summary>Fallback when pixel groups cannot be packed (over 255 defect types or huge maps): one sort per type.</summary>
+    internal static double? PixelAurocBySorting(List<ScoredImage> subset)
     {
         long total = subset.Sum(i => (long)i.Map!.Values.Length);
         if (total > Array.MaxLength) throw new ArgumentException($"{total} pixels are more than one array can hold.");

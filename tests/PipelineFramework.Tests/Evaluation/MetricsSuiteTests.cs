@@ -113,6 +113,44 @@ public class MetricsSuiteTests
     }
 
     [Fact]
+    public void PerTypePixelAuroc_SortingFallbackAgrees()
+    {
+        var images = Category();
+        var m = MetricsSuite.Compute(images, Threshold);
+        var goods = images.Where(i => i.Label == 0).ToList();
+        var dent = images.Where(i => i.DefectType == "dent").Concat(goods).ToList();
+        Assert.Equal(m.PerDefectType[1].PixelAuroc!.Value, MetricsSuite.PixelAurocBySorting(dent)!.Value, 1e-12);
+    }
+
+    [Fact]
+    public void PerTypePixelAuroc_MoreTypesThanPackableGroups()
+    {
+        // 300 defect types of one 2x3 image each (more than the 255 packable groups) plus two good images.
+        var random = new Random(9);
+        Grid2D RandomMap() => new(2, 3, Enumerable.Range(0, 6).Select(_ => random.NextSingle()).ToArray());
+        var images = new List<ScoredImage>
+        {
+            new("g0", "good", 0, 0.1, RandomMap(), null),
+            new("g1", "good", 0, 0.2, RandomMap(), null),
+        };
+        for (int t = 0; t < 300; t++)
+        {
+            var mask = new Grid2D(2, 3);
+            mask.Values[t % 6] = 1;
+            images.Add(new ScoredImage($"d{t}", $"type{t:D3}", 1, random.NextDouble(), RandomMap(), mask));
+        }
+        var m = MetricsSuite.Compute(images, 0.5);
+        Assert.Equal(301, m.PerDefectType.Count);
+        foreach (int t in new[] { 0, 150, 299 })
+        {
+            var subset = images.Where(i => i.Label == 0 || i.DefectType == $"type{t:D3}").ToList();
+            var (scores, labels) = Pixels(subset);
+            var type = m.PerDefectType.Single(d => d.DefectType == $"type{t:D3}");
+            Assert.Equal(MetricsTests.MannWhitney(scores, labels), type.PixelAuroc!.Value, 1e-12);
+        }
+    }
+
+    [Fact]
     public void PixelMetrics_NullWithoutMasksOrMaps()
     {
         var noMasks = MetricsSuite.Compute(Category(withMasks: false), Threshold);
