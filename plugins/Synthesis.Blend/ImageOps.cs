@@ -1,0 +1,66 @@
+using PipelineFramework.Abstractions;
+
+namespace PipelineFramework.Synthesis.Blend;
+
+/// <summary>Planar (CHW) image helpers: resampling and channel adaptation of source images.</summary>
+internal static class ImageOps
+{
+    /// <summary>The image at the target's channel count and size (bilinear resampling, channels replicated or averaged).</summary>
+    public static float[] Fit(ImageTensor texture, int channels, int height, int width)
+    {
+        float[] src = texture.Pixels;
+        int sc = texture.Channels, sh = texture.Height, sw = texture.Width;
+        if (sh != height || sw != width)
+        {
+            src = Resize(src, sc, sh, sw, height, width);
+            sh = height; sw = width;
+        }
+        if (sc == channels) return src == texture.Pixels ? (float[])src.Clone() : src;
+
+        int plane = height * width;
+        var result = new float[channels * plane];
+        if (sc == 1)
+        {
+            for (int c = 0; c < channels; c++) src.AsSpan(0, plane).CopyTo(result.AsSpan(c * plane, plane));
+        }
+        else if (channels == 1)
+        {
+            for (int i = 0; i < plane; i++)
+            {
+                float s = 0;
+                for (int c = 0; c < sc; c++) s += src[c * plane + i];
+                result[i] = s / sc;
+            }
+        }
+        else
+        {
+            for (int c = 0; c < channels; c++) src.AsSpan((c % sc) * plane, plane).CopyTo(result.AsSpan(c * plane, plane));
+        }
+        return result;
+    }
+
+    public static float[] Resize(float[] src, int channels, int sh, int sw, int th, int tw)
+    {
+        var dst = new float[channels * th * tw];
+        for (int y = 0; y < th; y++)
+        {
+            double sy = Math.Clamp((y + 0.5) * sh / th - 0.5, 0, sh - 1);
+            int y0 = (int)sy, y1 = Math.Min(y0 + 1, sh - 1);
+            float wy = (float)(sy - y0);
+            for (int x = 0; x < tw; x++)
+            {
+                double sx = Math.Clamp((x + 0.5) * sw / tw - 0.5, 0, sw - 1);
+                int x0 = (int)sx, x1 = Math.Min(x0 + 1, sw - 1);
+                float wx = (float)(sx - x0);
+                for (int c = 0; c < channels; c++)
+                {
+                    int b = c * sh * sw;
+                    float top = src[b + y0 * sw + x0] * (1 - wx) + src[b + y0 * sw + x1] * wx;
+                    float bottom = src[b + y1 * sw + x0] * (1 - wx) + src[b + y1 * sw + x1] * wx;
+                    dst[(c * th + y) * tw + x] = top * (1 - wy) + bottom * wy;
+                }
+            }
+        }
+        return dst;
+    }
+}

@@ -1,0 +1,115 @@
+using PipelineFramework.Abstractions;
+using PipelineFramework.Synthesis.Perlin;
+
+namespace PipelineFramework.Tests.Synthesis;
+
+public class PerlinTests
+{
+    private static readonly ImageTensor Good = TestImages.Part();
+    private static readonly PerlinSynthesizer Default = new(new PerlinOptions());
+
+    [Fact]
+    public void Same_seed_gives_identical_image_and_mask()
+    {
+        var a = Default.Synthesize(Good, TestImages.Source(Good), 7);
+        var b = Default.Synthesize(Good, TestImages.Source(Good), 7);
+        Assert.Equal(a.Image.Pixels, b.Image.Pixels);
+        Assert.Equal(a.Mask.Values, b.Mask.Values);
+    }
+
+    [Fact]
+    public void Different_seeds_give_different_masks()
+    {
+        var masks = Enumerable.Range(0, 10).Select(s => Default.Synthesize(Good, TestImages.Source(Good), s).Mask.Values).ToList();
+        for (int i = 0; i < masks.Count; i++)
+            for (int j = i + 1; j < masks.Count; j++)
+                Assert.False(masks[i].AsSpan().SequenceEqual(masks[j]), $"Seeds {i} and {j} gave the same mask.");
+    }
+
+    [Fact]
+    public void Mask_is_never_empty_and_is_exactly_the_changed_pixels()
+    {
+        var input = Good.Clone();
+        for (int seed = 0; seed < 50; seed++)
+        {
+            var result = Default.Synthesize(input, TestImages.Source(input), seed);
+            Assert.Equal(Good.Pixels, input.Pixels);
+            Assert.True(SynthesisAssert.Count(result.Mask) > 0, $"Empty mask for seed {seed}.");
+            SynthesisAssert.MaskIsBinary(result.Mask);
+            SynthesisAssert.MaskIsExactlyChanged(input, result);
+            SynthesisAssert.ValuesInUnitRange(result.Image);
+        }
+    }
+
+    [Fact]
+    public void Blend_follows_the_DRAEM_formula_without_augmentation()
+    {
+        // With an opaque texture (beta ~ 0) and no augmentation, masked pixels take the other image's values.
+        var other = TestImages.Other();
+        var synth = new PerlinSynthesizer(new PerlinOptions { AugmentTexture = false, BetaMin = 0, BetaMax = 1e-9 });
+        var result = synth.Synthesize(Good, new SynthesisSource([Good, other]), 3);
+        int plane = Good.Height * Good.Width;
+        for (int i = 0; i < plane; i++)
+            if (result.Mask.Values[i] > 0)
+                for (int c = 0; c < 3; c++) Assert.Equal(other.Pixels[c * plane + i], result.Image.Pixels[c * plane + i], 1e-6f);
+    }
+
+    [Fact]
+    public void Works_when_the_source_holds_only_the_image_itself()
+    {
+        for (int seed = 0; seed < 10; seed++)
+        {
+            var result = Default.Synthesize(Good, new SynthesisSource([Good]), seed);
+            Assert.True(SynthesisAssert.Count(result.Mask) > 0);
+            SynthesisAssert.MaskIsExactlyChanged(Good, result);
+        }
+    }
+
+    [Fact]
+    public void Missing_texture_folder_names_the_folder_and_the_option()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "pf-no-such-textures-" + Guid.NewGuid().ToString("N"));
+        var synth = new PerlinSynthesizer(new PerlinOptions { TextureFolder = folder });
+        var source = new SynthesisSource([Good]) { LoadImage = _ => Good };
+        var ex = Assert.Throws<PipelineException>(() => synth.Synthesize(Good, source, 1));
+        Assert.Contains(folder, ex.Message);
+        Assert.Contains("textureFolder", ex.Message);
+    }
+
+    [Fact]
+    public void Texture_folder_images_are_loaded_through_the_host()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "pf-textures-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            foreach (string name in new[] { "b.png", "a.JPG", "c.txt", "d.bmp" }) File.WriteAllText(Path.Combine(folder, name), "");
+            var requested = new List<string>();
+            var small = TestImages.Other(32); // a different size: resampled to the image's geometry
+            var source = new SynthesisSource([Good]) { LoadImage = p => { lock (requested) requested.Add(Path.GetFileName(p)); return small; } };
+            var synth = new PerlinSynthesizer(new PerlinOptions { TextureFolder = folder });
+            for (int seed = 0; seed < 20; seed++)
+            {
+                var result = synth.Synthesize(Good, source, seed);
+                SynthesisAssert.MaskIsExactlyChanged(Good, result);
+                SynthesisAssert.ValuesInUnitRange(result.Image);
+            }
+            Assert.NotEmpty(requested);
+            Assert.All(requested, name => Assert.Contains(name, new[] { "a.JPG", "b.png", "d.bmp" }));
+
+            var noLoader = Assert.Throws<PipelineException>(() => synth.Synthesize(Good, new SynthesisSource([Good]), 1));
+            Assert.Contains("textureFolder", noLoader.Message);
+        }
+        finally { Directory.Delete(folder, true); }
+    }
+
+    [Fact]
+    public void Validate_rejects_bad_options_by_name()
+    {
+        var errors = new PerlinOptions { MinScaleExponent = 4, MaxScaleExponent = 2, BetaMin = 0.9, BetaMax = 0.5, TextureFolder = " " }.Validate().ToList();
+        Assert.Contains(errors, e => e.Option == "minScaleExponent");
+        Assert.Contains(errors, e => e.Option == "betaMin");
+        Assert.Contains(errors, e => e.Option == "textureFolder");
+        Assert.Empty(new PerlinOptions().Validate());
+    }
+}
