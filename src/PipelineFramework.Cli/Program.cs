@@ -26,6 +26,7 @@ root.Subcommands.Add(Commands.Demo(pluginsOption));
 root.Subcommands.Add(Commands.Fit(pluginsOption));
 root.Subcommands.Add(Commands.Score(pluginsOption));
 root.Subcommands.Add(Commands.Evaluate(pluginsOption));
+root.Subcommands.Add(Commands.Synth(pluginsOption));
 root.Subcommands.Add(Commands.Plugins(pluginsOption));
 return root.Parse(args).Invoke();
 
@@ -150,6 +151,36 @@ namespace PipelineFramework.Cli
                 Console.WriteLine();
                 Console.Write(Evaluator.FormatTable(results));
                 Console.WriteLine($"Results in {Path.GetFullPath(outDir)}");
+            }));
+            return command;
+        }
+
+        public static Command Synth(Option<string[]> plugins)
+        {
+            var pipelineOption = new Option<string>("--pipeline") { Description = "Pipeline JSON with a \"synthesis\" section.", Required = true };
+            var dataOption = new Option<string>("--data") { Description = "Good images: a category folder (train/good is used) or a folder of images.", Required = true };
+            var outOption = new Option<string>("--out") { Description = "Output folder for images, masks and contact_sheet.png.", Required = true };
+            var countOption = new Option<int>("--count") { Description = "How many synthetic defects.", DefaultValueFactory = _ => 24 };
+            var command = new Command("synth", "Make synthetic defects from good images with the pipeline's synthesisers, to look at.") { pipelineOption, dataOption, outOption, countOption };
+            command.SetAction(parse => Run(() =>
+            {
+                var catalog = Catalog(parse.GetValue(plugins));
+                var pipeline = AnomalyPipeline.FromFile(ResolvePipeline(parse.GetValue(pipelineOption)!), catalog);
+                int count = parse.GetValue(countOption);
+                if (count < 1) throw new PipelineException("--count must be at least 1.");
+                var outDir = parse.GetValue(outOption)!;
+                var samples = pipeline.Synthesize(GoodImages(parse.GetValue(dataOption)!), count);
+                var tiles = new List<(ImageTensor, Grid2D?, string)>();
+                for (int i = 0; i < samples.Count; i++)
+                {
+                    var s = samples[i];
+                    var stem = $"{i:D3}_{s.Synthesizer.Replace('.', '-')}";
+                    ImageLoader.SavePng(s.Image, Path.Combine(outDir, stem + ".png"));
+                    ImageLoader.SavePng(new ImageTensor(1, s.Mask.Height, s.Mask.Width, s.Mask.Values), Path.Combine(outDir, stem + "_mask.png"));
+                    tiles.Add((s.Image, s.Mask, $"{i}: {s.Synthesizer}"));
+                }
+                ContactSheet.Save(tiles, Path.Combine(outDir, "contact_sheet.png"));
+                Console.WriteLine($"{samples.Count} synthetic defects (image + mask) and contact_sheet.png written to {Path.GetFullPath(outDir)}");
             }));
             return command;
         }
