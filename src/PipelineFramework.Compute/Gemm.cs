@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using PipelineFramework.Compute.Internal;
 
 namespace PipelineFramework.Compute;
@@ -11,7 +12,7 @@ namespace PipelineFramework.Compute;
 /// </summary>
 public static class Gemm
 {
-    private const int KcMax = 256;
+    internal static int KcMax = 256;
     private const int MicroPanelsPerBlock = 16; // 192 rows
 
     /// C[m,n] = A[m,k] * B[k,n] (all row-major), overwriting C. Cache-blocked, SIMD, parallel over row blocks.
@@ -194,12 +195,26 @@ public static class Gemm
     private static unsafe void StoreTile(float* tile, float* c, int ldc, int rows, int cols, bool accumulate)
     {
         const int nr = MicroKernel.NR;
+        if (cols == nr && Vector512.IsHardwareAccelerated)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                float* t = tile + r * nr;
+                float* d = c + (nint)r * ldc;
+                var v0 = Vector512.Load(t);
+                var v1 = Vector512.Load(t + 16);
+                if (accumulate) { v0 += Vector512.Load(d); v1 += Vector512.Load(d + 16); }
+                v0.Store(d);
+                v1.Store(d + 16);
+            }
+            return;
+        }
         for (int r = 0; r < rows; r++)
         {
-            var src = new ReadOnlySpan<float>(tile + r * nr, cols);
-            var dst = new Span<float>(c + (nint)r * ldc, cols);
-            if (accumulate) TensorPrimitives.Add(dst, src, dst);
-            else src.CopyTo(dst);
+            float* t = tile + r * nr;
+            float* d = c + (nint)r * ldc;
+            if (accumulate) for (int l = 0; l < cols; l++) d[l] += t[l];
+            else for (int l = 0; l < cols; l++) d[l] = t[l];
         }
     }
 }
