@@ -58,6 +58,7 @@ public class KCenterGreedyTests
     [InlineData(700, 13, 150, 2)]  // several batch flushes (64 centres per batch)
     [InlineData(301, 5, 40, 1)]
     [InlineData(1000, 24, 300, 0)]
+    [InlineData(3000, 6, 700, 2)]  // more points than the candidate heap holds
     public void RandomData_MatchesNaiveGreedy(int n, int d, int select, int maxThreads)
     {
         var x = ComputeTestData.Random(n * d, n + d);
