@@ -1,0 +1,4 @@
+using System.Runtime.CompilerServices;
+
+[assembly: InternalsVisibleTo("PipelineFramework.Tests")]
+[assembly: InternalsVisibleTo("PipelineFramework.Bench")]
