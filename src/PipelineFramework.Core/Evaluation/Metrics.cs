@@ -260,7 +260,8 @@ internal sealed class Sweep
     {
         foreach (var k in keys) if (T.IsNaN(k)) throw new ArgumentException("A score is NaN.");
         foreach (var l in labels) Metrics.CheckLabel(l);
-        Array.Sort(keys, labels);
+        if (typeof(T) == typeof(float)) RadixSort.Sort((float[])(object)keys, labels);
+        else Array.Sort(keys, labels);
         return FromSortedAscending(keys, labels);
     }
 
@@ -356,7 +357,8 @@ internal readonly record struct SweepSummary(int Positives, int Negatives, doubl
     {
         foreach (var k in keys) if (T.IsNaN(k)) throw new ArgumentException("A score is NaN.");
         foreach (var l in labels) Metrics.CheckLabel(l);
-        Array.Sort(keys, labels);
+        if (typeof(T) == typeof(float)) RadixSort.Sort((float[])(object)keys, labels);
+        else Array.Sort(keys, labels);
         return FromSortedAscending(keys, labels);
     }
 
