@@ -42,7 +42,7 @@ public sealed record BinaryStats(int TruePositives, int FalsePositives, int True
 }
 
 /// <summary>
-/// Exact threshold-free detection metrics. Every sort-based metric sorts once (O(n log n)) and sweeps the distinct
+/// Exact threshold-free detection metrics. Every sort-based metric sorts once (radix sort for float scores) and sweeps the distinct
 /// scores once; equal scores form one group, i.e. one curve point per distinct threshold, as sklearn does. Labels
 /// are 1 = positive (defect), 0 = negative (good); scores are higher = more anomalous. NaN scores are rejected.
 /// See docs/metrics.md for the definitions.
