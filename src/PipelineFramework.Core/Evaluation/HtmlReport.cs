@@ -161,7 +161,7 @@ public static class HtmlReport
 
     static byte[] RocPlot(CategoryMetrics m)
     {
-        var plot = new ScottPlot.Plot();
+        using var plot = new ScottPlot.Plot();
         var diagonal = plot.Add.Line(0, 0, 1, 1);
         diagonal.Color = ScottPlot.Colors.Gray;
         diagonal.LinePattern = ScottPlot.LinePattern.Dashed;
@@ -182,7 +182,7 @@ public static class HtmlReport
 
     static byte[] PrPlot(CategoryMetrics m)
     {
-        var plot = new ScottPlot.Plot();
+        using var plot = new ScottPlot.Plot();
         if (m.ImagePr.Recall.Length > 0)
         {
             var curve = plot.Add.Scatter(m.ImagePr.Recall, m.ImagePr.Precision);
@@ -200,7 +200,7 @@ public static class HtmlReport
 
     static byte[] HistogramPlot(IReadOnlyList<ScoredImage> images, double threshold)
     {
-        var plot = new ScottPlot.Plot();
+        using var plot = new ScottPlot.Plot();
         var finite = images.Where(i => double.IsFinite(i.Score)).ToList();
         double lo = threshold, hi = threshold;
         foreach (var i in finite) { lo = Math.Min(lo, i.Score); hi = Math.Max(hi, i.Score); }

@@ -42,7 +42,7 @@ public sealed record BinaryStats(int TruePositives, int FalsePositives, int True
 }
 
 /// <summary>
-/// Exact threshold-free detection metrics. Every sort-based metric sorts once (O(n log n)) and sweeps the distinct
+/// Exact threshold-free detection metrics. Every sort-based metric sorts once (radix sort for float scores) and sweeps the distinct
 /// scores once; equal scores form one group, i.e. one curve point per distinct threshold, as sklearn does. Labels
 /// are 1 = positive (defect), 0 = negative (good); scores are higher = more anomalous. NaN scores are rejected.
 /// See docs/metrics.md for the definitions.
@@ -260,7 +260,8 @@ internal sealed class Sweep
     {
         foreach (var k in keys) if (T.IsNaN(k)) throw new ArgumentException("A score is NaN.");
         foreach (var l in labels) Metrics.CheckLabel(l);
-        Array.Sort(keys, labels);
+        if (typeof(T) == typeof(float)) RadixSort.Sort((float[])(object)keys, labels);
+        else Array.Sort(keys, labels);
         return FromSortedAscending(keys, labels);
     }
 
@@ -356,7 +357,8 @@ internal readonly record struct SweepSummary(int Positives, int Negatives, doubl
     {
         foreach (var k in keys) if (T.IsNaN(k)) throw new ArgumentException("A score is NaN.");
         foreach (var l in labels) Metrics.CheckLabel(l);
-        Array.Sort(keys, labels);
+        if (typeof(T) == typeof(float)) RadixSort.Sort((float[])(object)keys, labels);
+        else Array.Sort(keys, labels);
         return FromSortedAscending(keys, labels);
     }
 

@@ -75,7 +75,7 @@ internal sealed class PixelSet
             }
             offset += n;
         }
-        Array.Sort(scores, items);
+        RadixSort.Sort(scores, items);
         return new PixelSet { Scores = scores, Items = items, Regions = regions, GoodPixels = good, Groups = groups,
             RegionMask = CanPackGroups(largest) ? SizeMask : int.MaxValue };
     }
@@ -152,10 +152,38 @@ internal sealed class PixelSet
         return new ProCurve(fpr, pro, th);
     }
 
+    /// <summary>
+    /// Normalised area under the PRO curve up to <paramref name="maxFpr"/>: the same points and arithmetic as
+    /// <see cref="Metrics.TrapezoidUpTo"/> over <see cref="ProCurve"/>, integrated while sweeping (no curve arrays).
+    /// </summary>
     public double Aupro(double maxFpr)
     {
         if (!(maxFpr > 0 && maxFpr <= 1)) throw new ArgumentException($"maxFpr {maxFpr} must be in (0, 1].");
-        var curve = ProCurve();
-        return Metrics.TrapezoidUpTo(curve.FalsePositiveRate, curve.Overlap, maxFpr) / maxFpr;
+        if (Regions == 0) throw new ArgumentException("AUPRO needs at least one defect region; every mask is empty.");
+        if (GoodPixels == 0) throw new ArgumentException("AUPRO needs good (mask 0) pixels to measure the false positive rate.");
+        double area = 0, x0 = 0, y0 = 0, overlapSum = 0;
+        long fp = 0;
+        bool done = false;
+        bool Step(double x1, double y1)
+        {
+            if (x0 >= maxFpr) return true;
+            if (x1 <= maxFpr) { area += 0.5 * (y1 + y0) * (x1 - x0); x0 = x1; y0 = y1; return false; }
+            double yAt = y0 + (y1 - y0) * (maxFpr - x0) / (x1 - x0);
+            area += 0.5 * (yAt + y0) * (maxFpr - x0);
+            return true;
+        }
+        for (int i = Scores.Length - 1; i >= 0 && !done;)
+        {
+            float key = Scores[i];
+            while (i >= 0 && Scores[i] == key)
+            {
+                int size = Items[i] & RegionMask;
+                if (size == 0) fp++; else overlapSum += 1.0 / size;
+                i--;
+            }
+            done = Step(Math.Min(1.0, (double)fp / GoodPixels), Math.Min(1.0, overlapSum / Regions));
+        }
+        if (!done) Step(1, 1);
+        return area / maxFpr;
     }
 }

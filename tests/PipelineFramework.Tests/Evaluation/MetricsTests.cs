@@ -323,6 +323,54 @@ public class MetricsTests
         Assert.Equal(expected, Metrics.Aupro(maps, masks, h, w, maxFpr), 1e-9);
     }
 
+    [Fact]
+    public void Aupro_LargeInputThroughRadixSort_MatchesNaiveReferenceAndCurve()
+    {
+        var random = new Random(21);
+        const int h = 128, w = 128; // 3 x 16384 pixels: above the radix-sort cut-over
+        var maps = new List<float[]>();
+        var masks = new List<byte[]>();
+        for (int k = 0; k < 3; k++)
+        {
+            var mask = RandomBlobMask(random, h, w, blobs: k == 0 ? 0 : 6);
+            var map = new float[h * w];
+            for (int i = 0; i < map.Length; i++) map[i] = MathF.Round((random.NextSingle() + (mask[i] != 0 ? 0.4f : 0f)) * 40) / 40 - 0.3f;
+            maps.Add(map); masks.Add(mask);
+        }
+        Assert.True(maps.Sum(m => m.Length) >= RadixSort.MinLength);
+        foreach (var maxFpr in new[] { 0.3, 0.01, 1.0 })
+        {
+            double aupro = Metrics.Aupro(maps, masks, h, w, maxFpr);
+            Assert.Equal(NaiveAupro(maps, masks, h, w, maxFpr), aupro, 1e-9);
+            var curve = Metrics.Pro(maps, masks, h, w);
+            Assert.Equal(Metrics.TrapezoidUpTo(curve.FalsePositiveRate, curve.Overlap, maxFpr) / maxFpr, aupro, 1e-12);
+        }
+    }
+
+    [Fact]
+    public void Auroc_LargeInputThroughRadixSort_MatchesComparisonSort()
+    {
+        var random = new Random(22);
+        int n = 3 * RadixSort.MinLength;
+        var scores = new float[n];
+        var labels = new byte[n];
+        for (int i = 0; i < n; i++)
+        {
+            labels[i] = (byte)(random.NextDouble() < 0.2 ? 1 : 0);
+            scores[i] = (i % 3 == 0 ? MathF.Round(random.NextSingle() * 20) / 20 : random.NextSingle()) + labels[i] * 0.1f - 0.5f;
+        }
+        var doubles = scores.Select(s => (double)s).ToArray(); // the double overloads sort with Array.Sort
+        Assert.Equal(Metrics.Auroc(doubles, labels), Metrics.Auroc(scores, labels), 1e-12);
+        Assert.Equal(Metrics.AveragePrecision(doubles, labels), Metrics.AveragePrecision(scores, labels), 1e-12);
+        Assert.Equal(Metrics.F1Max(doubles, labels), Metrics.F1Max(scores, labels));
+        var roc = Metrics.Roc(scores, labels);
+        Assert.Equal(Metrics.Auroc(scores, labels), Trapezoid(roc.FalsePositiveRate, roc.TruePositiveRate), 1e-9);
+        var pr = Metrics.PrecisionRecall(scores, labels);
+        double ap = 0;
+        for (int i = 1; i < pr.Recall.Length; i++) ap += (pr.Recall[i] - pr.Recall[i - 1]) * pr.Precision[i];
+        Assert.Equal(Metrics.AveragePrecision(scores, labels), ap, 1e-9);
+    }
+
     // ------------------------------------------------------------------ independent references
 
     /// <summary>O(n^2) Mann-Whitney: share of (positive, negative) pairs ranked correctly, ties 1/2.</summary>
