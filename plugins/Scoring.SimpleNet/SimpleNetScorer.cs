@@ -56,6 +56,9 @@ public sealed class SimpleNetScorer : IScorer
         if (synthetic is not null)
             for (int i = 0; i < synthetic.PatchLabels.Length; i++) (synthetic.PatchLabels[i] >= 0.5f ? synBad : synGood).Add(i);
         int goodPool = good.PatchCount + synGood.Count;
+        long largest = (long)Math.Min(Math.Max(goodPool, synBad.Count), _options.MaxTrainPatches) * Math.Max(d, _options.HiddenSize);
+        if (largest > Array.MaxLength / 4)
+            throw new PipelineException($"scoring.simplenet: {Math.Min(goodPool, _options.MaxTrainPatches)} training patches of {d} dimensions are too many to hold; lower maxTrainPatches.");
         int[] goodPick = Choose(goodPool, _options.MaxTrainPatches, rng);
         int[] badPick = Choose(synBad.Count, _options.MaxTrainPatches, rng);
         float[] goodX = Gather(goodPick, d, r => r < good.PatchCount ? good.Patch(r) : synthetic!.Features.Patch(synGood[r - good.PatchCount]));
