@@ -195,4 +195,26 @@ public static class MapOps
         }
         return result;
     }
+
+    /// <summary>
+    /// Single-channel adaptive average pooling [height, width] -> [outHeight, outWidth] with torch adaptive_avg_pool2d's
+    /// bins (start = floor(i*n/out), end = ceil((i+1)*n/out)); e.g. a defect mask pooled to the patch grid.
+    /// </summary>
+    public static float[] AdaptiveAvgPool2d(ReadOnlySpan<float> source, int height, int width, int outHeight, int outWidth)
+    {
+        if (source.Length < (long)height * width) throw new ArgumentException($"Source needs {(long)height * width} floats.", nameof(source));
+        var result = new float[outHeight * outWidth];
+        for (int oy = 0; oy < outHeight; oy++)
+        {
+            int y0 = oy * height / outHeight, y1 = ((oy + 1) * height + outHeight - 1) / outHeight;
+            for (int ox = 0; ox < outWidth; ox++)
+            {
+                int x0 = ox * width / outWidth, x1 = ((ox + 1) * width + outWidth - 1) / outWidth;
+                double sum = 0;
+                for (int y = y0; y < y1; y++) sum += TensorPrimitives.Sum(source.Slice(y * width + x0, x1 - x0));
+                result[oy * outWidth + ox] = (float)(sum / ((y1 - y0) * (x1 - x0)));
+            }
+        }
+        return result;
+    }
 }

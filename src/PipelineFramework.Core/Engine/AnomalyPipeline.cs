@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using PipelineFramework.Abstractions;
+using PipelineFramework.Compute;
 using PipelineFramework.Core.Images;
 using PipelineFramework.Core.ModelFiles;
 using PipelineFramework.Core.Plugins;
@@ -70,7 +71,7 @@ public sealed class AnomalyPipeline
             var good = runner.ExtractAll(fitSet, progress, "features", cancellation);
             var inputs = new ScorerFitInputs(good)
             {
-                Synthetic = Synthesizers.OfType<IFeatureSynthesizer>().FirstOrDefault()?.Perturb(good, Spec.Seed),
+                Synthetic = TrainingAnomalies(fitSet, good, extractor, cancellation),
                 Embed = images => extractor.Extract(images),
             };
             var scorer = Scorer.Fit(inputs, context);
@@ -96,7 +97,7 @@ public sealed class AnomalyPipeline
                 Threshold = new ThresholdManifest(decision.Threshold, Spec.Threshold.Type, decision.Rationale),
                 Normalization = normalization,
                 Training = new TrainingManifest(fitSet.Length, holdout.Length, syntheticScores.Count, watch.Elapsed.TotalSeconds,
-                    [shape.Height, shape.Width, shape.Dim]),
+                    [shape.Height, shape.Width, shape.Dim], SyntheticAuroc(goodScores, syntheticScores)),
             };
             return new AnomalyModel(manifest, Spec, extractor, scorer);
         }
@@ -107,10 +108,46 @@ public sealed class AnomalyPipeline
         }
     }
 
+    static double? SyntheticAuroc(IReadOnlyList<float> good, IReadOnlyList<float> synthetic)
+    {
+        if (good.Count == 0 || synthetic.Count == 0) return null;
+        var scores = good.Concat(synthetic).ToArray();
+        var labels = good.Select(_ => (byte)0).Concat(synthetic.Select(_ => (byte)1)).ToArray();
+        return Evaluation.Metrics.Auroc(scores, labels);
+    }
+
     ComponentManifest Describe(ComponentSpec component)
     {
         var descriptor = Catalog.Find(component.Type);
         return new ComponentManifest(component.Type, descriptor.Source, descriptor.Version);
+    }
+
+    /// <summary>
+    /// Labelled patches for learned scorers: feature-space noise on the good embeddings and/or embeddings of image-level
+    /// synthetic defects made from the fitting images, a patch labelled 1 when at least half of it is under the mask.
+    /// </summary>
+    LabeledFeatures? TrainingAnomalies(IReadOnlyList<string> fitSet, FeatureBatch good, IFittedFeatureExtractor extractor, CancellationToken cancellation)
+    {
+        var parts = new List<LabeledFeatures>();
+        if (Synthesizers.OfType<IFeatureSynthesizer>().FirstOrDefault() is { } noise) parts.Add(noise.Perturb(good, Spec.Seed));
+        int count = Spec.Calibration.TrainingSyntheticCount;
+        if (count > 0 && ImageSynthesizers.Count > 0)
+        {
+            var samples = SyntheticValidationSet.Build(fitSet, ImageSynthesizers, count, unchecked(Spec.Seed * 31 + 17), Preprocessing, cancellation);
+            var embedded = new ImageRunner(Preprocessing, extractor, Spec.Calibration.BatchSize).Embed(samples.Select(s => s.Image).ToList());
+            var labels = new float[embedded.PatchCount];
+            for (int i = 0; i < samples.Count; i++)
+            {
+                var pooled = MapOps.AdaptiveAvgPool2d(samples[i].Mask.Values, samples[i].Mask.Height, samples[i].Mask.Width, embedded.Height, embedded.Width);
+                for (int p = 0; p < pooled.Length; p++) labels[i * embedded.PatchesPerImage + p] = pooled[p] >= 0.5f ? 1f : 0f;
+            }
+            parts.Add(new LabeledFeatures(embedded, labels));
+        }
+        if (parts.Count <= 1) return parts.FirstOrDefault();
+        var first = parts[0].Features;
+        return new LabeledFeatures(
+            new FeatureBatch(parts.Sum(p => p.Features.Count), first.Height, first.Width, first.Dim, parts.SelectMany(p => p.Features.Data).ToArray()),
+            parts.SelectMany(p => p.PatchLabels).ToArray());
     }
 
     /// <summary>The pipeline's image synthesisers with their JSON type names.</summary>

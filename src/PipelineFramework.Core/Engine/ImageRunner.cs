@@ -51,6 +51,19 @@ sealed class ImageRunner(Preprocessing preprocessing, IFittedFeatureExtractor ex
         return Concat(parts);
     }
 
+    /// <summary>Embeds decoded images batch by batch into one batch.</summary>
+    public FeatureBatch Embed(IReadOnlyList<ImageTensor> images)
+    {
+        var (h, w, d) = extractor.OutputShape;
+        var data = new float[(long)images.Count * h * w * d];
+        for (int start = 0; start < images.Count; start += batchSize)
+        {
+            var batch = extractor.Extract(images.Skip(start).Take(batchSize).ToList());
+            batch.Data.AsSpan().CopyTo(data.AsSpan(start * h * w * d));
+        }
+        return new FeatureBatch(images.Count, h, w, d, data);
+    }
+
     public PatchScores ScoreImages(IReadOnlyList<ImageTensor> images, IFittedScorer scorer)
     {
         var parts = new List<PatchScores>();

@@ -18,7 +18,8 @@ public sealed record CategoryResult(
     double FitSeconds,
     double MsPerImage,
     int TrainImages,
-    int TestImages);
+    int TestImages,
+    double? SyntheticAuroc = null);
 
 public sealed record EvaluationOptions
 {
@@ -86,7 +87,8 @@ public static class Evaluator
             throw new PipelineException($"{data.Name}: the test set holds only {(scored[0].Label == 1 ? "defective" : "good")} images; AUROC needs both.");
 
         var metrics = MetricsSuite.Compute(scored, model.Threshold);
-        var result = new CategoryResult(data.Name, outputFolder, metrics, model.Threshold, fitSeconds, msPerImage, data.Train.Count, data.Test.Count);
+        var result = new CategoryResult(data.Name, outputFolder, metrics, model.Threshold, fitSeconds, msPerImage, data.Train.Count, data.Test.Count,
+            model.Manifest.Training.SyntheticAuroc);
 
         WriteMetrics(result, model, Path.Combine(outputFolder, "metrics.json"));
         WriteScores(scored, Path.Combine(outputFolder, "scores.csv"));
@@ -113,6 +115,8 @@ public static class Evaluator
         json["threshold_rationale"] = model.Manifest.Threshold.Rationale;
         json["fit_images"] = model.Manifest.Training.FitImages;
         json["holdout_images"] = model.Manifest.Training.HoldoutImages;
+        json["synthetic_anomalies"] = model.Manifest.Training.SyntheticAnomalies;
+        json["synthetic_auroc"] = model.Manifest.Training.SyntheticAuroc;
         json["machine"] = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}";
         AtomicFile.WriteText(path, json.ToJsonString(Json));
     }
@@ -141,6 +145,7 @@ public static class Evaluator
                 ["image_f1_max"] = r.Metrics.ImageF1Max,
                 ["f1_at_threshold"] = r.Metrics.F1,
                 ["good_false_reject_rate"] = r.Metrics.GoodFalseRejectRate,
+                ["synthetic_auroc"] = r.SyntheticAuroc,
                 ["fit_seconds"] = Math.Round(r.FitSeconds, 3),
                 ["ms_per_image"] = Math.Round(r.MsPerImage, 3),
                 ["train_images"] = r.TrainImages,
@@ -164,6 +169,7 @@ public static class Evaluator
                 ["image_f1_max"] = Mean(results.Select(r => (double?)r.Metrics.ImageF1Max)),
                 ["f1_at_threshold"] = Mean(results.Select(r => (double?)r.Metrics.F1)),
                 ["good_false_reject_rate"] = Mean(results.Select(r => (double?)r.Metrics.GoodFalseRejectRate)),
+                ["synthetic_auroc"] = Mean(results.Select(r => r.SyntheticAuroc)),
                 ["fit_seconds"] = Mean(results.Select(r => (double?)r.FitSeconds)),
                 ["ms_per_image"] = Mean(results.Select(r => (double?)r.MsPerImage)),
             },

@@ -30,7 +30,12 @@ public sealed record ComponentManifest(string Type, string Source, string Versio
 
 public sealed record ThresholdManifest(double Value, string Policy, string Rationale);
 
-public sealed record TrainingManifest(int FitImages, int HoldoutImages, int SyntheticAnomalies, double FitSeconds, int[] FeatureShape);
+/// <param name="SyntheticAuroc">
+/// Image AUROC between held-out good images and synthetic anomalies made from them: how well the pipeline separates
+/// defects, estimated without any real defect (null without a synthesis stage).
+/// </param>
+public sealed record TrainingManifest(int FitImages, int HoldoutImages, int SyntheticAnomalies, double FitSeconds, int[] FeatureShape,
+    double? SyntheticAuroc = null);
 
 /// <summary>
 /// Maps raw scores to [0, 1] with the threshold at exactly 0.5: logistic((raw - Center) / Scale). Scale is chosen so that

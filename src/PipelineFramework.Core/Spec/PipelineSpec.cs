@@ -26,6 +26,12 @@ public sealed record CalibrationSpec
     /// <summary>Synthetic anomalies made from held-out good images (needs a synthesis stage); 0 = none.</summary>
     public int SyntheticCount { get; init; } = 0;
 
+    /// <summary>
+    /// Synthetic anomalies made from the fitting images and handed to the scorer as labelled patches (learned scorers
+    /// use them; others ignore them). 0 = none. Never from held-out or test images.
+    /// </summary>
+    public int TrainingSyntheticCount { get; init; } = 0;
+
     /// <summary>Images per feature-extraction batch.</summary>
     public int BatchSize { get; init; } = 8;
 }

@@ -61,6 +61,9 @@ public static class PipelineSpecParser
         var explain = ReadComponent(obj, "explain", ComponentKind.Explainer, catalog, required: false);
         var synthesis = ReadComponentList(obj, "synthesis", ComponentKind.Synthesizer, catalog);
         var logic = ReadComponentList(obj, "logic", ComponentKind.LogicCheck, catalog);
+        if (calibration.TrainingSyntheticCount < 0) throw new PipelineException("$.calibration.trainingSyntheticCount: must be 0 or more");
+        if (calibration.TrainingSyntheticCount > 0 && synthesis.Count == 0)
+            throw new PipelineException("$.calibration.trainingSyntheticCount: needs a synthesis stage ($.synthesis) to make anomalies from good images");
         if (calibration.SyntheticCount > 0 && synthesis.Count == 0)
             throw new PipelineException("$.calibration.syntheticCount: needs a synthesis stage ($.synthesis) to make anomalies from good images");
 
