@@ -33,7 +33,7 @@ public sealed record EvaluationOptions
 
 /// <summary>
 /// Fits a pipeline on each category's train/good images and scores its test set: metrics.json, scores.csv and
-/// report.html per category; over a data-set root also summary.json and a combined report.html. The test set is
+/// report.html per category; over a data-set root also summary.json (one row per category and the mean). The test set is
 /// only ever scored, never used for fitting or thresholds.
 /// </summary>
 public static class Evaluator

@@ -39,3 +39,53 @@ public class EvaluatorTests
         Assert.True(new FileInfo(Path.Combine(outDir, "report.html")).Length > 1000);
     }
 }
+
+public class DatasetRootEvaluationTests
+{
+    static void CopyTree(string source, string target)
+    {
+        foreach (var dir in Directory.GetDirectories(source, "*", SearchOption.AllDirectories))
+            Directory.CreateDirectory(dir.Replace(source, target));
+        foreach (var file in Directory.GetFiles(source, "*", SearchOption.AllDirectories))
+            File.Copy(file, file.Replace(source, target));
+    }
+
+    [Fact]
+    public void Evaluate_over_a_root_writes_one_folder_per_category_and_a_summary_with_the_mean()
+    {
+        var root = TestData.TempFolder("root");
+        CopyTree(TestData.Hazelnut, Path.Combine(root, "hazelnut"));
+        // A second category: the same nuts with fewer training images, so its numbers differ.
+        CopyTree(TestData.Hazelnut, Path.Combine(root, "nut_small"));
+        foreach (var file in Directory.GetFiles(Path.Combine(root, "nut_small", "train", "good")).Order().Skip(8)) File.Delete(file);
+        Directory.CreateDirectory(Path.Combine(root, "not_a_category"));
+
+        var pipeline = AnomalyPipeline.FromJson("""
+            { "name": "root-test", "features": { "type": "features.onnx" }, "scoring": { "type": "scoring.padim", "reducedDim": 32 } }
+            """, TestData.Catalog);
+        var outDir = TestData.TempFolder("root-out");
+        var results = Evaluator.Run(pipeline, root, outDir);
+
+        Assert.Equal(["hazelnut", "nut_small"], results.Select(r => r.Category));
+        foreach (var category in new[] { "hazelnut", "nut_small" })
+            foreach (var file in new[] { "metrics.json", "scores.csv", "report.html" })
+                Assert.True(File.Exists(Path.Combine(outDir, category, file)), $"{category}/{file}");
+        var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "summary.json")))!;
+        var rows = summary["categories"]!.AsArray();
+        Assert.Equal(2, rows.Count);
+        Assert.Equal(8, rows[1]!["train_images"]!.GetValue<int>());
+        double mean = (rows[0]!["pixel_auroc"]!.GetValue<double>() + rows[1]!["pixel_auroc"]!.GetValue<double>()) / 2;
+        Assert.Equal(mean, summary["mean"]!["pixel_auroc"]!.GetValue<double>(), 12);
+        var table = Evaluator.FormatTable(results);
+        Assert.Contains("nut_small", table);
+        Assert.Contains("mean", table);
+    }
+
+    [Fact]
+    public void A_folder_without_categories_is_a_clear_error()
+    {
+        var e = Assert.Throws<PipelineFramework.Abstractions.PipelineException>(() =>
+            Evaluator.Run(AnomalyPipeline.FromFile(TestData.Pipeline("padim-mobilenet"), TestData.Catalog), TestData.TempFolder("empty"), TestData.TempFolder("o")));
+        Assert.Contains("train/good", e.Message);
+    }
+}
