@@ -1,0 +1,73 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using PipelineFramework.Tests.Support;
+
+namespace PipelineFramework.Tests.Cli;
+
+/// <summary>The real `pf` executable, as users and CI scripts run it.</summary>
+public class CliTests
+{
+    static readonly string PfDll = Path.Combine(AppContext.BaseDirectory, "pf-cli", "pf.dll");
+
+    static (int ExitCode, string Out, string Err) Pf(params string[] args)
+    {
+        Assert.True(File.Exists(PfDll), $"{PfDll} is missing: the test project builds the CLI next to itself.");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(PfDll);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(3)), "pf did not finish in 3 minutes");
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    [Fact]
+    public void Plugins_lists_the_shipped_components()
+    {
+        var (code, output, _) = Pf("plugins");
+        Assert.Equal(0, code);
+        foreach (var type in new[] { "features.onnx", "scoring.patchcore", "scoring.padim", "scoring.simplenet", "synthesis.cutpaste", "threshold.quantile" })
+            Assert.Contains(type, output);
+    }
+
+    [Fact]
+    public void User_errors_are_one_clear_line_and_exit_code_1()
+    {
+        var (code, _, err) = Pf("evaluate", "--pipeline", "/nowhere/p.json", "--data", TestData.Hazelnut, "--out", TestData.TempFolder("cli"));
+        Assert.Equal(1, code);
+        Assert.Contains("error: Pipeline file not found: /nowhere/p.json", err);
+        Assert.DoesNotContain("   at ", err);
+
+        var bad = Path.Combine(TestData.TempFolder("cli"), "bad.json");
+        File.WriteAllText(bad, """{ "name": "x", "features": { "type": "features.onnx", "layer": [] }, "scoring": { "type": "scoring.padim" } }""");
+        (code, _, err) = Pf("fit", "--pipeline", bad, "--data", TestData.Hazelnut, "--model", Path.Combine(TestData.TempFolder("cli"), "m.pfmodel"));
+        Assert.Equal(1, code);
+        Assert.Contains("$.features.layer", err);
+        Assert.Contains("layers", err);
+    }
+
+    [Fact]
+    public void Evaluate_fit_and_score_work_end_to_end()
+    {
+        var outDir = TestData.TempFolder("cli-eval");
+        var (code, output, err) = Pf("evaluate", "--pipeline", "padim-mobilenet", "--data", TestData.Hazelnut, "--out", outDir);
+        Assert.True(code == 0, err);
+        Assert.Contains("hazelnut", output);
+        var metrics = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "metrics.json")))!;
+        Assert.True(metrics["image_auroc"]!.GetValue<double>() > 0.9);
+        Assert.Equal("path,label,score", File.ReadLines(Path.Combine(outDir, "scores.csv")).First());
+
+        var model = Path.Combine(outDir, "padim.pfmodel");
+        (code, _, err) = Pf("fit", "--pipeline", "padim-mobilenet", "--data", TestData.Hazelnut, "--model", model);
+        Assert.True(code == 0, err);
+        var results = Path.Combine(outDir, "results.json");
+        var maps = Path.Combine(outDir, "maps");
+        (code, output, err) = Pf("score", "--model", model, "--images", Path.Combine(TestData.Hazelnut, "test", "colour"), "--out", results, "--maps", maps);
+        Assert.True(code == 0, err);
+        var rows = JsonNode.Parse(File.ReadAllText(results))!["results"]!.AsArray();
+        Assert.Equal(17, rows.Count);
+        Assert.True(rows.Count(r => r!["is_anomaly"]!.GetValue<bool>()) >= 15, "most colour defects are flagged");
+        Assert.Equal(17, Directory.GetFiles(maps, "*_map.png").Length);
+    }
+}
