@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using PipelineFramework.Abstractions;
+using PipelineFramework.Compute;
 
 namespace PipelineFramework.Scoring.SimpleNet;
 
@@ -48,7 +49,7 @@ public sealed class SimpleNetScorer : IScorer
         }
         context.Cancellation.ThrowIfCancellationRequested();
 
-        var rng = Rng.Create(context.Seed, Salt);
+        var rng = SeededRandom.Create(context.Seed, Salt);
 
         // ---- training sets: good rows (good batch + synthetic label-0 patches) and synthetic anomalous rows.
         var synGood = new List<int>();
@@ -87,7 +88,7 @@ public sealed class SimpleNetScorer : IScorer
     }
 
     /// <summary>Indices 0..total−1, or a seeded random subset of <paramref name="max"/> of them in increasing order.</summary>
-    private static int[] Choose(int total, int max, Rng rng)
+    private static int[] Choose(int total, int max, SeededRandom rng)
     {
         var all = new int[total];
         for (int i = 0; i < total; i++) all[i] = i;
@@ -155,12 +156,12 @@ public sealed class SimpleNetScorer : IScorer
     {
         private readonly SimpleNetOptions _o;
         private readonly int _d, _h;
-        private readonly Rng _rng;
+        private readonly SeededRandom _rng;
         private readonly float[] _p, _g, _m, _v;
         private readonly int _oWa, _oBa, _oW1, _oB1, _oW2, _oB2, _count;
         private long _step;
 
-        public Trainer(SimpleNetOptions options, int d, Rng rng)
+        public Trainer(SimpleNetOptions options, int d, SeededRandom rng)
         {
             _o = options; _d = d; _h = options.HiddenSize; _rng = rng;
             _oWa = 0; _oBa = _oWa + d * d; _oW1 = _oBa + d; _oB1 = _oW1 + _h * d; _oW2 = _oB1 + _h; _oB2 = _oW2 + _h; _count = _oB2 + 1;

@@ -1,4 +1,5 @@
 using PipelineFramework.Abstractions;
+using PipelineFramework.Compute;
 
 namespace PipelineFramework.Synthesis.Blend;
 
@@ -32,7 +33,7 @@ public sealed class PoissonBlendSynthesizer : IImageSynthesizer
         if (h < 4 || w < 4)
             throw new PipelineException($"synthesis.poisson needs images of at least 4x4 pixels; got {h}x{w}.");
 
-        var rng = Rng.Create(seed, Salt);
+        var rng = SeededRandom.Create(seed, Salt);
         var others = source.GoodImages.Where(g => !ReferenceEquals(g, good)).ToList();
         var fitted = new Dictionary<int, float[]>();
         bool mixed = _options.GradientMode == "mixed";
@@ -52,7 +53,7 @@ public sealed class PoissonBlendSynthesizer : IImageSynthesizer
             else
             {
                 int pick = rng.NextInt(others.Count);
-                if (!fitted.TryGetValue(pick, out src!)) fitted[pick] = src = ImageOps.Fit(others[pick], c, h, w);
+                if (!fitted.TryGetValue(pick, out src!)) fitted[pick] = src = FitTo(others[pick], c, h, w);
             }
 
             // Both rectangles keep a 1-pixel ring inside the image (the boundary condition and the edge gradients).
@@ -91,4 +92,8 @@ public sealed class PoissonBlendSynthesizer : IImageSynthesizer
             $"synthesis.poisson changed no pixel by more than maskTolerance ({_options.MaskTolerance}) in {_options.MaxAttempts} attempts " +
             $"on a {c}x{h}x{w} image; the images are (nearly) uniform. Lower maskTolerance, raise maxAttempts, or use another synthesiser.");
     }
+
+    /// <summary>The image at the target's channel count and size (see <see cref="PlanarImageOps.Fit"/>).</summary>
+    private static float[] FitTo(ImageTensor image, int channels, int height, int width) =>
+        PlanarImageOps.Fit(image.Pixels, image.Channels, image.Height, image.Width, channels, height, width);
 }

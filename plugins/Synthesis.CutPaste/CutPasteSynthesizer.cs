@@ -1,4 +1,5 @@
 using PipelineFramework.Abstractions;
+using PipelineFramework.Compute;
 
 namespace PipelineFramework.Synthesis.CutPaste;
 
@@ -26,7 +27,7 @@ public sealed class CutPasteSynthesizer : IImageSynthesizer
     public SyntheticAnomaly Synthesize(ImageTensor good, SynthesisSource source, int seed)
     {
         ArgumentNullException.ThrowIfNull(good);
-        var rng = Rng.Create(seed, Salt);
+        var rng = SeededRandom.Create(seed, Salt);
         for (int attempt = 0; attempt < _options.MaxAttempts; attempt++)
         {
             bool scar = _options.Mode switch
@@ -43,7 +44,7 @@ public sealed class CutPasteSynthesizer : IImageSynthesizer
             "the image is (nearly) uniform. Raise colorJitter or maxAttempts, or use another synthesiser.");
     }
 
-    private SyntheticAnomaly? TryRectangle(ImageTensor good, Rng rng)
+    private SyntheticAnomaly? TryRectangle(ImageTensor good, SeededRandom rng)
     {
         int h = good.Height, w = good.Width;
         double area = rng.Uniform(_options.AreaRatioMin, _options.AreaRatioMax) * h * w;
@@ -65,7 +66,7 @@ public sealed class CutPasteSynthesizer : IImageSynthesizer
         return changed > 0 ? new SyntheticAnomaly(image, new Grid2D(h, w, mask)) : null;
     }
 
-    private SyntheticAnomaly? TryScar(ImageTensor good, Rng rng)
+    private SyntheticAnomaly? TryScar(ImageTensor good, SeededRandom rng)
     {
         int h = good.Height, w = good.Width;
         double scale = Math.Min(h, w) / (double)_options.ReferenceSize;
@@ -132,7 +133,7 @@ public sealed class CutPasteSynthesizer : IImageSynthesizer
     }
 
     /// <summary>torchvision-style ColorJitter(brightness, contrast, saturation, hue = strength) in a fixed order.</summary>
-    private void ColorJitter(float[] patch, int channels, int plane, Rng rng)
+    private void ColorJitter(float[] patch, int channels, int plane, SeededRandom rng)
     {
         double j = _options.ColorJitter;
         if (j <= 0) return;

@@ -1,4 +1,5 @@
 using PipelineFramework.Abstractions;
+using PipelineFramework.Compute;
 
 namespace PipelineFramework.Synthesis.FeatureNoise;
 
@@ -36,7 +37,7 @@ public sealed class FeatureNoiseSynthesizer : IFeatureSynthesizer
         Parallel.For(0, good.Count, i =>
         {
             var noisy = data.AsSpan((int)(total + i * perImage), (int)perImage);
-            Rng.Create(seed, Salt, i).FillGaussian(noisy, sigma);
+            SeededRandom.Create(seed, Salt, i).FillGaussian(noisy, sigma);
             var clean = good.Data.AsSpan((int)(i * perImage), (int)perImage);
             for (int k = 0; k < noisy.Length; k++) noisy[k] += clean[k];
         });

@@ -1,3 +1,5 @@
+using PipelineFramework.Compute;
+
 namespace PipelineFramework.Synthesis.Perlin;
 
 /// <summary>
@@ -31,7 +33,7 @@ internal static class PerlinNoise
         unchecked
         {
             ulong state = key ^ ((ulong)ix * 0x9E3779B97F4A7C15UL) ^ ((ulong)iy * 0xC2B2AE3D27D4EB4FUL);
-            h = Rng.SplitMix64(ref state);
+            h = SeededRandom.SplitMix64(ref state);
         }
         double angle = 2 * Math.PI * ((h >> 11) * (1.0 / (1UL << 53)));
         return Math.Cos(angle) * dx + Math.Sin(angle) * dy;

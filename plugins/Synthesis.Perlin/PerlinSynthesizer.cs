@@ -1,4 +1,5 @@
 using PipelineFramework.Abstractions;
+using PipelineFramework.Compute;
 
 namespace PipelineFramework.Synthesis.Perlin;
 
@@ -28,7 +29,7 @@ public sealed class PerlinSynthesizer : IImageSynthesizer
     {
         ArgumentNullException.ThrowIfNull(good);
         ArgumentNullException.ThrowIfNull(source);
-        var rng = Rng.Create(seed, Salt);
+        var rng = SeededRandom.Create(seed, Salt);
         string[]? files = _options.TextureFolder is null ? null : ListTextures(_options.TextureFolder);
         if (files is not null && source.LoadImage is null)
             throw new PipelineException($"synthesis.perlin: textureFolder is set to '{_options.TextureFolder}', but this host cannot read image files here. Leave textureFolder out to use the other good images as textures.");
@@ -68,7 +69,7 @@ public sealed class PerlinSynthesizer : IImageSynthesizer
     }
 
     /// <summary>Thresholded, rotated Perlin noise with 2^kx × 2^ky cells across the image.</summary>
-    private bool[] NoiseMask(int h, int w, Rng rng)
+    private bool[] NoiseMask(int h, int w, SeededRandom rng)
     {
         int resX = 1 << rng.NextInt(_options.MinScaleExponent, _options.MaxScaleExponent - 1);
         int resY = 1 << rng.NextInt(_options.MinScaleExponent, _options.MaxScaleExponent - 1);
@@ -89,7 +90,7 @@ public sealed class PerlinSynthesizer : IImageSynthesizer
     }
 
     /// <summary>The anomaly source at the image's geometry: a texture file, another good image, or (last resort) the image shifted.</summary>
-    private float[] Texture(ImageTensor good, SynthesisSource source, string[]? files, Rng rng)
+    private float[] Texture(ImageTensor good, SynthesisSource source, string[]? files, SeededRandom rng)
     {
         int h = good.Height, w = good.Width, c = good.Channels;
         float[] texture;
@@ -102,15 +103,15 @@ public sealed class PerlinSynthesizer : IImageSynthesizer
             {
                 throw new PipelineException($"synthesis.perlin could not read texture '{path}' (textureFolder): {ex.Message}", ex);
             }
-            texture = ImageOps.Fit(loaded, c, h, w);
+            texture = FitTo(loaded, c, h, w);
         }
         else
         {
             var others = source.GoodImages.Where(g => !ReferenceEquals(g, good)).ToList();
             if (others.Count > 0)
-                texture = ImageOps.Fit(others[rng.NextInt(others.Count)], c, h, w);
+                texture = FitTo(others[rng.NextInt(others.Count)], c, h, w);
             else
-                texture = ImageOps.Roll(good.Pixels, c, h, w, rng.NextInt(1, Math.Max(1, w - 1)), rng.NextInt(1, Math.Max(1, h - 1)));
+                texture = PlanarImageOps.Roll(good.Pixels, c, h, w, rng.NextInt(1, Math.Max(1, w - 1)), rng.NextInt(1, Math.Max(1, h - 1)));
         }
         if (_options.AugmentTexture) TextureAugmenter.Apply(texture, c, h, w, _options.TextureAugmentations, rng);
         return texture;
@@ -128,4 +129,8 @@ public sealed class PerlinSynthesizer : IImageSynthesizer
             throw new PipelineException($"synthesis.perlin: the texture folder '{folder}' (option textureFolder) holds no *.png, *.jpg, *.jpeg or *.bmp files.");
         return files;
     }
+
+    /// <summary>The image at the target's channel count and size (see <see cref="PlanarImageOps.Fit"/>).</summary>
+    private static float[] FitTo(ImageTensor image, int channels, int height, int width) =>
+        PlanarImageOps.Fit(image.Pixels, image.Channels, image.Height, image.Width, channels, height, width);
 }

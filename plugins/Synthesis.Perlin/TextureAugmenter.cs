@@ -1,3 +1,5 @@
+using PipelineFramework.Compute;
+
 namespace PipelineFramework.Synthesis.Perlin;
 
 /// <summary>
@@ -9,7 +11,7 @@ internal static class TextureAugmenter
     public const int Count = 10;
 
     /// <summary>Applies <paramref name="howMany"/> distinct augmentations, chosen and parameterised by <paramref name="rng"/>.</summary>
-    public static void Apply(float[] px, int channels, int height, int width, int howMany, Rng rng)
+    public static void Apply(float[] px, int channels, int height, int width, int howMany, SeededRandom rng)
     {
         Span<int> order = stackalloc int[Count];
         for (int i = 0; i < Count; i++) order[i] = i;
@@ -36,7 +38,7 @@ internal static class TextureAugmenter
         }
     }
 
-    private static void Gamma(float[] px, int channels, int plane, Rng rng)
+    private static void Gamma(float[] px, int channels, int plane, SeededRandom rng)
     {
         for (int c = 0; c < channels; c++)
         {
@@ -45,13 +47,13 @@ internal static class TextureAugmenter
         }
     }
 
-    private static void MultiplyAdd(float[] px, Rng rng)
+    private static void MultiplyAdd(float[] px, SeededRandom rng)
     {
         float mul = (float)rng.Uniform(0.8, 1.2), add = (float)(rng.Uniform(-30, 30) / 255.0);
         for (int i = 0; i < px.Length; i++) px[i] = Math.Clamp(px[i] * mul + add, 0f, 1f);
     }
 
-    private static void Sharpen(float[] px, int channels, int height, int width, Rng rng)
+    private static void Sharpen(float[] px, int channels, int height, int width, SeededRandom rng)
     {
         float amount = (float)rng.Uniform(0.5, 2.0);
         var blurred = new float[height * width];
@@ -70,7 +72,7 @@ internal static class TextureAugmenter
         }
     }
 
-    private static void HueShift(float[] px, int channels, int plane, Rng rng)
+    private static void HueShift(float[] px, int channels, int plane, SeededRandom rng)
     {
         float shift = (float)rng.Uniform(-50 / 255.0, 50 / 255.0); // imgaug AddToHueAndSaturation(-50, 50): fraction of a turn
         if (channels != 3) return;
@@ -90,13 +92,13 @@ internal static class TextureAugmenter
         }
     }
 
-    private static void Solarize(float[] px, Rng rng)
+    private static void Solarize(float[] px, SeededRandom rng)
     {
         float threshold = (float)(rng.Uniform(32, 128) / 255.0);
         for (int i = 0; i < px.Length; i++) if (px[i] >= threshold) px[i] = 1f - px[i];
     }
 
-    private static void Posterize(float[] px, Rng rng)
+    private static void Posterize(float[] px, SeededRandom rng)
     {
         int levels = 1 << rng.NextInt(2, 5);
         for (int i = 0; i < px.Length; i++) px[i] = MathF.Floor(Math.Clamp(px[i], 0f, 0.999999f) * levels) / (levels - 1);
@@ -132,7 +134,7 @@ internal static class TextureAugmenter
     }
 
     /// <summary>Rotation by ±45° about the centre, nearest neighbour, wrapping around at the borders (no empty corners).</summary>
-    private static void Rotate(float[] px, int channels, int height, int width, Rng rng)
+    private static void Rotate(float[] px, int channels, int height, int width, SeededRandom rng)
     {
         double angle = rng.Uniform(-45, 45) * Math.PI / 180.0, cos = Math.Cos(angle), sin = Math.Sin(angle);
         var src = (float[])px.Clone();

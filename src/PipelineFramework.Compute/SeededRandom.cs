@@ -1,30 +1,36 @@
-namespace PipelineFramework.Scoring.SimpleNet;
+namespace PipelineFramework.Compute;
 
 /// <summary>
-/// xoshiro256** seeded through SplitMix64: a small PRNG of our own, so a seed gives the same draws on every .NET
-/// version and platform (System.Random's algorithm is not part of its contract).
+/// xoshiro256** seeded through SplitMix64: the one seeded generator shared by the plugins.
 /// </summary>
-internal sealed class Rng
+/// <remarks>
+/// Our own small PRNG rather than <see cref="System.Random"/>, whose algorithm is not part of its contract and may
+/// change between .NET versions and platforms. With this one a seed gives the same draws everywhere, so the same seed
+/// gives the same synthetic defects and the same trained models. Do not change the arithmetic: saved models and
+/// pinned test values depend on the exact stream.
+/// </remarks>
+public sealed class SeededRandom
 {
     private ulong _s0, _s1, _s2, _s3;
 
-    public Rng(ulong seed)
+    public SeededRandom(ulong seed)
     {
         ulong x = seed;
         _s0 = SplitMix64(ref x); _s1 = SplitMix64(ref x); _s2 = SplitMix64(ref x); _s3 = SplitMix64(ref x);
     }
 
     /// <summary>A stream for one (seed, purpose) pair; the salt keeps plugins' streams unrelated for equal seeds.</summary>
-    public static Rng Create(int seed, ulong salt) => new(((ulong)(uint)seed << 32 | (uint)seed) ^ salt);
+    public static SeededRandom Create(int seed, ulong salt) => new(((ulong)(uint)seed << 32 | (uint)seed) ^ salt);
 
     /// <summary>Independent stream number <paramref name="stream"/> of a seed (e.g. one per image, for parallel work).</summary>
-    public static Rng Create(int seed, ulong salt, long stream)
+    public static SeededRandom Create(int seed, ulong salt, long stream)
     {
         ulong x = ((ulong)(uint)seed << 32 | (uint)seed) ^ salt;
         unchecked { x ^= SplitMix64(ref x) + (ulong)stream * 0xD1B54A32D192ED03UL; }
-        return new Rng(x);
+        return new SeededRandom(x);
     }
 
+    /// <summary>One SplitMix64 step: advances <paramref name="x"/> and returns a well-mixed 64-bit value (also usable as a hash).</summary>
     public static ulong SplitMix64(ref ulong x)
     {
         unchecked

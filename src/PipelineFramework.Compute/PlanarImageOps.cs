@@ -1,21 +1,26 @@
-using PipelineFramework.Abstractions;
+namespace PipelineFramework.Compute;
 
-namespace PipelineFramework.Synthesis.Blend;
-
-/// <summary>Planar (CHW) image helpers: resampling and channel adaptation of source images.</summary>
-internal static class ImageOps
+/// <summary>
+/// Planar (CHW) multi-channel image helpers on raw <c>float[]</c> pixels: resampling, channel adaptation and circular
+/// shifts of source images and textures (used by the synthesis plugins).
+/// </summary>
+public static class PlanarImageOps
 {
-    /// <summary>The image at the target's channel count and size (bilinear resampling, channels replicated or averaged).</summary>
-    public static float[] Fit(ImageTensor texture, int channels, int height, int width)
+    /// <summary>
+    /// The image (<paramref name="sourceChannels"/> x <paramref name="sourceHeight"/> x <paramref name="sourceWidth"/>)
+    /// at the target channel count and size: bilinear resampling (<see cref="Resize"/>), channels replicated or averaged.
+    /// Always a new array; <paramref name="pixels"/> is not modified.
+    /// </summary>
+    public static float[] Fit(float[] pixels, int sourceChannels, int sourceHeight, int sourceWidth, int channels, int height, int width)
     {
-        float[] src = texture.Pixels;
-        int sc = texture.Channels, sh = texture.Height, sw = texture.Width;
+        float[] src = pixels;
+        int sc = sourceChannels, sh = sourceHeight, sw = sourceWidth;
         if (sh != height || sw != width)
         {
             src = Resize(src, sc, sh, sw, height, width);
             sh = height; sw = width;
         }
-        if (sc == channels) return src == texture.Pixels ? (float[])src.Clone() : src;
+        if (sc == channels) return src == pixels ? (float[])src.Clone() : src;
 
         int plane = height * width;
         var result = new float[channels * plane];
@@ -39,6 +44,11 @@ internal static class ImageOps
         return result;
     }
 
+    /// <summary>
+    /// Bilinear resize of every channel, pixel centres aligned (align_corners=false), source coordinates computed in
+    /// double and clamped to the image. Not the same rounding as <see cref="MapOps.ResizeBilinear"/> (torch's float
+    /// arithmetic): the synthesis plugins' outputs depend on this one.
+    /// </summary>
     public static float[] Resize(float[] src, int channels, int sh, int sw, int th, int tw)
     {
         var dst = new float[channels * th * tw];
@@ -61,6 +71,17 @@ internal static class ImageOps
                 }
             }
         }
+        return dst;
+    }
+
+    /// <summary>Circular shift by (dx, dy) (non-negative): a different view of the same image when no other texture exists.</summary>
+    public static float[] Roll(float[] src, int channels, int height, int width, int dx, int dy)
+    {
+        var dst = new float[src.Length];
+        for (int c = 0; c < channels; c++)
+            for (int y = 0; y < height; y++)
+                for (int x = 0; x < width; x++)
+                    dst[(c * height + (y + dy) % height) * width + (x + dx) % width] = src[(c * height + y) * width + x];
         return dst;
     }
 }
