@@ -39,7 +39,7 @@ public static class Gemm
         if (flops < 4e6) threads = 1;
 
         int panels = (n + MicroKernel.NR - 1) / MicroKernel.NR;
-        using var packedB = new AlignedBuffer((nint)panels * k * MicroKernel.NR);
+        using var packedB = Scratch.Rent(Scratch.GemmPackedB, (nint)panels * k * MicroKernel.NR);
         fixed (float* pa = a)
         fixed (float* pb = b)
         fixed (float* pc = c)
@@ -146,7 +146,7 @@ public static class Gemm
         int rows = rowEnd - row0;
         if (rows <= 0) return;
         int microPanels = (rows + mr - 1) / mr;
-        using var packedA = new AlignedBuffer((nint)microPanels * mr * kcMax);
+        using var packedA = Scratch.Rent(Scratch.GemmPackedA, (nint)microPanels * mr * kcMax);
         float* tile = stackalloc float[MicroKernel.TileFloats + 16];
         tile = (float*)(((nint)tile + 63) & ~(nint)63);
 
@@ -162,9 +162,9 @@ public static class Gemm
                 int cols = Math.Min(nr, n - col0);
                 for (int ir = 0; ir < microPanels; ir++)
                 {
+                    int r0 = row0 + ir * mr;
                     float* ap = packedA.Pointer + (nint)ir * mr * kcb;
                     MicroKernel.Run(path, (byte*)ap, sizeof(float), mr * sizeof(float), vp, kcb, tile);
-                    int r0 = row0 + ir * mr;
                     int rcount = Math.Min(mr, rowEnd - r0);
                     StoreTile(tile, c + (nint)r0 * n + col0, n, rcount, cols, accumulate);
                 }

@@ -269,7 +269,7 @@ public static class KCenterGreedy
             if (r1 <= r0) return;
             float* tile = stackalloc float[MicroKernel.TileFloats + 16];
             tile = (float*)(((nint)tile + 63) & ~(nint)63);
-            using var tail = new AlignedBuffer((nint)mr * d);
+            using var tail = Scratch.Rent(Scratch.RowTail, (nint)mr * d);
             nint rs = (nint)d * sizeof(float);
             for (int row = r0; row < r1; row += mr)
             {

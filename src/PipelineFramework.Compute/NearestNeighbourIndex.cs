@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using PipelineFramework.Compute.Internal;
 
 namespace PipelineFramework.Compute;
@@ -81,7 +82,7 @@ public sealed class NearestNeighbourIndex
         else if (panels % threads == 0 || panels >= 16 * threads) { qBlocks = Math.Min(threads, panels); splits = 1; }
         else { qBlocks = 1; splits = Math.Max(1, Math.Min(threads, Count / (4 * mr))); }
 
-        using var packedQ = new AlignedBuffer((nint)panels * dim * nr);
+        using var packedQ = Scratch.Rent(Scratch.KnnQueries, (nint)panels * dim * nr);
         var vals = new float[splits * queryCount * kEff];
         var idxs = new int[splits * queryCount * kEff];
         var thr = new float[splits * panels * nr];
@@ -194,7 +195,7 @@ public sealed class NearestNeighbourIndex
         int chunkRows = Math.Max(mr, ChunkBytes / (dim * sizeof(float)) / mr * mr);
         float* tile = stackalloc float[MicroKernel.TileFloats + 16];
         tile = (float*)(((nint)tile + 63) & ~(nint)63);
-        using var tail = new AlignedBuffer((nint)mr * dim);
+        using var tail = Scratch.Rent(Scratch.RowTail, (nint)mr * dim);
         nint rowStride = (nint)dim * sizeof(float);
 
         for (int c0 = b0; c0 < b1; c0 += chunkRows)
@@ -213,6 +214,14 @@ public sealed class NearestNeighbourIndex
                         tail.Clear();
                         Buffer.MemoryCopy(src, tail.Pointer, (long)mr * dim * sizeof(float), (long)rows * dim * sizeof(float));
                         src = tail.Pointer;
+                    }
+                    if (p == p0 && Sse.IsSupported && r0 + mr < c1)
+                    {
+                        // First pass over this chunk reads it from memory 12 rows x 4 bytes at a time, which the
+                        // hardware prefetchers follow poorly: fetch the next tile's rows ahead.
+                        byte* next = (byte*)(bank + (nint)(r0 + mr) * dim);
+                        nint bytes = (nint)Math.Min(mr, c1 - r0 - mr) * rowStride;
+                        for (nint off = 0; off < bytes; off += 64) Sse.Prefetch0(next + off);
                     }
                     MicroKernel.Run(path, (byte*)src, rowStride, sizeof(float), vp, dim, tile);
                     Fold(tile, norms + r0, r0, rows, p, state);

@@ -222,3 +222,68 @@ internal static class Threads
 {
     public static int Resolve(int maxThreads) => maxThreads <= 0 ? Environment.ProcessorCount : maxThreads;
 }
+
+/// <summary>
+/// Per-thread cache of 64-byte aligned scratch buffers, so repeated calls (one kNN search per image, many Gemm calls)
+/// do not pay fresh-page faults for their packing buffers. Re-entrant use of a slot on one thread falls back to a
+/// temporary allocation; very large requests are never cached.
+/// </summary>
+internal static unsafe class Scratch
+{
+    public const int GemmPackedB = 0, GemmPackedA = 1, KnnQueries = 2, RowTail = 3, Slots = 4;
+    private const long MaxCachedFloats = 16L << 20; // 64 MiB per slot per thread
+
+    [ThreadStatic] private static Entry[]? t_entries;
+
+    private struct Entry
+    {
+        public float* Pointer;
+        public nint Length;
+        public bool InUse;
+    }
+
+    public static Lease Rent(int slot, nint floats)
+    {
+        floats = Math.Max(1, floats);
+        if (floats > MaxCachedFloats) return new Lease(new AlignedBuffer(floats), -1);
+        var entries = t_entries ??= new Entry[Slots];
+        ref var e = ref entries[slot];
+        if (e.InUse) return new Lease(new AlignedBuffer(floats), -1);
+        if (e.Length < floats)
+        {
+            if (e.Pointer != null) NativeMemory.AlignedFree(e.Pointer);
+            e.Pointer = null;
+            e.Length = 0;
+            var fresh = new AlignedBuffer(floats);
+            e.Pointer = fresh.Pointer;
+            e.Length = floats;
+        }
+        e.InUse = true;
+        return new Lease(new AlignedBuffer { Pointer = e.Pointer, Length = floats }, slot);
+    }
+
+    internal static void Release(int slot)
+    {
+        var entries = t_entries;
+        if (entries is not null) entries[slot].InUse = false;
+    }
+
+    public struct Lease : IDisposable
+    {
+        private AlignedBuffer _buffer;
+        private readonly int _slot;
+
+        internal Lease(AlignedBuffer buffer, int slot) { _buffer = buffer; _slot = slot; }
+
+        public readonly float* Pointer => _buffer.Pointer;
+
+        public readonly void Clear() => _buffer.Clear();
+
+        public void Dispose()
+        {
+            if (_slot < 0) _buffer.Dispose();
+            else Release(_slot);
+            _buffer = default;
+        }
+    }
+}
