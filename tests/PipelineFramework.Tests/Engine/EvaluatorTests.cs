@@ -89,3 +89,19 @@ public class DatasetRootEvaluationTests
         Assert.Contains("train/good", e.Message);
     }
 }
+
+public class BottleAccuracyTests
+{
+    /// <summary>The accuracy the PatchCore README claims, re-measured on every CI run (about 10 s on 2 cores).</summary>
+    [SharedDataFact]
+    public void Patchcore_mobilenet_on_bottle_reaches_the_published_class_accuracy()
+    {
+        var pipeline = AnomalyPipeline.FromFile(TestData.Pipeline("patchcore-mobilenet"), TestData.Catalog);
+        var result = Evaluator.Run(pipeline, TestData.Bottle, TestData.TempFolder("bottle"), new EvaluationOptions { GallerySize = 2 })[0];
+        Assert.True(result.Metrics.ImageAuroc >= 0.99, $"image AUROC {result.Metrics.ImageAuroc}");
+        Assert.True(result.Metrics.PixelAuroc >= 0.97, $"pixel AUROC {result.Metrics.PixelAuroc}");
+        Assert.Equal(83, result.TestImages);
+        // Synthetic anomalies made from held-out good images are separated too (no test image involved).
+        Assert.True(result.SyntheticAuroc >= 0.9, $"synthetic AUROC {result.SyntheticAuroc}");
+    }
+}
