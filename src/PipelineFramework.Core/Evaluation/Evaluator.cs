@@ -92,13 +92,32 @@ public static class Evaluator
 
         WriteMetrics(result, model, Path.Combine(outputFolder, "metrics.json"));
         WriteScores(scored, Path.Combine(outputFolder, "scores.csv"));
-        var gallery = HtmlReport.WorstFirst(scored, model.Threshold).Take(options.GallerySize)
+        var gallery = GalleryOrder(scored, model.Threshold).Take(options.GallerySize)
             .Select(s => new GalleryItem(Path.GetFileName(s.Path), s.DefectType, s.Label, s.Score, s.Score > model.Threshold,
                 preprocessing.Load(s.Path), s.Map!, s.Mask))
             .ToList();
         var report = new CategoryReport(data.Name, pipeline.Spec.Name, metrics, model.Threshold, scored, gallery);
         AtomicFile.WriteText(Path.Combine(outputFolder, "report.html"), HtmlReport.Render([report], $"{pipeline.Spec.Name} on {data.Name}"));
         return result;
+    }
+
+    /// <summary>
+    /// Misses first (what needs a look), then alternately the clearest detections (what a defect's heat map looks
+    /// like) and the cases nearest the threshold.
+    /// </summary>
+    static IEnumerable<ScoredImage> GalleryOrder(IReadOnlyList<ScoredImage> scored, double threshold)
+    {
+        var worstFirst = HtmlReport.WorstFirst(scored, threshold);
+        bool Miss(ScoredImage s) => (s.Label == 1) != (s.Score > threshold);
+        var clearest = new Queue<ScoredImage>(scored.Where(s => s.Label == 1 && !Miss(s)).OrderByDescending(s => s.Score));
+        var nearest = new Queue<ScoredImage>(worstFirst.Where(s => !Miss(s)));
+        var seen = new HashSet<ScoredImage>(ReferenceEqualityComparer.Instance);
+        foreach (var miss in worstFirst.Where(Miss)) if (seen.Add(miss)) yield return miss;
+        while (clearest.Count > 0 || nearest.Count > 0)
+        {
+            if (clearest.TryDequeue(out var c) && seen.Add(c)) yield return c;
+            if (nearest.TryDequeue(out var n) && seen.Add(n)) yield return n;
+        }
     }
 
     static void WriteMetrics(CategoryResult result, AnomalyModel model, string path)

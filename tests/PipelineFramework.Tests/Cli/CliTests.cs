@@ -70,4 +70,21 @@ public class CliTests
         Assert.True(rows.Count(r => r!["is_anomaly"]!.GetValue<bool>()) >= 15, "most colour defects are flagged");
         Assert.Equal(17, Directory.GetFiles(maps, "*_map.png").Length);
     }
+
+    [Fact]
+    public void Synth_writes_images_masks_and_a_contact_sheet()
+    {
+        var outDir = TestData.TempFolder("cli-synth");
+        var (code, _, err) = Pf("synth", "--pipeline", "patchcore-synthetic-f1", "--data", TestData.Hazelnut, "--out", outDir, "--count", "4");
+        Assert.True(code == 0, err);
+        Assert.Equal(4, Directory.GetFiles(outDir, "*_mask.png").Length);
+        Assert.Equal(9, Directory.GetFiles(outDir, "*.png").Length);
+        Assert.True(File.Exists(Path.Combine(outDir, "contact_sheet.png")));
+        foreach (var mask in Directory.GetFiles(outDir, "*_mask.png"))
+            Assert.Contains(PipelineFramework.Core.Images.ImageLoader.LoadGrey(mask).Values, v => v > 0.5f);
+
+        (code, _, err) = Pf("synth", "--pipeline", "padim-mobilenet", "--data", TestData.Hazelnut, "--out", outDir, "--count", "0");
+        Assert.Equal(1, code);
+        Assert.Contains("--count", err);
+    }
 }
