@@ -17,6 +17,8 @@ public static class ComponentOptions
         WriteIndented = true,
     };
 
+    static readonly JsonSerializerOptions CompactJson = new(Json) { WriteIndented = false };
+
     public static IReadOnlyList<OptionInfo> Describe(Type optionsType)
     {
         object? defaults = null;
@@ -24,7 +26,7 @@ public static class ComponentOptions
         return optionsType.GetProperties(BindingFlags.Public | BindingFlags.Instance)
             .Where(p => p.CanWrite && p.GetCustomAttribute<JsonIgnoreAttribute>() is null)
             .Select(p => new OptionInfo(JsonName(p), p.PropertyType,
-                defaults is null ? "" : JsonSerializer.Serialize(p.GetValue(defaults), p.PropertyType, Json)))
+                defaults is null ? "" : JsonSerializer.Serialize(p.GetValue(defaults), p.PropertyType, CompactJson)))
             .ToList();
     }
 
