@@ -187,6 +187,7 @@ public sealed class NearestNeighbourIndex
         public int K;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void ScanRange(KernelPath path, float* bank, float* norms, int dim, int b0, int b1,
         float* packedQ, int p0, int p1, TopKState state)
     {
