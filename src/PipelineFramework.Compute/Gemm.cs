@@ -15,6 +15,7 @@ public static class Gemm
 {
     internal static int KcMax = 256; // settable for experiments
     private const int MicroPanelsPerBlock = 16; // 192 rows
+    private const int BlocksPerThread = 4;
 
     /// C[m,n] = A[m,k] * B[k,n] (all row-major), overwriting C. Cache-blocked, SIMD, parallel over row blocks.
     public static void Multiply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int k, int n, int maxThreads = 0)
@@ -64,7 +65,8 @@ public static class Gemm
 
             // 2. Row blocks.
             int microPanels = (m + MicroKernel.MR - 1) / MicroKernel.MR;
-            int blocks = Math.Max(Math.Min(threads, microPanels), (microPanels + MicroPanelsPerBlock - 1) / MicroPanelsPerBlock);
+            // At least 4 blocks per thread (dynamic balance when a worker starts late), at most 16 micro-panels (192 rows) each.
+            int blocks = Math.Max(threads == 1 ? 1 : threads * BlocksPerThread, (microPanels + MicroPanelsPerBlock - 1) / MicroPanelsPerBlock);
             if (blocks > threads && threads > 1) blocks = (blocks + threads - 1) / threads * threads;
             blocks = Math.Min(blocks, microPanels);
             int kBlocks = (k + KcMax - 1) / KcMax;
