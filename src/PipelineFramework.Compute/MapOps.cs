@@ -69,13 +69,15 @@ public static class MapOps
         int radius = weights.Length / 2;
 
         // Horizontal pass: each row is reflected into a padded buffer, then accumulated tap by tap (SIMD over x).
-        var temp = new float[size];
+        var tempArray = System.Buffers.ArrayPool<float>.Shared.Rent(size); // reused: large fresh arrays cost page faults
+        var temp = tempArray.AsSpan(0, size);
+        temp.Clear();
         var padded = new float[width + 2 * radius];
         for (int y = 0; y < height; y++)
         {
             var row = source.Slice(y * width, width);
             for (int i = 0; i < padded.Length; i++) padded[i] = row[Reflect(i - radius, width)];
-            var dst = temp.AsSpan(y * width, width);
+            var dst = temp.Slice(y * width, width);
             for (int t = 0; t < weights.Length; t++)
                 TensorPrimitives.MultiplyAdd(padded.AsSpan(t, width), weights[t], dst, dst);
         }
@@ -88,9 +90,10 @@ public static class MapOps
             for (int t = 0; t < weights.Length; t++)
             {
                 int sy = Reflect(y - radius + t, height);
-                TensorPrimitives.MultiplyAdd(temp.AsSpan(sy * width, width), weights[t], dst, dst);
+                TensorPrimitives.MultiplyAdd(temp.Slice(sy * width, width), weights[t], dst, dst);
             }
         }
+        System.Buffers.ArrayPool<float>.Shared.Return(tempArray);
         return result;
     }
 
