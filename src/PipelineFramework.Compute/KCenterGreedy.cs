@@ -263,6 +263,7 @@ public static class KCenterGreedy
             return a[k];
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void UpdateRange(float* x, int d, int r0, int r1, float* panel, int panels, float[] minD)
         {
             const int mr = MicroKernel.MR;

@@ -1,10 +1,12 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace PipelineFramework.Compute;
 
 public static class MapOps
 {
     /// Bilinear resize with align_corners=false semantics (like torch F.interpolate(mode='bilinear', align_corners=False)), single channel.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float[] ResizeBilinear(ReadOnlySpan<float> source, int height, int width, int outHeight, int outWidth)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
@@ -54,6 +56,7 @@ public static class MapOps
     }
 
     /// Separable Gaussian blur, kernel radius = ceil(4*sigma) (truncate 4.0 like scipy), reflect padding (scipy 'reflect' mode: d c b a | a b c d | d c b a). Returns a new array. sigma &lt;= 0 returns a copy.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float[] GaussianBlur(ReadOnlySpan<float> source, int height, int width, float sigma)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
@@ -66,13 +69,15 @@ public static class MapOps
         int radius = weights.Length / 2;
 
         // Horizontal pass: each row is reflected into a padded buffer, then accumulated tap by tap (SIMD over x).
-        var temp = new float[size];
+        var tempArray = System.Buffers.ArrayPool<float>.Shared.Rent(size); // reused: large fresh arrays cost page faults
+        var temp = tempArray.AsSpan(0, size);
+        temp.Clear();
         var padded = new float[width + 2 * radius];
         for (int y = 0; y < height; y++)
         {
             var row = source.Slice(y * width, width);
             for (int i = 0; i < padded.Length; i++) padded[i] = row[Reflect(i - radius, width)];
-            var dst = temp.AsSpan(y * width, width);
+            var dst = temp.Slice(y * width, width);
             for (int t = 0; t < weights.Length; t++)
                 TensorPrimitives.MultiplyAdd(padded.AsSpan(t, width), weights[t], dst, dst);
         }
@@ -85,9 +90,10 @@ public static class MapOps
             for (int t = 0; t < weights.Length; t++)
             {
                 int sy = Reflect(y - radius + t, height);
-                TensorPrimitives.MultiplyAdd(temp.AsSpan(sy * width, width), weights[t], dst, dst);
+                TensorPrimitives.MultiplyAdd(temp.Slice(sy * width, width), weights[t], dst, dst);
             }
         }
+        System.Buffers.ArrayPool<float>.Shared.Return(tempArray);
         return result;
     }
 
@@ -119,6 +125,7 @@ public static class MapOps
     }
 
     /// Mean filter of size k x k (k odd) over each channel plane of CHW data, zero padding, count_include_pad=true divisor k*k (like torch AvgPool2d(k, stride 1, padding k/2)). Returns new array.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float[] BoxFilterChw(ReadOnlySpan<float> source, int channels, int height, int width, int size)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(channels);
@@ -131,44 +138,35 @@ public static class MapOps
         if (source.Length < total) throw new ArgumentException($"Source needs {total} floats.", nameof(source));
         var result = new float[total];
         int pad = size / 2;
-        double scale = 1.0 / ((double)size * size);
-        var rowSums = new double[plane];
-        var prefix = new double[width + 1];
-        var column = new double[width];
+        float scale = 1f / ((float)size * size);
+        // Separable: horizontal window sums from a zero-padded row copy, then vertical sums of those rows (SIMD over x).
+        var padded = new float[width + 2 * pad];
+        var rowSums = new float[plane];
         for (int c = 0; c < channels; c++)
         {
             var src = source.Slice(c * plane, plane);
-            // Horizontal window sums via a prefix sum (zero outside the row).
             for (int y = 0; y < height; y++)
             {
-                var row = src.Slice(y * width, width);
-                prefix[0] = 0;
-                for (int x = 0; x < width; x++) prefix[x + 1] = prefix[x] + row[x];
-                for (int x = 0; x < width; x++)
-                {
-                    int lo = Math.Max(0, x - pad), hi = Math.Min(width, x + pad + 1);
-                    rowSums[y * width + x] = prefix[hi] - prefix[lo];
-                }
+                src.Slice(y * width, width).CopyTo(padded.AsSpan(pad, width));
+                var dst = rowSums.AsSpan(y * width, width);
+                padded.AsSpan(0, width).CopyTo(dst);
+                for (int t = 1; t < size; t++) TensorPrimitives.Add(dst, padded.AsSpan(t, width), dst);
             }
-            // Vertical window sums, recomputed per output row from the rows in range (exact, no running drift).
-            var dst = result.AsSpan(c * plane, plane);
+            var outPlane = result.AsSpan(c * plane, plane);
             for (int y = 0; y < height; y++)
             {
-                Array.Clear(column);
+                var dst = outPlane.Slice(y * width, width);
                 int lo = Math.Max(0, y - pad), hi = Math.Min(height, y + pad + 1);
-                for (int sy = lo; sy < hi; sy++)
-                {
-                    var rs = rowSums.AsSpan(sy * width, width);
-                    for (int x = 0; x < width; x++) column[x] += rs[x];
-                }
-                var d = dst.Slice(y * width, width);
-                for (int x = 0; x < width; x++) d[x] = (float)(column[x] * scale);
+                rowSums.AsSpan(lo * width, width).CopyTo(dst);
+                for (int sy = lo + 1; sy < hi; sy++) TensorPrimitives.Add(dst, rowSums.AsSpan(sy * width, width), dst);
+                TensorPrimitives.Multiply(dst, scale, dst);
             }
         }
         return result;
     }
 
     /// Average-pools adjacent groups of the last dimension: [rows, dim] -> [rows, outDim] like torch adaptive_avg_pool1d (bins start=floor(i*dim/outDim), end=ceil((i+1)*dim/outDim)).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float[] AdaptiveAvgPoolLastDim(ReadOnlySpan<float> source, int rows, int dim, int outDim)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);

@@ -99,7 +99,7 @@ public sealed class NearestNeighbourIndex
         fixed (float* pbank = Bank)
         fixed (float* pnorm = _norms)
         {
-            nint qAddr = (nint)pq, packAddr = (nint)packedQ.Pointer, bankAddr = (nint)pbank, normAddr = (nint)pnorm;
+            nint packAddr = (nint)packedQ.Pointer, bankAddr = (nint)pbank, normAddr = (nint)pnorm;
             for (int p = 0; p < panels; p++)
                 Gemm.TransposeRowsToPanel(pq, dim, p * nr, Math.Min(nr, queryCount - p * nr), packedQ.Pointer + (nint)p * dim * nr, dim);
 
@@ -187,6 +187,7 @@ public sealed class NearestNeighbourIndex
         public int K;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void ScanRange(KernelPath path, float* bank, float* norms, int dim, int b0, int b1,
         float* packedQ, int p0, int p1, TopKState state)
     {

@@ -99,3 +99,25 @@ public class GemmTests
 
 [CollectionDefinition("ComputeKernelPath", DisableParallelization = true)]
 public class ComputeKernelPathCollection { }
+
+public class ScratchTests
+{
+    [Fact]
+    public unsafe void NestedRentOfOneSlot_GetsSeparateBuffers()
+    {
+        using var outer = Scratch.Rent(Scratch.RowTail, 100);
+        using var inner = Scratch.Rent(Scratch.RowTail, 100);
+        Assert.True(outer.Pointer != inner.Pointer);
+        Assert.Equal(0, (long)outer.Pointer % 64);
+        Assert.Equal(0, (long)inner.Pointer % 64);
+    }
+
+    [Fact]
+    public unsafe void ReleasedSlot_IsReused()
+    {
+        nint first;
+        using (var a = Scratch.Rent(Scratch.RowTail, 64)) first = (nint)a.Pointer;
+        using var b = Scratch.Rent(Scratch.RowTail, 32);
+        Assert.Equal(first, (nint)b.Pointer);
+    }
+}

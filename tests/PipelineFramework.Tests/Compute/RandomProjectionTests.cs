@@ -35,7 +35,7 @@ public class RandomProjectionTests
             {
                 double s = 0;
                 for (int p = 0; p < inDim; p++) s += data[i * inDim + p] * m[p * outDim + j];
-                Assert.Equal(s, projected[i * outDim + j], 4);
+                Assert.Equal(s, projected[i * outDim + j], tolerance: 1e-4);
             }
     }
 }
