@@ -96,6 +96,10 @@ sealed class FittedOnnxFeatureExtractor : IFittedFeatureExtractor
     readonly byte[] _modelBytes;
     readonly int _seed;
     readonly InferenceSession _session;
+    // Held for the session's lifetime: options created inline per call can be finalised while native Run still
+    // uses it (a use-after-free we hit as a segfault under GC pressure).
+    readonly RunOptions _runOptions = new();
+    readonly SessionOptions _sessionOptions;
     readonly string _inputName;
     readonly (int Channels, int Height, int Width)[] _layerShapes;
     readonly int _gridHeight, _gridWidth, _concatDim;
@@ -107,14 +111,14 @@ sealed class FittedOnnxFeatureExtractor : IFittedFeatureExtractor
         _input = input;
         _modelBytes = modelBytes;
         _seed = seed;
-        var sessionOptions = new SessionOptions
+        _sessionOptions = new SessionOptions
         {
             IntraOpNumThreads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
         try
         {
-            _session = new InferenceSession(modelBytes, sessionOptions);
+            _session = new InferenceSession(modelBytes, _sessionOptions);
         }
         catch (OnnxRuntimeException e)
         {
@@ -214,7 +218,7 @@ sealed class FittedOnnxFeatureExtractor : IFittedFeatureExtractor
             }
         }
         using var inputValue = OrtValue.CreateTensorValueFromMemory(input, [images.Count, c, h, w]);
-        using var outputs = _session.Run(new RunOptions(), [_inputName], [inputValue], _options.Layers);
+        using var outputs = _session.Run(_runOptions, [_inputName], [inputValue], _options.Layers);
         var result = new List<LayerOutput>(outputs.Count);
         foreach (var output in outputs)
         {
@@ -234,5 +238,10 @@ sealed class FittedOnnxFeatureExtractor : IFittedFeatureExtractor
         state.WriteBytes("backbone.onnx", _modelBytes);
     }
 
-    public void Dispose() => _session.Dispose();
+    public void Dispose()
+    {
+        _session.Dispose();
+        _runOptions.Dispose();
+        _sessionOptions.Dispose();
+    }
 }

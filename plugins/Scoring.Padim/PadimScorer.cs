@@ -62,16 +62,11 @@ public sealed class PadimScorer(PadimOptions options) : IScorer
     {
         var all = Enumerable.Range(0, dim).ToArray();
         if (reducedDim == 0 || reducedDim >= dim) return all;
-        // Fisher-Yates with SplitMix64, so the subset does not depend on System.Random's algorithm.
+        // Fisher-Yates on the shared seeded generator, so the subset does not depend on System.Random's algorithm.
         ulong state = (ulong)seed * 0x9E3779B97F4A7C15UL + 0x632BE59BD9B4E019UL;
         for (int i = dim - 1; i > 0; i--)
         {
-            state += 0x9E3779B97F4A7C15UL;
-            ulong z = state;
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-            z ^= z >> 31;
-            int j = (int)(z % (ulong)(i + 1));
+            int j = (int)(SeededRandom.SplitMix64(ref state) % (ulong)(i + 1));
             (all[i], all[j]) = (all[j], all[i]);
         }
         return all[..reducedDim].Order().ToArray();
