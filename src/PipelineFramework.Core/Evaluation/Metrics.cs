@@ -237,6 +237,26 @@ public static class Metrics
 /// Distinct scores in decreasing order with cumulative true / false positive counts: group g predicts positive for
 /// every score &gt;= Thresholds[g].
 /// </summary>
+/// <summary>The input checks and the ascending sort every sweep starts from.</summary>
+internal static class ScoreSorting
+{
+    public static (T[] Keys, byte[] Labels) CheckedCopy<T>(ReadOnlySpan<T> scores, ReadOnlySpan<byte> labels) where T : struct
+    {
+        Metrics.CheckLengths(scores.Length, labels.Length);
+        if (scores.Length == 0) throw new ArgumentException("No scores given.");
+        return (scores.ToArray(), labels.ToArray());
+    }
+
+    /// <summary>Refuses NaN scores and labels other than 0/1, then sorts both arrays in place by score, ascending.</summary>
+    public static void CheckAndSort<T>(T[] keys, byte[] labels) where T : struct, IBinaryFloatingPointIeee754<T>
+    {
+        foreach (var k in keys) if (T.IsNaN(k)) throw new ArgumentException("A score is NaN.");
+        foreach (var l in labels) Metrics.CheckLabel(l);
+        if (typeof(T) == typeof(float)) RadixSort.Sort((float[])(object)keys, labels);
+        else Array.Sort(keys, labels);
+    }
+}
+
 internal sealed class Sweep
 {
     public required double[] Thresholds { get; init; }
@@ -248,20 +268,14 @@ internal sealed class Sweep
 
     public static Sweep Create<T>(ReadOnlySpan<T> scores, ReadOnlySpan<byte> labels) where T : struct, IBinaryFloatingPointIeee754<T>
     {
-        Metrics.CheckLengths(scores.Length, labels.Length);
-        if (scores.Length == 0) throw new ArgumentException("No scores given.");
-        var keys = scores.ToArray();
-        var items = labels.ToArray();
+        var (keys, items) = ScoreSorting.CheckedCopy(scores, labels);
         return FromUnsorted(keys, items);
     }
 
     /// <summary>Sorts <paramref name="keys"/> and <paramref name="labels"/> in place, then sweeps.</summary>
     public static Sweep FromUnsorted<T>(T[] keys, byte[] labels) where T : struct, IBinaryFloatingPointIeee754<T>
     {
-        foreach (var k in keys) if (T.IsNaN(k)) throw new ArgumentException("A score is NaN.");
-        foreach (var l in labels) Metrics.CheckLabel(l);
-        if (typeof(T) == typeof(float)) RadixSort.Sort((float[])(object)keys, labels);
-        else Array.Sort(keys, labels);
+        ScoreSorting.CheckAndSort(keys, labels);
         return FromSortedAscending(keys, labels);
     }
 
@@ -345,20 +359,14 @@ internal readonly record struct SweepSummary(int Positives, int Negatives, doubl
 
     public static SweepSummary Create<T>(ReadOnlySpan<T> scores, ReadOnlySpan<byte> labels) where T : struct, IBinaryFloatingPointIeee754<T>
     {
-        Metrics.CheckLengths(scores.Length, labels.Length);
-        if (scores.Length == 0) throw new ArgumentException("No scores given.");
-        var keys = scores.ToArray();
-        var items = labels.ToArray();
+        var (keys, items) = ScoreSorting.CheckedCopy(scores, labels);
         return FromUnsorted(keys, items);
     }
 
     /// <summary>Sorts both arrays in place (ascending), then sweeps.</summary>
     public static SweepSummary FromUnsorted<T>(T[] keys, byte[] labels) where T : struct, IBinaryFloatingPointIeee754<T>
     {
-        foreach (var k in keys) if (T.IsNaN(k)) throw new ArgumentException("A score is NaN.");
-        foreach (var l in labels) Metrics.CheckLabel(l);
-        if (typeof(T) == typeof(float)) RadixSort.Sort((float[])(object)keys, labels);
-        else Array.Sort(keys, labels);
+        ScoreSorting.CheckAndSort(keys, labels);
         return FromSortedAscending(keys, labels);
     }
 
