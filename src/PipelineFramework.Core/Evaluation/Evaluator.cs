@@ -171,11 +171,6 @@ public static class Evaluator
                 ["test_images"] = r.TestImages,
             });
         }
-        static double? Mean(IEnumerable<double?> values)
-        {
-            var present = values.Where(v => v.HasValue).Select(v => v!.Value).ToList();
-            return present.Count == 0 ? null : present.Average();
-        }
         var summary = new JsonObject
         {
             ["pipeline"] = pipelineName,
@@ -196,6 +191,13 @@ public static class Evaluator
         AtomicFile.WriteText(path, summary.ToJsonString(Json));
     }
 
+    /// <summary>Mean of the values present (a metric is null where it does not apply, e.g. pixel AUROC without masks).</summary>
+    static double? Mean(IEnumerable<double?> values)
+    {
+        var present = values.Where(v => v.HasValue).Select(v => v!.Value).ToList();
+        return present.Count == 0 ? null : present.Average();
+    }
+
     /// <summary>The terminal table: one row per category, then the mean.</summary>
     public static string FormatTable(IReadOnlyList<CategoryResult> results)
     {
@@ -206,8 +208,8 @@ public static class Evaluator
             table.AppendLine($"{r.Category,-16} {F(r.Metrics.ImageAuroc),9} {F(r.Metrics.PixelAuroc),9} {F(r.Metrics.Aupro),7} {F(r.Metrics.F1),7} {F(r.Metrics.GoodFalseRejectRate),8} {r.FitSeconds,7:0.0} {r.MsPerImage,7:0.0}");
         if (results.Count > 1)
         {
-            double? Mean(Func<CategoryResult, double?> pick) { var v = results.Select(pick).Where(x => x.HasValue).ToList(); return v.Count == 0 ? null : v.Average(x => x!.Value); }
-            table.AppendLine($"{"mean",-16} {F(Mean(r => r.Metrics.ImageAuroc)),9} {F(Mean(r => r.Metrics.PixelAuroc)),9} {F(Mean(r => r.Metrics.Aupro)),7} {F(Mean(r => r.Metrics.F1)),7} {F(Mean(r => r.Metrics.GoodFalseRejectRate)),8} {results.Average(r => r.FitSeconds),7:0.0} {results.Average(r => r.MsPerImage),7:0.0}");
+            double? MeanOf(Func<CategoryResult, double?> pick) => Mean(results.Select(pick));
+            table.AppendLine($"{"mean",-16} {F(MeanOf(r => r.Metrics.ImageAuroc)),9} {F(MeanOf(r => r.Metrics.PixelAuroc)),9} {F(MeanOf(r => r.Metrics.Aupro)),7} {F(MeanOf(r => r.Metrics.F1)),7} {F(MeanOf(r => r.Metrics.GoodFalseRejectRate)),8} {results.Average(r => r.FitSeconds),7:0.0} {results.Average(r => r.MsPerImage),7:0.0}");
         }
         return table.ToString();
     }
