@@ -31,6 +31,8 @@ public sealed class AnomalyPipeline
         Scorer = (IScorer)Create(spec.Scoring, ComponentKind.Scorer);
         Threshold = (IThresholdPolicy)Create(spec.Threshold, ComponentKind.ThresholdPolicy);
         Synthesizers = spec.Synthesis.Select(s => Create(s, ComponentKind.Synthesizer)).ToList();
+        ImageSynthesizers = spec.Synthesis.Zip(Synthesizers).Where(p => p.Second is IImageSynthesizer)
+            .Select(p => (p.First.Type, (IImageSynthesizer)p.Second)).ToList();
         if (Threshold is SyntheticF1Threshold && (spec.Calibration.SyntheticCount == 0 || ImageSynthesizers.Count == 0))
             throw new PipelineException($"{spec.Threshold.JsonPath}: threshold.synthetic-f1 needs synthetic anomalies: add an image synthesiser to $.synthesis and set $.calibration.syntheticCount above 0.");
     }
@@ -71,7 +73,7 @@ public sealed class AnomalyPipeline
             var good = runner.ExtractAll(fitSet, progress, "features", cancellation);
             var inputs = new ScorerFitInputs(good)
             {
-                Synthetic = TrainingAnomalies(fitSet, good, extractor, cancellation),
+                Synthetic = TrainingAnomalies(fitSet, good, runner, cancellation),
                 Embed = images => extractor.Extract(images),
             };
             var scorer = Scorer.Fit(inputs, context);
@@ -126,7 +128,7 @@ public sealed class AnomalyPipeline
     /// Labelled patches for learned scorers: feature-space noise on the good embeddings and/or embeddings of image-level
     /// synthetic defects made from the fitting images, a patch labelled 1 when at least half of it is under the mask.
     /// </summary>
-    LabeledFeatures? TrainingAnomalies(IReadOnlyList<string> fitSet, FeatureBatch good, IFittedFeatureExtractor extractor, CancellationToken cancellation)
+    LabeledFeatures? TrainingAnomalies(IReadOnlyList<string> fitSet, FeatureBatch good, ImageRunner runner, CancellationToken cancellation)
     {
         var parts = new List<LabeledFeatures>();
         if (Synthesizers.OfType<IFeatureSynthesizer>().FirstOrDefault() is { } noise) parts.Add(noise.Perturb(good, Spec.Seed));
@@ -134,7 +136,7 @@ public sealed class AnomalyPipeline
         if (count > 0 && ImageSynthesizers.Count > 0)
         {
             var samples = SyntheticValidationSet.Build(fitSet, ImageSynthesizers, count, unchecked(Spec.Seed * 31 + 17), Preprocessing, cancellation);
-            var embedded = new ImageRunner(Preprocessing, extractor, Spec.Calibration.BatchSize).Embed(samples.Select(s => s.Image).ToList());
+            var embedded = runner.Embed(samples.Select(s => s.Image).ToList());
             var labels = new float[embedded.PatchCount];
             for (int i = 0; i < samples.Count; i++)
             {
@@ -151,9 +153,7 @@ public sealed class AnomalyPipeline
     }
 
     /// <summary>The pipeline's image synthesisers with their JSON type names.</summary>
-    internal IReadOnlyList<(string Type, IImageSynthesizer Synthesizer)> ImageSynthesizers =>
-        Spec.Synthesis.Zip(Synthesizers).Where(p => p.Second is IImageSynthesizer)
-            .Select(p => (p.First.Type, (IImageSynthesizer)p.Second)).ToList();
+    internal IReadOnlyList<(string Type, IImageSynthesizer Synthesizer)> ImageSynthesizers { get; }
 
     /// <summary>Synthetic anomalies from held-out good images, for <c>pf synth</c> and for inspection.</summary>
     public IReadOnlyList<SyntheticSample> Synthesize(IReadOnlyList<string> goodImages, int count, CancellationToken cancellation = default) =>

@@ -21,23 +21,6 @@ sealed class ImageRunner(Preprocessing preprocessing, IFittedFeatureExtractor ex
         return images;
     }
 
-    /// <summary>Embeds every image into one batch [N, H, W, D].</summary>
-    public FeatureBatch ExtractAll(IReadOnlyList<string> paths, IProgress<ProgressUpdate>? progress, string stage, CancellationToken cancellation)
-    {
-        var (h, w, d) = extractor.OutputShape;
-        int perImage = h * w * d;
-        var data = new float[(long)paths.Count * perImage];
-        for (int start = 0; start < paths.Count; start += batchSize)
-        {
-            cancellation.ThrowIfCancellationRequested();
-            var slice = paths.Skip(start).Take(batchSize).ToList();
-            var batch = extractor.Extract(LoadBatch(slice));
-            batch.Data.AsSpan().CopyTo(data.AsSpan(start * perImage));
-            progress?.Report(new ProgressUpdate(stage, Math.Min(start + batchSize, paths.Count), paths.Count));
-        }
-        return new FeatureBatch(paths.Count, h, w, d, data);
-    }
-
     public PatchScores Score(IReadOnlyList<string> paths, IFittedScorer scorer, IProgress<ProgressUpdate>? progress, string stage, CancellationToken cancellation)
     {
         var parts = new List<PatchScores>();
@@ -51,17 +34,28 @@ sealed class ImageRunner(Preprocessing preprocessing, IFittedFeatureExtractor ex
         return Concat(parts);
     }
 
+    /// <summary>Embeds image files, decoded one batch at a time, into one batch [N, H, W, D].</summary>
+    public FeatureBatch ExtractAll(IReadOnlyList<string> paths, IProgress<ProgressUpdate>? progress, string stage, CancellationToken cancellation) =>
+        Embed(paths.Count, (start, count) => LoadBatch(paths.Skip(start).Take(count).ToList()), progress, stage, cancellation);
+
     /// <summary>Embeds decoded images batch by batch into one batch.</summary>
-    public FeatureBatch Embed(IReadOnlyList<ImageTensor> images)
+    public FeatureBatch Embed(IReadOnlyList<ImageTensor> images) =>
+        Embed(images.Count, (start, count) => images.Skip(start).Take(count).ToList(), null, "", default);
+
+    FeatureBatch Embed(int total, Func<int, int, IReadOnlyList<ImageTensor>> batchAt, IProgress<ProgressUpdate>? progress, string stage,
+        CancellationToken cancellation)
     {
         var (h, w, d) = extractor.OutputShape;
-        var data = new float[(long)images.Count * h * w * d];
-        for (int start = 0; start < images.Count; start += batchSize)
+        int perImage = h * w * d;
+        var data = new float[(long)total * perImage];
+        for (int start = 0; start < total; start += batchSize)
         {
-            var batch = extractor.Extract(images.Skip(start).Take(batchSize).ToList());
-            batch.Data.AsSpan().CopyTo(data.AsSpan(start * h * w * d));
+            cancellation.ThrowIfCancellationRequested();
+            var batch = extractor.Extract(batchAt(start, Math.Min(batchSize, total - start)));
+            batch.Data.AsSpan().CopyTo(data.AsSpan(start * perImage));
+            progress?.Report(new ProgressUpdate(stage, Math.Min(start + batchSize, total), total));
         }
-        return new FeatureBatch(images.Count, h, w, d, data);
+        return new FeatureBatch(total, h, w, d, data);
     }
 
     public PatchScores ScoreImages(IReadOnlyList<ImageTensor> images, IFittedScorer scorer)
