@@ -40,9 +40,11 @@ public static class TestData
 /// <summary>A fact that needs ../shared/datasets; skipped with a clear message where it is absent (a user's clone).</summary>
 public sealed class SharedDataFactAttribute : FactAttribute
 {
+    public static string Reason =>
+        $"needs ../shared/datasets beside the repository ({TestData.SharedDatasets} not found); CI has it, a user's clone does not";
+
     public SharedDataFactAttribute()
     {
-        if (!Directory.Exists(TestData.SharedDatasets))
-            Skip = $"needs ../shared/datasets beside the repository ({TestData.SharedDatasets} not found); CI has it, a user's clone does not";
+        if (!Directory.Exists(TestData.SharedDatasets)) Skip = Reason;
     }
 }
