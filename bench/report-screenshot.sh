@@ -7,7 +7,7 @@
 set -euo pipefail
 report="$(realpath "${1:?usage: $0 <report.html> [out.png]}")"
 out="$(realpath -m "${2:-${report%.html}.png}")"
-for browser in chromium-headless-shell chromium chromium-browser google-chrome google-chrome-stable; do
+for browser in ${PF_CHROMIUM:-} chromium-headless-shell chromium chromium-browser google-chrome google-chrome-stable; do
   if command -v "$browser" >/dev/null 2>&1; then
     "$browser" --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size="${PF_SCREENSHOT_SIZE:-1400,1800}" \
       --screenshot="$out" "file://$report" >/dev/null 2>&1
