@@ -199,7 +199,11 @@ public sealed class ChromiumFactAttribute : FactAttribute
 
     public ChromiumFactAttribute(bool needsSharedData = false)
     {
-        if (HeadlessChromium.Executable is null) Skip = "needs a headless Chromium; " + Requirement;
+        var configured = Environment.GetEnvironmentVariable("PF_CHROMIUM");
+        if (HeadlessChromium.Executable is null)
+            Skip = string.IsNullOrEmpty(configured)
+                ? "needs a headless Chromium and none is on PATH; " + Requirement
+                : $"needs a headless Chromium, and PF_CHROMIUM={configured} does not exist; " + Requirement;
         else if (needsSharedData && !Directory.Exists(TestData.SharedDatasets)) Skip = SharedDataFactAttribute.Reason;
     }
 }
