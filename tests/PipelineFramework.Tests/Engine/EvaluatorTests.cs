@@ -11,9 +11,8 @@ public class EvaluatorTests
     [Fact]
     public void Evaluate_on_the_shipped_hazelnut_set_writes_metrics_scores_and_report()
     {
-        var pipeline = AnomalyPipeline.FromFile(TestData.Pipeline("patchcore-mobilenet"), TestData.Catalog);
-        var outDir = TestData.TempFolder("eval");
-        var results = Evaluator.Run(pipeline, TestData.Hazelnut, outDir);
+        var result = TestData.PatchcoreEvaluation(TestData.Hazelnut);
+        var outDir = result.OutputFolder;
 
         var metrics = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "metrics.json")))!;
         foreach (var key in new[] { "image_auroc", "pixel_auroc", "fit_seconds", "ms_per_image", "train_images", "test_images" })
@@ -34,7 +33,7 @@ public class EvaluatorTests
         var bad = rows.Where(r => r[1] == "1").Select(r => double.Parse(r[2], CultureInfo.InvariantCulture)).ToList();
         double pairs = bad.Sum(b => good.Sum(g => b > g ? 1.0 : b == g ? 0.5 : 0.0));
         Assert.Equal(pairs / (good.Count * bad.Count), metrics["image_auroc"]!.GetValue<double>(), 12);
-        Assert.Equal(results[0].Metrics.ImageAuroc, metrics["image_auroc"]!.GetValue<double>());
+        Assert.Equal(result.Metrics.ImageAuroc, metrics["image_auroc"]!.GetValue<double>());
 
         Assert.True(new FileInfo(Path.Combine(outDir, "report.html")).Length > 1000);
     }
@@ -96,8 +95,7 @@ public class BottleAccuracyTests
     [SharedDataFact]
     public void Patchcore_mobilenet_on_bottle_reaches_the_published_class_accuracy()
     {
-        var pipeline = AnomalyPipeline.FromFile(TestData.Pipeline("patchcore-mobilenet"), TestData.Catalog);
-        var result = Evaluator.Run(pipeline, TestData.Bottle, TestData.TempFolder("bottle"), new EvaluationOptions { GallerySize = 2 })[0];
+        var result = TestData.PatchcoreEvaluation(TestData.Bottle);
         Assert.True(result.Metrics.ImageAuroc >= 0.99, $"image AUROC {result.Metrics.ImageAuroc}");
         Assert.True(result.Metrics.PixelAuroc >= 0.97, $"pixel AUROC {result.Metrics.PixelAuroc}");
         Assert.Equal(83, result.TestImages);

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using PipelineFramework.Core.Engine;
 using PipelineFramework.Core.Evaluation;
 using PipelineFramework.Tests.Support;
 using SkiaSharp;
@@ -15,20 +14,16 @@ namespace PipelineFramework.Tests.Evaluation;
 /// </summary>
 public class ReportInBrowserTests
 {
-    const int GallerySize = 8;
-
     [ChromiumFact]
-    public Task Shipped_hazelnut_report_shows_curves_and_overlays_in_Chromium() => CheckReport(TestData.Hazelnut, "patchcore-mobilenet");
+    public Task Shipped_hazelnut_report_shows_curves_and_overlays_in_Chromium() => CheckReport(TestData.Hazelnut);
 
     [ChromiumFact(needsSharedData: true)]
-    public Task Bottle_report_shows_curves_and_overlays_in_Chromium() => CheckReport(TestData.Bottle, "patchcore-mobilenet");
+    public Task Bottle_report_shows_curves_and_overlays_in_Chromium() => CheckReport(TestData.Bottle);
 
-    static async Task CheckReport(string category, string pipelineName)
+    static async Task CheckReport(string category)
     {
-        var pipeline = AnomalyPipeline.FromFile(TestData.Pipeline(pipelineName), TestData.Catalog);
-        var outDir = TestData.TempFolder("browser-" + Path.GetFileName(category));
-        var result = Evaluator.Run(pipeline, category, outDir, new EvaluationOptions { GallerySize = GallerySize })[0];
-        var reportPath = Path.Combine(outDir, "report.html");
+        var result = TestData.PatchcoreEvaluation(category);
+        var reportPath = Path.Combine(result.OutputFolder, "report.html");
         string html = File.ReadAllText(reportPath);
 
         await using var browser = await HeadlessChromium.StartAsync();
@@ -62,7 +57,7 @@ public class ReportInBrowserTests
         // The gallery: every overlay decoded and shown 256 px wide; defects carry the green mask outline on screen,
         // good parts (no mask) none; and the heat map is drawn (more colours than the grey/colour photo alone).
         var gallery = page["gallery"]!.AsArray();
-        Assert.Equal(Math.Min(GallerySize, result.TestImages), gallery.Count);
+        Assert.Equal(Math.Min(TestData.GallerySize, result.TestImages), gallery.Count);
         foreach (var item in gallery)
         {
             Assert.True((bool)item!["complete"]! && (int)item["naturalWidth"]! > 0, item.ToJsonString());
@@ -78,7 +73,7 @@ public class ReportInBrowserTests
         }
 
         var screenshot = await browser.ScreenshotAsync();
-        var screenshotPath = Path.Combine(outDir, "report.png");
+        var screenshotPath = Path.Combine(result.OutputFolder, "report.png");
         File.WriteAllBytes(screenshotPath, screenshot);
         using var full = SKBitmap.Decode(screenshot);
         Assert.True(full.Height > 1000, $"full page {full.Width}x{full.Height}");

@@ -1,3 +1,6 @@
+using System.Collections.Concurrent;
+using PipelineFramework.Core.Engine;
+using PipelineFramework.Core.Evaluation;
 using PipelineFramework.Core.Plugins;
 
 namespace PipelineFramework.Tests.Support;
@@ -28,6 +31,18 @@ public static class TestData
     /// <summary>Built-ins, the solution's plugins and the test plugin; one per test run (plugins load once).</summary>
     public static ComponentCatalog Catalog => LazyCatalog.Value;
     static readonly Lazy<ComponentCatalog> LazyCatalog = new(() => ComponentCatalog.CreateDefault([TestPluginsFolder]));
+
+    /// <summary>
+    /// The default pipeline (patchcore-mobilenet) evaluated once per category folder and test run, with a gallery of
+    /// <see cref="GallerySize"/>; the tests that read its numbers, files and report share it instead of fitting again.
+    /// </summary>
+    public static CategoryResult PatchcoreEvaluation(string category) =>
+        Evaluations.GetOrAdd(category, c => new Lazy<CategoryResult>(() => Evaluator.Run(
+            AnomalyPipeline.FromFile(Pipeline("patchcore-mobilenet"), Catalog), c,
+            TempFolder("eval-" + Path.GetFileName(c)), new EvaluationOptions { GallerySize = GallerySize })[0])).Value;
+
+    public const int GallerySize = 8;
+    static readonly ConcurrentDictionary<string, Lazy<CategoryResult>> Evaluations = new();
 
     public static string TempFolder(string name)
     {
