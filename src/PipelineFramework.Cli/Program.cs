@@ -290,16 +290,25 @@ namespace PipelineFramework.Cli
         }
     }
 
-    /// <summary>One updating line per stage on stderr, so stdout stays clean for results.</summary>
+    /// <summary>
+    /// One updating line per stage on stderr, so stdout stays clean for results. Redirected to a log (CI, a pipe), a
+    /// carriage return does not rewrite the line, so there each stage writes one line when it finishes.
+    /// </summary>
     sealed class ConsoleProgress : IProgress<ProgressUpdate>
     {
         readonly Lock _gate = new();
+        readonly bool _redirected = Console.IsErrorRedirected;
         string? _stage;
 
         public void Report(ProgressUpdate value)
         {
             lock (_gate)
             {
+                if (_redirected)
+                {
+                    if (value.Done >= value.Total) Console.Error.WriteLine($"  {value.Stage,-12} {value.Done,6}/{value.Total}");
+                    return;
+                }
                 if (_stage is not null && _stage != value.Stage) Console.Error.WriteLine();
                 _stage = value.Stage;
                 Console.Error.Write($"\r  {value.Stage,-12} {value.Done,6}/{value.Total}");
