@@ -159,42 +159,35 @@ public static class HtmlReport
 
     // ------------------------------------------------------------------ plots (ScottPlot)
 
-    static byte[] RocPlot(CategoryMetrics m)
-    {
-        using var plot = new ScottPlot.Plot();
-        var diagonal = plot.Add.Line(0, 0, 1, 1);
-        diagonal.Color = ScottPlot.Colors.Gray;
-        diagonal.LinePattern = ScottPlot.LinePattern.Dashed;
-        if (m.ImageRoc.FalsePositiveRate.Length > 0)
-        {
-            var curve = plot.Add.Scatter(m.ImageRoc.FalsePositiveRate, m.ImageRoc.TruePositiveRate);
-            curve.MarkerSize = 0;
-            curve.LineWidth = 2;
-            curve.LegendText = $"AUROC {F(m.ImageAuroc)}";
-        }
-        plot.Title("Image ROC");
-        plot.XLabel("False positive rate", LabelSize);
-        plot.YLabel("True positive rate", LabelSize);
-        plot.Axes.SetLimits(-0.02, 1.02, -0.02, 1.02);
-        plot.ShowLegend(ScottPlot.Alignment.LowerRight);
-        return plot.GetImageBytes(PlotWidth, PlotHeight, ScottPlot.ImageFormat.Png);
-    }
+    static byte[] RocPlot(CategoryMetrics m) => CurvePlot("Image ROC", "False positive rate", "True positive rate",
+        m.ImageRoc.FalsePositiveRate, m.ImageRoc.TruePositiveRate, $"AUROC {F(m.ImageAuroc)}", ScottPlot.Alignment.LowerRight, chanceDiagonal: true);
 
-    static byte[] PrPlot(CategoryMetrics m)
+    static byte[] PrPlot(CategoryMetrics m) => CurvePlot("Image precision-recall", "Recall", "Precision",
+        m.ImagePr.Recall, m.ImagePr.Precision, $"AP {F(m.ImageAp)}", ScottPlot.Alignment.LowerLeft, chanceDiagonal: false);
+
+    /// <summary>A curve on the unit square with its summary number in the legend (ROC, PR).</summary>
+    static byte[] CurvePlot(string title, string xLabel, string yLabel, double[] xs, double[] ys, string legend,
+        ScottPlot.Alignment legendAt, bool chanceDiagonal)
     {
         using var plot = new ScottPlot.Plot();
-        if (m.ImagePr.Recall.Length > 0)
+        if (chanceDiagonal)
         {
-            var curve = plot.Add.Scatter(m.ImagePr.Recall, m.ImagePr.Precision);
+            var diagonal = plot.Add.Line(0, 0, 1, 1);
+            diagonal.Color = ScottPlot.Colors.Gray;
+            diagonal.LinePattern = ScottPlot.LinePattern.Dashed;
+        }
+        if (xs.Length > 0)
+        {
+            var curve = plot.Add.Scatter(xs, ys);
             curve.MarkerSize = 0;
             curve.LineWidth = 2;
-            curve.LegendText = $"AP {F(m.ImageAp)}";
+            curve.LegendText = legend;
         }
-        plot.Title("Image precision-recall");
-        plot.XLabel("Recall", LabelSize);
-        plot.YLabel("Precision", LabelSize);
+        plot.Title(title);
+        plot.XLabel(xLabel, LabelSize);
+        plot.YLabel(yLabel, LabelSize);
         plot.Axes.SetLimits(-0.02, 1.02, -0.02, 1.02);
-        plot.ShowLegend(ScottPlot.Alignment.LowerLeft);
+        plot.ShowLegend(legendAt);
         return plot.GetImageBytes(PlotWidth, PlotHeight, ScottPlot.ImageFormat.Png);
     }
 
