@@ -42,3 +42,37 @@ public class PipelineException(string message, Exception? inner = null) : Except
 
 /// <summary>Progress of long work, reported through <see cref="IProgress{T}"/>.</summary>
 public readonly record struct ProgressUpdate(string Stage, int Done, int Total);
+
+/// <summary>
+/// The valid range of a numeric option, inclusive at both ends unless marked exclusive. The host checks it for every
+/// component (one place, before any work) and shows it in <c>pf plugins</c>; AutoML searches inside it, or inside
+/// <see cref="SearchMin"/> .. <see cref="SearchMax"/> where those are set, on a log scale when <see cref="LogScale"/>.
+/// Every numeric option has one, upper bound included: an option without a ceiling is a way to hang a fit.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = true)]
+public sealed class OptionRangeAttribute(double min, double max) : Attribute
+{
+    public double Min { get; } = min;
+    public double Max { get; } = max;
+    public bool MinExclusive { get; init; }
+    public bool MaxExclusive { get; init; }
+    /// <summary>Search this option on a log scale (learning rates, ratios spanning decades).</summary>
+    public bool LogScale { get; init; }
+    /// <summary>Narrower range for AutoML; NaN = the valid range.</summary>
+    public double SearchMin { get; init; } = double.NaN;
+    public double SearchMax { get; init; } = double.NaN;
+
+    public bool Contains(double value) =>
+        !double.IsNaN(value)
+        && (MinExclusive ? value > Min : value >= Min)
+        && (MaxExclusive ? value < Max : value <= Max);
+
+    public string Describe() => $"{(MinExclusive ? "(" : "[")}{Min:G6}, {Max:G6}{(MaxExclusive ? ")" : "]")}";
+}
+
+/// <summary>
+/// Marks an option AutoML should not search (file paths, thread counts, batch sizes: settings of the run, not of the
+/// method). Enum and bool options are searched over their values unless marked.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = true)]
+public sealed class NotSearchedAttribute : Attribute;

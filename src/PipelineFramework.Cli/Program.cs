@@ -200,7 +200,7 @@ namespace PipelineFramework.Cli
                         {
                             ["type"] = c.TypeName, ["kind"] = c.Kind.ToString(), ["source"] = c.Source, ["version"] = c.Version,
                             ["description"] = c.Description,
-                            ["options"] = new JsonArray(c.Options.Select(o => (JsonNode)new JsonObject { ["name"] = o.Name, ["default"] = o.DefaultJson }).ToArray()),
+                            ["options"] = new JsonArray(c.Options.Select(o => (JsonNode)OptionJson(o)).ToArray()),
                         }).ToArray()),
                         ["errors"] = new JsonArray(catalog.LoadErrors.Select(e => (JsonNode)new JsonObject { ["folder"] = e.Folder, ["error"] = e.Message }).ToArray()),
                     };
@@ -213,13 +213,32 @@ namespace PipelineFramework.Cli
                     foreach (var c in group)
                     {
                         Console.WriteLine($"  {c.TypeName,-26} {c.Description}  [{c.Source} {c.Version}]");
-                        foreach (var o in c.Options) Console.WriteLine($"      {o.Name} = {o.DefaultJson}");
+                        foreach (var o in c.Options)
+                            Console.WriteLine($"      {o.Name} = {o.DefaultJson}" + (o.Range is { } r ? $"  {r.Describe()}" : "") +
+                                (o.Choices.Count > 0 && o.Type != typeof(bool) ? $"  {{{string.Join(", ", o.Choices)}}}" : ""));
                     }
                 }
                 foreach (var e in catalog.LoadErrors) Console.Error.WriteLine($"plugin load error: {e.Folder}: {e.Message}");
                 return catalog.LoadErrors.Count == 0 ? 0 : 1;
             });
             return command;
+        }
+
+        /// <summary>An option as <c>pf plugins --json</c> shows it: what AutoML needs to search it with no table of its own.</summary>
+        static JsonObject OptionJson(OptionInfo o)
+        {
+            var json = new JsonObject { ["name"] = o.Name, ["type"] = ComponentOptions.DescribeType(o.Type), ["default"] = o.DefaultJson, ["searchable"] = o.Searchable };
+            if (o.Range is { } r)
+            {
+                json["min"] = r.Min; json["max"] = r.Max;
+                if (r.MinExclusive) json["minExclusive"] = true;
+                if (r.MaxExclusive) json["maxExclusive"] = true;
+                if (!double.IsNaN(r.SearchMin)) json["searchMin"] = r.SearchMin;
+                if (!double.IsNaN(r.SearchMax)) json["searchMax"] = r.SearchMax;
+                if (r.LogScale) json["logScale"] = true;
+            }
+            if (o.Choices.Count > 0) json["choices"] = new JsonArray(o.Choices.Select(c => (JsonNode)JsonValue.Create(c)!).ToArray());
+            return json;
         }
 
         static ComponentCatalog Catalog(string[]? extra)

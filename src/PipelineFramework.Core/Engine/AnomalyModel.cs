@@ -15,11 +15,11 @@ namespace PipelineFramework.Core.Engine;
 /// </summary>
 public sealed class AnomalyModel : IDisposable
 {
-    const string ManifestEntry = "manifest.json";
+    const string ManifestEntry = ModelFileReader.ManifestEntry;
     const string FeaturesPrefix = "features/";
     const string ScoringPrefix = "scoring/";
 
-    static readonly JsonSerializerOptions ManifestJson = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+    static JsonSerializerOptions ManifestJson => ModelFileReader.ManifestJson;
 
     readonly IFittedFeatureExtractor _extractor;
     readonly IFittedScorer _scorer;
@@ -110,18 +110,9 @@ public sealed class AnomalyModel : IDisposable
         if (!File.Exists(path))
             throw new PipelineException($"Model file '{path}' does not exist. Create one with `pf fit --pipeline <json> --data <folder> --model {path}`.");
         var name = Path.GetFileName(path);
-        ZipArchive zip;
-        try
+        using var zip = ModelFileReader.OpenArchive(new MemoryStream(File.ReadAllBytes(path)), path);
         {
-            zip = new ZipArchive(new MemoryStream(File.ReadAllBytes(path)), ZipArchiveMode.Read);
-        }
-        catch (InvalidDataException)
-        {
-            throw new PipelineException($"'{path}' is not a PipelineFramework model file (not a zip archive). Model files are written by `pf fit`.");
-        }
-        using (zip)
-        {
-            var manifest = ReadManifest(zip, path);
+            var manifest = ModelFileReader.ReadManifest(zip, path);
             foreach (var (stage, component) in manifest.Components)
             {
                 if (catalog.Components.All(c => c.TypeName != component.Type))
@@ -144,32 +135,6 @@ public sealed class AnomalyModel : IDisposable
                 extractor.Dispose();
                 throw;
             }
-        }
-    }
-
-    static ModelManifest ReadManifest(ZipArchive zip, string path)
-    {
-        var entry = zip.GetEntry(ManifestEntry)
-            ?? throw new PipelineException($"'{path}' has no {ManifestEntry}: it is not a PipelineFramework model file, or it is damaged. Fit the model again.");
-        using var document = JsonDocument.Parse(entry.Open());
-        var root = document.RootElement;
-        string? format = root.TryGetProperty("format", out var f) ? f.GetString() : null;
-        if (format != ModelManifest.FormatName)
-            throw new PipelineException($"'{path}': {ManifestEntry} declares format '{format}', expected '{ModelManifest.FormatName}'.");
-        int version = root.TryGetProperty("formatVersion", out var v) && v.TryGetInt32(out var n) ? n : -1;
-        if (version > ModelManifest.CurrentFormatVersion)
-            throw new PipelineException(
-                $"'{path}' was written by a newer PipelineFramework (model format {version}); this build reads format {ModelManifest.CurrentFormatVersion} and older. Upgrade PipelineFramework to load it.");
-        if (version < 1)
-            throw new PipelineException($"'{path}': {ManifestEntry} has no valid formatVersion.");
-        try
-        {
-            return root.Deserialize<ModelManifest>(ManifestJson)
-                ?? throw new PipelineException($"'{path}': {ManifestEntry} is empty.");
-        }
-        catch (JsonException e)
-        {
-            throw new PipelineException($"'{path}': {ManifestEntry} is malformed at {e.Path}: {e.Message}");
         }
     }
 

@@ -5,8 +5,17 @@ using PipelineFramework.Abstractions;
 
 namespace PipelineFramework.Core.Plugins;
 
-/// <summary>One option of a component: its JSON name, type and default, read from the options record.</summary>
-public sealed record OptionInfo(string Name, Type Type, string DefaultJson);
+/// <summary>
+/// One option of a component: its JSON name, type and default, read from the options record, with its valid range
+/// (numeric options) and whether AutoML may search it.
+/// </summary>
+public sealed record OptionInfo(string Name, Type Type, string DefaultJson)
+{
+    public OptionRangeAttribute? Range { get; init; }
+    public bool Searchable { get; init; }
+    /// <summary>The values of an enum or bool option, as written in JSON; empty for other types.</summary>
+    public IReadOnlyList<string> Choices { get; init; } = [];
+}
 
 /// <summary>What the catalog knows of a component without creating it.</summary>
 public sealed record ComponentDescriptor(

@@ -23,11 +23,52 @@ public static class ComponentOptions
     {
         object? defaults = null;
         try { defaults = Activator.CreateInstance(optionsType); } catch (MissingMethodException) { }
-        return optionsType.GetProperties(BindingFlags.Public | BindingFlags.Instance)
-            .Where(p => p.CanWrite && p.GetCustomAttribute<JsonIgnoreAttribute>() is null)
+        return Properties(optionsType)
             .Select(p => new OptionInfo(JsonName(p), p.PropertyType,
-                defaults is null ? "" : JsonSerializer.Serialize(p.GetValue(defaults), p.PropertyType, CompactJson)))
+                defaults is null ? "" : JsonSerializer.Serialize(p.GetValue(defaults), p.PropertyType, CompactJson))
+            {
+                Range = p.GetCustomAttribute<OptionRangeAttribute>(),
+                Choices = ChoicesOf(p.PropertyType),
+                Searchable = p.GetCustomAttribute<NotSearchedAttribute>() is null
+                    && (p.GetCustomAttribute<OptionRangeAttribute>() is not null || ChoicesOf(p.PropertyType).Count > 0),
+            })
             .ToList();
+    }
+
+    static IEnumerable<PropertyInfo> Properties(Type optionsType) =>
+        optionsType.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.CanWrite && p.GetCustomAttribute<JsonIgnoreAttribute>() is null);
+
+    static IReadOnlyList<string> ChoicesOf(Type type)
+    {
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        if (type == typeof(bool)) return ["false", "true"];
+        return type.IsEnum ? Enum.GetNames(type).Select(n => JsonNamingPolicy.CamelCase.ConvertName(n)).ToList() : [];
+    }
+
+    /// <summary>
+    /// Every <see cref="OptionRangeAttribute"/> of a parsed options object (or spec section), checked in one place: a
+    /// number outside its range, NaN or infinity names its JSON path and the range. Lists are checked element-wise.
+    /// </summary>
+    public static void CheckRanges(object options, string jsonPath)
+    {
+        foreach (var property in Properties(options.GetType()))
+        {
+            if (property.GetCustomAttribute<OptionRangeAttribute>() is not { } range) continue;
+            var value = property.GetValue(options);
+            var values = value switch
+            {
+                null => [],
+                System.Collections.IEnumerable list and not string => list.Cast<object>().Select(Convert.ToDouble).ToArray(),
+                _ => [Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture)],
+            };
+            foreach (var v in values)
+            {
+                if (!range.Contains(v))
+                    throw new PipelineException($"{jsonPath}.{JsonName(property)}: {v.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)} is out of range; " +
+                        $"allowed {range.Describe()}");
+            }
+        }
     }
 
     static string JsonName(PropertyInfo p) => p.GetCustomAttribute<JsonPropertyNameAttribute>()?.Name ?? JsonNamingPolicy.CamelCase.ConvertName(p.Name);
@@ -64,6 +105,7 @@ public static class ComponentOptions
             var expected = name is not null && known.TryGetValue(name, out var info) ? $"expected {DescribeType(info.Type)}" : "wrong value type";
             throw new PipelineException($"{path}: {expected}");
         }
+        CheckRanges(parsed, jsonPath);
         if (parsed is IValidatableOptions validatable)
         {
             var errors = validatable.Validate().ToList();

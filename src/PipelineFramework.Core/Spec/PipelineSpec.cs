@@ -1,39 +1,41 @@
 using System.Text.Json.Nodes;
+using PipelineFramework.Abstractions;
 
 namespace PipelineFramework.Core.Spec;
 
 /// <summary>Image geometry and normalisation: resize to Size x Size, centre-crop to Crop x Crop, then (x - mean) / std.</summary>
 public sealed record InputSpec
 {
-    public int Size { get; init; } = 256;
-    public int Crop { get; init; } = 224;
-    public float[] Mean { get; init; } = [0.485f, 0.456f, 0.406f];
-    public float[] Std { get; init; } = [0.229f, 0.224f, 0.225f];
+    [OptionRange(8, 4096), NotSearched] public int Size { get; init; } = 256;
+    [OptionRange(8, 4096), NotSearched] public int Crop { get; init; } = 224;
+    [OptionRange(-10, 10)] public float[] Mean { get; init; } = [0.485f, 0.456f, 0.406f];
+    [OptionRange(0, 10, MinExclusive = true)] public float[] Std { get; init; } = [0.229f, 0.224f, 0.225f];
 }
 
 /// <summary>How patch scores become a heat map: bilinear upsampling to the crop size, then a Gaussian blur.</summary>
 public sealed record MapSpec
 {
-    public double Sigma { get; init; } = 4;
+    /// <summary>Gaussian blur of the heat map in map pixels; 0 = none. Above 64 a map is one blur of the whole part.</summary>
+    [OptionRange(0, 64, SearchMin = 0, SearchMax = 8)] public double Sigma { get; init; } = 4;
 }
 
 /// <summary>What the threshold is calibrated on: a share of the good training images held out of fitting.</summary>
 public sealed record CalibrationSpec
 {
     /// <summary>Share of good training images held out (at least one image).</summary>
-    public double Holdout { get; init; } = 0.2;
+    [OptionRange(0, 1, MinExclusive = true, MaxExclusive = true), NotSearched] public double Holdout { get; init; } = 0.2;
 
     /// <summary>Synthetic anomalies made from held-out good images (needs a synthesis stage); 0 = none.</summary>
-    public int SyntheticCount { get; init; } = 0;
+    [OptionRange(0, 10_000), NotSearched] public int SyntheticCount { get; init; } = 0;
 
     /// <summary>
     /// Synthetic anomalies made from the fitting images and handed to the scorer as labelled patches (learned scorers
     /// use them; others ignore them). 0 = none. Never from held-out or test images.
     /// </summary>
-    public int TrainingSyntheticCount { get; init; } = 0;
+    [OptionRange(0, 100_000), NotSearched] public int TrainingSyntheticCount { get; init; } = 0;
 
     /// <summary>Images per feature-extraction batch.</summary>
-    public int BatchSize { get; init; } = 8;
+    [OptionRange(1, 1024), NotSearched] public int BatchSize { get; init; } = 8;
 }
 
 /// <summary>A component in the pipeline: its type name, its options (without "type") and where it sits in the JSON.</summary>

@@ -111,13 +111,16 @@ public static class PipelineSpecParser
         foreach (var (name, _) in section)
             if (!known.ContainsKey(name))
                 throw new PipelineException($"$.{key}.{name}: unknown option; known options: {string.Join(", ", known.Keys)}");
-        try { return section.Deserialize<T>(ComponentOptions.Json)!; }
+        T parsed;
+        try { parsed = section.Deserialize<T>(ComponentOptions.Json)!; }
         catch (JsonException e)
         {
             var name = e.Path?.TrimStart('$', '.').Split('.', '[')[0] ?? "";
             var expected = known.TryGetValue(name, out var info) ? ComponentOptions.DescribeType(info.Type) : "another value";
             throw new PipelineException($"$.{key}.{name}: expected {expected}");
         }
+        ComponentOptions.CheckRanges(parsed, $"$.{key}");
+        return parsed;
     }
 
     static ComponentSpec? ReadComponent(JsonObject obj, string key, ComponentKind kind, IComponentCatalog catalog, bool required)
