@@ -83,14 +83,15 @@ static JsonObject PipelineBench(string categoryFolder)
     using var model = pipeline.Fit(train);
     double fitSeconds = fitWatch.Elapsed.TotalSeconds;
 
-    // Backbone alone: the same extractor on already decoded images, so decoding is not counted.
-    var features = (IFeatureExtractor)catalog.Create(catalog.Find(pipeline.Spec.Features.Type), pipeline.Spec.Features.Options, "$.features");
+    // Backbone alone: the same backbone on already decoded images, so decoding is not counted.
+    var backboneComponent = (IBackbone)catalog.Create(catalog.Find(pipeline.Spec.Backbone.Type), pipeline.Spec.Backbone.Options, "$.backbone");
     var preprocessing = model.Preprocessing;
     var images = test.Select(preprocessing.Load).ToList();
-    using var extractor = features.Fit(new InputGeometry(3, pipeline.Spec.Input.Crop, pipeline.Spec.Input.Crop, pipeline.Spec.Input.Mean, pipeline.Spec.Input.Std), new FitContext());
-    extractor.Extract(images.Take(8).ToList()); // warm-up
+    var geometry = new InputGeometry { Channels = 3, Height = pipeline.Spec.Input.Crop, Width = pipeline.Spec.Input.Crop, Mean = pipeline.Spec.Input.Mean, Std = pipeline.Spec.Input.Std };
+    using var backbone = backboneComponent.Fit(geometry, new FitContext());
+    backbone.Run(images.Take(8).ToList()); // warm-up
     var backboneWatch = Stopwatch.StartNew();
-    for (int start = 0; start < images.Count; start += 8) extractor.Extract(images.Skip(start).Take(8).ToList());
+    for (int start = 0; start < images.Count; start += 8) backbone.Run(images.Skip(start).Take(8).ToList());
     double backboneMs = backboneWatch.Elapsed.TotalMilliseconds / images.Count;
 
     model.Inspect(test.Take(8).ToList()); // warm-up
@@ -98,7 +99,7 @@ static JsonObject PipelineBench(string categoryFolder)
     model.Inspect(test);
     double pipelineMs = inspectWatch.Elapsed.TotalMilliseconds / test.Count;
 
-    var (h, w, d) = extractor.OutputShape;
+    var (h, w, d) = (model.Manifest.Training.FeatureShape[0], model.Manifest.Training.FeatureShape[1], model.Manifest.Training.FeatureShape[2]);
     return new JsonObject
     {
         ["data"] = categoryFolder,

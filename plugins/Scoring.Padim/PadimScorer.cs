@@ -62,13 +62,7 @@ public sealed class PadimScorer(PadimOptions options) : IScorer
     {
         var all = Enumerable.Range(0, dim).ToArray();
         if (reducedDim == 0 || reducedDim >= dim) return all;
-        // Fisher-Yates on the shared seeded generator, so the subset does not depend on System.Random's algorithm.
-        ulong state = (ulong)seed * 0x9E3779B97F4A7C15UL + 0x632BE59BD9B4E019UL;
-        for (int i = dim - 1; i > 0; i--)
-        {
-            int j = (int)(SeededRandom.SplitMix64(ref state) % (ulong)(i + 1));
-            (all[i], all[j]) = (all[j], all[i]);
-        }
+        SeededRandom.Create(seed, 0x5041_4449_4D00_0000UL).Shuffle(all.AsSpan()); // "PADIM"
         return all[..reducedDim].Order().ToArray();
     }
 }

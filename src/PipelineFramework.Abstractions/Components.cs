@@ -1,13 +1,17 @@
 namespace PipelineFramework.Abstractions;
 
-/// <summary>The stages a component can fill. A component's kind follows from the interface it implements.</summary>
+/// <summary>
+/// The stages a component can fill, in the order a pipeline runs them. A component's kind follows from the interface
+/// it implements.
+/// </summary>
 public enum ComponentKind
 {
     Synthesizer,
-    FeatureExtractor,
+    Backbone,
+    PatchEmbedding,
     Scorer,
-    LogicCheck,
     ThresholdPolicy,
+    LogicCheck,
     Explainer,
 }
 
@@ -42,6 +46,17 @@ public class PipelineException(string message, Exception? inner = null) : Except
 
 /// <summary>Progress of long work, reported through <see cref="IProgress{T}"/>.</summary>
 public readonly record struct ProgressUpdate(string Stage, int Done, int Total);
+
+/// <summary>
+/// A fitted component whose state goes into the model file (under its stage's folder). Disposing frees native or
+/// device memory; components that hold none need not implement it.
+/// </summary>
+public interface IFittedComponent : IDisposable
+{
+    void Save(IModelWriter state);
+
+    void IDisposable.Dispose() { }
+}
 
 /// <summary>
 /// The valid range of a numeric option, inclusive at both ends unless marked exclusive. The host checks it for every

@@ -3,33 +3,75 @@ namespace PipelineFramework.Abstractions;
 /// <summary>What every stage's fit and load receive from the host.</summary>
 public sealed record FitContext
 {
-    /// <summary>Seed for anything random (coreset start, projections, synthesis); same seed, same model.</summary>
+    /// <summary>The pipeline's seed for anything random (coreset start, projections, synthesis); same seed, same model.</summary>
     public int Seed { get; init; }
     public IProgress<ProgressUpdate>? Progress { get; init; }
     public CancellationToken Cancellation { get; init; }
+    /// <summary>Device, secrets, HTTP clients and log, lent by the host.</summary>
+    public HostServices Services { get; init; } = HostServices.None;
+
+    /// <summary>
+    /// A seed for one purpose derived from the pipeline's seed, so two random choices in one pipeline (the hold-out
+    /// split, a projection) never share a stream. Stable across runs and machines (FNV-1a of the purpose, mixed).
+    /// </summary>
+    public int SeedFor(string purpose)
+    {
+        ulong hash = 14695981039346656037UL;
+        foreach (char c in purpose) hash = (hash ^ c) * 1099511628211UL;
+        ulong x = hash ^ (ulong)(uint)Seed;
+        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
+        x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
+        return (int)(x ^ (x >> 31));
+    }
 }
 
-/// <summary>The image geometry and normalisation a feature extractor is fed (recorded in the model file).</summary>
-public sealed record InputGeometry(int Channels, int Height, int Width, float[] Mean, float[] Std);
-
-// ---------------------------------------------------------------- features
-
-/// <summary>Turns images into patch embeddings. Stateless apart from what <see cref="IFittedFeatureExtractor.Save"/> keeps.</summary>
-public interface IFeatureExtractor
+/// <summary>The image geometry and normalisation a backbone is fed (recorded in the model file).</summary>
+public sealed record InputGeometry
 {
-    IFittedFeatureExtractor Fit(InputGeometry input, FitContext context);
-    IFittedFeatureExtractor Load(InputGeometry input, IModelReader state, FitContext context);
+    public required int Channels { get; init; }
+    public required int Height { get; init; }
+    public required int Width { get; init; }
+    public required float[] Mean { get; init; }
+    public required float[] Std { get; init; }
 }
 
-public interface IFittedFeatureExtractor : IDisposable
+// ---------------------------------------------------------------- backbone
+
+/// <summary>Runs a network over images and returns the named layer maps it was asked for: one pass per image.</summary>
+public interface IBackbone
+{
+    IFittedBackbone Fit(InputGeometry input, FitContext context);
+    IFittedBackbone Load(InputGeometry input, IModelReader state, FitContext context);
+}
+
+public interface IFittedBackbone : IFittedComponent
+{
+    /// <summary>The layers <see cref="Run"/> returns, in order, with their shape for one image.</summary>
+    IReadOnlyList<LayerInfo> Layers { get; }
+
+    /// <summary>Layer maps of a batch of images in [0, 1] (the backbone applies the mean/std of <see cref="InputGeometry"/>).</summary>
+    LayerMaps Run(IReadOnlyList<ImageTensor> images);
+}
+
+// ---------------------------------------------------------------- patch embedding
+
+/// <summary>
+/// Turns layer maps into patch embeddings: which layers to tap, neighbourhood aggregation, upsampling to one grid,
+/// concatenation, reduction. Cheap compared with the backbone, so trials that differ only here share one backbone pass.
+/// </summary>
+public interface IPatchEmbedding
+{
+    /// <summary>Fits on the layer maps of the good fitting images (most embeddings only need their shapes).</summary>
+    IFittedPatchEmbedding Fit(LayerMaps good, FitContext context);
+    IFittedPatchEmbedding Load(IReadOnlyList<LayerInfo> layers, IModelReader state, FitContext context);
+}
+
+public interface IFittedPatchEmbedding : IFittedComponent
 {
     /// <summary>Patch grid height, width and embedding size produced for one image.</summary>
     (int Height, int Width, int Dim) OutputShape { get; }
 
-    /// <summary>Embeds a batch of images in [0, 1] (the extractor applies the mean/std of <see cref="InputGeometry"/>).</summary>
-    FeatureBatch Extract(IReadOnlyList<ImageTensor> images);
-
-    void Save(IModelWriter state);
+    FeatureBatch Embed(LayerMaps maps);
 }
 
 // ---------------------------------------------------------------- scoring
@@ -38,13 +80,12 @@ public interface IFittedFeatureExtractor : IDisposable
 public sealed record LabeledFeatures(FeatureBatch Features, float[] PatchLabels);
 
 /// <summary>What a scorer may learn from besides the good embeddings.</summary>
-public sealed record ScorerFitInputs(FeatureBatch Good)
+public sealed record ScorerFitInputs
 {
+    public required FeatureBatch Good { get; init; }
+
     /// <summary>Synthetic anomalies, when the pipeline has a synthesis stage; scorers that do not learn from them ignore it.</summary>
     public LabeledFeatures? Synthetic { get; init; }
-
-    /// <summary>Embeds further images; lets a learned scorer ask for more synthetic data. Null where unavailable.</summary>
-    public Func<IReadOnlyList<ImageTensor>, FeatureBatch>? Embed { get; init; }
 }
 
 /// <summary>Learns what good patches look like.</summary>
@@ -55,11 +96,10 @@ public interface IScorer
 }
 
 /// <summary>A fitted scorer: immutable and safe to call from several threads.</summary>
-public interface IFittedScorer
+public interface IFittedScorer : IFittedComponent
 {
     /// <summary>Higher = more anomalous. The image score is the scorer's own (e.g. max patch score).</summary>
     PatchScores Score(FeatureBatch features);
-    void Save(IModelWriter state);
 }
 
 // ---------------------------------------------------------------- synthesis
@@ -92,50 +132,121 @@ public interface IFeatureSynthesizer
 // ---------------------------------------------------------------- thresholds
 
 /// <summary>Scores a threshold policy may look at: good images held out of fitting, and synthetic anomalies. Never the test set.</summary>
-public sealed record ThresholdInputs(IReadOnlyList<float> GoodScores)
+public sealed record ThresholdInputs
 {
+    public required IReadOnlyList<float> GoodScores { get; init; }
     public IReadOnlyList<float> SyntheticAnomalyScores { get; init; } = [];
 }
 
-public sealed record ThresholdDecision(double Threshold, string Rationale);
+public sealed record ThresholdDecision
+{
+    public required double Threshold { get; init; }
+    public required string Rationale { get; init; }
+}
 
+/// <summary>Decides the raw-score threshold at fit time; the decision is stored in the model's manifest.</summary>
 public interface IThresholdPolicy
 {
     ThresholdDecision Decide(ThresholdInputs inputs);
 }
 
-// ---------------------------------------------------------------- logic checks
+// ---------------------------------------------------------------- regions, logic checks
 
-/// <summary>The result of one rule on one part.</summary>
-public sealed record RuleResult(string Rule, bool Passed, string Detail);
+/// <summary>An axis-aligned box in pixels: left, top, width, height.</summary>
+public readonly record struct PixelBox(int X, int Y, int Width, int Height);
 
-/// <summary>What a logic check sees of a part: the preprocessed image and its anomaly map.</summary>
-public sealed record InspectionSubject(string Id, ImageTensor Image, Grid2D AnomalyMap);
+/// <summary>
+/// A connected region (8-neighbourhood) of the anomaly map above the threshold. <see cref="MapBox"/> and
+/// <see cref="MapArea"/> are in map pixels (the preprocessed, cropped image); <see cref="ImageBox"/> and
+/// <see cref="ImageArea"/> in the original image's pixels. Strengths are raw scores (the threshold's units).
+/// </summary>
+public sealed record DefectRegion
+{
+    public required PixelBox MapBox { get; init; }
+    public required int MapArea { get; init; }
+    public required PixelBox ImageBox { get; init; }
+    public required long ImageArea { get; init; }
+    public required double PeakScore { get; init; }
+    public required double MeanScore { get; init; }
+    /// <summary>Where the peak is, in map pixels.</summary>
+    public int PeakX { get; init; }
+    public int PeakY { get; init; }
+}
 
+/// <summary>The result of one rule on one part: what was measured, what was expected, and whether it passed.</summary>
+public sealed record RuleResult
+{
+    /// <summary>Stable id of the rule (e.g. <c>"screw-count"</c>), unique within the pipeline.</summary>
+    public required string RuleId { get; init; }
+    public required bool Passed { get; init; }
+    /// <summary>The measured fact (a count, an area, a position); null when the rule measures nothing numeric.</summary>
+    public double? Measured { get; init; }
+    public double? ExpectedMin { get; init; }
+    public double? ExpectedMax { get; init; }
+    /// <summary>The component of the part the rule concerns (e.g. "screw #2"); empty for the whole part.</summary>
+    public string Component { get; init; } = "";
+    public string Detail { get; init; } = "";
+}
+
+/// <summary>What a logic check sees of a part: the preprocessed image, its anomaly map and regions, and the threshold.</summary>
+public sealed record InspectionSubject
+{
+    public required string Id { get; init; }
+    public required ImageTensor Image { get; init; }
+    /// <summary>Raw-score map at the image's (preprocessed) size.</summary>
+    public required Grid2D AnomalyMap { get; init; }
+    public required double Threshold { get; init; }
+    public IReadOnlyList<DefectRegion> Regions { get; init; } = [];
+}
+
+/// <summary>What a logic check learns from: good parts held out of fitting, seen exactly as parts are at inspection.</summary>
+public sealed record LogicFitInputs
+{
+    public required IReadOnlyList<InspectionSubject> Good { get; init; }
+}
+
+/// <summary>Rules over measured facts of a part. Fitting learns what good parts measure (expected ranges, counts).</summary>
 public interface ILogicCheck
+{
+    IFittedLogicCheck Fit(LogicFitInputs inputs, FitContext context);
+    IFittedLogicCheck Load(IModelReader state, FitContext context);
+}
+
+/// <summary>A fitted logic check: immutable and safe to call from several threads.</summary>
+public interface IFittedLogicCheck : IFittedComponent
 {
     IReadOnlyList<RuleResult> Check(InspectionSubject subject);
 }
 
 // ---------------------------------------------------------------- explanation
 
-/// <summary>A connected region of the anomaly map above the threshold, in map pixels.</summary>
-public sealed record DefectRegion(int X, int Y, int Width, int Height, int Area, double PeakScore, double MeanScore);
-
 /// <summary>The measured facts an explainer may use; an explainer invents nothing beyond them.</summary>
-public sealed record InspectionFacts(
-    string Id,
-    double Score,
-    double Threshold,
-    bool IsAnomaly,
-    IReadOnlyList<DefectRegion> Regions,
-    IReadOnlyList<RuleResult> Rules,
-    int MapWidth,
-    int MapHeight);
+public sealed record InspectionFacts
+{
+    public required string Id { get; init; }
+    /// <summary>Normalised score (0.5 = threshold).</summary>
+    public required double Score { get; init; }
+    public required double RawScore { get; init; }
+    /// <summary>Raw-score threshold.</summary>
+    public required double Threshold { get; init; }
+    public required bool IsAnomaly { get; init; }
+    public IReadOnlyList<DefectRegion> Regions { get; init; } = [];
+    public IReadOnlyList<RuleResult> Rules { get; init; } = [];
+    public required int MapWidth { get; init; }
+    public required int MapHeight { get; init; }
+}
 
-public sealed record Explanation(string Verdict, string Summary, IReadOnlyList<string> Reasons, string Source);
+public sealed record Explanation
+{
+    public required string Verdict { get; init; }
+    public required string Summary { get; init; }
+    public IReadOnlyList<string> Reasons { get; init; } = [];
+    /// <summary>Who wrote it (e.g. "offline", or the model name of an LLM).</summary>
+    public required string Source { get; init; }
+}
 
+/// <summary>Explains a verdict from its facts. Services give it secrets, endpoints and HTTP clients (never from the JSON).</summary>
 public interface IExplainer
 {
-    Task<Explanation> ExplainAsync(InspectionFacts facts, CancellationToken cancellation);
+    Task<Explanation> ExplainAsync(InspectionFacts facts, HostServices services, CancellationToken cancellation);
 }

@@ -83,3 +83,61 @@ public sealed class PatchScores
 
     public Grid2D Map(int index) => new(Height, Width, Values.AsSpan(index * Height * Width, Height * Width).ToArray());
 }
+
+/// <summary>One named backbone layer's map shape for one image: channels, height, width.</summary>
+public sealed record LayerInfo
+{
+    public required string Name { get; init; }
+    public required int Channels { get; init; }
+    public required int Height { get; init; }
+    public required int Width { get; init; }
+    public int ValuesPerImage => Channels * Height * Width;
+}
+
+/// <summary>
+/// Backbone output for a batch of images: for each layer a planar <c>[Count, Channels, Height, Width]</c> buffer.
+/// </summary>
+public sealed class LayerMaps
+{
+    public LayerMaps(int count, IReadOnlyList<LayerInfo> layers, IReadOnlyList<float[]> data)
+    {
+        if (layers.Count != data.Count) throw new ArgumentException($"{layers.Count} layers but {data.Count} buffers.");
+        for (int i = 0; i < layers.Count; i++)
+            if ((long)count * layers[i].ValuesPerImage != data[i].Length)
+                throw new ArgumentException($"Layer '{layers[i].Name}' buffer holds {data[i].Length} values; {count} images need {(long)count * layers[i].ValuesPerImage}.");
+        Count = count; Layers = layers; Data = data;
+    }
+
+    public int Count { get; }
+    public IReadOnlyList<LayerInfo> Layers { get; }
+    public IReadOnlyList<float[]> Data { get; }
+
+    /// <summary>One image's planes of one layer.</summary>
+    public ReadOnlySpan<float> Image(int layer, int image) =>
+        Data[layer].AsSpan(image * Layers[layer].ValuesPerImage, Layers[layer].ValuesPerImage);
+
+    /// <summary>A copy of images [start, start + count).</summary>
+    public LayerMaps Slice(int start, int count) =>
+        new(count, Layers, Data.Select((d, l) => d.AsSpan(start * Layers[l].ValuesPerImage, count * Layers[l].ValuesPerImage).ToArray()).ToArray());
+
+    /// <summary>Batches of the same layers, one after another.</summary>
+    public static LayerMaps Concat(IReadOnlyList<LayerMaps> parts, IReadOnlyList<LayerInfo> layers)
+    {
+        if (parts.Count == 1) return parts[0];
+        int total = parts.Sum(p => p.Count);
+        var data = new float[layers.Count][];
+        for (int l = 0; l < layers.Count; l++)
+        {
+            data[l] = new float[(long)total * layers[l].ValuesPerImage];
+            int offset = 0;
+            foreach (var part in parts)
+            {
+                part.Data[l].CopyTo(data[l], offset);
+                offset += part.Data[l].Length;
+            }
+        }
+        return new LayerMaps(total, layers, data);
+    }
+
+    public long SizeInBytes => Data.Sum(d => (long)d.Length) * sizeof(float);
+}

@@ -91,3 +91,16 @@ public sealed class SeededRandom
         }
     }
 }
+
+public static class SeededRandomExtensions
+{
+    /// <summary>Fisher-Yates in place: the same permutation for the same generator state on every machine.</summary>
+    public static void Shuffle<T>(this SeededRandom random, Span<T> items)
+    {
+        for (int i = items.Length - 1; i > 0; i--)
+        {
+            int j = random.NextInt(i + 1);
+            (items[i], items[j]) = (items[j], items[i]);
+        }
+    }
+}

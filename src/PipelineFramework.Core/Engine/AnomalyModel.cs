@@ -1,7 +1,7 @@
 using System.IO.Compression;
+using System.Security.Cryptography;
 using System.Text.Json;
 using PipelineFramework.Abstractions;
-using PipelineFramework.Compute;
 using PipelineFramework.Core.Images;
 using PipelineFramework.Core.ModelFiles;
 using PipelineFramework.Core.Plugins;
@@ -10,133 +10,220 @@ using PipelineFramework.Core.Spec;
 namespace PipelineFramework.Core.Engine;
 
 /// <summary>
-/// A fitted pipeline: feature extractor, scorer, threshold and score normalisation. Immutable and thread-safe for
-/// scoring; saved as one zip (see docs/model-file.md) and loaded to score bit-identically.
+/// A fitted pipeline: its fitted stages, threshold and score normalisation. Immutable and thread-safe for inspection;
+/// saved as one zip (see docs/model-file.md) and loaded to score bit-identically. Loading needs only the plugins of
+/// the stages whose state it stores (backbone, embedding, scoring, logic), never those of synthesis.
 /// </summary>
 public sealed class AnomalyModel : IDisposable
 {
-    const string ManifestEntry = ModelFileReader.ManifestEntry;
-    const string FeaturesPrefix = "features/";
-    const string ScoringPrefix = "scoring/";
+    readonly FittedStages _stages;
+    readonly InspectionSettings _settings;
 
-    static JsonSerializerOptions ManifestJson => ModelFileReader.ManifestJson;
-
-    readonly IFittedFeatureExtractor _extractor;
-    readonly IFittedScorer _scorer;
-
-    internal AnomalyModel(ModelManifest manifest, PipelineSpec spec, IFittedFeatureExtractor extractor, IFittedScorer scorer)
+    internal AnomalyModel(ModelManifest manifest, PipelineSpec spec, FittedStages stages, HostServices services, IComponentCatalog? catalog = null)
     {
         Manifest = manifest;
         Spec = spec;
-        _extractor = extractor;
-        _scorer = scorer;
+        Services = services;
+        Catalog = catalog;
+        _stages = stages;
+        _settings = InspectionSettings.For(spec, manifest.Threshold.Value, manifest.Normalization, manifest.ModelId);
     }
 
     public ModelManifest Manifest { get; }
     public PipelineSpec Spec { get; }
+    public HostServices Services { get; }
+    IComponentCatalog? Catalog { get; }
+    public string ModelId => Manifest.ModelId;
     /// <summary>Decision threshold in raw score units; the normalised score puts it at 0.5.</summary>
     public double Threshold => Manifest.Threshold.Value;
     public ScoreNormalization Normalization => Manifest.Normalization;
-    public Preprocessing Preprocessing => new(Spec.Input.Size, Spec.Input.Crop);
+    public Preprocessing Preprocessing => _settings.Preprocessing;
     /// <summary>Side of the square anomaly map, in preprocessed (cropped) image pixels.</summary>
-    public int MapSize => Spec.Input.Crop;
+    public int MapSize => _settings.MapSize;
+    /// <summary>Images the backbone has run on through this model (and the prepared set it was fitted from).</summary>
+    public long BackboneImages => _stages.Backbone.ImagesRun;
 
     public InspectionResult Inspect(string imagePath) => Inspect([imagePath])[0];
 
+    /// <summary>Scores encoded image bytes (PNG, JPEG, BMP), e.g. from a camera or a request; same result as the file.</summary>
+    public InspectionResult Inspect(byte[] encodedImage, string id) => Inspect([ImageSource.FromBytes(id, encodedImage)])[0];
+
+    /// <summary>Scores an image read from a stream of encoded bytes.</summary>
+    public InspectionResult Inspect(Stream encodedImage, string id) => Inspect([ImageSource.FromStream(id, encodedImage)])[0];
+
     /// <summary>Scores image files; results keep the input order. Decoding errors name the file.</summary>
     public IReadOnlyList<InspectionResult> Inspect(IReadOnlyList<string> imagePaths, IProgress<ProgressUpdate>? progress = null,
+        CancellationToken cancellation = default) =>
+        Inspect(ImageSource.FromFiles(imagePaths), progress, cancellation);
+
+    /// <summary>Scores images from any source, decoded and inspected batch by batch.</summary>
+    public IReadOnlyList<InspectionResult> Inspect(IReadOnlyList<ImageSource> sources, IProgress<ProgressUpdate>? progress = null,
         CancellationToken cancellation = default)
     {
-        var runner = Runner();
-        var results = new List<InspectionResult>(imagePaths.Count);
-        int batch = Spec.Calibration.BatchSize;
-        for (int start = 0; start < imagePaths.Count; start += batch)
+        var results = new InspectionResult[sources.Count];
+        Batches.ForEach(sources.Count, Spec.Calibration.BatchSize, (start, count) =>
         {
-            cancellation.ThrowIfCancellationRequested();
-            var slice = imagePaths.Skip(start).Take(batch).ToList();
-            results.AddRange(Inspect(runner.LoadBatch(slice), slice));
-            progress?.Report(new ProgressUpdate("scoring", Math.Min(start + batch, imagePaths.Count), imagePaths.Count));
-        }
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            var slice = sources.Skip(start).Take(count).ToList();
+            var images = Batches.Decode(slice, Preprocessing);
+            var decode = new Dictionary<string, double> { ["decode"] = watch.Elapsed.TotalMilliseconds / count };
+            _stages.Inspect(images, slice.Select(s => s.Id).ToList(), _settings, decode).CopyTo(results, start);
+        }, progress, "scoring", cancellation);
         return results;
     }
 
-    /// <summary>Scores images already preprocessed to the model's input geometry (see <see cref="Preprocessing"/>).</summary>
+    /// <summary>
+    /// Scores images already preprocessed to the model's input geometry (see <see cref="Preprocessing"/>); regions are
+    /// then reported in those pixels only.
+    /// </summary>
     public IReadOnlyList<InspectionResult> Inspect(IReadOnlyList<ImageTensor> images, IReadOnlyList<string> ids)
     {
         if (images.Count != ids.Count) throw new ArgumentException("One id per image is needed.");
+        int crop = Spec.Input.Crop;
         foreach (var image in images)
         {
-            if (image.Height != Spec.Input.Crop || image.Width != Spec.Input.Crop || image.Channels != 3)
-                throw new PipelineException($"Image is {image.Channels}x{image.Height}x{image.Width}; this model takes 3x{Spec.Input.Crop}x{Spec.Input.Crop}. Use model.Preprocessing.Load(path).");
+            if (image.Height != crop || image.Width != crop || image.Channels != 3)
+                throw new PipelineException($"Image is {image.Channels}x{image.Height}x{image.Width}; this model takes 3x{crop}x{crop}. Use model.Preprocessing.Load(path).");
         }
-        var scores = Runner().ScoreImages(images, _scorer);
         var results = new InspectionResult[images.Count];
-        Parallel.For(0, images.Count, i =>
-        {
-            var map = AnomalyMap(scores, i);
-            double raw = scores.ImageScores[i];
-            results[i] = new InspectionResult(ids[i], raw, Normalization.Apply(raw), raw > Threshold, map);
-        });
+        Batches.ForEach(images.Count, Spec.Calibration.BatchSize, (start, count) =>
+            _stages.Inspect(images.Skip(start).Take(count).Select(i => new PreparedImage(i, 0, 0)).ToList(), ids.Skip(start).Take(count).ToList(), _settings)
+                .CopyTo(results, start), null, "scoring", default);
         return results;
     }
 
-    /// <summary>Patch scores upsampled to the input size and smoothed (PatchCore: bilinear, then Gaussian sigma 4).</summary>
-    Grid2D AnomalyMap(PatchScores scores, int index)
+    /// <summary>
+    /// Why a part got its verdict, from the measured facts only (score, threshold, regions, rules), by the pipeline's
+    /// explainer (<c>$.explain</c>; the offline one when none is declared).
+    /// </summary>
+    public Task<Explanation> ExplainAsync(InspectionResult result, CancellationToken cancellation = default)
     {
-        int h = scores.Height, w = scores.Width, size = MapSize;
-        var patch = scores.Values.AsSpan(index * h * w, h * w);
-        var upsampled = MapOps.ResizeBilinear(patch, h, w, size, size);
-        var smoothed = MapOps.GaussianBlur(upsampled, size, size, (float)Spec.Map.Sigma);
-        return new Grid2D(size, size, smoothed);
+        var spec = Spec.Explain ?? new ComponentSpec(Explain.OfflineExplainer.TypeName, new(), "$.explain");
+        IExplainer explainer = spec.Type == Explain.OfflineExplainer.TypeName && Catalog is null
+            ? new Explain.OfflineExplainer()
+            : (IExplainer)Create(Catalog ?? throw new InvalidOperationException("No component catalog."), spec, ComponentKind.Explainer);
+        var facts = new InspectionFacts
+        {
+            Id = result.Id, Score = result.Score, RawScore = result.RawScore, Threshold = Threshold, IsAnomaly = result.IsAnomaly,
+            Regions = result.Regions, Rules = result.Rules, MapWidth = result.RawMap.Width, MapHeight = result.RawMap.Height,
+        };
+        return explainer.ExplainAsync(facts, Services, cancellation);
     }
-
-    ImageRunner Runner() => new(Preprocessing, _extractor, Spec.Calibration.BatchSize);
 
     /// <summary>Writes the model file atomically: an existing file at <paramref name="path"/> survives any failure.</summary>
-    public void Save(string path)
+    public void Save(string path) => AtomicFile.Write(path, Save);
+
+    /// <summary>Writes the model file to a stream (left open).</summary>
+    public void Save(Stream stream)
     {
-        AtomicFile.Write(path, stream =>
-        {
-            using var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
-            using (var entry = zip.CreateEntry(ManifestEntry, CompressionLevel.Optimal).Open())
-                JsonSerializer.Serialize(entry, Manifest, ManifestJson);
-            _extractor.Save(new ZipModelWriter(zip, FeaturesPrefix));
-            _scorer.Save(new ZipModelWriter(zip, ScoringPrefix));
-        });
+        using var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
+        using (var entry = zip.CreateEntry(ModelFileReader.ManifestEntry, CompressionLevel.Optimal).Open())
+            JsonSerializer.Serialize(entry, Manifest, ModelFileReader.ManifestJson);
+        foreach (var (stage, index, component) in _stages.Stored())
+            component.Save(new ZipModelWriter(zip, stage.StateFolder(index)));
     }
 
-    public static AnomalyModel Load(string path, IComponentCatalog catalog, CancellationToken cancellation = default)
+    public static AnomalyModel Load(string path, IComponentCatalog catalog, CancellationToken cancellation = default) =>
+        Load(path, catalog, null, cancellation);
+
+    public static AnomalyModel Load(string path, IComponentCatalog catalog, HostServices? services, CancellationToken cancellation = default)
     {
         if (!File.Exists(path))
             throw new PipelineException($"Model file '{path}' does not exist. Create one with `pf fit --pipeline <json> --data <folder> --model {path}`.");
-        var name = Path.GetFileName(path);
-        using var zip = ModelFileReader.OpenArchive(new MemoryStream(File.ReadAllBytes(path)), path);
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            var manifest = ModelFileReader.ReadManifest(zip, path);
-            foreach (var (stage, component) in manifest.Components)
+            throw new PipelineException($"Cannot read model file '{path}': {e.Message}", e);
+        }
+        return Load(bytes, path, catalog, services, cancellation);
+    }
+
+    /// <summary>Loads a model file from a stream (read to its end now); <paramref name="name"/> labels errors.</summary>
+    public static AnomalyModel Load(Stream stream, IComponentCatalog catalog, string name = "model stream", HostServices? services = null,
+        CancellationToken cancellation = default)
+    {
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return Load(copy.ToArray(), name, catalog, services, cancellation);
+    }
+
+    static AnomalyModel Load(byte[] bytes, string path, IComponentCatalog catalog, HostServices? services, CancellationToken cancellation)
+    {
+        var name = Path.GetFileName(path);
+        services ??= HostServices.None;
+        using var zip = ModelFileReader.OpenArchive(new MemoryStream(bytes), path);
+        var manifest = ModelFileReader.ReadManifest(zip, path);
+        var source = $"{name}:{ModelFileReader.ManifestEntry}";
+
+        // Only the stages whose state the file stores need their plugins; name any that is missing, with its origin.
+        var unchecked_ = PipelineSpecParser.Parse(manifest.Pipeline.ToJsonString(), source, catalog, _ => false);
+        foreach (var stage in StageKinds.All.Where(s => s.Stored))
+        {
+            foreach (var (component, index) in unchecked_.Components(stage).Select((c, i) => (c, i)))
             {
-                if (catalog.Components.All(c => c.TypeName != component.Type))
-                    throw new PipelineException(
-                        $"Model file '{name}' needs the {stage} plugin '{component.Type}' ({component.Source} {component.Version}), which is not installed. " +
-                        $"Installed components: {string.Join(", ", catalog.Components.Select(c => c.TypeName))}. " +
-                        $"Put the plugin's folder under the application's plugins/ folder or in {ComponentCatalog.PluginPathVariable}.");
+                if (catalog.Components.Any(c => c.TypeName == component.Type)) continue;
+                var origin = manifest.Components.GetValueOrDefault(stage.ManifestKey(index));
+                throw new PipelineException(
+                    $"Model file '{name}' needs the {stage.Words} plugin '{component.Type}'{(origin is null ? "" : $" ({origin.Source} {origin.Version})")}, which is not installed. " +
+                    $"Installed components: {string.Join(", ", catalog.Components.Select(c => c.TypeName))}. " +
+                    $"Put the plugin's folder under the application's plugins/ folder or in {ComponentCatalog.PluginPathVariable}.");
             }
-            var spec = PipelineSpecParser.Parse(manifest.Pipeline.ToJsonString(), $"{name}:{ManifestEntry}", catalog);
-            var pipeline = new AnomalyPipeline(spec, catalog);
-            var context = new FitContext { Seed = spec.Seed, Cancellation = cancellation };
-            var extractor = pipeline.Features.Load(pipeline.Geometry, new ZipModelReader(zip, FeaturesPrefix, name), context);
-            try
+        }
+        var spec = PipelineSpecParser.Parse(manifest.Pipeline.ToJsonString(), source, catalog, stage => stage.Stored);
+        if (manifest.FormatVersion < ModelManifest.CurrentFormatVersion) manifest = Upgrade(manifest, spec, catalog, bytes);
+
+        var context = new FitContext { Seed = spec.Seed, Cancellation = cancellation, Services = services };
+        var geometry = new InputGeometry { Channels = 3, Height = spec.Input.Crop, Width = spec.Input.Crop, Mean = spec.Input.Mean, Std = spec.Input.Std };
+        IModelReader Reader(StageKind stage, int index) => new ZipModelReader(zip, StateFolder(stage, index, manifest, bytes), name);
+
+        var loaded = new List<IDisposable>();
+        try
+        {
+            var backbone = ((IBackbone)Create(catalog, spec.Backbone, ComponentKind.Backbone)).Load(geometry, Reader(StageKinds.Backbone, 0), context);
+            loaded.Add(backbone);
+            var embedding = ((IPatchEmbedding)Create(catalog, spec.Embedding, ComponentKind.PatchEmbedding)).Load(backbone.Layers, Reader(StageKinds.Embedding, 0), context);
+            loaded.Add(embedding);
+            var scorer = ((IScorer)Create(catalog, spec.Scoring, ComponentKind.Scorer)).Load(Reader(StageKinds.Scoring, 0), context);
+            loaded.Add(scorer);
+            var logic = new List<IFittedLogicCheck>();
+            foreach (var (check, index) in spec.Logic.Select((c, i) => (c, i)))
             {
-                var scorer = pipeline.Scorer.Load(new ZipModelReader(zip, ScoringPrefix, name), context);
-                return new AnomalyModel(manifest, spec, extractor, scorer);
+                var fitted = ((ILogicCheck)Create(catalog, check, ComponentKind.LogicCheck)).Load(Reader(StageKinds.Logic, index), context);
+                loaded.Add(fitted);
+                logic.Add(fitted);
             }
-            catch
-            {
-                extractor.Dispose();
-                throw;
-            }
+            return new AnomalyModel(manifest, spec, new FittedStages(new SharedBackbone(backbone), embedding, scorer, logic), services, catalog);
+        }
+        catch
+        {
+            foreach (var d in loaded) d.Dispose();
+            throw;
         }
     }
 
-    public void Dispose() => _extractor.Dispose();
+    /// <summary>Format 1 (before backbone and embedding were separate stages) kept both under <c>features/</c>.</summary>
+    static string StateFolder(StageKind stage, int index, ModelManifest manifest, byte[] _) =>
+        manifest.StateFormatVersion == 1 && (stage == StageKinds.Backbone || stage == StageKinds.Embedding) ? "features/" : stage.StateFolder(index);
+
+    /// <summary>
+    /// An older manifest described in today's terms (migrated pipeline, one component per stage, an id from the file's
+    /// bytes), so saving a loaded old model writes the current format.
+    /// </summary>
+    static ModelManifest Upgrade(ModelManifest old, PipelineSpec spec, IComponentCatalog catalog, byte[] bytes) => old with
+    {
+        FormatVersion = ModelManifest.CurrentFormatVersion,
+        StateFormatVersion = old.FormatVersion,
+        ModelId = string.IsNullOrEmpty(old.ModelId) ? Convert.ToHexStringLower(SHA256.HashData(bytes))[..16] : old.ModelId,
+        Pipeline = spec.ToJson(),
+        Components = StageKinds.All
+            .SelectMany(stage => spec.Components(stage).Select((c, i) => (Key: stage.ManifestKey(i), c.Type)))
+            .Where(p => catalog.Components.Any(c => c.TypeName == p.Type))
+            .ToDictionary(p => p.Key, p => { var d = catalog.Find(p.Type); return new ComponentManifest(p.Type, d.Source, d.Version); }),
+    };
+
+    static object Create(IComponentCatalog catalog, ComponentSpec component, ComponentKind kind) =>
+        catalog.Create(catalog.Find(component.Type, kind), component.Options, component.JsonPath);
+
+    public void Dispose() => _stages.Dispose();
 }

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 using PipelineFramework.Abstractions;
 using PipelineFramework.Compute;
 using PipelineFramework.Core.Images;
@@ -11,26 +13,37 @@ using PipelineFramework.Core.Thresholds;
 namespace PipelineFramework.Core.Engine;
 
 /// <summary>
-/// An unfitted pipeline: the validated spec and its components, created from the catalog. Immutable;
-/// <see cref="Fit"/> returns a new <see cref="AnomalyModel"/>.
+/// An unfitted pipeline: the validated spec and its components, created from the catalog. Immutable. Fitting is two
+/// steps, <see cref="Prepare"/> (split, backbone, synthetic anomalies) then <see cref="Fit(PreparedSet, IProgress{ProgressUpdate}?, CancellationToken)"/>
+/// (embedding, scoring, threshold, logic); <see cref="Fit(IReadOnlyList{string}, IProgress{ProgressUpdate}?, CancellationToken)"/>
+/// does both.
 /// </summary>
 public sealed class AnomalyPipeline
 {
     public PipelineSpec Spec { get; }
+    public HostServices Services { get; }
     internal IComponentCatalog Catalog { get; }
-    internal IFeatureExtractor Features { get; }
+    internal IBackbone Backbone { get; }
+    internal IPatchEmbedding Embedding { get; }
     internal IScorer Scorer { get; }
     internal IThresholdPolicy Threshold { get; }
+    internal IReadOnlyList<ILogicCheck> LogicChecks { get; }
     internal IReadOnlyList<object> Synthesizers { get; }
+    /// <summary>The pipeline's image synthesisers with their JSON type names.</summary>
+    internal IReadOnlyList<(string Type, IImageSynthesizer Synthesizer)> ImageSynthesizers { get; }
 
-    public AnomalyPipeline(PipelineSpec spec, IComponentCatalog catalog)
+    public AnomalyPipeline(PipelineSpec spec, IComponentCatalog catalog, HostServices? services = null)
     {
         Spec = spec;
         Catalog = catalog;
-        Features = (IFeatureExtractor)Create(spec.Features, ComponentKind.FeatureExtractor);
+        Services = services ?? HostServices.None;
+        Backbone = (IBackbone)Create(spec.Backbone, ComponentKind.Backbone);
+        Embedding = (IPatchEmbedding)Create(spec.Embedding, ComponentKind.PatchEmbedding);
         Scorer = (IScorer)Create(spec.Scoring, ComponentKind.Scorer);
         Threshold = (IThresholdPolicy)Create(spec.Threshold, ComponentKind.ThresholdPolicy);
+        LogicChecks = spec.Logic.Select(l => (ILogicCheck)Create(l, ComponentKind.LogicCheck)).ToList();
         Synthesizers = spec.Synthesis.Select(s => Create(s, ComponentKind.Synthesizer)).ToList();
+        if (spec.Explain is { } explain) Create(explain, ComponentKind.Explainer);
         ImageSynthesizers = spec.Synthesis.Zip(Synthesizers).Where(p => p.Second is IImageSynthesizer)
             .Select(p => (p.First.Type, (IImageSynthesizer)p.Second)).ToList();
         if (Threshold is SyntheticF1Threshold && (spec.Calibration.SyntheticCount == 0 || ImageSynthesizers.Count == 0))
@@ -40,74 +53,212 @@ public sealed class AnomalyPipeline
     object Create(ComponentSpec component, ComponentKind kind) =>
         Catalog.Create(Catalog.Find(component.Type, kind), component.Options, component.JsonPath);
 
-    public static AnomalyPipeline FromFile(string path, IComponentCatalog catalog) => new(PipelineSpecParser.ParseFile(path, catalog), catalog);
+    public static AnomalyPipeline FromFile(string path, IComponentCatalog catalog, HostServices? services = null) =>
+        new(PipelineSpecParser.ParseFile(path, catalog), catalog, services);
 
-    public static AnomalyPipeline FromJson(string json, IComponentCatalog catalog, string source = "pipeline") =>
-        new(PipelineSpecParser.Parse(json, source, catalog), catalog);
+    public static AnomalyPipeline FromJson(string json, IComponentCatalog catalog, string source = "pipeline", HostServices? services = null) =>
+        new(PipelineSpecParser.Parse(json, source, catalog), catalog, services);
 
     internal Preprocessing Preprocessing => new(Spec.Input.Size, Spec.Input.Crop);
 
-    internal InputGeometry Geometry => new(3, Spec.Input.Crop, Spec.Input.Crop, Spec.Input.Mean, Spec.Input.Std);
+    internal InputGeometry Geometry => new() { Channels = 3, Height = Spec.Input.Crop, Width = Spec.Input.Crop, Mean = Spec.Input.Mean, Std = Spec.Input.Std };
+
+    FitContext Context(IProgress<ProgressUpdate>? progress, CancellationToken cancellation) =>
+        new() { Seed = Spec.Seed, Progress = progress, Cancellation = cancellation, Services = Services };
 
     /// <summary>
-    /// Fits on images of good parts: a seeded share is held out to calibrate the threshold (never the test set),
-    /// the rest trains the scorer.
+    /// The sections a prepared set depends on. Two pipelines with the same canonical JSON here can share one: they
+    /// differ only in stages that run after the backbone.
     /// </summary>
+    public string PrepareKey => Spec.CanonicalJson("seed", "input", "calibration", StageKinds.Synthesis.Section, StageKinds.Backbone.Section);
+
+    /// <summary>Fits on images of good parts: <see cref="Prepare"/> then <see cref="Fit(PreparedSet, IProgress{ProgressUpdate}?, CancellationToken)"/>.</summary>
     public AnomalyModel Fit(IReadOnlyList<string> goodImages, IProgress<ProgressUpdate>? progress = null, CancellationToken cancellation = default)
+    {
+        var watch = Stopwatch.StartNew();
+        using var prepared = Prepare(goodImages, progress, cancellation);
+        return Fit(prepared, progress, cancellation, watch);
+    }
+
+    /// <summary>
+    /// Splits the good images into a fitting set and a seeded hold-out (never the test set; copies of one image always
+    /// on the same side), runs the backbone once over each image, and makes the synthetic anomalies the pipeline asks
+    /// for. The result can be fitted any number of times by pipelines with the same <see cref="PrepareKey"/>.
+    /// </summary>
+    public PreparedSet Prepare(IReadOnlyList<string> goodImages, IProgress<ProgressUpdate>? progress = null, CancellationToken cancellation = default)
     {
         if (goodImages.Count < 2)
             throw new PipelineException($"Fitting needs at least 2 good images (one is held out to set the threshold); got {goodImages.Count}.");
-        var watch = Stopwatch.StartNew();
-        var context = new FitContext { Seed = Spec.Seed, Progress = progress, Cancellation = cancellation };
-
-        var shuffled = goodImages.ToArray();
-        new Random(Spec.Seed).Shuffle(shuffled);
-        int holdoutCount = Math.Clamp((int)Math.Round(Spec.Calibration.Holdout * shuffled.Length), 1, shuffled.Length - 1);
-        var holdout = shuffled[..holdoutCount].Order(StringComparer.Ordinal).ToArray();
-        var fitSet = shuffled[holdoutCount..].Order(StringComparer.Ordinal).ToArray();
-
-        var extractor = Features.Fit(Geometry, context);
+        var context = Context(progress, cancellation);
+        int batch = Spec.Calibration.BatchSize;
+        var backbone = new SharedBackbone(Backbone.Fit(Geometry, context));
         try
         {
-            var runner = new ImageRunner(Preprocessing, extractor, Spec.Calibration.BatchSize);
-            var good = runner.ExtractAll(fitSet, progress, "features", cancellation);
-            var inputs = new ScorerFitInputs(good)
+            // One pass: decode, fingerprint and run the backbone over every image; the split then only gathers maps.
+            var sources = ImageSource.FromFiles(goodImages);
+            var fingerprints = new string[goodImages.Count];
+            var parts = new List<LayerMaps>();
+            Batches.ForEach(goodImages.Count, batch, (start, count) =>
             {
-                Synthetic = TrainingAnomalies(fitSet, good, runner, cancellation),
-                Embed = images => extractor.Extract(images),
+                var images = Batches.Decode(sources.Skip(start).Take(count).ToList(), Preprocessing);
+                for (int i = 0; i < count; i++) fingerprints[start + i] = Fingerprint(images[i].Image);
+                parts.Add(backbone.Run(images.Select(i => i.Image).ToList()));
+            }, progress, "backbone", cancellation);
+            var all = LayerMaps.Concat(parts, backbone.Layers);
+
+            var (fitIndices, holdoutIndices, duplicates) = Split(goodImages, fingerprints, context.SeedFor("holdout"));
+            var fitSet = fitIndices.Select(i => goodImages[i]).ToArray();
+            var holdout = holdoutIndices.Select(i => goodImages[i]).ToArray();
+            if (duplicates > 0)
+                Services.Log.Warning($"{duplicates} of {goodImages.Count} training images repeat another image's pixels; copies were kept on one side of the hold-out split.");
+
+            LayerMaps? syntheticHoldout = null;
+            if (Spec.Calibration.SyntheticCount > 0 && ImageSynthesizers.Count > 0)
+            {
+                var samples = Synthesize(holdout, Spec.Calibration.SyntheticCount, cancellation);
+                syntheticHoldout = RunBackbone(backbone, samples.Select(s => s.Image).ToList());
+            }
+            LayerMaps? trainingSynthetic = null;
+            IReadOnlyList<Grid2D> trainingMasks = [];
+            if (Spec.Calibration.TrainingSyntheticCount > 0 && ImageSynthesizers.Count > 0)
+            {
+                var samples = SyntheticValidationSet.Build(fitSet, ImageSynthesizers, Spec.Calibration.TrainingSyntheticCount,
+                    unchecked(Spec.Seed * 31 + 17), Preprocessing, cancellation);
+                trainingSynthetic = RunBackbone(backbone, samples.Select(s => s.Image).ToList());
+                trainingMasks = samples.Select(s => s.Mask).ToList();
+            }
+
+            return new PreparedSet(PrepareKey, backbone)
+            {
+                FitImages = fitSet,
+                HoldoutImages = holdout,
+                DuplicateImages = duplicates,
+                FitMaps = Gather(all, fitIndices),
+                HoldoutMaps = Gather(all, holdoutIndices),
+                Holdout = Batches.Decode(ImageSource.FromFiles(holdout), Preprocessing),
+                SyntheticHoldoutMaps = syntheticHoldout,
+                TrainingSyntheticMaps = trainingSynthetic,
+                TrainingSyntheticMasks = trainingMasks,
             };
-            var scorer = Scorer.Fit(inputs, context);
+        }
+        catch
+        {
+            backbone.Release();
+            throw;
+        }
+    }
 
-            var goodScores = runner.Score(holdout, scorer, progress, "calibration", cancellation).ImageScores;
-            var syntheticScores = ScoreSynthetic(holdout, runner, scorer, cancellation);
-            var decision = Threshold.Decide(new ThresholdInputs(goodScores) { SyntheticAnomalyScores = syntheticScores });
+    LayerMaps RunBackbone(SharedBackbone backbone, IReadOnlyList<ImageTensor> images)
+    {
+        var parts = new List<LayerMaps>();
+        Batches.ForEach(images.Count, Spec.Calibration.BatchSize, (start, count) => parts.Add(backbone.Run(images.Skip(start).Take(count).ToList())),
+            null, "", default);
+        return LayerMaps.Concat(parts, backbone.Layers);
+    }
+
+    static LayerMaps Gather(LayerMaps all, IReadOnlyList<int> indices) =>
+        LayerMaps.Concat(indices.Select(i => all.Slice(i, 1)).ToList(), all.Layers);
+
+    /// <summary>SHA-256 of the preprocessed pixels: copies of one image (even re-encoded losslessly) share it.</summary>
+    static string Fingerprint(ImageTensor image) => Convert.ToHexString(SHA256.HashData(MemoryMarshal.AsBytes(image.Pixels.AsSpan())));
+
+    /// <summary>
+    /// A seeded shuffle of groups of identical images (one group per distinct fingerprint), then whole groups to the
+    /// hold-out until it has its share: a copy of a hold-out image never sits in the fitting set, where it would
+    /// score near zero and drag the threshold down. Both sides sorted by path, so fitting order is repeatable.
+    /// </summary>
+    (int[] Fit, int[] Holdout, int Duplicates) Split(IReadOnlyList<string> paths, string[] fingerprints, int seed)
+    {
+        var groups = Enumerable.Range(0, paths.Count).GroupBy(i => fingerprints[i]).Select(g => g.ToArray()).ToArray();
+        int duplicates = paths.Count - groups.Length;
+        if (groups.Length < 2)
+            throw new PipelineException($"All {paths.Count} training images are copies of one image; fitting needs at least 2 different good images.");
+        SeededRandom.Create(seed, 0x484F4C444F5554UL).Shuffle(groups.AsSpan()); // "HOLDOUT"
+        int target = Math.Clamp((int)Math.Round(Spec.Calibration.Holdout * paths.Count), 1, paths.Count - 1);
+        var holdout = new List<int>();
+        int g = 0;
+        while (holdout.Count < target && g < groups.Length - 1) holdout.AddRange(groups[g++]);
+        var fit = groups.Skip(g).SelectMany(x => x).ToList();
+        int[] Sorted(IEnumerable<int> indices) => indices.OrderBy(i => paths[i], StringComparer.Ordinal).ToArray();
+        return (Sorted(fit), Sorted(holdout), duplicates);
+    }
+
+    /// <summary>Fits the stages after the backbone on a prepared set: embedding, scoring, threshold and logic.</summary>
+    public AnomalyModel Fit(PreparedSet prepared, IProgress<ProgressUpdate>? progress = null, CancellationToken cancellation = default) =>
+        Fit(prepared, progress, cancellation, Stopwatch.StartNew());
+
+    AnomalyModel Fit(PreparedSet prepared, IProgress<ProgressUpdate>? progress, CancellationToken cancellation, Stopwatch watch)
+    {
+        if (prepared.Key != PrepareKey)
+            throw new PipelineException("This prepared set was made for a pipeline with a different input, seed, calibration, synthesis or backbone; prepare it with this pipeline.");
+        var context = Context(progress, cancellation);
+        var disposables = new List<IDisposable>();
+        try
+        {
+            var embedding = Embedding.Fit(prepared.FitMaps, context);
+            disposables.Add(embedding);
+            var good = embedding.Embed(prepared.FitMaps);
+            cancellation.ThrowIfCancellationRequested();
+            var scorer = Scorer.Fit(new ScorerFitInputs { Good = good, Synthetic = TrainingAnomalies(good, embedding, prepared) }, context);
+            disposables.Add(scorer);
+            var calibration = new FittedStages(prepared.Backbone, embedding, scorer, []);
+
+            var goodScores = scorer.Score(embedding.Embed(prepared.HoldoutMaps)).ImageScores;
+            IReadOnlyList<float> syntheticScores = prepared.SyntheticHoldoutMaps is { } synthetic ? scorer.Score(embedding.Embed(synthetic)).ImageScores : [];
+            RequireFinite(goodScores, "held-out good images");
+            RequireFinite(syntheticScores, "synthetic anomalies");
+            var decision = Threshold.Decide(new ThresholdInputs { GoodScores = goodScores, SyntheticAnomalyScores = syntheticScores });
+            if (!double.IsFinite(decision.Threshold))
+                throw new PipelineException($"{Spec.Threshold.Type} decided a threshold of {decision.Threshold}; check the threshold options.");
             var normalization = ScoreNormalization.FromCalibration(decision.Threshold, goodScores);
+            string modelId = Guid.NewGuid().ToString("N")[..16];
 
-            var shape = extractor.OutputShape;
+            var logic = new List<IFittedLogicCheck>();
+            if (LogicChecks.Count > 0)
+            {
+                var settings = InspectionSettings.For(Spec, decision.Threshold, normalization, modelId);
+                var holdout = calibration.InspectMaps(prepared.HoldoutMaps, prepared.Holdout, prepared.HoldoutImages, settings);
+                var subjects = holdout.Select((r, i) => new InspectionSubject
+                {
+                    Id = r.Id, Image = prepared.Holdout[i].Image, AnomalyMap = r.RawMap, Threshold = decision.Threshold, Regions = r.Regions,
+                }).ToList();
+                foreach (var check in LogicChecks)
+                {
+                    var fitted = check.Fit(new LogicFitInputs { Good = subjects }, context);
+                    disposables.Add(fitted);
+                    logic.Add(fitted);
+                }
+            }
+
+            var shape = embedding.OutputShape;
             var manifest = new ModelManifest
             {
+                ModelId = modelId,
                 CreatedBy = $"PipelineFramework {typeof(AnomalyPipeline).Assembly.GetName().Version?.ToString(3)}",
                 CreatedUtc = DateTime.UtcNow,
                 Pipeline = Spec.ToJson(),
                 Preprocessing = new PreprocessingManifest(Spec.Input.Size, Spec.Input.Crop, Spec.Input.Mean, Spec.Input.Std),
-                Components = new()
-                {
-                    ["features"] = Describe(Spec.Features),
-                    ["scoring"] = Describe(Spec.Scoring),
-                    ["threshold"] = Describe(Spec.Threshold),
-                },
+                Components = StageKinds.All
+                    .SelectMany(stage => Spec.Components(stage).Select((c, i) => (Key: stage.ManifestKey(i), Component: c)))
+                    .ToDictionary(p => p.Key, p => Describe(p.Component)),
                 Threshold = new ThresholdManifest(decision.Threshold, Spec.Threshold.Type, decision.Rationale),
                 Normalization = normalization,
-                Training = new TrainingManifest(fitSet.Length, holdout.Length, syntheticScores.Count, watch.Elapsed.TotalSeconds,
-                    [shape.Height, shape.Width, shape.Dim], SyntheticAuroc(goodScores, syntheticScores)),
+                Training = new TrainingManifest(prepared.FitImages.Count, prepared.HoldoutImages.Count, syntheticScores.Count, watch.Elapsed.TotalSeconds,
+                    [shape.Height, shape.Width, shape.Dim], SyntheticAuroc(goodScores, syntheticScores)) { DuplicateImages = prepared.DuplicateImages },
             };
-            return new AnomalyModel(manifest, Spec, extractor, scorer);
+            return new AnomalyModel(manifest, Spec, new FittedStages(prepared.Backbone.Acquire(), embedding, scorer, logic), Services);
         }
         catch
         {
-            extractor.Dispose();
+            foreach (var d in disposables) d.Dispose();
             throw;
         }
+    }
+
+    static void RequireFinite(IReadOnlyList<float> scores, string what)
+    {
+        if (scores.Any(s => !float.IsFinite(s)))
+            throw new PipelineException($"The scorer gave non-finite scores (NaN or infinity) to {what}; the fitted state is unusable. Check the training images and the scorer's options.");
     }
 
     static double? SyntheticAuroc(IReadOnlyList<float> good, IReadOnlyList<float> synthetic)
@@ -128,19 +279,18 @@ public sealed class AnomalyPipeline
     /// Labelled patches for learned scorers: feature-space noise on the good embeddings and/or embeddings of image-level
     /// synthetic defects made from the fitting images, a patch labelled 1 when at least half of it is under the mask.
     /// </summary>
-    LabeledFeatures? TrainingAnomalies(IReadOnlyList<string> fitSet, FeatureBatch good, ImageRunner runner, CancellationToken cancellation)
+    LabeledFeatures? TrainingAnomalies(FeatureBatch good, IFittedPatchEmbedding embedding, PreparedSet prepared)
     {
         var parts = new List<LabeledFeatures>();
         if (Synthesizers.OfType<IFeatureSynthesizer>().FirstOrDefault() is { } noise) parts.Add(noise.Perturb(good, Spec.Seed));
-        int count = Spec.Calibration.TrainingSyntheticCount;
-        if (count > 0 && ImageSynthesizers.Count > 0)
+        if (prepared.TrainingSyntheticMaps is { } maps)
         {
-            var samples = SyntheticValidationSet.Build(fitSet, ImageSynthesizers, count, unchecked(Spec.Seed * 31 + 17), Preprocessing, cancellation);
-            var embedded = runner.Embed(samples.Select(s => s.Image).ToList());
+            var embedded = embedding.Embed(maps);
             var labels = new float[embedded.PatchCount];
-            for (int i = 0; i < samples.Count; i++)
+            for (int i = 0; i < prepared.TrainingSyntheticMasks.Count; i++)
             {
-                var pooled = MapOps.AdaptiveAvgPool2d(samples[i].Mask.Values, samples[i].Mask.Height, samples[i].Mask.Width, embedded.Height, embedded.Width);
+                var mask = prepared.TrainingSyntheticMasks[i];
+                var pooled = MapOps.AdaptiveAvgPool2d(mask.Values, mask.Height, mask.Width, embedded.Height, embedded.Width);
                 for (int p = 0; p < pooled.Length; p++) labels[i * embedded.PatchesPerImage + p] = pooled[p] >= 0.5f ? 1f : 0f;
             }
             parts.Add(new LabeledFeatures(embedded, labels));
@@ -152,17 +302,7 @@ public sealed class AnomalyPipeline
             parts.SelectMany(p => p.PatchLabels).ToArray());
     }
 
-    /// <summary>The pipeline's image synthesisers with their JSON type names.</summary>
-    internal IReadOnlyList<(string Type, IImageSynthesizer Synthesizer)> ImageSynthesizers { get; }
-
-    /// <summary>Synthetic anomalies from held-out good images, for <c>pf synth</c> and for inspection.</summary>
+    /// <summary>Synthetic anomalies from good images, for <c>pf synth</c> and for calibration.</summary>
     public IReadOnlyList<SyntheticSample> Synthesize(IReadOnlyList<string> goodImages, int count, CancellationToken cancellation = default) =>
         SyntheticValidationSet.Build(goodImages, ImageSynthesizers, count, Spec.Seed, Preprocessing, cancellation);
-
-    IReadOnlyList<float> ScoreSynthetic(IReadOnlyList<string> holdout, ImageRunner runner, IFittedScorer scorer, CancellationToken cancellation)
-    {
-        if (Spec.Calibration.SyntheticCount == 0 || ImageSynthesizers.Count == 0) return [];
-        var samples = Synthesize(holdout, Spec.Calibration.SyntheticCount, cancellation);
-        return runner.ScoreImages(samples.Select(s => s.Image).ToList(), scorer).ImageScores;
-    }
 }

@@ -5,9 +5,28 @@ namespace PipelineFramework.Core.Engine;
 /// <summary>
 /// The verdict on one part. <see cref="Score"/> is normalised (threshold = 0.5); <see cref="RawScore"/> and
 /// <see cref="RawMap"/> are in the scorer's own units (metrics use them: the normalisation saturates in float).
+/// <see cref="IsAnomaly"/> is true when the raw score is above the threshold or any logic rule failed.
 /// </summary>
-public sealed record InspectionResult(string Id, double RawScore, double Score, bool IsAnomaly, Grid2D RawMap)
+public sealed record InspectionResult
 {
+    public required string Id { get; init; }
+    public required double RawScore { get; init; }
+    public required double Score { get; init; }
+    public required bool IsAnomaly { get; init; }
+    /// <summary>Heat map in raw-score units at the preprocessed (cropped) size.</summary>
+    public required Grid2D RawMap { get; init; }
+    /// <summary>Connected regions of the map above the threshold, strongest first.</summary>
+    public IReadOnlyList<DefectRegion> Regions { get; init; } = [];
+    /// <summary>Results of the pipeline's logic checks, in stage order.</summary>
+    public IReadOnlyList<RuleResult> Rules { get; init; } = [];
+    /// <summary>Milliseconds per image spent in each stage (decode, backbone, embedding, scoring, map, regions, logic).</summary>
+    public IReadOnlyDictionary<string, double> Timings { get; init; } = new Dictionary<string, double>();
+    /// <summary>Id of the model that gave this verdict (recorded in its manifest).</summary>
+    public string ModelId { get; init; } = "";
+
+    /// <summary>True when the score alone is above the threshold (a failed rule can also make a part anomalous).</summary>
+    public bool ScoreAboveThreshold(double threshold) => RawScore > threshold;
+
     /// <summary>The heat map on the normalised scale (0.5 = threshold), for display.</summary>
     public Grid2D NormalizedMap(ModelFiles.ScoreNormalization normalization)
     {

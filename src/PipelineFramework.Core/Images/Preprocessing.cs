@@ -104,3 +104,35 @@ public static class Resample
         return new Taps(start, count, weight, stride);
     }
 }
+
+/// <summary>An image after preprocessing, with the size it had on disk (regions are reported in both geometries).</summary>
+public sealed record PreparedImage(ImageTensor Image, int OriginalHeight, int OriginalWidth);
+
+public static class PreprocessingGeometry
+{
+    public static PreparedImage LoadPrepared(this Preprocessing preprocessing, string path)
+    {
+        var raw = ImageLoader.LoadRgb(path);
+        return new PreparedImage(preprocessing.Apply(raw), raw.Height, raw.Width);
+    }
+
+    /// <summary>Encoded image bytes (PNG, JPEG, BMP) as a file would give them; <paramref name="name"/> labels errors.</summary>
+    public static PreparedImage DecodePrepared(this Preprocessing preprocessing, byte[] bytes, string name)
+    {
+        var raw = ImageLoader.Decode(bytes, name);
+        return new PreparedImage(preprocessing.Apply(raw), raw.Height, raw.Width);
+    }
+
+    /// <summary>
+    /// A box in map pixels (the centre crop of the square resize) as the smallest box of original pixels covering it.
+    /// </summary>
+    public static PixelBox ToOriginal(this Preprocessing preprocessing, PixelBox box, int originalHeight, int originalWidth)
+    {
+        int offset = Math.Max(0, (preprocessing.Size - preprocessing.Crop) / 2);
+        double sx = (double)originalWidth / preprocessing.Size, sy = (double)originalHeight / preprocessing.Size;
+        int x0 = (int)Math.Floor((box.X + offset) * sx), y0 = (int)Math.Floor((box.Y + offset) * sy);
+        int x1 = (int)Math.Ceiling((box.X + box.Width + offset) * sx), y1 = (int)Math.Ceiling((box.Y + box.Height + offset) * sy);
+        x1 = Math.Min(x1, originalWidth); y1 = Math.Min(y1, originalHeight);
+        return new PixelBox(x0, y0, Math.Max(1, x1 - x0), Math.Max(1, y1 - y0));
+    }
+}

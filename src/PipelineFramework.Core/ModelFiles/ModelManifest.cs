@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 
 namespace PipelineFramework.Core.ModelFiles;
 
@@ -8,16 +9,21 @@ namespace PipelineFramework.Core.ModelFiles;
 public sealed record ModelManifest
 {
     public const string FormatName = "pipelineframework.model";
-    public const int CurrentFormatVersion = 1;
+    /// <summary>2: backbone and embedding are stages of their own (<c>backbone/</c>, <c>embedding/</c>), logic checks store state, models have an id.</summary>
+    public const int CurrentFormatVersion = 2;
 
     public string Format { get; init; } = FormatName;
     public int FormatVersion { get; init; } = CurrentFormatVersion;
+    /// <summary>Names this fitted model in results, logs and reports (not a secret, not a hash of the data).</summary>
+    public string ModelId { get; init; } = "";
+    /// <summary>Format of the file this manifest was read from, when older than <see cref="FormatVersion"/> (in memory only).</summary>
+    [JsonIgnore] internal int StateFormatVersion { get; init; }
     public string CreatedBy { get; init; } = "";
     public DateTime CreatedUtc { get; init; }
     /// <summary>The pipeline spec with every default filled in.</summary>
     public required JsonObject Pipeline { get; init; }
     public required PreprocessingManifest Preprocessing { get; init; }
-    /// <summary>Stage ("features", "scoring", "threshold") to the component that filled it.</summary>
+    /// <summary>Stage ("backbone", "scoring", "logic[0]", ...) to the component that filled it.</summary>
     public required Dictionary<string, ComponentManifest> Components { get; init; }
     public required ThresholdManifest Threshold { get; init; }
     public required ScoreNormalization Normalization { get; init; }
@@ -35,7 +41,11 @@ public sealed record ThresholdManifest(double Value, string Policy, string Ratio
 /// defects, estimated without any real defect (null without a synthesis stage).
 /// </param>
 public sealed record TrainingManifest(int FitImages, int HoldoutImages, int SyntheticAnomalies, double FitSeconds, int[] FeatureShape,
-    double? SyntheticAuroc = null);
+    double? SyntheticAuroc = null)
+{
+    /// <summary>Training images that repeated another one's pixels (kept on one side of the hold-out split).</summary>
+    public int DuplicateImages { get; init; }
+}
 
 /// <summary>
 /// Maps raw scores to [0, 1] with the threshold at exactly 0.5: logistic((raw - Center) / Scale). Scale is chosen so that

@@ -169,7 +169,8 @@ public sealed class ComponentCatalog : IComponentCatalog
 
     static ComponentKind? KindOf(Type type) =>
         typeof(IScorer).IsAssignableFrom(type) ? ComponentKind.Scorer
-        : typeof(IFeatureExtractor).IsAssignableFrom(type) ? ComponentKind.FeatureExtractor
+        : typeof(IBackbone).IsAssignableFrom(type) ? ComponentKind.Backbone
+        : typeof(IPatchEmbedding).IsAssignableFrom(type) ? ComponentKind.PatchEmbedding
         : typeof(IImageSynthesizer).IsAssignableFrom(type) || typeof(IFeatureSynthesizer).IsAssignableFrom(type) ? ComponentKind.Synthesizer
         : typeof(IThresholdPolicy).IsAssignableFrom(type) ? ComponentKind.ThresholdPolicy
         : typeof(ILogicCheck).IsAssignableFrom(type) ? ComponentKind.LogicCheck
@@ -190,13 +191,7 @@ public sealed class ComponentCatalog : IComponentCatalog
         return descriptor;
     }
 
-    public static string KindWords(ComponentKind kind) => kind switch
-    {
-        ComponentKind.FeatureExtractor => "feature extractor",
-        ComponentKind.ThresholdPolicy => "threshold policy",
-        ComponentKind.LogicCheck => "logic check",
-        _ => kind.ToString().ToLowerInvariant(),
-    };
+    public static string KindWords(ComponentKind kind) => Engine.StageKinds.Of(kind).Words;
 
     public object Create(ComponentDescriptor descriptor, JsonObject options, string jsonPath)
     {

@@ -49,21 +49,53 @@ public sealed record ComponentSpec(string Type, JsonObject Options, string JsonP
     }
 }
 
-/// <summary>A parsed, validated pipeline with every default filled in.</summary>
+/// <summary>
+/// A parsed, validated pipeline with every default filled in. Components are held per stage kind
+/// (<see cref="Engine.StageKinds"/>), in run order; the typed properties are views of that one map.
+/// </summary>
 public sealed record PipelineSpec
 {
     public required string Name { get; init; }
     public string Description { get; init; } = "";
     public int Seed { get; init; }
     public InputSpec Input { get; init; } = new();
-    public IReadOnlyList<ComponentSpec> Synthesis { get; init; } = [];
-    public required ComponentSpec Features { get; init; }
-    public required ComponentSpec Scoring { get; init; }
     public MapSpec Map { get; init; } = new();
-    public required ComponentSpec Threshold { get; init; }
     public CalibrationSpec Calibration { get; init; } = new();
-    public IReadOnlyList<ComponentSpec> Logic { get; init; } = [];
-    public ComponentSpec? Explain { get; init; }
+    /// <summary>Stage section to its components (one for single stages, any number for lists).</summary>
+    public required IReadOnlyDictionary<string, IReadOnlyList<ComponentSpec>> Stages { get; init; }
+    /// <summary>What the parser changed while reading (e.g. an old section migrated); front ends show these.</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
 
+    public IReadOnlyList<ComponentSpec> Components(Engine.StageKind stage) => Stages.TryGetValue(stage.Section, out var list) ? list : [];
+
+    ComponentSpec? Single(Engine.StageKind stage) => Components(stage) is [var only] ? only : null;
+
+    public IReadOnlyList<ComponentSpec> Synthesis => Components(Engine.StageKinds.Synthesis);
+    public ComponentSpec Backbone => Single(Engine.StageKinds.Backbone)!;
+    public ComponentSpec Embedding => Single(Engine.StageKinds.Embedding)!;
+    public ComponentSpec Scoring => Single(Engine.StageKinds.Scoring)!;
+    public ComponentSpec Threshold => Single(Engine.StageKinds.Threshold)!;
+    public IReadOnlyList<ComponentSpec> Logic => Components(Engine.StageKinds.Logic);
+    public ComponentSpec? Explain => Single(Engine.StageKinds.Explain);
+
+    /// <summary>The same pipeline with one stage's components replaced (AutoML trials, tests).</summary>
+    public PipelineSpec With(Engine.StageKind stage, params ComponentSpec[] components)
+    {
+        var stages = Stages.ToDictionary(p => p.Key, p => p.Value);
+        stages[stage.Section] = components;
+        return this with { Stages = stages };
+    }
+
+    /// <summary>The canonical JSON: every default filled in, sections in a fixed order.</summary>
     public JsonObject ToJson() => PipelineSpecParser.ToJson(this);
+
+    /// <summary>Canonical JSON of just the named sections: the key of anything that depends only on them.</summary>
+    public string CanonicalJson(params string[] sections)
+    {
+        var json = ToJson();
+        var subset = new JsonObject();
+        foreach (var section in sections)
+            subset[section] = json.TryGetPropertyValue(section, out var node) ? node?.DeepClone() : null;
+        return subset.ToJsonString();
+    }
 }

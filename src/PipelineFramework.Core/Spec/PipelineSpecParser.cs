@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using PipelineFramework.Abstractions;
+using PipelineFramework.Core.Engine;
 using PipelineFramework.Core.Plugins;
 
 namespace PipelineFramework.Core.Spec;
@@ -13,7 +14,12 @@ public static class PipelineSpecParser
 {
     static readonly JsonDocumentOptions DocumentOptions = new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
 
-    static readonly string[] Sections = ["name", "description", "seed", "input", "synthesis", "features", "scoring", "map", "threshold", "calibration", "logic", "explain"];
+    static readonly string[] ValueSections = ["name", "description", "seed", "input", "map", "calibration"];
+
+    /// <summary>Before backbone and embedding were stages of their own, both lived in one "features" section.</summary>
+    const string LegacyFeaturesSection = "features";
+
+    static IEnumerable<string> Sections => ValueSections.Concat(StageKinds.All.Select(s => s.Section));
 
     public static PipelineSpec ParseFile(string path, IComponentCatalog catalog)
     {
@@ -24,13 +30,20 @@ public static class PipelineSpecParser
         return Parse(text, path, catalog);
     }
 
-    public static PipelineSpec Parse(string json, string source, IComponentCatalog catalog)
+    public static PipelineSpec Parse(string json, string source, IComponentCatalog catalog) => Parse(json, source, catalog, _ => true);
+
+    /// <summary>
+    /// Parses with only the stages for which <paramref name="validate"/> is true checked against the catalog; the
+    /// others are kept as written. A model file is loaded this way: it needs the plugins of the stages it stores, not
+    /// those of synthesis.
+    /// </summary>
+    public static PipelineSpec Parse(string json, string source, IComponentCatalog catalog, Func<StageKind, bool> validate)
     {
-        try { return ParseCore(json, catalog); }
+        try { return ParseCore(json, catalog, validate); }
         catch (PipelineException e) { throw new PipelineException($"{source}: {e.Message}", e); }
     }
 
-    static PipelineSpec ParseCore(string json, IComponentCatalog catalog)
+    static PipelineSpec ParseCore(string json, IComponentCatalog catalog, Func<StageKind, bool> validate)
     {
         JsonNode? root;
         try { root = JsonNode.Parse(json, documentOptions: DocumentOptions); }
@@ -40,6 +53,9 @@ public static class PipelineSpecParser
         }
         if (root is not JsonObject obj) throw new PipelineException("$: a pipeline must be a JSON object");
 
+        var notes = new List<string>();
+        bool migrated = obj.ContainsKey(LegacyFeaturesSection);
+        if (migrated) obj = MigrateFeatures(obj, notes);
         foreach (var (key, _) in obj)
             if (!Sections.Contains(key))
                 throw new PipelineException($"$.{key}: unknown section; known sections: {string.Join(", ", Sections)}");
@@ -48,23 +64,16 @@ public static class PipelineSpecParser
         var input = ReadSection<InputSpec>(obj, "input");
         ValidateInput(input);
         var map = ReadSection<MapSpec>(obj, "map");
-        if (map.Sigma < 0) throw new PipelineException("$.map.sigma: must be 0 (no smoothing) or positive");
         var calibration = ReadSection<CalibrationSpec>(obj, "calibration");
-        if (calibration.Holdout is <= 0 or >= 1) throw new PipelineException("$.calibration.holdout: must be between 0 and 1 (exclusive)");
-        if (calibration.SyntheticCount < 0) throw new PipelineException("$.calibration.syntheticCount: must be 0 or more");
-        if (calibration.BatchSize < 1) throw new PipelineException("$.calibration.batchSize: must be at least 1");
 
-        var features = ReadComponent(obj, "features", ComponentKind.FeatureExtractor, catalog, required: true)!;
-        var scoring = ReadComponent(obj, "scoring", ComponentKind.Scorer, catalog, required: true)!;
-        var threshold = ReadComponent(obj, "threshold", ComponentKind.ThresholdPolicy, catalog, required: false)
-            ?? Normalize(new ComponentSpec("threshold.quantile", new JsonObject(), "$.threshold"), ComponentKind.ThresholdPolicy, catalog);
-        var explain = ReadComponent(obj, "explain", ComponentKind.Explainer, catalog, required: false);
-        var synthesis = ReadComponentList(obj, "synthesis", ComponentKind.Synthesizer, catalog);
-        var logic = ReadComponentList(obj, "logic", ComponentKind.LogicCheck, catalog);
-        if (calibration.TrainingSyntheticCount < 0) throw new PipelineException("$.calibration.trainingSyntheticCount: must be 0 or more");
-        if (calibration.TrainingSyntheticCount > 0 && synthesis.Count == 0)
+        var stages = new Dictionary<string, IReadOnlyList<ComponentSpec>>();
+        foreach (var stage in StageKinds.All)
+            stages[stage.Section] = ReadStage(obj, stage, catalog, validate(stage),
+                // Errors in a migrated section point at what the user wrote.
+                migrated && (stage == StageKinds.Backbone || stage == StageKinds.Embedding) ? $"$.{LegacyFeaturesSection}" : $"$.{stage.Section}");
+        if (calibration.TrainingSyntheticCount > 0 && stages[StageKinds.Synthesis.Section].Count == 0)
             throw new PipelineException("$.calibration.trainingSyntheticCount: needs a synthesis stage ($.synthesis) to make anomalies from good images");
-        if (calibration.SyntheticCount > 0 && synthesis.Count == 0)
+        if (calibration.SyntheticCount > 0 && stages[StageKinds.Synthesis.Section].Count == 0)
             throw new PipelineException("$.calibration.syntheticCount: needs a synthesis stage ($.synthesis) to make anomalies from good images");
 
         return new PipelineSpec
@@ -75,13 +84,68 @@ public static class PipelineSpecParser
             Input = input,
             Map = map,
             Calibration = calibration,
-            Features = features,
-            Scoring = scoring,
-            Threshold = threshold,
-            Explain = explain,
-            Synthesis = synthesis,
-            Logic = logic,
+            Stages = stages,
+            Notes = notes,
         };
+    }
+
+    static IReadOnlyList<ComponentSpec> ReadStage(JsonObject obj, StageKind stage, IComponentCatalog catalog, bool validate, string path)
+    {
+        ComponentSpec Read(JsonNode? node, string path) => validate
+            ? ReadComponentNode(node, path, stage.Kind, catalog)
+            : ReadComponentUnchecked(node, path);
+
+        if (!obj.TryGetPropertyValue(stage.Section, out var node) || node is null)
+        {
+            if (stage.Required)
+                throw new PipelineException($"$.{stage.Section}: missing; a pipeline needs a {stage.Words} here, e.g. {{ \"type\": \"{Example(stage, catalog)}\" }}");
+            if (stage.DefaultType is { } type)
+                return [validate ? Normalize(new ComponentSpec(type, new JsonObject(), path), stage.Kind, catalog)
+                                 : new ComponentSpec(type, new JsonObject(), path)];
+            return [];
+        }
+        if (!stage.IsList) return [Read(node, path)];
+        if (node is not JsonArray array) throw new PipelineException($"{path}: expected a list of components [ {{ \"type\": ... }} ]");
+        return array.Select((item, i) => Read(item, $"{path}[{i}]")).ToList();
+    }
+
+    static string Example(StageKind stage, IComponentCatalog catalog) =>
+        catalog.Components.FirstOrDefault(c => c.Kind == stage.Kind)?.TypeName ?? "...";
+
+    /// <summary>
+    /// <c>"features": { "type": "features.onnx", ... }</c> (pipelines and model files written before backbone and
+    /// embedding were two stages) becomes <c>"backbone": { "type": "backbone.onnx", ... }</c> plus
+    /// <c>"embedding": { "type": "embedding.patch", ... }</c>, each option going to the stage that now owns it.
+    /// </summary>
+    static JsonObject MigrateFeatures(JsonObject obj, List<string> notes)
+    {
+        if (obj.ContainsKey(StageKinds.Backbone.Section) || obj.ContainsKey(StageKinds.Embedding.Section))
+            throw new PipelineException($"$.{LegacyFeaturesSection}: give either \"features\" (the old form) or \"backbone\" and \"embedding\", not both");
+        if (obj[LegacyFeaturesSection] is not JsonObject features)
+            throw new PipelineException($"$.{LegacyFeaturesSection}: expected an object with a \"type\"");
+        var type = features["type"]?.GetValue<string>();
+        if (type != "features.onnx")
+            throw new PipelineException($"$.{LegacyFeaturesSection}.type: '{type}' cannot be migrated; \"features\" is now two stages, \"backbone\" and \"embedding\" (see docs/architecture.md)");
+        string[] embeddingOptions = ["patchSize", "reduction", "targetDim"];
+        var backbone = new JsonObject { ["type"] = "backbone.onnx" };
+        var embedding = new JsonObject { ["type"] = "embedding.patch" };
+        foreach (var (key, value) in features)
+        {
+            if (key == "type") continue;
+            (embeddingOptions.Contains(key) ? embedding : backbone)[key] = value?.DeepClone();
+        }
+        var migrated = new JsonObject();
+        foreach (var (key, value) in obj)
+        {
+            if (key == LegacyFeaturesSection)
+            {
+                migrated[StageKinds.Backbone.Section] = backbone;
+                migrated[StageKinds.Embedding.Section] = embedding;
+            }
+            else migrated[key] = value?.DeepClone();
+        }
+        notes.Add("$.features (features.onnx) was read as $.backbone (backbone.onnx) + $.embedding (embedding.patch); write it that way to silence this note");
+        return migrated;
     }
 
     static void ValidateInput(InputSpec input)
@@ -123,23 +187,6 @@ public static class PipelineSpecParser
         return parsed;
     }
 
-    static ComponentSpec? ReadComponent(JsonObject obj, string key, ComponentKind kind, IComponentCatalog catalog, bool required)
-    {
-        if (!obj.TryGetPropertyValue(key, out var node) || node is null)
-        {
-            if (required) throw new PipelineException($"$.{key}: missing; a pipeline needs a {ComponentCatalog.KindWords(kind)} here, e.g. {{ \"type\": \"...\" }}");
-            return null;
-        }
-        return ReadComponentNode(node, $"$.{key}", kind, catalog);
-    }
-
-    static IReadOnlyList<ComponentSpec> ReadComponentList(JsonObject obj, string key, ComponentKind kind, IComponentCatalog catalog)
-    {
-        if (!obj.TryGetPropertyValue(key, out var node) || node is null) return [];
-        if (node is not JsonArray array) throw new PipelineException($"$.{key}: expected a list of components [ {{ \"type\": ... }} ]");
-        return array.Select((item, i) => ReadComponentNode(item, $"$.{key}[{i}]", kind, catalog)).ToList();
-    }
-
     static ComponentSpec ReadComponentNode(JsonNode? node, string path, ComponentKind kind, IComponentCatalog catalog)
     {
         if (node is not JsonObject component) throw new PipelineException($"{path}: expected an object with a \"type\"");
@@ -149,6 +196,16 @@ public static class PipelineSpecParser
         foreach (var (k, v) in component)
             if (k != "type") options[k] = v?.DeepClone();
         return Normalize(new ComponentSpec(type, options, path), kind, catalog);
+    }
+
+    static ComponentSpec ReadComponentUnchecked(JsonNode? node, string path)
+    {
+        if (node is not JsonObject component || component["type"] is not JsonValue typeValue || !typeValue.TryGetValue<string>(out var type))
+            throw new PipelineException($"{path}: expected an object with a \"type\"");
+        var options = new JsonObject();
+        foreach (var (k, v) in component)
+            if (k != "type") options[k] = v?.DeepClone();
+        return new ComponentSpec(type, options, path);
     }
 
     static ComponentSpec Normalize(ComponentSpec spec, ComponentKind kind, IComponentCatalog catalog)
@@ -173,15 +230,18 @@ public static class PipelineSpecParser
             ["description"] = spec.Description,
             ["seed"] = spec.Seed,
             ["input"] = JsonSerializer.SerializeToNode(spec.Input, ComponentOptions.Json),
+            ["map"] = JsonSerializer.SerializeToNode(spec.Map, ComponentOptions.Json),
+            ["calibration"] = JsonSerializer.SerializeToNode(spec.Calibration, ComponentOptions.Json),
         };
-        if (spec.Synthesis.Count > 0) json["synthesis"] = new JsonArray(spec.Synthesis.Select(s => (JsonNode)s.ToJson()).ToArray());
-        json["features"] = spec.Features.ToJson();
-        json["scoring"] = spec.Scoring.ToJson();
-        json["map"] = JsonSerializer.SerializeToNode(spec.Map, ComponentOptions.Json);
-        json["threshold"] = spec.Threshold.ToJson();
-        json["calibration"] = JsonSerializer.SerializeToNode(spec.Calibration, ComponentOptions.Json);
-        if (spec.Logic.Count > 0) json["logic"] = new JsonArray(spec.Logic.Select(s => (JsonNode)s.ToJson()).ToArray());
-        if (spec.Explain is not null) json["explain"] = spec.Explain.ToJson();
+        foreach (var stage in StageKinds.All)
+        {
+            var components = spec.Components(stage);
+            if (stage.IsList)
+            {
+                if (components.Count > 0) json[stage.Section] = new JsonArray(components.Select(c => (JsonNode)c.ToJson()).ToArray());
+            }
+            else if (components.Count == 1) json[stage.Section] = components[0].ToJson();
+        }
         return json;
     }
 }

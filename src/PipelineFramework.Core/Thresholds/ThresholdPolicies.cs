@@ -24,8 +24,8 @@ public sealed class QuantileThreshold(QuantileThresholdOptions options) : IThres
     {
         RequireGood(inputs);
         double q = Statistics.Quantile(inputs.GoodScores, options.Quantile);
-        return new(q * options.Margin, $"{options.Quantile:0.###} quantile of {inputs.GoodScores.Count} held-out good scores" +
-            (options.Margin == 1 ? "" : $" x {options.Margin}"));
+        return new() { Threshold = q * options.Margin, Rationale = $"{options.Quantile:0.###} quantile of {inputs.GoodScores.Count} held-out good scores" +
+            (options.Margin == 1 ? "" : $" x {options.Margin}") };
     }
 
     internal static void RequireGood(ThresholdInputs inputs)
@@ -53,8 +53,11 @@ public sealed class ContaminationThreshold(ContaminationThresholdOptions options
     public ThresholdDecision Decide(ThresholdInputs inputs)
     {
         QuantileThreshold.RequireGood(inputs);
-        return new(Statistics.Quantile(inputs.GoodScores, 1 - options.Rate),
-            $"contamination {options.Rate:0.###} over {inputs.GoodScores.Count} held-out good scores");
+        return new()
+        {
+            Threshold = Statistics.Quantile(inputs.GoodScores, 1 - options.Rate),
+            Rationale = $"contamination {options.Rate:0.###} over {inputs.GoodScores.Count} held-out good scores",
+        };
     }
 }
 
@@ -68,7 +71,7 @@ public sealed record FixedThresholdOptions
 [PipelineComponent("threshold.fixed", Description = "A fixed raw-score threshold.")]
 public sealed class FixedThreshold(FixedThresholdOptions options) : IThresholdPolicy
 {
-    public ThresholdDecision Decide(ThresholdInputs inputs) => new(options.Value, "fixed value");
+    public ThresholdDecision Decide(ThresholdInputs inputs) => new() { Threshold = options.Value, Rationale = "fixed value" };
 }
 
 public sealed record SyntheticF1ThresholdOptions : IValidatableOptions
@@ -115,7 +118,7 @@ public sealed class SyntheticF1Threshold(SyntheticF1ThresholdOptions options) : 
                 bestThreshold = i + 1 < all.Length ? 0.5 * (all[i].Score + all[i + 1].Score) : all[i].Score - 1e-6 * Math.Max(1, Math.Abs(all[i].Score));
             }
         }
-        return new(bestThreshold, $"F{options.Beta:0.##}-max {bestF:0.###} between {inputs.GoodScores.Count} held-out good and {positives} synthetic anomaly scores");
+        return new() { Threshold = bestThreshold, Rationale = $"F{options.Beta:0.##}-max {bestF:0.###} between {inputs.GoodScores.Count} held-out good and {positives} synthetic anomaly scores" };
     }
 }
 

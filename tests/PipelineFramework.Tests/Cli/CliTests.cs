@@ -27,7 +27,7 @@ public class CliTests
     {
         var (code, output, _) = Pf("plugins");
         Assert.Equal(0, code);
-        foreach (var type in new[] { "features.onnx", "scoring.patchcore", "scoring.padim", "scoring.simplenet", "synthesis.cutpaste", "threshold.quantile" })
+        foreach (var type in new[] { "backbone.onnx", "embedding.patch", "scoring.patchcore", "scoring.padim", "scoring.simplenet", "synthesis.cutpaste", "threshold.quantile" })
             Assert.Contains(type, output);
     }
 

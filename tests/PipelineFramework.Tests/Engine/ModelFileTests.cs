@@ -65,7 +65,7 @@ public class ModelFileTests
         using var zip = ZipFile.OpenRead(path);
         var names = zip.Entries.Select(e => e.FullName).ToHashSet();
         Assert.Contains("manifest.json", names);
-        Assert.Contains("features/backbone.onnx", names);
+        Assert.Contains("backbone/backbone.onnx", names);
         Assert.Contains("scoring/memory_bank.npy", names);
         var manifest = JsonNode.Parse(zip.GetEntry("manifest.json")!.Open())!;
         Assert.Equal("pipelineframework.model", manifest["format"]!.GetValue<string>());

@@ -37,7 +37,7 @@ public class PluginCatalogTests
     {
         var catalog = ComponentCatalog.CreateDefault();
         Assert.Empty(catalog.LoadErrors);
-        foreach (var type in new[] { "features.onnx", "scoring.patchcore", "scoring.padim", "threshold.quantile" })
+        foreach (var type in new[] { "backbone.onnx", "embedding.patch", "scoring.patchcore", "scoring.padim", "threshold.quantile" })
             Assert.Contains(catalog.Components, c => c.TypeName == type);
     }
 

@@ -83,7 +83,7 @@ public class SimpleNetTests
     }
 
     private static IFittedScorer FitFast(int seed = 3, SimpleNetOptions? options = null, LabeledFeatures? synthetic = null) =>
-        new SimpleNetScorer(options ?? Fast).Fit(new ScorerFitInputs(Good(16, 100)) { Synthetic = synthetic }, new FitContext { Seed = seed });
+        new SimpleNetScorer(options ?? Fast).Fit(new ScorerFitInputs { Good = Good(16, 100), Synthetic = synthetic }, new FitContext { Seed = seed });
 
     [Fact]
     public void Trained_scorer_ranks_anomalies_above_good_patches()
@@ -187,14 +187,14 @@ public class SimpleNetTests
     {
         var updates = new List<ProgressUpdate>();
         var progress = new SyncProgress(updates.Add);
-        new SimpleNetScorer(Fast with { Epochs = 3 }).Fit(new ScorerFitInputs(Good(2, 100)), new FitContext { Seed = 1, Progress = progress });
+        new SimpleNetScorer(Fast with { Epochs = 3 }).Fit(new ScorerFitInputs { Good = Good(2, 100) }, new FitContext { Seed = 1, Progress = progress });
         Assert.Equal(new[] { 0, 1, 2, 3 }, updates.Select(u => u.Done));
         Assert.All(updates, u => { Assert.Equal("simplenet", u.Stage); Assert.Equal(3, u.Total); });
 
         using var cts = new CancellationTokenSource();
         cts.Cancel();
         Assert.ThrowsAny<OperationCanceledException>(() =>
-            new SimpleNetScorer(Fast).Fit(new ScorerFitInputs(Good(2, 100)), new FitContext { Cancellation = cts.Token }));
+            new SimpleNetScorer(Fast).Fit(new ScorerFitInputs { Good = Good(2, 100) }, new FitContext { Cancellation = cts.Token }));
     }
 
     [Fact]
@@ -215,7 +215,7 @@ public class SimpleNetTests
         Assert.Empty(new SimpleNetOptions().Validate());
 
         var ex = Assert.Throws<PipelineException>(() =>
-            new SimpleNetScorer(new SimpleNetOptions { LearningRate = -1 }).Fit(new ScorerFitInputs(Good(1, 1)), new FitContext()));
+            new SimpleNetScorer(new SimpleNetOptions { LearningRate = -1 }).Fit(new ScorerFitInputs { Good = Good(1, 1) }, new FitContext()));
         Assert.Contains("learningRate", ex.Message);
     }
 

@@ -28,7 +28,7 @@ public class PipelineSpecTests
         Assert.Equal(0.05, spec.Scoring.Options["coresetRatio"]!.GetValue<double>());
         // Defaults of unset options are written out, so the model file records every setting.
         Assert.Equal(128, spec.Scoring.Options["projectionDim"]!.GetValue<int>());
-        Assert.Equal("builtin:mobilenetv2-int8", spec.Features.Options["model"]!.GetValue<string>());
+        Assert.Equal("builtin:mobilenetv2-int8", spec.Backbone.Options["model"]!.GetValue<string>());
     }
 
     [Fact]
@@ -79,7 +79,7 @@ public class PipelineSpecTests
         Assert.Contains("$.scorer: unknown section", Fails(Valid.Replace("\"scoring\"", "\"scorer\"")).Message);
         var e = Fails("{ \"name\": \"t\", \"features\": { \"type\": ");
         Assert.Contains("malformed JSON at line 1", e.Message);
-        Assert.Contains("$.features: missing", Fails("""{ "name": "t", "scoring": { "type": "scoring.padim" } }""").Message);
+        Assert.Contains("$.backbone: missing", Fails("""{ "name": "t", "scoring": { "type": "scoring.padim" } }""").Message);
         Assert.Contains("$.input.crop", Fails(Valid.Replace("\"name\": \"t\",", "\"name\": \"t\", \"input\": { \"size\": 200, \"crop\": 224 },")).Message);
     }
 

@@ -1,0 +1,157 @@
+using System.Diagnostics;
+using PipelineFramework.Abstractions;
+using PipelineFramework.Compute;
+using PipelineFramework.Core.Images;
+using PipelineFramework.Core.Spec;
+
+namespace PipelineFramework.Core.Engine;
+
+/// <summary>
+/// The fitted components of a model in run order, and the inspection that runs them: backbone → embedding → scoring →
+/// map → regions → logic. Shared by <see cref="AnomalyModel"/> (scoring) and <see cref="AnomalyPipeline"/> (calibration),
+/// so a hold-out image is seen exactly as a part on the line.
+/// </summary>
+sealed class FittedStages : IDisposable
+{
+    public FittedStages(SharedBackbone backbone, IFittedPatchEmbedding embedding, IFittedScorer scorer, IReadOnlyList<IFittedLogicCheck> logic)
+    {
+        Backbone = backbone;
+        Embedding = embedding;
+        Scorer = scorer;
+        Logic = logic;
+    }
+
+    public SharedBackbone Backbone { get; }
+    public IFittedPatchEmbedding Embedding { get; }
+    public IFittedScorer Scorer { get; }
+    public IReadOnlyList<IFittedLogicCheck> Logic { get; }
+
+    /// <summary>Every component whose state goes into the model file, with its stage and index.</summary>
+    public IEnumerable<(StageKind Stage, int Index, IFittedComponent Component)> Stored()
+    {
+        yield return (StageKinds.Backbone, 0, Backbone.Component);
+        yield return (StageKinds.Embedding, 0, Embedding);
+        yield return (StageKinds.Scoring, 0, Scorer);
+        for (int i = 0; i < Logic.Count; i++) yield return (StageKinds.Logic, i, Logic[i]);
+    }
+
+    public PatchScores Score(LayerMaps maps) => Scorer.Score(Embedding.Embed(maps));
+
+    /// <summary>Patch scores upsampled to the map size and smoothed (PatchCore: bilinear, then Gaussian sigma 4).</summary>
+    public static Grid2D AnomalyMap(PatchScores scores, int index, int size, double sigma)
+    {
+        int h = scores.Height, w = scores.Width;
+        var patch = scores.Values.AsSpan(index * h * w, h * w);
+        var upsampled = MapOps.ResizeBilinear(patch, h, w, size, size);
+        var smoothed = MapOps.GaussianBlur(upsampled, size, size, (float)sigma);
+        return new Grid2D(size, size, smoothed);
+    }
+
+    /// <summary>Regions of the map above the threshold, in map pixels and in the original image's pixels.</summary>
+    public static IReadOnlyList<DefectRegion> Regions(Grid2D map, double threshold, Preprocessing preprocessing, int originalHeight, int originalWidth)
+    {
+        var found = ConnectedRegions.Find(map.Values, map.Height, map.Width, (float)threshold);
+        var regions = new DefectRegion[found.Length];
+        for (int i = 0; i < found.Length; i++)
+        {
+            var r = found[i];
+            var mapBox = new PixelBox(r.X, r.Y, r.Width, r.Height);
+            // Images handed over already preprocessed have no original geometry: their pixels are the map's.
+            bool preprocessed = originalHeight <= 0;
+            var imageBox = preprocessed ? mapBox : preprocessing.ToOriginal(mapBox, originalHeight, originalWidth);
+            double pixelScale = preprocessed ? 1 : (double)originalHeight * originalWidth / ((double)preprocessing.Size * preprocessing.Size);
+            regions[i] = new DefectRegion
+            {
+                MapBox = mapBox,
+                MapArea = r.Area,
+                ImageBox = imageBox,
+                ImageArea = (long)Math.Round(r.Area * pixelScale),
+                PeakScore = r.Peak,
+                MeanScore = r.Mean,
+                PeakX = r.PeakX,
+                PeakY = r.PeakY,
+            };
+        }
+        return regions;
+    }
+
+    /// <summary>
+    /// Inspects preprocessed images: every stage timed per batch and charged evenly to its images. Results keep the
+    /// input order.
+    /// </summary>
+    public InspectionResult[] Inspect(IReadOnlyList<PreparedImage> images, IReadOnlyList<string> ids, InspectionSettings settings,
+        IReadOnlyDictionary<string, double>? earlierTimings = null)
+    {
+        var watch = Stopwatch.StartNew();
+        var maps = Backbone.Run(images.Select(i => i.Image).ToList());
+        var timings = new Dictionary<string, double>(earlierTimings ?? new Dictionary<string, double>())
+        {
+            ["backbone"] = watch.Elapsed.TotalMilliseconds / Math.Max(1, images.Count),
+        };
+        return InspectMaps(maps, images, ids, settings, timings);
+    }
+
+    /// <summary>Inspection from backbone maps already computed (calibration reuses the prepared set's).</summary>
+    public InspectionResult[] InspectMaps(LayerMaps maps, IReadOnlyList<PreparedImage> images, IReadOnlyList<string> ids, InspectionSettings settings,
+        IReadOnlyDictionary<string, double>? earlierTimings = null)
+    {
+        var timings = new Dictionary<string, double>(earlierTimings ?? new Dictionary<string, double>());
+        var watch = Stopwatch.StartNew();
+        double Lap() { double ms = watch.Elapsed.TotalMilliseconds / Math.Max(1, images.Count); watch.Restart(); return ms; }
+
+        var features = Embedding.Embed(maps);
+        timings["embedding"] = Lap();
+        var scores = Scorer.Score(features);
+        timings["scoring"] = Lap();
+
+        var heatMaps = new Grid2D[images.Count];
+        Parallel.For(0, images.Count, i => heatMaps[i] = AnomalyMap(scores, i, settings.MapSize, settings.Sigma));
+        timings["map"] = Lap();
+        var regions = new IReadOnlyList<DefectRegion>[images.Count];
+        Parallel.For(0, images.Count, i => regions[i] = Regions(heatMaps[i], settings.Threshold, settings.Preprocessing,
+            images[i].OriginalHeight, images[i].OriginalWidth));
+        timings["regions"] = Lap();
+        var rules = new IReadOnlyList<RuleResult>[images.Count];
+        Parallel.For(0, images.Count, i =>
+        {
+            var subject = new InspectionSubject { Id = ids[i], Image = images[i].Image, AnomalyMap = heatMaps[i], Threshold = settings.Threshold, Regions = regions[i] };
+            rules[i] = Logic.SelectMany(check => check.Check(subject)).ToList();
+        });
+        if (Logic.Count > 0) timings["logic"] = Lap();
+
+        var results = new InspectionResult[images.Count];
+        for (int i = 0; i < images.Count; i++)
+        {
+            double raw = scores.ImageScores[i];
+            results[i] = new InspectionResult
+            {
+                Id = ids[i],
+                RawScore = raw,
+                Score = settings.Normalization?.Apply(raw) ?? double.NaN,
+                IsAnomaly = raw > settings.Threshold || rules[i].Any(r => !r.Passed),
+                RawMap = heatMaps[i],
+                Regions = regions[i],
+                Rules = rules[i],
+                Timings = timings,
+                ModelId = settings.ModelId,
+            };
+        }
+        return results;
+    }
+
+    public void Dispose()
+    {
+        Backbone.Release();
+        Embedding.Dispose();
+        Scorer.Dispose();
+        foreach (var check in Logic) check.Dispose();
+    }
+}
+
+/// <summary>What inspection needs besides the fitted components: geometry, map smoothing, threshold, normalisation.</summary>
+sealed record InspectionSettings(Preprocessing Preprocessing, int MapSize, double Sigma, double Threshold,
+    ModelFiles.ScoreNormalization? Normalization, string ModelId)
+{
+    public static InspectionSettings For(PipelineSpec spec, double threshold, ModelFiles.ScoreNormalization? normalization, string modelId) =>
+        new(new Preprocessing(spec.Input.Size, spec.Input.Crop), spec.Input.Crop, spec.Map.Sigma, threshold, normalization, modelId);
+}

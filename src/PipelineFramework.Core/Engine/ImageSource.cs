@@ -1,0 +1,89 @@
+using PipelineFramework.Abstractions;
+using PipelineFramework.Core.Images;
+
+namespace PipelineFramework.Core.Engine;
+
+/// <summary>An image to fit on or inspect: an id for results and errors, and how to decode it.</summary>
+public sealed record ImageSource(string Id, Func<Preprocessing, PreparedImage> Load)
+{
+    public static ImageSource FromFile(string path) => new(path, p => p.LoadPrepared(path));
+
+    /// <summary>Encoded bytes (PNG, JPEG, BMP) as read from a file, a camera or a request body.</summary>
+    public static ImageSource FromBytes(string id, byte[] bytes) => new(id, p => p.DecodePrepared(bytes, id));
+
+    /// <summary>A stream of encoded bytes, read now (the stream may be closed afterwards).</summary>
+    public static ImageSource FromStream(string id, Stream stream)
+    {
+        using var copy = new MemoryStream();
+        try { stream.CopyTo(copy); }
+        catch (IOException e) { throw new PipelineException($"Cannot read image {id} from its stream: {e.Message}", e); }
+        return FromBytes(id, copy.ToArray());
+    }
+
+    public static IReadOnlyList<ImageSource> FromFiles(IEnumerable<string> paths) => paths.Select(FromFile).ToList();
+}
+
+/// <summary>The one batching loop of the engine: decode in parallel, then hand each batch to the caller.</summary>
+static class Batches
+{
+    public static void ForEach(int total, int batchSize, Action<int, int> body, IProgress<ProgressUpdate>? progress, string stage,
+        CancellationToken cancellation)
+    {
+        for (int start = 0; start < total; start += batchSize)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            int count = Math.Min(batchSize, total - start);
+            body(start, count);
+            progress?.Report(new ProgressUpdate(stage, start + count, total));
+        }
+    }
+
+    /// <summary>Decodes and preprocesses in parallel; the first unreadable image is reported by name.</summary>
+    public static PreparedImage[] Decode(IReadOnlyList<ImageSource> sources, Preprocessing preprocessing)
+    {
+        var images = new PreparedImage[sources.Count];
+        try
+        {
+            Parallel.For(0, sources.Count, i => images[i] = sources[i].Load(preprocessing));
+        }
+        catch (AggregateException e) when (e.InnerExceptions.OfType<PipelineException>().FirstOrDefault() is { } first)
+        {
+            throw new PipelineException(first.Message, first);
+        }
+        return images;
+    }
+}
+
+/// <summary>
+/// A fitted backbone shared by a prepared set and the models fitted from it: disposed when the last holder lets go.
+/// Counts the images it runs, so tests and benchmarks can see that trials share one backbone pass.
+/// </summary>
+sealed class SharedBackbone
+{
+    readonly IFittedBackbone _backbone;
+    int _holders = 1;
+    long _images;
+
+    public SharedBackbone(IFittedBackbone backbone) => _backbone = backbone;
+
+    public IReadOnlyList<LayerInfo> Layers => _backbone.Layers;
+    public IFittedBackbone Component => _backbone;
+    public long ImagesRun => Interlocked.Read(ref _images);
+
+    public LayerMaps Run(IReadOnlyList<ImageTensor> images)
+    {
+        Interlocked.Add(ref _images, images.Count);
+        return _backbone.Run(images);
+    }
+
+    public SharedBackbone Acquire()
+    {
+        if (Interlocked.Increment(ref _holders) <= 1) throw new ObjectDisposedException("backbone", "The prepared set or model holding this backbone was disposed.");
+        return this;
+    }
+
+    public void Release()
+    {
+        if (Interlocked.Decrement(ref _holders) == 0) _backbone.Dispose();
+    }
+}

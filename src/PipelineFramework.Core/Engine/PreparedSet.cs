@@ -1,0 +1,55 @@
+using PipelineFramework.Abstractions;
+using PipelineFramework.Core.Images;
+
+namespace PipelineFramework.Core.Engine;
+
+/// <summary>
+/// What fitting needs before any stage after the backbone runs: the fit / hold-out split of the good images (copies of
+/// one image never on both sides), the backbone's layer maps of both sides, and synthetic anomalies (with masks) made
+/// from good images. One prepared set feeds any number of <see cref="AnomalyPipeline.Fit(PreparedSet, IProgress{ProgressUpdate}?, CancellationToken)"/>
+/// calls whose pipelines differ only after the backbone (embedding, scoring, map, threshold, logic), so a search over
+/// those runs the backbone once per image. Immutable; dispose it (and the models) to free the backbone.
+/// </summary>
+public sealed class PreparedSet : IDisposable
+{
+    internal PreparedSet(string key, SharedBackbone backbone)
+    {
+        Key = key;
+        Backbone = backbone;
+    }
+
+    /// <summary>Canonical JSON of the sections the set depends on, plus the identity of the images.</summary>
+    public string Key { get; }
+    internal SharedBackbone Backbone { get; }
+
+    public required IReadOnlyList<string> FitImages { get; init; }
+    public required IReadOnlyList<string> HoldoutImages { get; init; }
+    /// <summary>Training images that repeat another one's pixels exactly (kept on the same side of the split).</summary>
+    public required int DuplicateImages { get; init; }
+
+    public required LayerMaps FitMaps { get; init; }
+    public required LayerMaps HoldoutMaps { get; init; }
+    /// <summary>The decoded hold-out images: logic checks fit on them, seen as parts are at inspection.</summary>
+    public required IReadOnlyList<PreparedImage> Holdout { get; init; }
+    /// <summary>Synthetic anomalies made from hold-out images (threshold calibration, synthetic AUROC).</summary>
+    public required LayerMaps? SyntheticHoldoutMaps { get; init; }
+    /// <summary>Synthetic anomalies made from fit images and their masks (learned scorers train on them).</summary>
+    public required LayerMaps? TrainingSyntheticMaps { get; init; }
+    public required IReadOnlyList<Grid2D> TrainingSyntheticMasks { get; init; }
+
+    /// <summary>Images the backbone has run on so far, through this set and every model fitted from it.</summary>
+    public long BackboneImages => Backbone.ImagesRun;
+
+    /// <summary>Memory held by the layer maps and images (what a cache bounds).</summary>
+    public long SizeInBytes =>
+        FitMaps.SizeInBytes + HoldoutMaps.SizeInBytes + (SyntheticHoldoutMaps?.SizeInBytes ?? 0) + (TrainingSyntheticMaps?.SizeInBytes ?? 0)
+        + Holdout.Sum(h => (long)h.Image.Pixels.Length * sizeof(float))
+        + TrainingSyntheticMasks.Sum(m => (long)m.Values.Length * sizeof(float));
+
+    int _disposed;
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0) Backbone.Release();
+    }
+}
