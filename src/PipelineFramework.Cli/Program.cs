@@ -8,6 +8,7 @@ using PipelineFramework.Core;
 using PipelineFramework.Core.Data;
 using PipelineFramework.Core.Engine;
 using PipelineFramework.Core.Evaluation;
+using PipelineFramework.Core.Hosting;
 using PipelineFramework.Core.Images;
 using PipelineFramework.Core.Plugins;
 
@@ -47,7 +48,7 @@ namespace PipelineFramework.Cli
                 var data = Path.Combine(AppContext.BaseDirectory, "demo-data", "hazelnut");
                 var pipelinePath = ResolvePipeline(parse.GetValue(pipelineOption)!);
                 var outDir = Path.GetFullPath(parse.GetValue(outOption)!);
-                var pipeline = AnomalyPipeline.FromFile(pipelinePath, catalog);
+                var pipeline = LoadPipeline(pipelinePath, catalog);
                 Console.WriteLine($"Demo: pipeline '{pipeline.Spec.Name}' ({pipelinePath})");
                 Console.WriteLine($"      data {data} (Intel toy hazelnut set, CC-BY-4.0)");
                 var results = Evaluator.Run(pipeline, data, outDir, new EvaluationOptions { SaveModels = true, Progress = new ConsoleProgress() });
@@ -71,13 +72,15 @@ namespace PipelineFramework.Cli
             command.SetAction(parse => Run(() =>
             {
                 var catalog = Catalog(parse.GetValue(plugins));
-                var pipeline = AnomalyPipeline.FromFile(ResolvePipeline(parse.GetValue(pipelineOption)!), catalog);
+                var pipeline = LoadPipeline(ResolvePipeline(parse.GetValue(pipelineOption)!), catalog);
                 var images = GoodImages(parse.GetValue(dataOption)!);
                 Console.WriteLine($"Fitting '{pipeline.Spec.Name}' on {images.Count} good images");
                 using var model = pipeline.Fit(images, new ConsoleProgress());
                 var path = parse.GetValue(modelOption)!;
                 model.Save(path);
                 Console.WriteLine($"Threshold {model.Threshold:G6} ({model.Manifest.Threshold.Rationale}); fitted in {model.Manifest.Training.FitSeconds:0.0} s");
+                if (model.Manifest.Training.DuplicateImages > 0)
+                    Console.WriteLine($"Duplicates: {model.Manifest.Training.DuplicateImages} training images repeat another image; each set of copies was kept on one side of the hold-out split.");
                 Console.WriteLine($"Model written to {Path.GetFullPath(path)}");
             }));
             return command;
@@ -93,7 +96,7 @@ namespace PipelineFramework.Cli
             command.SetAction(parse => Run(() =>
             {
                 var catalog = Catalog(parse.GetValue(plugins));
-                using var model = AnomalyModel.Load(parse.GetValue(modelOption)!, catalog);
+                using var model = AnomalyModel.Load(parse.GetValue(modelOption)!, catalog, Services);
                 var images = ImagePaths(parse.GetValue(imagesOption)!);
                 var results = model.Inspect(images, new ConsoleProgress());
                 Console.WriteLine($"{"score",7} {"verdict",-9} image");
@@ -105,11 +108,9 @@ namespace PipelineFramework.Cli
                     var json = new JsonObject
                     {
                         ["model"] = Path.GetFullPath(parse.GetValue(modelOption)!),
+                        ["model_id"] = model.ModelId,
                         ["threshold"] = model.Threshold,
-                        ["results"] = new JsonArray(results.Select(r => (JsonNode)new JsonObject
-                        {
-                            ["path"] = r.Id, ["score"] = r.Score, ["raw_score"] = r.RawScore, ["is_anomaly"] = r.IsAnomaly,
-                        }).ToArray()),
+                        ["results"] = new JsonArray(results.Select(r => (JsonNode)ResultJson(r)).ToArray()),
                     };
                     AtomicFile.WriteText(outPath, json.ToJsonString(Json));
                     Console.WriteLine($"Results written to {Path.GetFullPath(outPath)}");
@@ -140,7 +141,7 @@ namespace PipelineFramework.Cli
             command.SetAction(parse => Run(() =>
             {
                 var catalog = Catalog(parse.GetValue(plugins));
-                var pipeline = AnomalyPipeline.FromFile(ResolvePipeline(parse.GetValue(pipelineOption)!), catalog);
+                var pipeline = LoadPipeline(ResolvePipeline(parse.GetValue(pipelineOption)!), catalog);
                 var outDir = parse.GetValue(outOption)!;
                 var results = Evaluator.Run(pipeline, parse.GetValue(dataOption)!, outDir, new EvaluationOptions
                 {
@@ -165,7 +166,7 @@ namespace PipelineFramework.Cli
             command.SetAction(parse => Run(() =>
             {
                 var catalog = Catalog(parse.GetValue(plugins));
-                var pipeline = AnomalyPipeline.FromFile(ResolvePipeline(parse.GetValue(pipelineOption)!), catalog);
+                var pipeline = LoadPipeline(ResolvePipeline(parse.GetValue(pipelineOption)!), catalog);
                 int count = parse.GetValue(countOption);
                 if (count < 1) throw new PipelineException("--count must be at least 1.");
                 var outDir = parse.GetValue(outOption)!;
@@ -223,6 +224,36 @@ namespace PipelineFramework.Cli
             });
             return command;
         }
+
+        static readonly HostServices Services = HostEnvironment.CreateServices(log: new ConsoleLog());
+
+        /// <summary>A pipeline file, validated; notes from the parser (an old section migrated) go to stderr.</summary>
+        static AnomalyPipeline LoadPipeline(string path, ComponentCatalog catalog)
+        {
+            var pipeline = AnomalyPipeline.FromFile(path, catalog, Services);
+            foreach (var note in pipeline.Spec.Notes) Console.Error.WriteLine($"note: {path}: {note}");
+            return pipeline;
+        }
+
+        /// <summary>One result as <c>pf score --out</c> writes it: verdict, regions, rule results, per-stage timings.</summary>
+        static JsonObject ResultJson(InspectionResult r) => new()
+        {
+            ["path"] = r.Id, ["score"] = r.Score, ["raw_score"] = r.RawScore, ["is_anomaly"] = r.IsAnomaly,
+            ["regions"] = new JsonArray(r.Regions.Select(g => (JsonNode)new JsonObject
+            {
+                ["box"] = new JsonArray(g.ImageBox.X, g.ImageBox.Y, g.ImageBox.Width, g.ImageBox.Height),
+                ["area"] = g.ImageArea,
+                ["map_box"] = new JsonArray(g.MapBox.X, g.MapBox.Y, g.MapBox.Width, g.MapBox.Height),
+                ["map_area"] = g.MapArea,
+                ["peak"] = g.PeakScore, ["mean"] = g.MeanScore,
+            }).ToArray()),
+            ["rules"] = new JsonArray(r.Rules.Select(u => (JsonNode)new JsonObject
+            {
+                ["rule"] = u.RuleId, ["passed"] = u.Passed, ["measured"] = u.Measured, ["expected_min"] = u.ExpectedMin,
+                ["expected_max"] = u.ExpectedMax, ["component"] = u.Component, ["detail"] = u.Detail,
+            }).ToArray()),
+            ["timings_ms"] = new JsonObject(r.Timings.Select(t => KeyValuePair.Create(t.Key, (JsonNode?)Math.Round(t.Value, 3)))),
+        };
 
         /// <summary>An option as <c>pf plugins --json</c> shows it: what AutoML needs to search it with no table of its own.</summary>
         static JsonObject OptionJson(OptionInfo o)
@@ -307,6 +338,13 @@ namespace PipelineFramework.Cli
                 return 2;
             }
         }
+    }
+
+    /// <summary>Components' log lines: warnings on stderr (stdout stays for results), information dropped.</summary>
+    sealed class ConsoleLog : IComponentLog
+    {
+        public void Info(string message) { }
+        public void Warning(string message) => Console.Error.WriteLine($"warning: {message}");
     }
 
     /// <summary>

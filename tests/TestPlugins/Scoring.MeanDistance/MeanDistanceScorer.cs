@@ -5,9 +5,11 @@ namespace TestPlugin.Scoring.MeanDistance;
 public sealed record MeanDistanceOptions : IValidatableOptions
 {
     /// <summary>Multiplies every score; lets tests see that options reach the plugin.</summary>
-    public double Scale { get; init; } = 1.0;
+    [OptionRange(0, 1e6, MinExclusive = true)] public double Scale { get; init; } = 1.0;
     /// <summary>Makes Save throw, to test that a failed save leaves an earlier model file intact.</summary>
     public bool FailOnSave { get; init; }
+    /// <summary>Name of a secret the scorer needs at fit and load (as an LLM explainer needs its API key): read from the host, never stored.</summary>
+    public string? RequireSecret { get; init; }
 
     public IEnumerable<OptionError> Validate()
     {
@@ -21,6 +23,7 @@ public sealed class MeanDistanceScorer(MeanDistanceOptions options) : IScorer
 {
     public IFittedScorer Fit(ScorerFitInputs inputs, FitContext context)
     {
+        CheckSecret(context);
         var good = inputs.Good;
         int perImage = good.PatchesPerImage * good.Dim;
         var mean = new float[perImage];
@@ -32,8 +35,15 @@ public sealed class MeanDistanceScorer(MeanDistanceOptions options) : IScorer
         return new Fitted(options, good.Height, good.Width, good.Dim, mean);
     }
 
+    void CheckSecret(FitContext context)
+    {
+        if (options.RequireSecret is { } name && string.IsNullOrEmpty(context.Services.Secrets.Get(name)))
+            throw new PipelineException($"test.mean-distance: the secret '{name}' is not set; set the environment variable {name} or add it to the user secrets file.");
+    }
+
     public IFittedScorer Load(IModelReader state, FitContext context)
     {
+        CheckSecret(context);
         var mean = state.ReadTensor("mean", out var shape);
         return new Fitted(options, shape[0], shape[1], shape[2], mean);
     }
