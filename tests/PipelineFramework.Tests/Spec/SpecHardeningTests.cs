@@ -80,9 +80,10 @@ public class SpecHardeningTests
                 var high = double.IsNaN(range.SearchMax) ? range.Max : range.SearchMax;
                 if (low < range.Min || high > range.Max || low > high) problems.Add($"{where}: search range [{low}, {high}] is not inside {range.Describe()}");
                 if (range.LogScale && low <= 0) problems.Add($"{where}: log-scale search needs a positive lower bound (set SearchMin)");
-                try { ComponentOptions.CheckRanges(defaults!, "$"); }
-                catch (PipelineException e) { problems.Add($"{component.TypeName}: default out of range: {e.Message}"); }
             }
+            if (defaults is null) continue;
+            try { ComponentOptions.CheckRanges(defaults, "$"); }
+            catch (PipelineException e) { problems.Add($"{component.TypeName}: default out of range: {e.Message}"); }
         }
         Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems.Distinct()));
     }
