@@ -5,7 +5,7 @@ namespace TestPlugin.Scoring.MeanDistance;
 public sealed record MeanDistanceOptions
 {
     /// <summary>Multiplies every score; lets tests see that options reach the plugin.</summary>
-    [OptionRange(0, 1e6, MinExclusive = true)] public double Scale { get; init; } = 1.0;
+    [OptionRange(0, 1000, MinExclusive = true)] public double Scale { get; init; } = 1.0;
     /// <summary>Makes Save throw, to test that a failed save leaves an earlier model file intact.</summary>
     public bool FailOnSave { get; init; }
 }
