@@ -3,21 +3,14 @@ using PipelineFramework.Compute;
 
 namespace PipelineFramework.Scoring.Padim;
 
-public sealed record PadimOptions : IValidatableOptions
+public sealed record PadimOptions
 {
     /// <summary>Channels kept, chosen at random with the pipeline seed (the paper keeps 100 of 448 for ResNet18); 0 = all.</summary>
-    public int ReducedDim { get; init; } = 100;
+    [OptionRange(0, 8192, LogScale = true, SearchMin = 16, SearchMax = 512)] public int ReducedDim { get; init; } = 100;
     /// <summary>Ledoit-Wolf-style shrinkage of each covariance towards a scaled identity, in [0, 1).</summary>
-    public double Shrinkage { get; init; } = 0.0;
+    [OptionRange(0, 1, MaxExclusive = true, SearchMax = 0.5)] public double Shrinkage { get; init; } = 0.0;
     /// <summary>Added to the covariance diagonal (the paper's 0.01 I).</summary>
-    public double Epsilon { get; init; } = 0.01;
-
-    public IEnumerable<OptionError> Validate()
-    {
-        if (ReducedDim < 0) yield return new("reducedDim", "must be >= 0 (0 = keep all channels)");
-        if (Shrinkage is < 0 or >= 1) yield return new("shrinkage", "must be in [0, 1)");
-        if (Epsilon < 0) yield return new("epsilon", "must be >= 0");
-    }
+    [OptionRange(0, 1000, LogScale = true, SearchMin = 1e-4, SearchMax = 1)] public double Epsilon { get; init; } = 0.01;
 }
 
 /// <summary>

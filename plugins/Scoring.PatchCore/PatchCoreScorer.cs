@@ -3,23 +3,19 @@ using PipelineFramework.Compute;
 
 namespace PipelineFramework.Scoring.PatchCore;
 
-public sealed record PatchCoreOptions : IValidatableOptions
+public sealed record PatchCoreOptions
 {
     /// <summary>Share of good patches kept in the memory bank by greedy k-centre selection (the paper uses 0.01 to 0.25).</summary>
-    public double CoresetRatio { get; init; } = 0.1;
-    /// <summary>Dimension of the random projection the coreset selection works in (the paper's approximate greedy); 0 = exact.</summary>
-    public int ProjectionDim { get; init; } = 128;
+    [OptionRange(0, 1, MinExclusive = true, LogScale = true, SearchMin = 0.01, SearchMax = 0.25)] public double CoresetRatio { get; init; } = 0.1;
+    /// <summary>
+    /// Dimension of the random projection the coreset selection works in (the paper's approximate greedy); 0 = exact.
+    /// A speed setting, not searched.
+    /// </summary>
+    [OptionRange(0, 4096), NotSearched] public int ProjectionDim { get; init; } = 128;
     /// <summary>Image score re-weighting from the paper (eq. 7); off = image score is the max patch score.</summary>
     public bool Reweight { get; init; }
     /// <summary>Neighbourhood size b of the re-weighting.</summary>
-    public int ReweightNeighbours { get; init; } = 9;
-
-    public IEnumerable<OptionError> Validate()
-    {
-        if (CoresetRatio is <= 0 or > 1) yield return new("coresetRatio", "must be in (0, 1]");
-        if (ProjectionDim < 0) yield return new("projectionDim", "must be >= 0 (0 = no projection)");
-        if (ReweightNeighbours < 1) yield return new("reweightNeighbours", "must be >= 1");
-    }
+    [OptionRange(1, 1000, SearchMax = 27)] public int ReweightNeighbours { get; init; } = 9;
 }
 
 /// <summary>

@@ -6,31 +6,31 @@ namespace PipelineFramework.Scoring.SimpleNet;
 public sealed record SimpleNetOptions : IValidatableOptions
 {
     /// <summary>Hidden units of the discriminator MLP (SimpleNet: 1024; smaller here for CPU training).</summary>
-    public int HiddenSize { get; init; } = 256;
+    [OptionRange(1, 65_536, LogScale = true, SearchMin = 32, SearchMax = 1024)] public int HiddenSize { get; init; } = 256;
 
     /// <summary>Standard deviation of the Gaussian noise that turns adapted good features into anomalous ones (SimpleNet: 0.015).</summary>
-    public double NoiseSigma { get; init; } = 0.015;
+    [OptionRange(0, 10, MinExclusive = true, LogScale = true, SearchMin = 0.001, SearchMax = 0.1)] public double NoiseSigma { get; init; } = 0.015;
 
     /// <summary>Passes over the (subsampled) good patches.</summary>
-    public int Epochs { get; init; } = 20;
+    [OptionRange(1, 10_000, SearchMin = 5, SearchMax = 100)] public int Epochs { get; init; } = 20;
 
     /// <summary>Adam learning rate of the discriminator (SimpleNet: 2e-4).</summary>
-    public double LearningRate { get; init; } = 2e-4;
+    [OptionRange(0, 1, MinExclusive = true, LogScale = true, SearchMin = 1e-5, SearchMax = 1e-2)] public double LearningRate { get; init; } = 2e-4;
 
     /// <summary>Adam learning rate of the feature adaptor (SimpleNet: 1e-4); 0 keeps the adaptor at the identity.</summary>
-    public double AdaptorLearningRate { get; init; } = 1e-4;
+    [OptionRange(0, 1, LogScale = true, SearchMin = 1e-6, SearchMax = 1e-2)] public double AdaptorLearningRate { get; init; } = 1e-4;
 
     /// <summary>Good patches per step (each step also sees as many noisy copies and up to as many synthetic anomalies).</summary>
-    public int BatchSize { get; init; } = 256;
+    [OptionRange(1, 65_536), NotSearched] public int BatchSize { get; init; } = 256;
 
     /// <summary>Good patches are subsampled (seeded) to at most this many; synthetic anomalous patches too.</summary>
-    public int MaxTrainPatches { get; init; } = 50_000;
+    [OptionRange(1, 10_000_000), NotSearched] public int MaxTrainPatches { get; init; } = 50_000;
 
     /// <summary>Margin th of the truncated L1 loss: good max(0, th − D(x)), anomalous max(0, th + D(x)).</summary>
-    public double LossThreshold { get; init; } = 0.5;
+    [OptionRange(0, 100, MinExclusive = true, SearchMin = 0.1, SearchMax = 2)] public double LossThreshold { get; init; } = 0.5;
 
     /// <summary>Negative slope of the discriminator's LeakyReLU.</summary>
-    public double LeakySlope { get; init; } = 0.2;
+    [OptionRange(0, 1, MaxExclusive = true, SearchMax = 0.5)] public double LeakySlope { get; init; } = 0.2;
 
     /// <summary>
     /// Input scaling fitted on the good patches before the adaptor: "global" (centre each dimension, divide all by one
@@ -42,26 +42,9 @@ public sealed record SimpleNetOptions : IValidatableOptions
     /// <summary>Also learn from labelled synthetic patches (ScorerFitInputs.Synthetic) when the pipeline provides them.</summary>
     public bool UseSynthetic { get; init; } = true;
 
+    /// <summary>The checks a range cannot express; every number's own range is its [OptionRange].</summary>
     public IEnumerable<OptionError> Validate()
     {
-        if (HiddenSize is < 1 or > 65_536)
-            yield return new("hiddenSize", $"hiddenSize must be between 1 and 65536; got {HiddenSize}.");
-        if (!(NoiseSigma > 0 && double.IsFinite(NoiseSigma)))
-            yield return new("noiseSigma", $"noiseSigma must be a positive number; got {NoiseSigma}.");
-        if (Epochs < 1)
-            yield return new("epochs", $"epochs must be at least 1; got {Epochs}.");
-        if (!(LearningRate > 0 && LearningRate <= 1))
-            yield return new("learningRate", $"learningRate must be positive and at most 1 (typically 1e-4 to 1e-3); got {LearningRate}.");
-        if (!(AdaptorLearningRate >= 0 && AdaptorLearningRate <= 1))
-            yield return new("adaptorLearningRate", $"adaptorLearningRate must be between 0 (frozen adaptor) and 1; got {AdaptorLearningRate}.");
-        if (BatchSize < 1)
-            yield return new("batchSize", $"batchSize must be at least 1; got {BatchSize}.");
-        if (MaxTrainPatches < 1)
-            yield return new("maxTrainPatches", $"maxTrainPatches must be at least 1; got {MaxTrainPatches}.");
-        if (!(LossThreshold > 0 && double.IsFinite(LossThreshold)))
-            yield return new("lossThreshold", $"lossThreshold must be a positive number; got {LossThreshold}.");
-        if (!(LeakySlope >= 0 && LeakySlope < 1))
-            yield return new("leakySlope", $"leakySlope must be in [0, 1); got {LeakySlope}.");
         if (FeatureScaling is not ("global" or "per-dimension" or "none"))
             yield return new("featureScaling", $"featureScaling '{FeatureScaling}' is not known; use \"global\", \"per-dimension\" or \"none\".");
     }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -22,14 +23,32 @@ var pluginsOption = new Option<string[]>("--plugins")
     AllowMultipleArgumentsPerToken = true,
 };
 
-var root = new RootCommand("PipelineFramework: visual anomaly detection pipelines declared in JSON.") { pluginsOption };
-root.Subcommands.Add(Commands.Demo(pluginsOption));
-root.Subcommands.Add(Commands.Fit(pluginsOption));
-root.Subcommands.Add(Commands.Score(pluginsOption));
-root.Subcommands.Add(Commands.Evaluate(pluginsOption));
-root.Subcommands.Add(Commands.Synth(pluginsOption));
-root.Subcommands.Add(Commands.Plugins(pluginsOption));
-return root.Parse(args).Invoke();
+using var interruption = new Interruption();
+// Exceptions on worker threads never reach the catch below; without this they would end the process with a stack trace.
+AppDomain.CurrentDomain.UnhandledException += (_, e) =>
+    Environment.Exit(LastResort.Report(e.ExceptionObject as Exception ?? new Exception(e.ExceptionObject?.ToString()), args));
+try
+{
+    var root = new RootCommand("PipelineFramework: visual anomaly detection pipelines declared in JSON.") { pluginsOption };
+    root.Subcommands.Add(Commands.Demo(pluginsOption, interruption.Token));
+    root.Subcommands.Add(Commands.Fit(pluginsOption, interruption.Token));
+    root.Subcommands.Add(Commands.Score(pluginsOption, interruption.Token));
+    root.Subcommands.Add(Commands.Evaluate(pluginsOption, interruption.Token));
+    root.Subcommands.Add(Commands.Synth(pluginsOption, interruption.Token));
+    root.Subcommands.Add(Commands.Plugins(pluginsOption));
+    var parsed = root.Parse(args);
+    // System.CommandLine's own report is the errors plus the whole help text; one line that points at --help is clearer.
+    if (parsed.Errors.Count > 0 && parsed.Action is not { ClearsParseErrors: true })
+    {
+        Console.Error.WriteLine($"error: {string.Join(" ", parsed.Errors.Select(e => e.Message).Distinct())} Run '{Commands.CommandLine(parsed)} --help' for the options.");
+        return ExitCodes.InputError;
+    }
+    return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (Exception e)
+{
+    return LastResort.Report(e, args);
+}
 
 namespace PipelineFramework.Cli
 {
@@ -37,21 +56,22 @@ namespace PipelineFramework.Cli
     {
         static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
-        public static Command Demo(Option<string[]> plugins)
+        public static Command Demo(Option<string[]> plugins, CancellationToken cancellation)
         {
             var outOption = new Option<string>("--out") { Description = "Output folder.", DefaultValueFactory = _ => Path.Combine("runs", "demo") };
             var pipelineOption = new Option<string>("--pipeline") { Description = "Pipeline JSON file or shipped pipeline name.", DefaultValueFactory = _ => "patchcore-mobilenet" };
             var command = new Command("demo", "Fit the default pipeline on the shipped hazelnut images, evaluate it and write a report.") { outOption, pipelineOption };
-            command.SetAction(parse => Run(() =>
+            command.SetAction(parse =>
             {
                 var catalog = Catalog(parse.GetValue(plugins));
                 var data = Path.Combine(AppContext.BaseDirectory, "demo-data", "hazelnut");
                 var pipelinePath = ResolvePipeline(parse.GetValue(pipelineOption)!);
                 var outDir = Path.GetFullPath(parse.GetValue(outOption)!);
                 var pipeline = LoadPipeline(pipelinePath, catalog);
+                OutputPaths.CheckFolder("--out", outDir, [new(data, "the demo data folder")]);
                 Console.WriteLine($"Demo: pipeline '{pipeline.Spec.Name}' ({pipelinePath})");
                 Console.WriteLine($"      data {data} (Intel toy hazelnut set, CC-BY-4.0)");
-                var results = Evaluator.Run(pipeline, data, outDir, new EvaluationOptions { SaveModels = true, Progress = new ConsoleProgress() });
+                var results = Evaluator.Run(pipeline, data, outDir, new EvaluationOptions { SaveModels = true, Progress = new ConsoleProgress(), Cancellation = cancellation });
                 Console.WriteLine();
                 Console.Write(Evaluator.FormatTable(results));
                 Console.WriteLine();
@@ -59,121 +79,151 @@ namespace PipelineFramework.Cli
                 Console.WriteLine($"Metrics: {Path.Combine(outDir, "metrics.json")}");
                 Console.WriteLine($"Report:  {Path.Combine(outDir, "report.html")}  (open it in a browser)");
                 Console.WriteLine($"Next:    pf score --model {Path.Combine(outDir, "model.pfmodel")} --images <image or folder>");
-            }));
+                return ExitCodes.Ok;
+            });
             return command;
         }
 
-        public static Command Fit(Option<string[]> plugins)
+        public static Command Fit(Option<string[]> plugins, CancellationToken cancellation)
         {
             var pipelineOption = new Option<string>("--pipeline") { Description = "Pipeline JSON file or shipped pipeline name.", Required = true };
             var dataOption = new Option<string>("--data") { Description = "Good images: an MVTec-style category folder (train/good is used) or a folder of images.", Required = true };
             var modelOption = new Option<string>("--model") { Description = "Model file to write (written atomically).", Required = true };
             var command = new Command("fit", "Fit a pipeline on images of good parts and write the model file.") { pipelineOption, dataOption, modelOption };
-            command.SetAction(parse => Run(() =>
+            command.SetAction(parse =>
             {
                 var catalog = Catalog(parse.GetValue(plugins));
-                var pipeline = LoadPipeline(ResolvePipeline(parse.GetValue(pipelineOption)!), catalog);
+                var pipelinePath = ResolvePipeline(parse.GetValue(pipelineOption)!);
+                var pipeline = LoadPipeline(pipelinePath, catalog);
                 var images = GoodImages(parse.GetValue(dataOption)!);
-                Console.WriteLine($"Fitting '{pipeline.Spec.Name}' on {images.Count} good images");
-                using var model = pipeline.Fit(images, new ConsoleProgress());
                 var path = parse.GetValue(modelOption)!;
+                OutputPaths.CheckFile("--model", path,
+                    [new(pipelinePath, "the pipeline file (--pipeline)"), .. images.Select(i => new OutputPaths.Input(i, "a training image (--data)"))]);
+                Console.WriteLine($"Fitting '{pipeline.Spec.Name}' on {images.Count} good images");
+                using var model = pipeline.Fit(images, new ConsoleProgress(), cancellation);
+                cancellation.ThrowIfCancellationRequested();
                 model.Save(path);
                 Console.WriteLine($"Threshold {model.Threshold:G6} ({model.Manifest.Threshold.Rationale}); fitted in {model.Manifest.Training.FitSeconds:0.0} s");
                 if (model.Manifest.Training.DuplicateImages > 0)
                     Console.WriteLine($"Duplicates: {model.Manifest.Training.DuplicateImages} training images repeat another image; each set of copies was kept on one side of the hold-out split.");
                 Console.WriteLine($"Model written to {Path.GetFullPath(path)}");
-            }));
+                return ExitCodes.Ok;
+            });
             return command;
         }
 
-        public static Command Score(Option<string[]> plugins)
+        public static Command Score(Option<string[]> plugins, CancellationToken cancellation)
         {
             var modelOption = new Option<string>("--model") { Description = "Model file from `pf fit`.", Required = true };
             var imagesOption = new Option<string>("--images") { Description = "An image file or a folder of images.", Required = true };
             var outOption = new Option<string?>("--out") { Description = "Write results as JSON to this file." };
-            var mapsOption = new Option<string?>("--maps") { Description = "Write each heat map (normalised, 0.5 = threshold) as a PNG into this folder." };
+            var mapsOption = new Option<string?>("--maps") { Description = $"Write each heat map (normalised, 0.5 = threshold) as a PNG into this folder: <image path below --images>{HeatMapFiles.Suffix}." };
             var command = new Command("score", "Score images with a fitted model: score, verdict and heat map per image.") { modelOption, imagesOption, outOption, mapsOption };
-            command.SetAction(parse => Run(() =>
+            command.SetAction(parse =>
             {
                 var catalog = Catalog(parse.GetValue(plugins));
-                using var model = AnomalyModel.Load(parse.GetValue(modelOption)!, catalog, Services);
-                var images = ImagePaths(parse.GetValue(imagesOption)!);
-                var results = model.Inspect(images, new ConsoleProgress());
+                var modelPath = parse.GetValue(modelOption)!;
+                var imagesArgument = parse.GetValue(imagesOption)!;
+                var images = ImagePaths(imagesArgument);
+                var scoredFolder = Directory.Exists(imagesArgument) ? imagesArgument : null;
+                var outPath = parse.GetValue(outOption);
+                var mapsDir = parse.GetValue(mapsOption);
+                var model = new OutputPaths.Input(modelPath, "the model file (--model)");
+                if (outPath is not null)
+                    OutputPaths.CheckFile("--out", outPath, [model, .. images.Select(i => new OutputPaths.Input(i, "an image to score (--images)"))]);
+                if (mapsDir is not null)
+                    OutputPaths.CheckFolder("--maps", mapsDir, [new(scoredFolder ?? Path.GetDirectoryName(Path.GetFullPath(imagesArgument))!, "the folder of the images to score (--images)")]);
+
+                using var fitted = AnomalyModel.Load(modelPath, catalog, Services, cancellation);
+                var results = fitted.Inspect(images, new ConsoleProgress(), cancellation);
                 Console.WriteLine($"{"score",7} {"verdict",-9} image");
                 foreach (var r in results)
                     Console.WriteLine($"{r.Score,7:0.000} {(r.IsAnomaly ? "ANOMALY" : "ok"),-9} {r.Id}");
-                var outPath = parse.GetValue(outOption);
                 if (outPath is not null)
                 {
                     var json = new JsonObject
                     {
-                        ["model"] = Path.GetFullPath(parse.GetValue(modelOption)!),
-                        ["model_id"] = model.ModelId,
-                        ["threshold"] = model.Threshold,
+                        ["model"] = Path.GetFullPath(modelPath),
+                        ["threshold"] = fitted.Threshold,
+                        ["model_id"] = fitted.ModelId,
                         ["results"] = new JsonArray(results.Select(r => (JsonNode)ResultJson(r)).ToArray()),
                     };
                     AtomicFile.WriteText(outPath, json.ToJsonString(Json));
                     Console.WriteLine($"Results written to {Path.GetFullPath(outPath)}");
                 }
-                var mapsDir = parse.GetValue(mapsOption);
                 if (mapsDir is not null)
                 {
                     foreach (var r in results)
                     {
-                        var map = r.NormalizedMap(model.Normalization);
-                        ImageLoader.SavePng(new ImageTensor(1, map.Height, map.Width, map.Values),
-                            Path.Combine(mapsDir, Path.GetFileNameWithoutExtension(r.Id) + "_map.png"));
+                        cancellation.ThrowIfCancellationRequested();
+                        var map = r.NormalizedMap(fitted.Normalization);
+                        ImageLoader.SavePng(new ImageTensor(1, map.Height, map.Width, map.Values), HeatMapFiles.PathFor(mapsDir, scoredFolder, r.Id));
                     }
                     Console.WriteLine($"Heat maps written to {Path.GetFullPath(mapsDir)}");
                 }
-            }));
+                return ExitCodes.Ok;
+            });
             return command;
         }
 
-        public static Command Evaluate(Option<string[]> plugins)
+        public static Command Evaluate(Option<string[]> plugins, CancellationToken cancellation)
         {
             var pipelineOption = new Option<string>("--pipeline") { Description = "Pipeline JSON file or shipped pipeline name.", DefaultValueFactory = _ => "patchcore-mobilenet" };
             var dataOption = new Option<string>("--data") { Description = "A category folder (train/good, test/<type>, ground_truth/<type>) or a data-set root holding several.", Required = true };
             var outOption = new Option<string>("--out") { Description = "Output folder: metrics.json, scores.csv, report.html (per category), summary.json (root).", Required = true };
             var saveOption = new Option<bool>("--save-models") { Description = "Also write each fitted model (model.pfmodel)." };
-            var galleryOption = new Option<int>("--gallery") { Description = "Test images shown in the report, worst misses first.", DefaultValueFactory = _ => 12 };
+            var galleryOption = new Option<int>("--gallery") { Description = $"Test images shown in the report, worst misses first (0 to {MaxGallery}).", DefaultValueFactory = _ => 12 };
             var command = new Command("evaluate", "Fit on train/good, score the test set, write metrics and an HTML report.") { pipelineOption, dataOption, outOption, saveOption, galleryOption };
-            command.SetAction(parse => Run(() =>
+            command.SetAction(parse =>
             {
+                int gallery = parse.GetValue(galleryOption);
+                if (gallery is < 0 or > MaxGallery) throw new PipelineException($"--gallery {gallery}: must be between 0 and {MaxGallery}.");
                 var catalog = Catalog(parse.GetValue(plugins));
                 var pipeline = LoadPipeline(ResolvePipeline(parse.GetValue(pipelineOption)!), catalog);
+                var data = parse.GetValue(dataOption)!;
+                if (!Directory.Exists(data)) throw new PipelineException($"Data folder '{data}' does not exist.");
                 var outDir = parse.GetValue(outOption)!;
-                var results = Evaluator.Run(pipeline, parse.GetValue(dataOption)!, outDir, new EvaluationOptions
+                OutputPaths.CheckFolder("--out", outDir, [new(data, "the data folder (--data)")]);
+                var results = Evaluator.Run(pipeline, data, outDir, new EvaluationOptions
                 {
                     SaveModels = parse.GetValue(saveOption),
-                    GallerySize = parse.GetValue(galleryOption),
+                    GallerySize = gallery,
                     Progress = new ConsoleProgress(),
+                    Cancellation = cancellation,
                 });
                 Console.WriteLine();
                 Console.Write(Evaluator.FormatTable(results));
                 Console.WriteLine($"Results in {Path.GetFullPath(outDir)}");
-            }));
+                return ExitCodes.Ok;
+            });
             return command;
         }
 
-        public static Command Synth(Option<string[]> plugins)
+        const int MaxGallery = 1000;
+        const int MaxSynthCount = 10_000;
+
+        public static Command Synth(Option<string[]> plugins, CancellationToken cancellation)
         {
             var pipelineOption = new Option<string>("--pipeline") { Description = "Pipeline JSON with a \"synthesis\" section.", Required = true };
             var dataOption = new Option<string>("--data") { Description = "Good images: a category folder (train/good is used) or a folder of images.", Required = true };
             var outOption = new Option<string>("--out") { Description = "Output folder for images, masks and contact_sheet.png.", Required = true };
-            var countOption = new Option<int>("--count") { Description = "How many synthetic defects.", DefaultValueFactory = _ => 24 };
+            var countOption = new Option<int>("--count") { Description = $"How many synthetic defects (1 to {MaxSynthCount}).", DefaultValueFactory = _ => 24 };
             var command = new Command("synth", "Make synthetic defects from good images with the pipeline's synthesisers, to look at.") { pipelineOption, dataOption, outOption, countOption };
-            command.SetAction(parse => Run(() =>
+            command.SetAction(parse =>
             {
+                int count = parse.GetValue(countOption);
+                if (count is < 1 or > MaxSynthCount) throw new PipelineException($"--count {count}: must be between 1 and {MaxSynthCount}.");
                 var catalog = Catalog(parse.GetValue(plugins));
                 var pipeline = LoadPipeline(ResolvePipeline(parse.GetValue(pipelineOption)!), catalog);
-                int count = parse.GetValue(countOption);
-                if (count < 1) throw new PipelineException("--count must be at least 1.");
+                var data = parse.GetValue(dataOption)!;
+                var good = GoodImages(data);
                 var outDir = parse.GetValue(outOption)!;
-                var samples = pipeline.Synthesize(GoodImages(parse.GetValue(dataOption)!), count);
+                OutputPaths.CheckFolder("--out", outDir, [new(data, "the data folder (--data)")]);
+                var samples = pipeline.Synthesize(good, count, cancellation);
                 var tiles = new List<(ImageTensor, Grid2D?, string)>();
                 for (int i = 0; i < samples.Count; i++)
                 {
+                    cancellation.ThrowIfCancellationRequested();
                     var s = samples[i];
                     var stem = $"{i:D3}_{s.Synthesizer.Replace('.', '-')}";
                     ImageLoader.SavePng(s.Image, Path.Combine(outDir, stem + ".png"));
@@ -182,7 +232,8 @@ namespace PipelineFramework.Cli
                 }
                 ContactSheet.Save(tiles, Path.Combine(outDir, "contact_sheet.png"));
                 Console.WriteLine($"{samples.Count} synthetic defects (image + mask) and contact_sheet.png written to {Path.GetFullPath(outDir)}");
-            }));
+                return ExitCodes.Ok;
+            });
             return command;
         }
 
@@ -225,6 +276,7 @@ namespace PipelineFramework.Cli
             return command;
         }
 
+        /// <summary>An option as <c>pf plugins --json</c> shows it: what AutoML needs to search it with no table of its own.</summary>
         static readonly HostServices Services = HostEnvironment.CreateServices(log: new ConsoleLog());
 
         /// <summary>A pipeline file, validated; notes from the parser (an old section migrated) go to stderr.</summary>
@@ -255,7 +307,6 @@ namespace PipelineFramework.Cli
             ["timings_ms"] = new JsonObject(r.Timings.Select(t => KeyValuePair.Create(t.Key, (JsonNode?)Math.Round(t.Value, 3)))),
         };
 
-        /// <summary>An option as <c>pf plugins --json</c> shows it: what AutoML needs to search it with no table of its own.</summary>
         static JsonObject OptionJson(OptionInfo o)
         {
             var json = new JsonObject { ["name"] = o.Name, ["type"] = ComponentOptions.DescribeType(o.Type), ["default"] = o.DefaultJson, ["searchable"] = o.Searchable };
@@ -310,33 +361,13 @@ namespace PipelineFramework.Cli
             throw new PipelineException($"'{value}' is neither an image file nor a folder.");
         }
 
-        /// <summary>Runs a command: user errors print one clear line (exit 1), bugs a short report (exit 2).</summary>
-        static int Run(Action action)
+        /// <summary>The command as typed, e.g. "pf fit", for a pointer to its --help.</summary>
+        public static string CommandLine(ParseResult parsed)
         {
-            try
-            {
-                action();
-                return 0;
-            }
-            catch (PipelineException e)
-            {
-                Console.Error.WriteLine();
-                Console.Error.WriteLine($"error: {e.Message}");
-                return 1;
-            }
-            catch (OperationCanceledException)
-            {
-                Console.Error.WriteLine("cancelled");
-                return 130;
-            }
-            catch (Exception e)
-            {
-                Console.Error.WriteLine();
-                Console.Error.WriteLine($"unexpected error ({e.GetType().Name}): {e.Message}");
-                Console.Error.WriteLine("Please report it with the command you ran. Details:");
-                Console.Error.WriteLine(e.StackTrace);
-                return 2;
-            }
+            var names = new List<string>();
+            for (SymbolResult? result = parsed.CommandResult; result is not null; result = result.Parent)
+                if (result is CommandResult command) names.Insert(0, command.Command is RootCommand ? "pf" : command.Command.Name);
+            return string.Join(' ', names);
         }
     }
 
@@ -353,23 +384,34 @@ namespace PipelineFramework.Cli
     /// </summary>
     sealed class ConsoleProgress : IProgress<ProgressUpdate>
     {
-        readonly Lock _gate = new();
+        // Static: the error report must end a line any instance left open, so its one line starts at column 0.
+        static readonly Lock Gate = new();
+        static string? _openStage;
         readonly bool _redirected = Console.IsErrorRedirected;
-        string? _stage;
 
         public void Report(ProgressUpdate value)
         {
-            lock (_gate)
+            lock (Gate)
             {
                 if (_redirected)
                 {
                     if (value.Done >= value.Total) Console.Error.WriteLine($"  {value.Stage,-12} {value.Done,6}/{value.Total}");
                     return;
                 }
-                if (_stage is not null && _stage != value.Stage) Console.Error.WriteLine();
-                _stage = value.Stage;
+                if (_openStage is not null && _openStage != value.Stage) Console.Error.WriteLine();
+                _openStage = value.Stage;
                 Console.Error.Write($"\r  {value.Stage,-12} {value.Done,6}/{value.Total}");
-                if (value.Done >= value.Total) { Console.Error.WriteLine(); _stage = null; }
+                if (value.Done >= value.Total) { Console.Error.WriteLine(); _openStage = null; }
+            }
+        }
+
+        public static void EndOpenLine()
+        {
+            lock (Gate)
+            {
+                if (_openStage is null) return;
+                Console.Error.WriteLine();
+                _openStage = null;
             }
         }
     }

@@ -1,13 +1,27 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+
 namespace PipelineFramework.Core;
 
-/// <summary>Writes a file through a temporary sibling and a rename, so a crash never leaves a half-written result.</summary>
+/// <summary>
+/// Writes a file through a temporary sibling and a rename, so a crash never leaves a half-written result. The temporary
+/// is named <c>&lt;file&gt;.tmp-&lt;pid&gt;-&lt;random&gt;</c>: a process killed mid-write leaves it behind, and the next write
+/// of the same file removes the temporaries of processes that no longer run.
+/// </summary>
 public static class AtomicFile
 {
+    const string TempMarker = ".tmp-";
+
+    static readonly ConcurrentDictionary<string, byte> InFlight = new(StringComparer.Ordinal);
+
     public static void Write(string path, Action<Stream> write)
     {
         var full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var temp = full + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
+        RemoveStaleTemps(full);
+        var temp = $"{full}{TempMarker}{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}";
+        InFlight[temp] = 0;
         try
         {
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
@@ -20,9 +34,52 @@ public static class AtomicFile
         finally
         {
             if (File.Exists(temp)) File.Delete(temp);
+            InFlight.TryRemove(temp, out _);
         }
     }
 
     public static void WriteText(string path, string text) =>
         Write(path, s => { using var w = new StreamWriter(s, leaveOpen: true); w.Write(text); });
+
+    /// <summary>
+    /// Deletes the temporaries this process is writing now. For a process about to end without unwinding (a second
+    /// Ctrl+C, SIGTERM), where the <c>finally</c> that normally removes them will not run.
+    /// </summary>
+    public static void DeleteTempsInFlight()
+    {
+        foreach (var temp in InFlight.Keys)
+        {
+            try { File.Delete(temp); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
+    }
+
+    /// <summary>Temporaries of <paramref name="full"/> left by processes that no longer run (killed mid-write).</summary>
+    static void RemoveStaleTemps(string full)
+    {
+        var folder = Path.GetDirectoryName(full)!;
+        var prefix = Path.GetFileName(full) + TempMarker;
+        IEnumerable<string> candidates;
+        try { candidates = Directory.EnumerateFiles(folder, prefix + "*").ToList(); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return; }
+        foreach (var temp in candidates)
+        {
+            var rest = Path.GetFileName(temp)[prefix.Length..];
+            int dash = rest.IndexOf('-');
+            if (dash <= 0 || !int.TryParse(rest.AsSpan(0, dash), NumberStyles.None, CultureInfo.InvariantCulture, out int pid)) continue;
+            if (IsRunning(pid)) continue;
+            try { File.Delete(temp); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
+    }
+
+    static bool IsRunning(int pid)
+    {
+        if (pid == Environment.ProcessId) return true;
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException) { return false; }
+        catch (InvalidOperationException) { return false; }
+    }
 }

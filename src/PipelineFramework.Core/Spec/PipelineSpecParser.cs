@@ -12,7 +12,9 @@ namespace PipelineFramework.Core.Spec;
 /// </summary>
 public static class PipelineSpecParser
 {
-    static readonly JsonDocumentOptions DocumentOptions = new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
+    // AllowDuplicateProperties = false is a safety net only: its error names neither the path nor the line, so
+    // RefuseDuplicateKeys runs first and names both.
+    static readonly JsonDocumentOptions DocumentOptions = new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, AllowDuplicateProperties = false };
 
     static readonly string[] ValueSections = ["name", "description", "seed", "input", "map", "calibration"];
 
@@ -46,10 +48,16 @@ public static class PipelineSpecParser
     static PipelineSpec ParseCore(string json, IComponentCatalog catalog, Func<StageKind, bool> validate)
     {
         JsonNode? root;
-        try { root = JsonNode.Parse(json, documentOptions: DocumentOptions); }
+        try
+        {
+            RefuseDuplicateKeys(json);
+            root = JsonNode.Parse(json, documentOptions: DocumentOptions);
+        }
         catch (JsonException e)
         {
-            throw new PipelineException($"malformed JSON at line {e.LineNumber + 1}, position {e.BytePositionInLine + 1}: {FirstSentence(e.Message)}");
+            throw new PipelineException(e.LineNumber is null
+                ? $"malformed JSON: {FirstSentence(e.Message)}"
+                : $"malformed JSON at line {e.LineNumber + 1}, position {e.BytePositionInLine + 1}: {FirstSentence(e.Message)}");
         }
         if (root is not JsonObject obj) throw new PipelineException("$: a pipeline must be a JSON object");
 
@@ -150,11 +158,55 @@ public static class PipelineSpecParser
 
     static void ValidateInput(InputSpec input)
     {
-        if (input.Size < 8) throw new PipelineException("$.input.size: must be at least 8 pixels");
-        if (input.Crop < 8 || input.Crop > input.Size) throw new PipelineException($"$.input.crop: must be between 8 and input.size ({input.Size})");
+        if (input.Crop > input.Size) throw new PipelineException($"$.input.crop: {input.Crop} is larger than input.size ({input.Size}); the crop is cut from the resized image");
         if (input.Mean.Length != 3) throw new PipelineException("$.input.mean: needs 3 values (R, G, B)");
         if (input.Std.Length != 3) throw new PipelineException("$.input.std: needs 3 values (R, G, B)");
-        if (input.Std.Any(s => s <= 0)) throw new PipelineException("$.input.std: values must be positive");
+    }
+
+    /// <summary>
+    /// A key given twice in one object is refused with its JSON path: silently taking the first or the last value
+    /// would run a pipeline other than the one the user reads in the file.
+    /// </summary>
+    static void RefuseDuplicateKeys(string json)
+    {
+        var reader = new Utf8JsonReader(System.Text.Encoding.UTF8.GetBytes(json),
+            new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        // One frame per open object or array: the keys seen so far (objects) or the index of the next item (arrays).
+        var frames = new Stack<(HashSet<string>? Keys, string Path, int Index)>();
+        string pendingPath = "$";
+        while (reader.Read())
+        {
+            switch (reader.TokenType)
+            {
+                case JsonTokenType.PropertyName:
+                    var (keys, path, _) = frames.Peek();
+                    var key = reader.GetString()!;
+                    pendingPath = $"{path}.{key}";
+                    if (!keys!.Add(key)) throw new PipelineException($"{pendingPath}: given twice; keep one of the two values");
+                    continue;
+                case JsonTokenType.StartObject:
+                case JsonTokenType.StartArray:
+                    var itemPath = NextValuePath(frames, pendingPath);
+                    frames.Push((reader.TokenType == JsonTokenType.StartObject ? new HashSet<string>(StringComparer.Ordinal) : null, itemPath, 0));
+                    continue;
+                case JsonTokenType.EndObject:
+                case JsonTokenType.EndArray:
+                    frames.Pop();
+                    continue;
+                default:
+                    NextValuePath(frames, pendingPath);
+                    continue;
+            }
+        }
+    }
+
+    /// <summary>The path of the value starting now: an array's next item, or the property just named.</summary>
+    static string NextValuePath(Stack<(HashSet<string>? Keys, string Path, int Index)> frames, string propertyPath)
+    {
+        if (frames.Count == 0 || frames.Peek().Keys is not null) return propertyPath;
+        var array = frames.Pop();
+        frames.Push(array with { Index = array.Index + 1 });
+        return $"{array.Path}[{array.Index}]";
     }
 
     static T? ReadValue<T>(JsonObject obj, string key, string expected)

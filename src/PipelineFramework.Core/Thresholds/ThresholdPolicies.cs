@@ -2,18 +2,12 @@ using PipelineFramework.Abstractions;
 
 namespace PipelineFramework.Core.Thresholds;
 
-public sealed record QuantileThresholdOptions : IValidatableOptions
+public sealed record QuantileThresholdOptions
 {
     /// <summary>Share of held-out good images that should pass.</summary>
-    public double Quantile { get; init; } = 0.99;
+    [OptionRange(0, 1, SearchMin = 0.9)] public double Quantile { get; init; } = 0.99;
     /// <summary>Multiplies the quantile: a safety margin above the good scores (1 = none).</summary>
-    public double Margin { get; init; } = 1.0;
-
-    public IEnumerable<OptionError> Validate()
-    {
-        if (Quantile is < 0 or > 1) yield return new("quantile", "must be between 0 and 1");
-        if (Margin <= 0) yield return new("margin", "must be positive");
-    }
+    [OptionRange(0, 100, MinExclusive = true, SearchMin = 1, SearchMax = 2)] public double Margin { get; init; } = 1.0;
 }
 
 /// <summary>A quantile of the held-out good images' scores (linear interpolation, as numpy.quantile).</summary>
@@ -35,15 +29,10 @@ public sealed class QuantileThreshold(QuantileThresholdOptions options) : IThres
     }
 }
 
-public sealed record ContaminationThresholdOptions : IValidatableOptions
+public sealed record ContaminationThresholdOptions
 {
     /// <summary>Expected share of anomalies among parts like the good ones (scikit-learn's contamination).</summary>
-    public double Rate { get; init; } = 0.01;
-
-    public IEnumerable<OptionError> Validate()
-    {
-        if (Rate is < 0 or >= 0.5) yield return new("rate", "must be at least 0 and below 0.5");
-    }
+    [OptionRange(0, 0.5, MaxExclusive = true, SearchMax = 0.1)] public double Rate { get; init; } = 0.01;
 }
 
 /// <summary>scikit-learn style: the score above which a share <c>rate</c> of good parts would fall.</summary>
@@ -63,8 +52,8 @@ public sealed class ContaminationThreshold(ContaminationThresholdOptions options
 
 public sealed record FixedThresholdOptions
 {
-    /// <summary>The raw score above which a part is rejected.</summary>
-    public double Value { get; init; }
+    /// <summary>The raw score above which a part is rejected; set by hand, so not for AutoML to search.</summary>
+    [OptionRange(-1e12, 1e12), NotSearched] public double Value { get; init; }
 }
 
 /// <summary>A threshold set by hand (e.g. agreed with the line's quality engineer).</summary>
@@ -74,15 +63,10 @@ public sealed class FixedThreshold(FixedThresholdOptions options) : IThresholdPo
     public ThresholdDecision Decide(ThresholdInputs inputs) => new() { Threshold = options.Value, Rationale = "fixed value" };
 }
 
-public sealed record SyntheticF1ThresholdOptions : IValidatableOptions
+public sealed record SyntheticF1ThresholdOptions
 {
     /// <summary>Weight of recall against precision (F-beta); 1 = F1.</summary>
-    public double Beta { get; init; } = 1.0;
-
-    public IEnumerable<OptionError> Validate()
-    {
-        if (Beta <= 0) yield return new("beta", "must be positive");
-    }
+    [OptionRange(0, 100, MinExclusive = true, LogScale = true, SearchMin = 0.25, SearchMax = 4)] public double Beta { get; init; } = 1.0;
 }
 
 /// <summary>

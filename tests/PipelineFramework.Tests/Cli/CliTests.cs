@@ -68,7 +68,7 @@ public class CliTests
         var rows = JsonNode.Parse(File.ReadAllText(results))!["results"]!.AsArray();
         Assert.Equal(17, rows.Count);
         Assert.True(rows.Count(r => r!["is_anomaly"]!.GetValue<bool>()) >= 15, "most colour defects are flagged");
-        Assert.Equal(17, Directory.GetFiles(maps, "*_map.png").Length);
+        Assert.Equal(17, Directory.GetFiles(maps, "*.map.png").Length);
     }
 
     [Fact]

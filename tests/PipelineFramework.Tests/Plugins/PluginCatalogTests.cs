@@ -29,7 +29,7 @@ public class PluginCatalogTests
         var e = Assert.Throws<PipelineException>(() =>
             catalog.Create(catalog.Find("test.mean-distance"), new JsonObject { ["scale"] = -1 }, "$.scoring"));
         Assert.Contains("$.scoring.scale", e.Message);
-        Assert.Contains("positive", e.Message);
+        Assert.Contains("out of range; allowed (0, 1000]", e.Message);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using PipelineFramework.Core.Plugins;
 using PipelineFramework.Abstractions;
 using PipelineFramework.Scoring.SimpleNet;
 
@@ -208,22 +209,20 @@ public class SimpleNetTests
     [Fact]
     public void Validate_rejects_a_negative_learning_rate_by_name()
     {
-        var errors = new SimpleNetOptions { LearningRate = -1e-3 }.Validate().ToList();
-        var error = Assert.Single(errors);
-        Assert.Equal("learningRate", error.Option);
-        Assert.Contains("learningRate", error.Message);
+        var ex = Assert.Throws<PipelineException>(() => ComponentOptions.CheckRanges(new SimpleNetOptions { LearningRate = -1e-3 }, "$.scoring"));
+        Assert.Contains("$.scoring.learningRate", ex.Message);
         Assert.Empty(new SimpleNetOptions().Validate());
-
-        var ex = Assert.Throws<PipelineException>(() =>
-            new SimpleNetScorer(new SimpleNetOptions { LearningRate = -1 }).Fit(new ScorerFitInputs { Good = Good(1, 1) }, new FitContext()));
-        Assert.Contains("learningRate", ex.Message);
+        ComponentOptions.CheckRanges(new SimpleNetOptions(), "$.scoring");
     }
 
     [Fact]
     public void Other_options_are_validated_by_name()
     {
-        var errors = new SimpleNetOptions { HiddenSize = 0, NoiseSigma = -1, Epochs = 0, BatchSize = 0, FeatureScaling = "l2", LeakySlope = 1 }.Validate().Select(e => e.Option).ToList();
-        Assert.Equal(new[] { "hiddenSize", "noiseSigma", "epochs", "batchSize", "leakySlope", "featureScaling" }, errors);
+        var errors = new SimpleNetOptions { FeatureScaling = "l2" }.Validate().Select(e => e.Option).ToList();
+        Assert.Equal(new[] { "featureScaling" }, errors);
+        foreach (var (options, name) in new[] { (new SimpleNetOptions { HiddenSize = 0 }, "hiddenSize"), (new SimpleNetOptions { NoiseSigma = -1 }, "noiseSigma"),
+                     (new SimpleNetOptions { Epochs = 0 }, "epochs"), (new SimpleNetOptions { BatchSize = 0 }, "batchSize"), (new SimpleNetOptions { LeakySlope = 1 }, "leakySlope") })
+            Assert.Contains($"$.scoring.{name}", Assert.Throws<PipelineException>(() => ComponentOptions.CheckRanges(options, "$.scoring")).Message);
     }
 
     /// <summary>Reports synchronously (Progress&lt;T&gt; posts to the thread pool).</summary>

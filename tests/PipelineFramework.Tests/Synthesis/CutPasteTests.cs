@@ -1,3 +1,4 @@
+using PipelineFramework.Core.Plugins;
 using PipelineFramework.Abstractions;
 using PipelineFramework.Synthesis.CutPaste;
 
@@ -63,10 +64,10 @@ public class CutPasteTests
     [Fact]
     public void Validate_rejects_bad_options_by_name()
     {
-        var errors = new CutPasteOptions { Mode = "circle", AreaRatioMin = 0.5, AreaRatioMax = 0.1, ColorJitter = -1 }.Validate().ToList();
+        var errors = new CutPasteOptions { Mode = "circle", AreaRatioMin = 0.5, AreaRatioMax = 0.1 }.Validate().ToList();
         Assert.Contains(errors, e => e.Option == "mode");
         Assert.Contains(errors, e => e.Option == "areaRatioMin");
-        Assert.Contains(errors, e => e.Option == "colorJitter");
         Assert.Empty(new CutPasteOptions().Validate());
+        Assert.Contains("$.s.colorJitter", Assert.Throws<PipelineException>(() => ComponentOptions.CheckRanges(new CutPasteOptions { ColorJitter = -1 }, "$.s")).Message);
     }
 }

@@ -1,3 +1,4 @@
+using PipelineFramework.Core.Plugins;
 using PipelineFramework.Abstractions;
 using PipelineFramework.Synthesis.FeatureNoise;
 
@@ -85,10 +86,10 @@ public class FeatureNoiseTests
     }
 
     [Fact]
-    public void Validate_rejects_non_positive_sigma_by_name()
+    public void Range_check_rejects_non_positive_sigma_by_name()
     {
-        Assert.Contains(new FeatureNoiseOptions { Sigma = 0 }.Validate(), e => e.Option == "sigma");
-        Assert.Contains(new FeatureNoiseOptions { Sigma = double.NaN }.Validate(), e => e.Option == "sigma");
-        Assert.Empty(new FeatureNoiseOptions().Validate());
+        foreach (var sigma in new[] { 0, double.NaN, 1e9 })
+            Assert.Contains("$.synthesis[0].sigma", Assert.Throws<PipelineException>(() => ComponentOptions.CheckRanges(new FeatureNoiseOptions { Sigma = sigma }, "$.synthesis[0]")).Message);
+        ComponentOptions.CheckRanges(new FeatureNoiseOptions(), "$.synthesis[0]");
     }
 }

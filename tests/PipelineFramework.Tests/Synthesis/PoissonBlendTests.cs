@@ -1,3 +1,4 @@
+using PipelineFramework.Core.Plugins;
 using PipelineFramework.Abstractions;
 using PipelineFramework.Synthesis.Blend;
 
@@ -100,11 +101,12 @@ public class PoissonBlendTests
     [Fact]
     public void Validate_rejects_bad_options_by_name()
     {
-        var errors = new PoissonBlendOptions { GradientMode = "average", MaskTolerance = -0.1, PatchSizeMin = 0 }.Validate().ToList();
+        var errors = new PoissonBlendOptions { GradientMode = "average", PatchSizeMin = 0.5, PatchSizeMax = 0.2 }.Validate().ToList();
         Assert.Contains(errors, e => e.Option == "gradientMode");
-        Assert.Contains(errors, e => e.Option == "maskTolerance");
         Assert.Contains(errors, e => e.Option == "patchSizeMin");
         Assert.Empty(new PoissonBlendOptions().Validate());
+        Assert.Contains("$.s.maskTolerance", Assert.Throws<PipelineException>(() => ComponentOptions.CheckRanges(new PoissonBlendOptions { MaskTolerance = -0.1 }, "$.s")).Message);
+        Assert.Contains("$.s.patchSizeMin", Assert.Throws<PipelineException>(() => ComponentOptions.CheckRanges(new PoissonBlendOptions { PatchSizeMin = 0 }, "$.s")).Message);
     }
 
     private static (int X0, int Y0, int X1, int Y1) BoundingBox(Grid2D mask)

@@ -2,19 +2,14 @@ using PipelineFramework.Abstractions;
 
 namespace TestPlugin.Scoring.MeanDistance;
 
-public sealed record MeanDistanceOptions : IValidatableOptions
+public sealed record MeanDistanceOptions
 {
     /// <summary>Multiplies every score; lets tests see that options reach the plugin.</summary>
-    [OptionRange(0, 1e6, MinExclusive = true)] public double Scale { get; init; } = 1.0;
+    [OptionRange(0, 1000, MinExclusive = true)] public double Scale { get; init; } = 1.0;
     /// <summary>Makes Save throw, to test that a failed save leaves an earlier model file intact.</summary>
     public bool FailOnSave { get; init; }
     /// <summary>Name of a secret the scorer needs at fit and load (as an LLM explainer needs its API key): read from the host, never stored.</summary>
     public string? RequireSecret { get; init; }
-
-    public IEnumerable<OptionError> Validate()
-    {
-        if (Scale <= 0) yield return new("scale", "must be positive");
-    }
 }
 
 /// <summary>Distance of each patch to the mean good embedding at its position: simple, exact, easy to check by hand.</summary>

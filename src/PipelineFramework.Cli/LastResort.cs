@@ -1,0 +1,138 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Text;
+using PipelineFramework.Abstractions;
+
+namespace PipelineFramework.Cli;
+
+/// <summary>The exit codes of <c>pf</c> (docs/reliability.md lists them for scripts).</summary>
+static class ExitCodes
+{
+    public const int Ok = 0;
+    /// <summary>The user's input: a bad option, pipeline, path or image (a <see cref="PipelineException"/> or a parse error).</summary>
+    public const int InputError = 1;
+    /// <summary>Anything else: a bug in pf or a plugin, or the machine failing (disk full); details go to a log file.</summary>
+    public const int InternalError = 2;
+    /// <summary>Ctrl+C or SIGTERM (128 + SIGINT, as shells report it).</summary>
+    public const int Cancelled = 130;
+}
+
+/// <summary>
+/// What the user sees when something fails: one line on stderr, never a stack trace. An unexpected exception's details
+/// (stack trace, command line, versions) go to a log file whose path the line names.
+/// </summary>
+static class LastResort
+{
+    public static int Report(Exception exception, string[] args)
+    {
+        ConsoleProgress.EndOpenLine();
+        switch (exception)
+        {
+            case PipelineException e:
+                Console.Error.WriteLine($"error: {e.Message}");
+                return ExitCodes.InputError;
+            case OperationCanceledException:
+                Console.Error.WriteLine("cancelled; nothing was written for the unfinished step");
+                return ExitCodes.Cancelled;
+            default:
+                var (log, logProblem) = WriteLog(exception, args);
+                var file = exception is FileNotFoundException { FileName: { } name } ? $" (file: {name})" : "";
+                Console.Error.WriteLine($"error: unexpected {exception.GetType().Name}: {OneLine(exception.Message)}{file}. " +
+                    (log is not null
+                        ? $"If the message names a file, check it and retry; otherwise please report this bug with the log {log}"
+                        : $"Please report this bug with the command you ran (no log written: {logProblem})"));
+                return ExitCodes.InternalError;
+        }
+    }
+
+    /// <summary>
+    /// $XDG_STATE_HOME/pipelineframework/logs (default ~/.local/state/pipelineframework/logs; %LOCALAPPDATA% on
+    /// Windows), falling back to the temp folder when that cannot be written.
+    /// </summary>
+    public static IEnumerable<string> LogFolders()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            yield return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "PipelineFramework", "logs");
+        }
+        else
+        {
+            var state = Environment.GetEnvironmentVariable("XDG_STATE_HOME");
+            // The XDG spec says a relative value is invalid and must be ignored.
+            if (string.IsNullOrEmpty(state) || !Path.IsPathRooted(state))
+                state = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "state");
+            yield return Path.Combine(state, "pipelineframework", "logs");
+        }
+        yield return Path.Combine(Path.GetTempPath(), "pipelineframework-logs");
+    }
+
+    static (string? Path, string? Problem) WriteLog(Exception exception, string[] args)
+    {
+        var text = new StringBuilder()
+            .AppendLine($"time:      {DateTimeOffset.Now:O}")
+            .AppendLine($"command:   pf {string.Join(' ', args.Select(Quote))}")
+            .AppendLine($"folder:    {Environment.CurrentDirectory}")
+            .AppendLine($"pf:        {Assembly.GetEntryAssembly()?.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?"}")
+            .AppendLine($"runtime:   {RuntimeInformation.FrameworkDescription} on {RuntimeInformation.OSDescription} ({RuntimeInformation.OSArchitecture})")
+            .AppendLine()
+            .AppendLine(exception.ToString())
+            .ToString();
+        var name = $"pf-{DateTime.Now:yyyyMMdd-HHmmss}-{Environment.ProcessId}.log";
+        string? problem = null;
+        foreach (var folder in LogFolders())
+        {
+            try
+            {
+                Directory.CreateDirectory(folder);
+                var path = Path.Combine(folder, name);
+                File.WriteAllText(path, text);
+                return (path, null);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { problem = e.Message; }
+        }
+        return (null, problem);
+    }
+
+    static string Quote(string arg) => arg.Length > 0 && !arg.Any(char.IsWhiteSpace) && !arg.Contains('"') ? arg : $"\"{arg.Replace("\"", "\\\"")}\"";
+
+    static string OneLine(string message) => string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries)).TrimEnd('.');
+}
+
+/// <summary>
+/// Ctrl+C and SIGTERM become a cancellation the work checks between steps, so atomic writes unwind and leave no
+/// temporary behind. A second Ctrl+C stops at once, after deleting the temporaries being written.
+/// </summary>
+sealed class Interruption : IDisposable
+{
+    readonly CancellationTokenSource _source = new();
+    readonly PosixSignalRegistration? _terminate;
+
+    public CancellationToken Token => _source.Token;
+
+    public Interruption()
+    {
+        Console.CancelKeyPress += OnCancelKeyPress;
+        if (!OperatingSystem.IsWindows())
+            _terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => { context.Cancel = true; _source.Cancel(); });
+    }
+
+    void OnCancelKeyPress(object? sender, ConsoleCancelEventArgs e)
+    {
+        if (!_source.IsCancellationRequested)
+        {
+            e.Cancel = true;
+            ConsoleProgress.EndOpenLine();
+            Console.Error.WriteLine("cancelling at the next step (Ctrl+C again to stop at once)");
+            _source.Cancel();
+            return;
+        }
+        Core.AtomicFile.DeleteTempsInFlight();
+    }
+
+    public void Dispose()
+    {
+        Console.CancelKeyPress -= OnCancelKeyPress;
+        _terminate?.Dispose();
+        _source.Dispose();
+    }
+}

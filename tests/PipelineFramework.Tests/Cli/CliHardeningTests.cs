@@ -1,0 +1,198 @@
+using System.Diagnostics;
+using PipelineFramework.Tests.Support;
+
+namespace PipelineFramework.Tests.Cli;
+
+/// <summary>
+/// The real `pf` refuses what would destroy a user's file before any work, and fails with one line and a documented
+/// exit code: 0 ok, 1 the user's input, 2 our bug (details in a log file), 130 cancelled.
+/// </summary>
+public class CliHardeningTests
+{
+    static readonly string PfDll = Path.Combine(AppContext.BaseDirectory, "pf-cli", "pf.dll");
+
+    static Process Start(IReadOnlyDictionary<string, string>? environment, string[] args)
+    {
+        Assert.True(File.Exists(PfDll), $"{PfDll} is missing: the test project builds the CLI next to itself.");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(PfDll);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) start.Environment[k] = v;
+        return Process.Start(start)!;
+    }
+
+    static (int ExitCode, string Out, string Err) Pf(IReadOnlyDictionary<string, string>? environment, params string[] args)
+    {
+        using var process = Start(environment, args);
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(3)), "pf did not finish in 3 minutes");
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    static (int ExitCode, string Out, string Err) Pf(params string[] args) => Pf(null, args);
+
+    /// <summary>A refusal: exit 1, one line on stderr naming <paramref name="expected"/>, no stack trace, no work done.</summary>
+    static void AssertRefused((int ExitCode, string Out, string Err) run, params string[] expected)
+    {
+        Assert.True(run.ExitCode == 1, $"exit {run.ExitCode}; stderr: {run.Err}");
+        var lines = run.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, $"one line expected on stderr, got:\n{run.Err}");
+        Assert.StartsWith("error: ", lines[0]);
+        foreach (var e in expected) Assert.Contains(e, lines[0]);
+        Assert.DoesNotContain("Fitting", run.Out);
+    }
+
+    /// <summary>A few shipped hazelnut training images copied to a folder of their own, so a test may point outputs at them.</summary>
+    static string CopyImages(string folder, int count)
+    {
+        var images = Path.Combine(folder, "images");
+        Directory.CreateDirectory(images);
+        foreach (var f in Directory.GetFiles(Path.Combine(TestData.Hazelnut, "train", "good"), "*.jpg").Order().Take(count))
+            File.Copy(f, Path.Combine(images, Path.GetFileName(f)));
+        return images;
+    }
+
+    static Dictionary<string, byte[]> Snapshot(string folder) =>
+        Directory.GetFiles(folder, "*", SearchOption.AllDirectories).ToDictionary(f => f, File.ReadAllBytes);
+
+    static void AssertUnchanged(Dictionary<string, byte[]> before, string folder)
+    {
+        var after = Snapshot(folder);
+        Assert.Equal(before.Keys.Order(), after.Keys.Order());
+        foreach (var (file, bytes) in before) Assert.True(bytes.AsSpan().SequenceEqual(after[file]), $"{file} changed");
+    }
+
+    [Fact]
+    public void Parse_errors_are_one_line_pointing_at_help_and_exit_code_1()
+    {
+        AssertRefused(Pf("fit", "--bogus", "1"), "'--bogus'", "Run 'pf fit --help'");
+        AssertRefused(Pf("score", "--model", "m.pfmodel"), "--images", "is required");
+        AssertRefused(Pf(), "Run 'pf --help'");
+        Assert.Equal(0, Pf("fit", "--help").ExitCode);
+    }
+
+    [Fact]
+    public void A_duplicate_key_in_the_pipeline_is_refused_before_fitting()
+    {
+        var folder = TestData.TempFolder("cli-dup");
+        var images = CopyImages(folder, 3);
+        var pipeline = Path.Combine(folder, "p.json");
+        File.WriteAllText(pipeline, """{ "name": "t", "features": { "type": "features.onnx" }, "scoring": { "type": "scoring.patchcore", "coresetRatio": 0.1, "coresetRatio": 5 } }""");
+        var before = Snapshot(folder);
+        AssertRefused(Pf("fit", "--pipeline", pipeline, "--data", images, "--model", Path.Combine(folder, "m.pfmodel")),
+            pipeline, "$.scoring.coresetRatio: given twice");
+        AssertUnchanged(before, folder);
+    }
+
+    [Fact]
+    public void Outputs_that_would_overwrite_an_input_are_refused_and_the_files_stay_byte_for_byte()
+    {
+        var folder = TestData.TempFolder("cli-collide");
+        var images = CopyImages(folder, 3);
+        var image = Directory.GetFiles(images).Order().First();
+        var pipeline = Path.Combine(folder, "p.json");
+        File.Copy(TestData.Pipeline("padim-mobilenet"), pipeline);
+        var model = Path.Combine(folder, "m.pfmodel");
+        File.WriteAllText(model, "a model the user wants to keep");
+        var link = Path.Combine(folder, "link");
+        Directory.CreateSymbolicLink(link, images);
+        var before = Snapshot(folder);
+
+        AssertRefused(Pf("fit", "--pipeline", pipeline, "--data", images, "--model", pipeline), "--model", "the pipeline file");
+        AssertRefused(Pf("fit", "--pipeline", pipeline, "--data", images, "--model", Path.Combine(link, "..", "images", Path.GetFileName(image))), "--model", "a training image");
+        AssertRefused(Pf("fit", "--pipeline", pipeline, "--data", images, "--model", Path.Combine(link, Path.GetFileName(image))), "--model", "a training image");
+        AssertRefused(Pf("score", "--model", model, "--images", images, "--out", model), "--out", "the model file");
+        AssertRefused(Pf("score", "--model", model, "--images", images, "--out", image), "--out", "an image to score");
+        AssertRefused(Pf("score", "--model", model, "--images", images, "--maps", Path.Combine(images, "maps")), "--maps", "inside the folder of the images");
+        AssertRefused(Pf("score", "--model", model, "--images", image, "--maps", images), "--maps", "the folder of the images");
+        AssertRefused(Pf("evaluate", "--pipeline", pipeline, "--data", images, "--out", link), "--out", "the data folder");
+        AssertRefused(Pf("synth", "--pipeline", "patchcore-synthetic-f1", "--data", images, "--out", Path.Combine(images, "synth"), "--count", "2"), "--out", "inside the data folder");
+        AssertRefused(Pf("score", "--model", model, "--images", images, "--out", folder), "--out", "is a folder");
+        AssertUnchanged(before, folder);
+    }
+
+    [Fact]
+    public void Outputs_that_cannot_be_written_are_refused_before_any_work()
+    {
+        var folder = TestData.TempFolder("cli-unwritable");
+        var images = CopyImages(folder, 3);
+        var file = Path.Combine(folder, "a-file.txt");
+        File.WriteAllText(file, "x");
+        var before = Snapshot(folder);
+        AssertRefused(Pf("fit", "--pipeline", "padim-mobilenet", "--data", images, "--model", Path.Combine(file, "sub", "m.pfmodel")), "--model", "is a file");
+        AssertRefused(Pf("evaluate", "--pipeline", "padim-mobilenet", "--data", images, "--out", Path.Combine(file, "run")), "--out", "is a file");
+        // /proc refuses new files even for root, unlike a chmod 555 folder.
+        AssertRefused(Pf("fit", "--pipeline", "padim-mobilenet", "--data", images, "--model", "/proc/pf-test/m.pfmodel"), "--model", "cannot write in /proc");
+        AssertUnchanged(before, folder);
+    }
+
+    [Fact]
+    public void Heat_maps_of_same_named_images_do_not_overwrite_each_other()
+    {
+        var folder = TestData.TempFolder("cli-maps");
+        var images = CopyImages(folder, 3);
+        var first = Directory.GetFiles(images).Order().First();
+        var stem = Path.GetFileNameWithoutExtension(first);
+        File.Copy(Directory.GetFiles(images).Order().Last(), Path.Combine(images, stem + ".png"));
+        var model = Path.Combine(folder, "m.pfmodel");
+        var (code, _, err) = Pf("fit", "--pipeline", "padim-mobilenet", "--data", images, "--model", model);
+        Assert.True(code == 0, err);
+
+        var maps = Path.Combine(folder, "maps");
+        (code, _, err) = Pf("score", "--model", model, "--images", images, "--maps", maps);
+        Assert.True(code == 0, err);
+        var written = Directory.GetFiles(maps).Select(Path.GetFileName).Order().ToArray();
+        Assert.Equal(4, written.Length);
+        Assert.Contains(stem + ".jpg.map.png", written);
+        Assert.Contains(stem + ".png.map.png", written);
+    }
+
+    [Fact]
+    public void An_unexpected_failure_is_one_line_with_a_log_file_and_exit_code_2_and_the_old_model_survives()
+    {
+        var folder = TestData.TempFolder("cli-bug");
+        var images = CopyImages(folder, 3);
+        var pipeline = Path.Combine(folder, "p.json");
+        File.WriteAllText(pipeline, """{ "name": "t", "features": { "type": "features.onnx" }, "scoring": { "type": "test.mean-distance", "failOnSave": true } }""");
+        var model = Path.Combine(folder, "m.pfmodel");
+        File.WriteAllText(model, "the previous model");
+        var state = Path.Combine(folder, "state");
+
+        var (code, _, err) = Pf(new Dictionary<string, string> { ["XDG_STATE_HOME"] = state },
+            "fit", "--pipeline", pipeline, "--data", images, "--model", model, "--plugins", TestData.TestPluginsFolder);
+
+        Assert.True(code == 2, $"exit {code}; stderr: {err}");
+        Assert.DoesNotContain("   at ", err);
+        var line = Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("error: "));
+        Assert.Contains("failing on purpose", line);
+        var logs = Directory.GetFiles(Path.Combine(state, "pipelineframework", "logs"), "pf-*.log");
+        var log = Assert.Single(logs);
+        Assert.Contains(log, line);
+        var details = File.ReadAllText(log);
+        Assert.Contains("   at ", details);
+        Assert.Contains($"fit --pipeline {pipeline}", details);
+        Assert.Contains(".NET", details);
+        Assert.Equal("the previous model", File.ReadAllText(model));
+        Assert.Empty(Directory.GetFiles(folder, "*.tmp-*"));
+    }
+
+    [Fact]
+    public void Ctrl_C_cancels_with_exit_code_130_and_leaves_no_file_behind()
+    {
+        var folder = TestData.TempFolder("cli-cancel");
+        var images = CopyImages(folder, 6);
+        var model = Path.Combine(folder, "m.pfmodel");
+        using var process = Start(null, ["fit", "--pipeline", "simplenet-mobilenet", "--data", images, "--model", model]);
+        var stderr = process.StandardError.ReadToEndAsync();
+        // Wait until fitting has started, so the signal reaches the work and not the start-up.
+        Assert.StartsWith("Fitting", process.StandardOutput.ReadLine());
+        using (var kill = Process.Start("kill", ["-INT", process.Id.ToString()])) kill.WaitForExit();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), "pf did not stop after Ctrl+C");
+        Assert.True(process.ExitCode == 130, $"exit {process.ExitCode}; stderr: {stderr.Result}");
+        Assert.Contains("cancelled", stderr.Result);
+        Assert.DoesNotContain("   at ", stderr.Result);
+        Assert.False(File.Exists(model));
+        Assert.Empty(Directory.GetFiles(folder, "*.tmp-*"));
+    }
+}
