@@ -7,7 +7,7 @@ using Xunit.Abstractions;
 namespace PipelineFramework.Tests.Images;
 
 /// <summary>
-/// Damaged copies of real image files (truncated, bits flipped, both), with a fixed seed: each one either decodes or is
+/// Damaged copies of real image files (truncated, bits flipped, both, or a bit flipped in the declared size), with a fixed seed: each one either decodes or is
 /// refused with a <see cref="PipelineException"/>; no other exception, no crash, no hang.
 /// </summary>
 public class ImageLoaderFuzzTests(ITestOutputHelper output)
@@ -34,11 +34,12 @@ public class ImageLoaderFuzzTests(ITestOutputHelper output)
 
     static byte[] Damage(byte[] original, Random random)
     {
-        int kind = random.Next(3);
+        int kind = random.Next(4);
+        if (kind == 3) return SizeFieldFlipped(original, random);
         var bytes = kind == 1 ? (byte[])original.Clone() : original[..random.Next(1, original.Length)];
         if (kind != 0)
         {
-            // Headers are where a flip changes the most (sizes, markers, chunk lengths): aim half the flips there.
+            // Headers are where a flip changes the most (markers, chunk lengths): aim half the flips there.
             int flips = random.Next(1, 9);
             for (int f = 0; f < flips; f++)
             {
@@ -46,6 +47,25 @@ public class ImageLoaderFuzzTests(ITestOutputHelper output)
                 bytes[at] ^= (byte)(1 << random.Next(8));
             }
         }
+        return bytes;
+    }
+
+    /// <summary>
+    /// Bits flipped in the declared size. PNG (IHDR): one bit of the third-lowest byte of both width and height, so
+    /// each grows by 64 Ki to 8 Mi pixels: a header promising gigapixels. JPEG (SOF): one bit of either field.
+    /// </summary>
+    static byte[] SizeFieldFlipped(byte[] original, Random random)
+    {
+        var bytes = (byte[])original.Clone();
+        if (bytes[0] == 0x89 && bytes[1] == (byte)'P')
+        {
+            bytes[17] ^= (byte)(1 << random.Next(8)); // width, bits 16..23
+            bytes[21] ^= (byte)(1 << random.Next(8)); // height, bits 16..23
+            return bytes;
+        }
+        int sof = 2;
+        while (!(bytes[sof] == 0xFF && bytes[sof + 1] is 0xC0 or 0xC1 or 0xC2)) sof++;
+        bytes[sof + 5 + random.Next(4)] ^= (byte)(1 << random.Next(8));
         return bytes;
     }
 
