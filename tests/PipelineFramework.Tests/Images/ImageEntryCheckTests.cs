@@ -140,7 +140,7 @@ public class ImageEntryCheckTests
     }
 
     [Fact]
-    public void Mask_png_and_image_jpeg_with_turned_orientation_agree_on_size()
+    public void Grey_decoding_for_masks_applies_the_exif_orientation_too()
     {
         var folder = TestData.TempFolder("exif-grey");
         var path = Path.Combine(folder, "turned.jpg");
