@@ -194,6 +194,10 @@ namespace PipelineFramework.Cli
                 Console.WriteLine();
                 Console.Write(Evaluator.FormatTable(results));
                 Console.WriteLine($"Results in {Path.GetFullPath(outDir)}");
+                if (results.Failures.Count > 0)
+                    throw new PipelineException(
+                        $"{results.Failures.Count} of {results.Count + results.Failures.Count} categories failed " +
+                        $"({string.Join(", ", results.Failures.Select(f => f.Category))}); their errors are above and in {Path.Combine(Path.GetFullPath(outDir), "summary.json")}.");
                 return ExitCodes.Ok;
             });
             return command;

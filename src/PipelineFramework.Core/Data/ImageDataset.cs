@@ -1,4 +1,5 @@
 using PipelineFramework.Abstractions;
+using PipelineFramework.Core.Images;
 
 namespace PipelineFramework.Core.Data;
 
@@ -8,10 +9,14 @@ public sealed record DatasetImage(string Path, string DefectType, int? Label, st
     public string Name => System.IO.Path.GetFileName(Path);
 }
 
-/// <summary>A product category: good training images and labelled test images.</summary>
+/// <summary>
+/// A product category: good training images and labelled test images. <see cref="Skipped"/>: entries named like
+/// images that are not regular files (a FIFO, a device, a broken link), left out and listed so they can be reported.
+/// </summary>
 public sealed record CategoryDataset(string Name, string Root, IReadOnlyList<DatasetImage> Train, IReadOnlyList<DatasetImage> Test)
 {
     public bool HasMasks => Test.Any(t => t.MaskPath is not null);
+    public IReadOnlyList<string> Skipped { get; init; } = [];
 }
 
 /// <summary>
@@ -20,15 +25,26 @@ public sealed record CategoryDataset(string Name, string Root, IReadOnlyList<Dat
 /// </summary>
 public static class ImageDataset
 {
-    static readonly string[] Extensions = [".png", ".jpg", ".jpeg", ".bmp"];
-
-    public static bool IsImageFile(string path) => Extensions.Contains(System.IO.Path.GetExtension(path).ToLowerInvariant());
+    /// <summary>Whether the loader reads files of this name: the same extensions, the same case rule (<see cref="ImageLoader.Extensions"/>).</summary>
+    public static bool IsImageFile(string path) => ImageLoader.HasImageExtension(path);
 
     /// <summary>Image files of a folder (not recursive), sorted by name so runs are repeatable.</summary>
-    public static IReadOnlyList<string> ListImages(string folder)
+    public static IReadOnlyList<string> ListImages(string folder) => ListImages(folder, out _);
+
+    /// <summary>
+    /// Image files of a folder (not recursive), sorted by name: the regular files with an image extension.
+    /// <paramref name="skipped"/>: entries with an image extension that are not regular files (opening a FIFO would
+    /// block, reading a device would not end), also sorted.
+    /// </summary>
+    public static IReadOnlyList<string> ListImages(string folder, out IReadOnlyList<string> skipped)
     {
         if (!Directory.Exists(folder)) throw new PipelineException($"Folder not found: {folder}.");
-        return Directory.EnumerateFiles(folder).Where(IsImageFile).Order(StringComparer.Ordinal).ToList();
+        var images = new List<string>();
+        var notRegular = new List<string>();
+        foreach (var path in Directory.EnumerateFiles(folder).Where(IsImageFile).Order(StringComparer.Ordinal))
+            (RegularFile.Problem(path) is null ? images : notRegular).Add(path);
+        skipped = notRegular;
+        return images;
     }
 
     public static bool IsMvtecCategory(string folder) =>
@@ -53,9 +69,13 @@ public static class ImageDataset
         var root = System.IO.Path.GetFullPath(categoryFolder);
         if (!IsMvtecCategory(root))
             throw new PipelineException($"{root} is not an MVTec AD category folder: train/good/ is missing.");
-        var train = ListImages(System.IO.Path.Combine(root, "train", "good"))
+        var skipped = new List<string>();
+        var train = ListImages(System.IO.Path.Combine(root, "train", "good"), out var skippedTrain)
             .Select(p => new DatasetImage(p, "good", 0, null)).ToList();
-        if (train.Count == 0) throw new PipelineException($"{root}/train/good holds no PNG, JPEG or BMP images.");
+        skipped.AddRange(skippedTrain);
+        if (train.Count == 0)
+            throw new PipelineException($"{root}/train/good holds no PNG, JPEG or BMP images ({string.Join(", ", ImageLoader.Extensions)}, any case)" +
+                (skipped.Count > 0 ? $"; {skipped.Count} entries named like images are not regular files: {string.Join(", ", skipped.Select(System.IO.Path.GetFileName))}." : "."));
 
         var test = new List<DatasetImage>();
         var testRoot = System.IO.Path.Combine(root, "test");
@@ -65,7 +85,9 @@ public static class ImageDataset
             {
                 var type = System.IO.Path.GetFileName(typeFolder);
                 bool good = type == "good";
-                foreach (var image in ListImages(typeFolder))
+                var images = ListImages(typeFolder, out var skippedTest);
+                skipped.AddRange(skippedTest);
+                foreach (var image in images)
                 {
                     string? mask = null;
                     if (!good)
@@ -80,7 +102,7 @@ public static class ImageDataset
                 }
             }
         }
-        return new CategoryDataset(System.IO.Path.GetFileName(root), root, train, test);
+        return new CategoryDataset(System.IO.Path.GetFileName(root), root, train, test) { Skipped = skipped };
     }
 
     /// <summary>A plain folder of images, labels unknown.</summary>

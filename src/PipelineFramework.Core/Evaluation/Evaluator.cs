@@ -1,11 +1,14 @@
+using System.Collections;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using PipelineFramework.Abstractions;
 using PipelineFramework.Core.Data;
 using PipelineFramework.Core.Engine;
+using PipelineFramework.Core.Images;
 
 namespace PipelineFramework.Core.Evaluation;
 
@@ -19,7 +22,35 @@ public sealed record CategoryResult(
     double MsPerImage,
     int TrainImages,
     int TestImages,
-    double? SyntheticAuroc = null);
+    double? SyntheticAuroc = null)
+{
+    /// <summary>Defective test images whose mask is missing, unreadable or of another size: left out of the pixel metrics.</summary>
+    public IReadOnlyList<MaskProblem> MaskProblems { get; init; } = [];
+    /// <summary>Entries named like images that are not regular files (FIFOs, devices, broken links), not evaluated.</summary>
+    public IReadOnlyList<string> SkippedFiles { get; init; } = [];
+}
+
+/// <summary>A defective test image whose ground-truth mask cannot be used, and why.</summary>
+public sealed record MaskProblem(
+    [property: JsonPropertyName("image")] string Image,
+    [property: JsonPropertyName("mask")] string? Mask,
+    [property: JsonPropertyName("problem")] string Problem);
+
+/// <summary>A category of a data-set root whose evaluation stopped with an error the user can act on.</summary>
+public sealed record CategoryFailure(string Category, string Error);
+
+/// <summary>
+/// What <see cref="Evaluator.Run"/> produced: the categories evaluated and, over a data-set root, those that failed
+/// (the others were still evaluated).
+/// </summary>
+public sealed class EvaluationResults(IReadOnlyList<CategoryResult> categories, IReadOnlyList<CategoryFailure> failures) : IReadOnlyList<CategoryResult>
+{
+    public IReadOnlyList<CategoryFailure> Failures { get; } = failures;
+    public CategoryResult this[int index] => categories[index];
+    public int Count => categories.Count;
+    public IEnumerator<CategoryResult> GetEnumerator() => categories.GetEnumerator();
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+}
 
 public sealed record EvaluationOptions
 {
@@ -35,28 +66,47 @@ public sealed record EvaluationOptions
 /// Fits a pipeline on each category's train/good images and scores its test set: metrics.json, scores.csv and
 /// report.html per category; over a data-set root also summary.json (one row per category and the mean). The test set is
 /// only ever scored, never used for fitting or thresholds.
+/// <para>
+/// Ground-truth masks must have their image's size. A defective image whose mask is missing, unreadable or of another
+/// size is kept in the image metrics, left out of the pixel metrics and listed in metrics.json (mask_problems) and
+/// report.html; a mask is never stretched to fit. Over a data-set root, a category that fails (say train/good is empty,
+/// or its images are unreadable) is recorded in summary.json (failed_categories) and the others are still evaluated.
+/// </para>
 /// </summary>
 public static class Evaluator
 {
     static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
     /// <summary>A category folder (train/ and test/ inside) or a root holding category folders.</summary>
-    public static IReadOnlyList<CategoryResult> Run(AnomalyPipeline pipeline, string dataPath, string outputFolder, EvaluationOptions? options = null)
+    /// <exception cref="PipelineException">The data path is unusable, or a single category fails (over a root, a
+    /// category's failure is recorded in <see cref="EvaluationResults.Failures"/> instead).</exception>
+    public static EvaluationResults Run(AnomalyPipeline pipeline, string dataPath, string outputFolder, EvaluationOptions? options = null)
     {
         options ??= new EvaluationOptions();
         if (!Directory.Exists(dataPath))
             throw new PipelineException($"Data folder '{dataPath}' does not exist. Point --data at a category folder (train/good, test/...) or a data-set root.");
         if (ImageDataset.IsMvtecCategory(dataPath))
-            return [RunCategory(pipeline, ImageDataset.LoadMvtec(dataPath), outputFolder, options)];
+            return new([RunCategory(pipeline, ImageDataset.LoadMvtec(dataPath), outputFolder, options)], []);
 
         var categories = ImageDataset.FindCategories(dataPath);
         if (categories.Count == 0)
             throw new PipelineException($"'{dataPath}' holds no category folder with train/good and test/ inside (MVTec AD layout).");
         var results = new List<CategoryResult>();
+        var failures = new List<CategoryFailure>();
         foreach (var category in categories)
-            results.Add(RunCategory(pipeline, ImageDataset.LoadMvtec(category), Path.Combine(outputFolder, Path.GetFileName(category)), options));
-        WriteSummary(results, pipeline.Spec.Name, Path.Combine(outputFolder, "summary.json"));
-        return results;
+        {
+            var name = Path.GetFileName(category);
+            try
+            {
+                results.Add(RunCategory(pipeline, ImageDataset.LoadMvtec(category), Path.Combine(outputFolder, name), options));
+            }
+            catch (PipelineException e)
+            {
+                failures.Add(new CategoryFailure(name, e.Message));
+            }
+        }
+        WriteSummary(results, pipeline.Spec.Name, Path.Combine(outputFolder, "summary.json"), failures);
+        return new(results, failures);
     }
 
     public static CategoryResult RunCategory(AnomalyPipeline pipeline, CategoryDataset data, string outputFolder, EvaluationOptions options)
@@ -76,11 +126,15 @@ public static class Evaluator
 
         var preprocessing = model.Preprocessing;
         var scored = new ScoredImage[data.Test.Count];
+        var maskProblems = new MaskProblem?[data.Test.Count];
+        // A set without any mask has no pixel metrics, which metrics.json says; one missing mask among others is a problem.
+        bool masksExpected = data.HasMasks;
         Parallel.For(0, scored.Length, i =>
         {
             var image = data.Test[i];
             int label = image.Label ?? 0;
-            Grid2D? mask = image.MaskPath is not null ? preprocessing.LoadMask(image.MaskPath) : null;
+            Grid2D? mask = null;
+            if (label == 1 && masksExpected) (mask, maskProblems[i]) = LoadMask(image, data.Root, preprocessing);
             scored[i] = new ScoredImage(image.Path, image.DefectType, label, results[i].RawScore, results[i].RawMap, mask);
         });
         if (scored.All(s => s.Label == scored[0].Label))
@@ -88,7 +142,11 @@ public static class Evaluator
 
         var metrics = MetricsSuite.Compute(scored, model.Threshold);
         var result = new CategoryResult(data.Name, outputFolder, metrics, model.Threshold, fitSeconds, msPerImage, data.Train.Count, data.Test.Count,
-            model.Manifest.Training.SyntheticAuroc);
+            model.Manifest.Training.SyntheticAuroc)
+        {
+            MaskProblems = maskProblems.OfType<MaskProblem>().ToList(),
+            SkippedFiles = data.Skipped,
+        };
 
         WriteMetrics(result, model, Path.Combine(outputFolder, "metrics.json"));
         WriteScores(scored, Path.Combine(outputFolder, "scores.csv"));
@@ -96,9 +154,37 @@ public static class Evaluator
             .Select(s => new GalleryItem(Path.GetFileName(s.Path), s.DefectType, s.Label, s.Score, s.Score > model.Threshold,
                 preprocessing.Load(s.Path), s.Map!, s.Mask))
             .ToList();
-        var report = new CategoryReport(data.Name, pipeline.Spec.Name, metrics, model.Threshold, scored, gallery);
+        var report = new CategoryReport(data.Name, pipeline.Spec.Name, metrics, model.Threshold, scored, gallery) { MaskProblems = result.MaskProblems };
         AtomicFile.WriteText(Path.Combine(outputFolder, "report.html"), HtmlReport.Render([report], $"{pipeline.Spec.Name} on {data.Name}"));
         return result;
+    }
+
+    /// <summary>
+    /// A defective image's mask taken through the model's geometry, or why it cannot be used. The size is compared with
+    /// the image's header (upright, as the loader reads it) before any resizing, which would hide a mismatch.
+    /// </summary>
+    static (Grid2D? Mask, MaskProblem? Problem) LoadMask(DatasetImage image, string root, Preprocessing preprocessing)
+    {
+        if (image.MaskPath is null)
+        {
+            var stem = Path.GetFileNameWithoutExtension(image.Path);
+            var folder = Path.Combine("ground_truth", image.DefectType);
+            return (null, new MaskProblem(image.Path, null,
+                $"no mask: none of {folder}/{stem}_mask.png, {stem}.png or {image.Name} exists under {root}"));
+        }
+        try
+        {
+            var mask = ImageLoader.LoadGrey(image.MaskPath);
+            var (width, height) = ImageLoader.ReadSize(image.Path);
+            if (mask.Width != width || mask.Height != height)
+                return (null, new MaskProblem(image.Path, image.MaskPath,
+                    $"mask is {mask.Width} x {mask.Height} pixels but its image is {width} x {height}; a mask must have its image's size"));
+            return (preprocessing.ApplyToMask(mask), null);
+        }
+        catch (PipelineException e)
+        {
+            return (null, new MaskProblem(image.Path, image.MaskPath, e.Message));
+        }
     }
 
     /// <summary>
@@ -136,6 +222,9 @@ public static class Evaluator
         json["holdout_images"] = model.Manifest.Training.HoldoutImages;
         json["synthetic_anomalies"] = model.Manifest.Training.SyntheticAnomalies;
         json["synthetic_auroc"] = model.Manifest.Training.SyntheticAuroc;
+        json["mask_problem_count"] = result.MaskProblems.Count;
+        json["mask_problems"] = JsonSerializer.SerializeToNode(result.MaskProblems, Json);
+        json["skipped_files"] = new JsonArray(result.SkippedFiles.Select(f => (JsonNode)f).ToArray());
         json["machine"] = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}";
         AtomicFile.WriteText(path, json.ToJsonString(Json));
     }
@@ -150,8 +239,10 @@ public static class Evaluator
 
     static string Csv(string value) => value.IndexOfAny([',', '"', '\n']) < 0 ? value : "\"" + value.Replace("\"", "\"\"") + "\"";
 
-    public static void WriteSummary(IReadOnlyList<CategoryResult> results, string pipelineName, string path)
+    /// <summary>summary.json: one row per evaluated category, their mean, and the categories that failed with their error.</summary>
+    public static void WriteSummary(IReadOnlyList<CategoryResult> results, string pipelineName, string path, IReadOnlyList<CategoryFailure>? failures = null)
     {
+        failures ??= [];
         var rows = new JsonArray();
         foreach (var r in results)
         {
@@ -169,6 +260,8 @@ public static class Evaluator
                 ["ms_per_image"] = Math.Round(r.MsPerImage, 3),
                 ["train_images"] = r.TrainImages,
                 ["test_images"] = r.TestImages,
+                ["pixel_metric_images"] = r.Metrics.PixelMetricImages,
+                ["mask_problem_count"] = r.MaskProblems.Count,
             });
         }
         var summary = new JsonObject
@@ -187,6 +280,12 @@ public static class Evaluator
                 ["fit_seconds"] = Mean(results.Select(r => (double?)r.FitSeconds)),
                 ["ms_per_image"] = Mean(results.Select(r => (double?)r.MsPerImage)),
             },
+            ["failed_count"] = failures.Count,
+            ["failed_categories"] = new JsonArray(failures.Select(f => (JsonNode)new JsonObject
+            {
+                ["category"] = f.Category,
+                ["error"] = f.Error,
+            }).ToArray()),
         };
         AtomicFile.WriteText(path, summary.ToJsonString(Json));
     }
@@ -198,9 +297,13 @@ public static class Evaluator
         return present.Count == 0 ? null : present.Average();
     }
 
-    /// <summary>The terminal table: one row per category, then the mean.</summary>
-    public static string FormatTable(IReadOnlyList<CategoryResult> results)
+    /// <summary>The terminal table: one row per category, the mean, failed categories and mask problems.</summary>
+    public static string FormatTable(EvaluationResults results) => FormatTable(results, results.Failures);
+
+    /// <summary>The terminal table: one row per category, then the mean; then failed categories and mask problems, if any.</summary>
+    public static string FormatTable(IReadOnlyList<CategoryResult> results, IReadOnlyList<CategoryFailure>? failures = null)
     {
+        failures ??= [];
         static string F(double? v) => v is null ? "    -" : v.Value.ToString("0.000", CultureInfo.InvariantCulture);
         var table = new StringBuilder();
         table.AppendLine($"{"category",-16} {"img AUROC",9} {"px AUROC",9} {"AUPRO",7} {"F1@thr",7} {"good rej",8} {"fit s",7} {"ms/img",7}");
@@ -211,6 +314,11 @@ public static class Evaluator
             double? MeanOf(Func<CategoryResult, double?> pick) => Mean(results.Select(pick));
             table.AppendLine($"{"mean",-16} {F(MeanOf(r => r.Metrics.ImageAuroc)),9} {F(MeanOf(r => r.Metrics.PixelAuroc)),9} {F(MeanOf(r => r.Metrics.Aupro)),7} {F(MeanOf(r => r.Metrics.F1)),7} {F(MeanOf(r => r.Metrics.GoodFalseRejectRate)),8} {results.Average(r => r.FitSeconds),7:0.0} {results.Average(r => r.MsPerImage),7:0.0}");
         }
+        foreach (var f in failures)
+            table.AppendLine($"{f.Category,-16} FAILED: {f.Error}");
+        foreach (var r in results.Where(r => r.MaskProblems.Count > 0))
+            table.AppendLine($"{r.Category}: {r.MaskProblems.Count} defective images without a usable mask, left out of the pixel metrics " +
+                $"({r.Metrics.PixelMetricImages} of {r.TestImages} images counted); see mask_problems in {Path.Combine(r.OutputFolder, "metrics.json")}");
         return table.ToString();
     }
 }

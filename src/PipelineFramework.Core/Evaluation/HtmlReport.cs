@@ -14,9 +14,15 @@ namespace PipelineFramework.Core.Evaluation;
 /// </summary>
 public sealed record GalleryItem(string Name, string DefectType, int Label, double Score, bool PredictedAnomalous, ImageTensor Image, Grid2D Map, Grid2D? Mask);
 
-/// <summary>One category's evaluation: its metrics at <see cref="Threshold"/>, all scored images and the chosen gallery.</summary>
+/// <summary>
+/// One category's evaluation: its metrics at <see cref="Threshold"/>, all scored images, the chosen gallery and the
+/// defective images whose mask was missing or unusable (left out of the pixel metrics).
+/// </summary>
 public sealed record CategoryReport(string Category, string PipelineName, CategoryMetrics Metrics, double Threshold,
-    IReadOnlyList<ScoredImage> Images, IReadOnlyList<GalleryItem> Gallery);
+    IReadOnlyList<ScoredImage> Images, IReadOnlyList<GalleryItem> Gallery)
+{
+    public IReadOnlyList<MaskProblem> MaskProblems { get; init; } = [];
+}
 
 /// <summary>
 /// A self-contained HTML evaluation report: no external resources (plots and images are PNG data URIs), so it opens
@@ -106,6 +112,7 @@ public static class HtmlReport
         Row(html, "Pixel AP", F(m.PixelAp));
         Row(html, "Pixel F1-max", F(m.PixelF1Max));
         Row(html, $"AUPRO (FPR ≤ {MetricsSuite.AuproMaxFpr.ToString(Inv)})", F(m.Aupro));
+        Row(html, "Pixel metrics over", m.PixelAuroc is null ? "not computed (no usable ground-truth masks)" : $"{m.PixelMetricImages.ToString(Inv)} of {m.Images.ToString(Inv)} images");
         Row(html, "Precision @ threshold", F(m.Precision));
         Row(html, "Recall @ threshold", F(m.Recall));
         Row(html, "F1 @ threshold", F(m.F1));
@@ -121,6 +128,7 @@ public static class HtmlReport
         }
         html.Append("</table>\n</div>\n");
         html.Append("<p class=\"note\">Per-type AUROC: that type's images against all good test images. Correct: share detected (defect types) or passed (good).</p>\n");
+        if (report.MaskProblems.Count > 0) MaskProblems(html, report.MaskProblems);
 
         html.Append("<div class=\"plots\">\n");
         Img(html, RocPlot(m), "ROC curve");
@@ -130,6 +138,15 @@ public static class HtmlReport
 
         if (report.Gallery.Count > 0) Gallery(html, report);
         html.Append("</section>\n");
+    }
+
+    static void MaskProblems(StringBuilder html, IReadOnlyList<MaskProblem> problems)
+    {
+        html.Append("<div class=\"problems\">\n<h3>Mask problems: ").Append(problems.Count.ToString(Inv))
+            .Append(" defective images left out of the pixel metrics</h3>\n<table class=\"metrics\">\n<tr><th>Image</th><th>Problem</th></tr>\n");
+        foreach (var p in problems)
+            html.Append("<tr><td>").Append(E(p.Image)).Append("</td><td>").Append(E(p.Problem)).Append("</td></tr>\n");
+        html.Append("</table>\n</div>\n");
     }
 
     static void Gallery(StringBuilder html, CategoryReport report)
@@ -359,6 +376,7 @@ public static class HtmlReport
         figure.item .name { font-weight: 600; }
         figure.miss { border-color: #d62728; background: #fde8e8; }
         figure.miss .verdict { color: #d62728; font-weight: 700; }
+        .problems { border-left: 4px solid #d62728; background: #fde8e8; padding: 4px 12px; margin: 8px 0; }
         footer { color: #777; font-size: 12px; margin-top: 24px; }
 
         """;

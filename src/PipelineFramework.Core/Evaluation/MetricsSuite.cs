@@ -45,6 +45,11 @@ public sealed record CategoryMetrics
     [JsonPropertyName("pixel_f1_max")] public required double? PixelF1Max { get; init; }
     /// <summary>Normalised area under the PRO curve up to FPR 0.3.</summary>
     [JsonPropertyName("aupro")] public required double? Aupro { get; init; }
+    /// <summary>
+    /// Images whose pixels the pixel metrics count: the good ones and the defective ones with a mask (0 when there are
+    /// no pixel metrics). Fewer than <see cref="Images"/> means defective images without a usable mask were left out.
+    /// </summary>
+    [JsonPropertyName("pixel_metric_images")] public int PixelMetricImages { get; init; }
 
     /// <summary>Image-level precision at the model threshold (0 when no image is predicted anomalous).</summary>
     [JsonPropertyName("precision")] public required double Precision { get; init; }
@@ -75,8 +80,10 @@ public static class MetricsSuite
 
     /// <summary>
     /// Computes the category's metrics. Pixel metrics (pixel AUROC / AP / F1-max, AUPRO and the per-type pixel AUROC)
-    /// are computed only when every image has a Map and every defective image a Mask (a good image's null Mask = all
-    /// zeros) and there are both defect and good pixels; otherwise they are null.
+    /// are computed when every image has a Map, over the good images (a null Mask = all zeros) and the defective images
+    /// that have a Mask, provided there are both defect and good pixels; otherwise they are null.
+    /// <see cref="CategoryMetrics.PixelMetricImages"/> says how many images they count; a defective image without a
+    /// mask is left out of them (never counted as all good), and the caller reports why.
     /// </summary>
     /// <exception cref="ArgumentException">No good or no defective image, a label other than 0/1, a NaN score, or a mask
     /// whose size differs from its map.</exception>
@@ -109,12 +116,13 @@ public static class MetricsSuite
 
         double? pixelAuroc = null, pixelAp = null, pixelF1 = null, aupro = null;
         double?[]? groupAurocs = null;
-        bool pixels = HasPixelData(images);
+        bool pixels = images.All(i => i.Map is not null);
+        var pixelImages = pixels ? images.Where(HasPixelTruth).ToList() : [];
         if (pixels)
         {
             // Pack each pixel's defect type into the sort when possible, so per-type pixel AUROC needs no more sorts.
-            bool packed = groupOf.Count <= PixelSet.MaxGroup && images.All(i => PixelSet.CanPackGroups(i.Map!.Values.Length));
-            var set = PixelSet.Build(images.Select(i => ToPixelImage(i, packed && i.Label == 1 ? groupOf[i.DefectType] : 0)));
+            bool packed = groupOf.Count <= PixelSet.MaxGroup && pixelImages.All(i => PixelSet.CanPackGroups(i.Map!.Values.Length));
+            var set = PixelSet.Build(pixelImages.Select(i => ToPixelImage(i, packed && i.Label == 1 ? groupOf[i.DefectType] : 0)));
             if (set.Regions > 0 && set.GoodPixels > 0)
             {
                 var pixelSummary = set.Summary();
@@ -147,6 +155,7 @@ public static class MetricsSuite
             PixelAp = pixelAp,
             PixelF1Max = pixelF1,
             Aupro = aupro,
+            PixelMetricImages = pixels ? pixelImages.Count : 0,
             Precision = stats.Precision,
             Recall = stats.Recall,
             F1 = stats.F1,
@@ -162,15 +171,8 @@ public static class MetricsSuite
         };
     }
 
-    static bool HasPixelData(IReadOnlyList<ScoredImage> images)
-    {
-        foreach (var image in images)
-        {
-            if (image.Map is null) return false;
-            if (image.Label == 1 && image.Mask is null) return false;
-        }
-        return true;
-    }
+    /// <summary>Whether an image's pixels have a known truth: a good image (all zeros) or a defective one with its mask.</summary>
+    static bool HasPixelTruth(ScoredImage image) => image.Label == 0 || image.Mask is not null;
 
     static PixelImage ToPixelImage(ScoredImage image, int group = 0)
     {
@@ -212,6 +214,7 @@ public static class MetricsSuite
     /// <summary>Fallback when pixel groups cannot be packed (over 255 defect types or huge maps): one sort per type.</summary>
     internal static double? PixelAurocBySorting(List<ScoredImage> subset)
     {
+        subset = subset.Where(HasPixelTruth).ToList();
         long total = subset.Sum(i => (long)i.Map!.Values.Length);
         if (total > Array.MaxLength) throw new ArgumentException($"{total} pixels are more than one array can hold.");
         var keys = new float[total];

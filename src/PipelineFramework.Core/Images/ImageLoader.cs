@@ -3,68 +3,171 @@ using SkiaSharp;
 
 namespace PipelineFramework.Core.Images;
 
-/// <summary>Decodes PNG, JPEG and BMP files (8-bit grey or colour, any size) into float tensors.</summary>
+/// <summary>
+/// Decodes PNG, JPEG and BMP files (8-bit grey or colour) into float tensors. Every image enters here, and here it is
+/// checked once: a regular file (not a FIFO or device), a supported extension (<see cref="Extensions"/>, the same list
+/// the folder listing uses), PNG/JPEG/BMP content, and a declared size within <see cref="MaxSide"/> and
+/// <see cref="MaxPixels"/>, read from the header before anything is allocated. An EXIF orientation is applied, so
+/// pixels come out upright as cameras and browsers show them. Anything else is a <see cref="PipelineException"/>
+/// naming the file.
+/// </summary>
 public static class ImageLoader
 {
-    /// <summary>Decodes to RGB planar floats in [0, 1] at the file's own size; grey images are repeated on 3 channels.</summary>
-    public static ImageTensor LoadRgb(string path) => Decode(path, grey: false);
+    /// <summary>File name extensions read (compared case-insensitively), for single files and folders alike.</summary>
+    public static IReadOnlyList<string> Extensions { get; } = [".png", ".jpg", ".jpeg", ".bmp"];
+
+    /// <summary>Longest side accepted, in pixels.</summary>
+    public const int MaxSide = 16384;
+
+    /// <summary>
+    /// Most pixels accepted (100 megapixels): decoding takes 16 bytes a pixel (RGBA bytes, then three floats), so this
+    /// caps one image near 1.6 GB.
+    /// </summary>
+    public const long MaxPixels = 100_000_000;
+
+    static readonly string ExtensionList = string.Join(", ", Extensions);
+
+    /// <summary>Whether the file name ends in one of <see cref="Extensions"/>.</summary>
+    public static bool HasImageExtension(string path) =>
+        Extensions.Contains(Path.GetExtension(path), StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Decodes to RGB planar floats in [0, 1] at the file's own (upright) size; grey images are repeated on 3 channels.</summary>
+    public static ImageTensor LoadRgb(string path) => Decode(ReadImageFile(path), path, grey: false);
 
     /// <summary>Decodes one channel (luminance) in [0, 1]: ground-truth masks.</summary>
     public static Grid2D LoadGrey(string path)
     {
-        var image = Decode(path, grey: true);
+        var image = Decode(ReadImageFile(path), path, grey: true);
         return new Grid2D(image.Height, image.Width, image.Pixels);
     }
 
-    static ImageTensor Decode(string path, bool grey)
+    /// <summary>The upright width and height an image file declares, from its header alone.</summary>
+    public static (int Width, int Height) ReadSize(string path)
     {
-        if (!File.Exists(path))
-            throw new PipelineException($"Image file not found: {path}. Check the path or the data folder.");
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
-        catch (IOException e) { throw new PipelineException($"Cannot read image file {path}: {e.Message}", e); }
-        catch (UnauthorizedAccessException e) { throw new PipelineException($"Cannot read image file {path}: {e.Message}", e); }
-        return Decode(bytes, path, grey);
+        CheckFile(path);
+        try
+        {
+            using var stream = File.OpenRead(path);
+            using var codec = SKCodec.Create(stream) ?? throw NotAnImage(path);
+            CheckHeader(codec, path);
+            return UprightSize(codec);
+        }
+        catch (IOException e) { throw CannotRead(path, e); }
+        catch (UnauthorizedAccessException e) { throw CannotRead(path, e); }
     }
+
+    static void CheckFile(string path)
+    {
+        if (!HasImageExtension(path))
+            throw new PipelineException($"{path}: '{Path.GetExtension(path)}' is not an image type read here ({ExtensionList}, any case); convert or rename the file.");
+        switch (RegularFile.Problem(path))
+        {
+            case null: return;
+            case RegularFile.Missing: throw new PipelineException($"Image file not found: {path}. Check the path or the data folder.");
+            case var problem: throw new PipelineException($"{path} is {problem}, not a regular file; images are read from regular files only. Remove it or point at the image itself.");
+        }
+    }
+
+    static byte[] ReadImageFile(string path)
+    {
+        CheckFile(path);
+        try { return File.ReadAllBytes(path); }
+        catch (IOException e) { throw CannotRead(path, e); }
+        catch (UnauthorizedAccessException e) { throw CannotRead(path, e); }
+    }
+
+    static PipelineException CannotRead(string path, Exception e) => new($"Cannot read image file {path}: {e.Message}", e);
+
+    static PipelineException NotAnImage(string name) =>
+        new($"Cannot decode image {name}: not a PNG, JPEG or BMP file, or its header is corrupt.");
+
+    /// <summary>Refuses other formats the codec knows (GIF, WebP, ...) and sizes over the limits, before decoding.</summary>
+    static void CheckHeader(SKCodec codec, string name)
+    {
+        if (codec.EncodedFormat is not (SKEncodedImageFormat.Png or SKEncodedImageFormat.Jpeg or SKEncodedImageFormat.Bmp))
+            throw new PipelineException($"Image {name} is a {codec.EncodedFormat.ToString().ToUpperInvariant()} file; only PNG, JPEG and BMP are read. Convert it.");
+        int width = codec.Info.Width, height = codec.Info.Height;
+        if (width <= 0 || height <= 0)
+            throw new PipelineException($"Image {name} declares an empty size {width} x {height}; its header is corrupt.");
+        if (width > MaxSide || height > MaxSide || (long)width * height > MaxPixels)
+            throw new PipelineException(
+                $"Image {name} declares {width} x {height} pixels; the limit is {MaxSide} pixels a side and {MaxPixels / 1_000_000} megapixels. " +
+                "Downscale or tile it (or the header is corrupt).");
+    }
+
+    /// <summary>Width and height as displayed: swapped when the EXIF orientation turns the image by 90 degrees.</summary>
+    static (int Width, int Height) UprightSize(SKCodec codec) => SwapsSides(codec.EncodedOrigin)
+        ? (codec.Info.Height, codec.Info.Width)
+        : (codec.Info.Width, codec.Info.Height);
+
+    static bool SwapsSides(SKEncodedOrigin origin) => origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop
+        or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
 
     /// <summary>Decodes image bytes; <paramref name="name"/> only labels errors.</summary>
     public static ImageTensor Decode(byte[] bytes, string name, bool grey = false)
     {
         if (bytes.Length == 0) throw new PipelineException($"Image file is empty: {name}.");
         using var data = SKData.CreateCopy(bytes);
-        using var codec = SKCodec.Create(data)
-            ?? throw new PipelineException($"Cannot decode image {name}: not a PNG, JPEG or BMP file, or its header is corrupt.");
+        using var codec = SKCodec.Create(data) ?? throw NotAnImage(name);
+        CheckHeader(codec, name);
         var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         using var bitmap = new SKBitmap(info);
+        if (bitmap.GetPixels() == IntPtr.Zero)
+            throw new PipelineException($"Not enough memory to decode image {name} ({info.Width} x {info.Height}).");
         var result = codec.GetPixels(info, bitmap.GetPixels());
         if (result == SKCodecResult.IncompleteInput || result == SKCodecResult.ErrorInInput)
             throw new PipelineException($"Image {name} is truncated or damaged ({result}); re-export or remove the file.");
         if (result != SKCodecResult.Success)
             throw new PipelineException($"Cannot decode image {name}: {result}.");
+        return ToTensor(bitmap.GetPixelSpan(), info.Width, info.Height, codec.EncodedOrigin, grey);
+    }
 
-        int width = info.Width, height = info.Height, plane = width * height;
-        var rgba = bitmap.GetPixelSpan();
+    /// <summary>
+    /// RGBA bytes as stored to planar floats as displayed. Output pixel (x, y) reads stored pixel
+    /// <c>start + x * stepX + y * stepY</c>, which covers the identity and all seven EXIF turns and mirrors.
+    /// </summary>
+    static ImageTensor ToTensor(ReadOnlySpan<byte> rgba, int storedWidth, int storedHeight, SKEncodedOrigin origin, bool grey)
+    {
+        int w = storedWidth, h = storedHeight;
+        var (start, stepX, stepY) = origin switch
+        {
+            SKEncodedOrigin.TopRight => (w - 1, -1, w),
+            SKEncodedOrigin.BottomRight => ((h - 1) * w + w - 1, -1, -w),
+            SKEncodedOrigin.BottomLeft => ((h - 1) * w, 1, -w),
+            SKEncodedOrigin.LeftTop => (0, w, 1),
+            SKEncodedOrigin.RightTop => ((h - 1) * w, -w, 1),
+            SKEncodedOrigin.RightBottom => ((h - 1) * w + w - 1, -w, -1),
+            SKEncodedOrigin.LeftBottom => (w - 1, w, -1),
+            _ => (0, 1, w),
+        };
+        var (width, height) = SwapsSides(origin) ? (h, w) : (w, h);
+        int plane = width * height;
         const float scale = 1f / 255f;
-        if (grey)
+        var pixels = new float[(grey ? 1 : 3) * plane];
+        for (int y = 0, i = 0; y < height; y++)
         {
-            var values = new float[plane];
-            for (int i = 0; i < plane; i++)
+            int source = start + y * stepY;
+            if (grey)
             {
-                int o = i * 4;
-                // Rec. 601 luma, as PIL's convert("L") does.
-                values[i] = (0.299f * rgba[o] + 0.587f * rgba[o + 1] + 0.114f * rgba[o + 2]) * scale;
+                for (int x = 0; x < width; x++, i++, source += stepX)
+                {
+                    int o = source * 4;
+                    // Rec. 601 luma, as PIL's convert("L") does.
+                    pixels[i] = (0.299f * rgba[o] + 0.587f * rgba[o + 1] + 0.114f * rgba[o + 2]) * scale;
+                }
             }
-            return new ImageTensor(1, height, width, values);
+            else
+            {
+                for (int x = 0; x < width; x++, i++, source += stepX)
+                {
+                    int o = source * 4;
+                    pixels[i] = rgba[o] * scale;
+                    pixels[plane + i] = rgba[o + 1] * scale;
+                    pixels[2 * plane + i] = rgba[o + 2] * scale;
+                }
+            }
         }
-        var pixels = new float[3 * plane];
-        for (int i = 0; i < plane; i++)
-        {
-            int o = i * 4;
-            pixels[i] = rgba[o] * scale;
-            pixels[plane + i] = rgba[o + 1] * scale;
-            pixels[2 * plane + i] = rgba[o + 2] * scale;
-        }
-        return new ImageTensor(3, height, width, pixels);
+        return new ImageTensor(grey ? 1 : 3, height, width, pixels);
     }
 
     /// <summary>Writes an RGB tensor in [0, 1] as PNG, atomically.</summary>

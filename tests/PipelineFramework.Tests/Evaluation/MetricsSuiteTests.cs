@@ -151,7 +151,7 @@ public class MetricsSuiteTests
     }
 
     [Fact]
-    public void PixelMetrics_NullWithoutMasksOrMaps()
+    public void PixelMetrics_NullWithoutMasksOrMaps_AndWithoutTheDefectImagesThatLackAMask()
     {
         var noMasks = MetricsSuite.Compute(Category(withMasks: false), Threshold);
         Assert.Null(noMasks.PixelAuroc);
@@ -165,10 +165,20 @@ public class MetricsSuiteTests
         Assert.Null(noMaps.PixelAuroc);
         Assert.Null(noMaps.Aupro);
 
-        // One defective image without a mask is enough to drop pixel metrics.
+        Assert.Equal(0, noMasks.PixelMetricImages);
+
+        // A defective image without a mask is left out of the pixel metrics, never counted as all good: they equal
+        // those of the set without it, and say over how many images they were computed.
         var images = Category();
         images[4] = images[4] with { Mask = null };
-        Assert.Null(MetricsSuite.Compute(images, Threshold).PixelAuroc);
+        var partial = MetricsSuite.Compute(images, Threshold);
+        var without = MetricsSuite.Compute(images.Where((_, i) => i != 4).ToList(), Threshold);
+        Assert.NotNull(partial.PixelAuroc);
+        Assert.Equal(without.PixelAuroc, partial.PixelAuroc);
+        Assert.Equal(without.Aupro, partial.Aupro);
+        Assert.Equal(images.Count - 1, partial.PixelMetricImages);
+        Assert.Equal(images.Count, partial.Images);
+        Assert.Equal(images.Count, MetricsSuite.Compute(Category(), Threshold).PixelMetricImages);
 
         // A good image without a map too.
         images = Category();
