@@ -99,14 +99,15 @@ static class ModelFileSurgery
 
     /// <summary>
     /// Everything the model file reader does before any component sees the state: opens the archive, reads the manifest and
-    /// every stage entry (tensors as tensors). Returns the number of tensor values read.
+    /// every stage entry (tensors as tensors), smallest first so that damage in a small entry costs no backbone
+    /// decompression. Returns the number of tensor values read.
     /// </summary>
     public static long ReadEverything(byte[] model, string name)
     {
         using var zip = ModelFileReader.OpenArchive(new MemoryStream(model), name);
         ModelFileReader.ReadManifest(zip, name);
         long values = 0;
-        foreach (var entry in zip.Entries.Where(e => e.FullName != ModelFileReader.ManifestEntry).ToList())
+        foreach (var entry in zip.Entries.Where(e => e.FullName != ModelFileReader.ManifestEntry).OrderBy(e => e.Length).ToList())
         {
             int slash = entry.FullName.IndexOf('/');
             var reader = new ZipModelReader(zip, entry.FullName[..(slash + 1)], name);
