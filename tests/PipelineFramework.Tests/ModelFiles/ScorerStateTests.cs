@@ -23,6 +23,16 @@ public class ScorerStateTests
     }
 
     [Fact]
+    public void Format1_model_loaded_and_saved_again_holds_the_same_entries_byte_for_byte()
+    {
+        var path = Path.Combine(TestData.TempFolder("resave"), "again.pfmodel");
+        using (var model = AnomalyModel.Load(Format1Path, TestData.Catalog)) model.Save(path);
+        var again = File.ReadAllBytes(path);
+        foreach (var entry in new[] { "manifest.json", "features/settings.json", Backbone, Bank })
+            Assert.True(Entry(Format1, entry).AsSpan().SequenceEqual(Entry(again, entry)), entry);
+    }
+
+    [Fact]
     public void Empty_patchcore_bank_is_refused_at_load()
     {
         var e = LoadFails(WithEntry(Format1, Bank, Npy("(0, 128)", ReadOnlySpan<float>.Empty)));
