@@ -43,12 +43,29 @@ public sealed class PadimScorer(PadimOptions options) : IScorer
 
     public IFittedScorer Load(IModelReader state, FitContext context)
     {
-        var channels = state.ReadTensor("channels", out _).Select(c => (int)c).ToArray();
+        var channelValues = state.ReadTensor("channels", out var channelShape);
         var mean = state.ReadTensor("mean", out var meanShape);
-        var inverse = state.ReadTensor("inverse_covariance", out _);
-        var input = state.ReadTensor("input_shape", out _);
-        return new FittedPadim(channels, (int)input[2], meanShape[0], meanShape[1], mean, inverse);
+        var inverse = state.ReadTensor("inverse_covariance", out var inverseShape);
+        var input = state.ReadTensor("input_shape", out var inputShape);
+        // The four tensors index each other (channel numbers into embeddings, positions into the mean and covariances);
+        // one disagreeing would read the wrong numbers or past an array's end while scoring.
+        if (inputShape is not [3] || !input.All(v => v >= 1 && v <= int.MaxValue && v == MathF.Round(v)))
+            throw Inconsistent($"input_shape is [{string.Join(", ", input)}]; expected [height, width, dim] as positive integers");
+        int height = (int)input[0], width = (int)input[1], inputDim = (int)input[2];
+        if (channelShape is not [> 0])
+            throw Inconsistent($"channels has shape [{string.Join(", ", channelShape)}]; expected one or more channel numbers");
+        if (!channelValues.All(c => c >= 0 && c < inputDim && c == MathF.Round(c)))
+            throw Inconsistent($"channels holds a value that is not a channel number below {inputDim} (input_shape's dim)");
+        int dim = channelValues.Length;
+        if (meanShape is not [var h, var w, var d] || h != height || w != width || d != dim)
+            throw Inconsistent($"mean has shape [{string.Join(", ", meanShape)}]; input_shape [{height}, {width}, {inputDim}] and {dim} channels need [{height}, {width}, {dim}]");
+        if (inverseShape is not [var positions, var rows, var columns] || positions != (long)height * width || rows != dim || columns != dim)
+            throw Inconsistent($"inverse_covariance has shape [{string.Join(", ", inverseShape)}]; mean needs [{(long)height * width}, {dim}, {dim}]");
+        return new FittedPadim(channelValues.Select(c => (int)c).ToArray(), inputDim, height, width, mean, inverse);
     }
+
+    static PipelineException Inconsistent(string detail) =>
+        new($"PaDiM state is inconsistent: {detail}. The model file is damaged; fit the model again.");
 
     /// <summary>Random channel subset, sorted, deterministic for a seed (PaDiM's random dimensionality reduction).</summary>
     static int[] ChooseChannels(int dim, int reducedDim, int seed)

@@ -51,7 +51,11 @@ public sealed class PatchCoreScorer(PatchCoreOptions options) : IScorer
     public IFittedScorer Load(IModelReader state, FitContext context)
     {
         var bank = state.ReadTensor("memory_bank", out var shape);
-        if (shape.Length != 2) throw new PipelineException($"PatchCore memory bank has shape [{string.Join(",", shape)}]; expected [patches, dim].");
+        if (shape is not [_, > 0])
+            throw new PipelineException($"PatchCore memory_bank has shape [{string.Join(",", shape)}]; expected [patches, dim]. The model file is damaged; fit the model again.");
+        // Nearest-neighbour search in an empty bank has no answer; scoring would fail on the first image instead of here.
+        if (shape[0] == 0)
+            throw new PipelineException($"PatchCore memory_bank is empty (0 patches of {shape[1]} dimensions). The model file is damaged; fit the model again.");
         return new FittedPatchCore(Options, new NearestNeighbourIndex(bank, shape[0], shape[1]));
     }
 }

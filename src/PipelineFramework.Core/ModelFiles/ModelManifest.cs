@@ -28,6 +28,28 @@ public sealed record ModelManifest
     public required ThresholdManifest Threshold { get; init; }
     public required ScoreNormalization Normalization { get; init; }
     public required TrainingManifest Training { get; init; }
+
+    /// <summary>
+    /// What JSON types alone do not rule out but would make the model misjudge silently (a zero scale, NaN threshold,
+    /// two-channel mean); null when there is nothing. Checked once, where the manifest is read.
+    /// </summary>
+    internal string? FirstProblem()
+    {
+        var p = Preprocessing;
+        if (p.Size < 1 || p.Crop < 1) return $"preprocessing size {p.Size} and crop {p.Crop} must be positive";
+        if (p.Mean.Length != 3 || !p.Mean.All(float.IsFinite)) return $"preprocessing mean [{string.Join(", ", p.Mean)}] must be 3 finite numbers";
+        if (p.Std.Length != 3 || !p.Std.All(s => float.IsFinite(s) && s > 0)) return $"preprocessing std [{string.Join(", ", p.Std)}] must be 3 positive numbers";
+        if (!double.IsFinite(Threshold.Value)) return $"threshold value {Threshold.Value} is not a finite number";
+        if (!double.IsFinite(Normalization.Center) || !(Normalization.Scale > 0) || !double.IsFinite(Normalization.Scale))
+            return $"normalization center {Normalization.Center} and scale {Normalization.Scale} must be finite with scale > 0";
+        if (Components.Count == 0) return "components is empty";
+        foreach (var (stage, component) in Components)
+        {
+            if (component is null) return $"components.{stage} is null";
+            if (string.IsNullOrEmpty(component.Type)) return $"components.{stage}.type is empty";
+        }
+        return null;
+    }
 }
 
 public sealed record PreprocessingManifest(int Size, int Crop, float[] Mean, float[] Std, string Resize = "antialiased-linear", string ChannelOrder = "RGB");
