@@ -47,7 +47,9 @@ public sealed class OnnxBackbone(OnnxBackboneOptions options) : IBackbone
         var bytes = state.ReadBytes("backbone.onnx");
         if (state.Contains("settings.json"))
         {
-            var settings = JsonSerializer.Deserialize<SavedSettings>(state.ReadText("settings.json"));
+            SavedSettings? settings;
+            try { settings = JsonSerializer.Deserialize<SavedSettings>(state.ReadText("settings.json")); }
+            catch (JsonException e) { throw new PipelineException($"backbone.onnx: settings.json in the model file is not valid JSON ({e.Message}); the file is damaged. Copy it again or fit again.", e); }
             if (settings?.Sha256 is { Length: > 0 } sha && sha != Convert.ToHexStringLower(SHA256.HashData(bytes)))
                 throw new PipelineException("backbone.onnx: the backbone graph in the model file does not match its recorded SHA-256; the file is damaged. Copy it again or fit again.");
         }

@@ -48,7 +48,10 @@ public sealed class PatchEmbedding(PatchEmbeddingOptions options) : IPatchEmbedd
         // Models written before the embedding was its own stage kept the projection seed in the features settings.
         int seed = context.Seed;
         if (state.Contains("settings.json"))
-            seed = JsonSerializer.Deserialize<SavedSettings>(state.ReadText("settings.json"))?.Seed ?? seed;
+        {
+            try { seed = JsonSerializer.Deserialize<SavedSettings>(state.ReadText("settings.json"))?.Seed ?? seed; }
+            catch (JsonException e) { throw new PipelineException($"embedding.patch: settings.json in the model file is not valid JSON ({e.Message}); the file is damaged. Copy it again or fit again.", e); }
+        }
         return new FittedPatchEmbedding(Options, layers, seed);
     }
 

@@ -175,7 +175,7 @@ public sealed class AnomalyModel : IDisposable
 
         var context = new FitContext { Seed = spec.Seed, Cancellation = cancellation, Services = services };
         var geometry = new InputGeometry { Channels = 3, Height = spec.Input.Crop, Width = spec.Input.Crop, Mean = spec.Input.Mean, Std = spec.Input.Std };
-        IModelReader Reader(StageKind stage, int index) => new ZipModelReader(zip, StateFolder(stage, index, manifest, bytes), name);
+        IModelReader Reader(StageKind stage, int index) => new ZipModelReader(zip, StateFolder(stage, index, manifest), name);
 
         var loaded = new List<IDisposable>();
         try
@@ -195,6 +195,12 @@ public sealed class AnomalyModel : IDisposable
             }
             return new AnomalyModel(manifest, spec, new FittedStages(new SharedBackbone(backbone), embedding, scorer, logic), services, catalog);
         }
+        catch (PipelineException e) when (!e.Message.Contains(name, StringComparison.Ordinal))
+        {
+            foreach (var d in loaded) d.Dispose();
+            // Components name the entry; the user also needs to know which file.
+            throw new PipelineException($"Model file '{name}': {e.Message}", e);
+        }
         catch
         {
             foreach (var d in loaded) d.Dispose();
@@ -203,7 +209,7 @@ public sealed class AnomalyModel : IDisposable
     }
 
     /// <summary>Format 1 (before backbone and embedding were separate stages) kept both under <c>features/</c>.</summary>
-    static string StateFolder(StageKind stage, int index, ModelManifest manifest, byte[] _) =>
+    static string StateFolder(StageKind stage, int index, ModelManifest manifest) =>
         manifest.StateFormatVersion == 1 && (stage == StageKinds.Backbone || stage == StageKinds.Embedding) ? "features/" : stage.StateFolder(index);
 
     /// <summary>
