@@ -1,5 +1,6 @@
 using PipelineFramework.Abstractions;
 using PipelineFramework.Scoring.SimpleNet;
+using PipelineFramework.Tests.Support;
 
 namespace PipelineFramework.Tests.SimpleNet;
 
