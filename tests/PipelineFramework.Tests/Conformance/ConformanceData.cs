@@ -62,17 +62,22 @@ internal static class ConformanceData
     public static FeatureBatch RunFeatures => LazyRunFeatures.Value;
     static readonly Lazy<FeatureBatch> LazyRunFeatures = new(() => LazyEmbedding.Value.Embed(RunMaps));
 
-    /// <summary>Runs <paramref name="work"/> on 8 threads released together; returns each thread's result.</summary>
-    public static T[] OnEightThreadsAtOnce<T>(Func<T> work)
+    /// <summary>
+    /// Runs <paramref name="work"/>(thread) on 8 threads released together; returns each thread's result. Threads are
+    /// given different work (the same images in another order): with identical work a buffer shared between calls
+    /// is overwritten with identical values, and the race goes unseen. Each thread runs its work
+    /// <paramref name="rounds"/> times, so that short calls overlap too; result t * rounds + r is thread t's round r.
+    /// </summary>
+    public static T[] OnEightThreadsAtOnce<T>(Func<int, T> work, int rounds = 1)
     {
         const int threads = 8;
-        var results = new T[threads];
+        var results = new T[threads * rounds];
         var errors = new Exception?[threads];
         using var start = new Barrier(threads);
         var workers = Enumerable.Range(0, threads).Select(t => new Thread(() =>
         {
             start.SignalAndWait();
-            try { results[t] = work(); }
+            try { for (int r = 0; r < rounds; r++) results[t * rounds + r] = work(t); }
             catch (Exception e) { errors[t] = e; }
         })).ToList();
         workers.ForEach(w => w.Start());
@@ -80,6 +85,37 @@ internal static class ConformanceData
         foreach (var e in errors) if (e is not null) throw new AggregateException("A thread failed.", e);
         return results;
     }
+}
+
+/// <summary>The same images in another order: image i of the result is image (i + shift) mod count.</summary>
+internal static class Rotate
+{
+    public static int[] Order(int count, int shift) => Enumerable.Range(0, count).Select(i => (i + shift) % count).ToArray();
+
+    public static IReadOnlyList<T> List<T>(IReadOnlyList<T> items, int shift) => Order(items.Count, shift).Select(i => items[i]).ToList();
+
+    public static FeatureBatch Batch(FeatureBatch batch, int shift)
+    {
+        int perImage = batch.PatchesPerImage * batch.Dim;
+        var data = new float[batch.Data.Length];
+        var order = Order(batch.Count, shift);
+        for (int i = 0; i < order.Length; i++) batch.Image(order[i]).CopyTo(data.AsSpan(i * perImage, perImage));
+        return new FeatureBatch(batch.Count, batch.Height, batch.Width, batch.Dim, data);
+    }
+
+    public static LayerMaps Maps(LayerMaps maps, int shift) =>
+        LayerMaps.Concat(Order(maps.Count, shift).Select(i => maps.Slice(i, 1)).ToList(), maps.Layers);
+}
+
+/// <summary>
+/// Copies of results taken at once, so that a component handing out a buffer it later overwrites is seen (comparing
+/// two results that are the same array proves nothing).
+/// </summary>
+internal static class Snapshot
+{
+    public static PatchScores Of(PatchScores s) => new(s.Count, s.Height, s.Width, (float[])s.Values.Clone(), (float[])s.ImageScores.Clone());
+    public static FeatureBatch Of(FeatureBatch b) => new(b.Count, b.Height, b.Width, b.Dim, (float[])b.Data.Clone());
+    public static LayerMaps Of(LayerMaps m) => new(m.Count, m.Layers.ToList(), m.Data.Select(d => (float[])d.Clone()).ToList());
 }
 
 /// <summary>Equality to the bit: 0 and -0 differ, NaN payloads count, so "same result" means the same floats.</summary>

@@ -74,9 +74,12 @@ public class FeatureStageConformanceTests
     public void Eight_threads_running_the_backbone_at_once_match_one_thread(string type)
     {
         var backbone = FittedBackbone(type);
-        var expected = backbone.Run(RunImages);
-        var results = OnEightThreadsAtOnce(() => backbone.Run(RunImages));
-        for (int t = 0; t < results.Length; t++) Bits.Equal(expected, results[t], $"{type} thread {t}");
+        int count = RunImages.Count;
+        var inputs = Enumerable.Range(0, count).Select(shift => Rotate.List(RunImages, shift)).ToArray();
+        var expected = inputs.Select(input => Snapshot.Of(backbone.Run(input))).ToArray();
+        const int rounds = 2;
+        var results = OnEightThreadsAtOnce(t => Snapshot.Of(backbone.Run(inputs[t % count])), rounds);
+        for (int i = 0; i < results.Length; i++) Bits.Equal(expected[i / rounds % count], results[i], $"{type} thread {i / rounds}");
     }
 
     [Theory]
@@ -145,9 +148,12 @@ public class FeatureStageConformanceTests
     public void Eight_threads_embedding_at_once_match_one_thread(string type, string options)
     {
         var embedding = FitEmbedding(type, options);
-        var expected = embedding.Embed(RunMaps);
-        var results = OnEightThreadsAtOnce(() => embedding.Embed(RunMaps));
-        for (int t = 0; t < results.Length; t++) Bits.Equal(expected, results[t], $"{type} {options} thread {t}");
+        int count = RunMaps.Count;
+        var inputs = Enumerable.Range(0, count).Select(shift => Rotate.Maps(RunMaps, shift)).ToArray();
+        var expected = inputs.Select(input => Snapshot.Of(embedding.Embed(input))).ToArray();
+        const int rounds = 5;
+        var results = OnEightThreadsAtOnce(t => Snapshot.Of(embedding.Embed(inputs[t % count])), rounds);
+        for (int i = 0; i < results.Length; i++) Bits.Equal(expected[i / rounds % count], results[i], $"{type} {options} thread {i / rounds}");
     }
 
     [Theory]

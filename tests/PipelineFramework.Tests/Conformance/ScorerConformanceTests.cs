@@ -118,13 +118,17 @@ public class ScorerConformanceTests
         Assert.All(scores.Values, v => Assert.True(float.IsFinite(v), $"{type}: patch score {v}"));
     }
 
+    const int Rounds = 10;
+
     [Theory]
     [MemberData(nameof(Scorers))]
     public void Eight_threads_scoring_at_once_match_one_thread(string type)
     {
         var fitted = Fitted(type);
-        var expected = fitted.Score(RunFeatures);
-        var results = OnEightThreadsAtOnce(() => fitted.Score(RunFeatures));
-        for (int t = 0; t < results.Length; t++) Bits.Equal(expected, results[t], $"{type} thread {t}");
+        int count = RunFeatures.Count;
+        var inputs = Enumerable.Range(0, count).Select(shift => Rotate.Batch(RunFeatures, shift)).ToArray();
+        var expected = inputs.Select(input => Snapshot.Of(fitted.Score(input))).ToArray();
+        var results = OnEightThreadsAtOnce(t => Snapshot.Of(fitted.Score(inputs[t % count])), Rounds);
+        for (int i = 0; i < results.Length; i++) Bits.Equal(expected[i / Rounds % count], results[i], $"{type} thread {i / Rounds}");
     }
 }
