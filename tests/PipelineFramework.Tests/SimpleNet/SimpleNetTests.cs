@@ -1,6 +1,7 @@
 using PipelineFramework.Core.Plugins;
 using PipelineFramework.Abstractions;
 using PipelineFramework.Scoring.SimpleNet;
+using PipelineFramework.Tests.Support;
 
 namespace PipelineFramework.Tests.SimpleNet;
 

@@ -47,6 +47,8 @@ public sealed class MeanDistanceScorer(MeanDistanceOptions options) : IScorer
     {
         public PatchScores Score(FeatureBatch features)
         {
+            if (features.Height != height || features.Width != width || features.Dim != dim)
+                throw new PipelineException($"test.mean-distance: embeddings are {features.Height}x{features.Width}x{features.Dim}; the model was fitted on {height}x{width}x{dim}.");
             int positions = height * width;
             var values = new float[features.PatchCount];
             var imageScores = new float[features.Count];

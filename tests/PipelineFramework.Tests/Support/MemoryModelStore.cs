@@ -1,6 +1,6 @@
 using PipelineFramework.Abstractions;
 
-namespace PipelineFramework.Tests.SimpleNet;
+namespace PipelineFramework.Tests.Support;
 
 /// <summary>A model file in a dictionary: what a component writes, it reads back (copies, so nothing is shared).</summary>
 internal sealed class MemoryModelStore : IModelWriter, IModelReader
