@@ -310,3 +310,43 @@ public class StageModelTests
         Assert.All(results, r => Assert.Equal(model.ModelId, r.ModelId));
     }
 }
+
+public class PreparedSetCacheTests
+{
+    static readonly IReadOnlyList<string> Train = ImageDataset.LoadMvtec(TestData.Hazelnut).Train.Select(t => t.Path).Take(8).ToList();
+
+    static AnomalyPipeline Pipeline(string scoring, string layers = """["feat_f6_s8_32ch"]""") => AnomalyPipeline.FromJson(
+        $$"""{ "name": "c", "backbone": { "type": "backbone.onnx", "layers": {{layers}} }, "scoring": {{scoring}} }""", TestData.Catalog);
+
+    [Fact]
+    public void Pipelines_differing_after_the_backbone_share_one_prepared_set_and_the_budget_evicts_the_oldest()
+    {
+        using var cache = new PreparedSetCache(long.MaxValue);
+        var first = cache.GetOrPrepare(Pipeline("""{ "type": "scoring.patchcore", "coresetRatio": 0.5 }"""), Train);
+        var second = cache.GetOrPrepare(Pipeline("""{ "type": "scoring.padim", "reducedDim": 16 }"""), Train);
+        Assert.Same(first, second);
+        Assert.Equal((1, 1), (cache.Hits, cache.Misses));
+        Assert.Equal(Train.Count, first.BackboneImages);
+
+        // Another backbone is another set; a budget of one set's size keeps only the newest.
+        using var small = new PreparedSetCache(first.SizeInBytes + 1);
+        small.GetOrPrepare(Pipeline("""{ "type": "scoring.patchcore" }"""), Train);
+        var other = small.GetOrPrepare(Pipeline("""{ "type": "scoring.patchcore" }""", """["feat_f10_s16_64ch"]"""), Train);
+        Assert.Equal((0, 2, 1), (small.Hits, small.Misses, small.Count));
+        using var model = Pipeline("""{ "type": "scoring.patchcore" }""", """["feat_f10_s16_64ch"]""").Fit(other);
+        Assert.True(model.Threshold > 0);
+    }
+
+    [Fact]
+    public void A_changed_image_is_prepared_again()
+    {
+        var folder = TestData.TempFolder("cache");
+        var images = Train.Select(p => { var copy = Path.Combine(folder, Path.GetFileName(p)); File.Copy(p, copy); return copy; }).ToList();
+        using var cache = new PreparedSetCache(long.MaxValue);
+        var pipeline = Pipeline("""{ "type": "scoring.patchcore" }""");
+        cache.GetOrPrepare(pipeline, images);
+        File.SetLastWriteTimeUtc(images[0], DateTime.UtcNow.AddMinutes(5));
+        cache.GetOrPrepare(pipeline, images);
+        Assert.Equal((0, 2), (cache.Hits, cache.Misses));
+    }
+}
