@@ -38,18 +38,20 @@ static class Batches
         }
     }
 
-    /// <summary>Decodes and preprocesses in parallel; the first unreadable image is reported by name.</summary>
+    /// <summary>
+    /// Decodes and preprocesses in parallel; of several unreadable images the first in input order is reported, by
+    /// name, so the message does not depend on thread timing.
+    /// </summary>
     public static PreparedImage[] Decode(IReadOnlyList<ImageSource> sources, Preprocessing preprocessing)
     {
         var images = new PreparedImage[sources.Count];
-        try
+        var errors = new PipelineException?[sources.Count];
+        Parallel.For(0, sources.Count, i =>
         {
-            Parallel.For(0, sources.Count, i => images[i] = sources[i].Load(preprocessing));
-        }
-        catch (AggregateException e) when (e.InnerExceptions.OfType<PipelineException>().FirstOrDefault() is { } first)
-        {
-            throw new PipelineException(first.Message, first);
-        }
+            try { images[i] = sources[i].Load(preprocessing); }
+            catch (PipelineException e) { errors[i] = e; }
+        });
+        if (errors.FirstOrDefault(e => e is not null) is { } first) throw new PipelineException(first.Message, first);
         return images;
     }
 }
