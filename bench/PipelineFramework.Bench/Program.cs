@@ -84,11 +84,10 @@ static JsonObject PipelineBench(string categoryFolder)
     double fitSeconds = fitWatch.Elapsed.TotalSeconds;
 
     // Backbone alone: the same backbone on already decoded images, so decoding is not counted.
-    var backboneComponent = (IBackbone)catalog.Create(catalog.Find(pipeline.Spec.Backbone.Type), pipeline.Spec.Backbone.Options, "$.backbone");
+    var backboneComponent = catalog.Create<IBackbone>(pipeline.Spec.Backbone, ComponentKind.Backbone);
     var preprocessing = model.Preprocessing;
     var images = test.Select(preprocessing.Load).ToList();
-    var geometry = new InputGeometry { Channels = 3, Height = pipeline.Spec.Input.Crop, Width = pipeline.Spec.Input.Crop, Mean = pipeline.Spec.Input.Mean, Std = pipeline.Spec.Input.Std };
-    using var backbone = backboneComponent.Fit(geometry, new FitContext());
+    using var backbone = backboneComponent.Fit(pipeline.Spec.Geometry, new FitContext());
     backbone.Run(images.Take(8).ToList()); // warm-up
     var backboneWatch = Stopwatch.StartNew();
     for (int start = 0; start < images.Count; start += 8) backbone.Run(images.Skip(start).Take(8).ToList());

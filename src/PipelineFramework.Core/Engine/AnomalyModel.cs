@@ -19,7 +19,7 @@ public sealed class AnomalyModel : IDisposable
     readonly FittedStages _stages;
     readonly InspectionSettings _settings;
 
-    internal AnomalyModel(ModelManifest manifest, PipelineSpec spec, FittedStages stages, HostServices services, IComponentCatalog? catalog = null)
+    internal AnomalyModel(ModelManifest manifest, PipelineSpec spec, FittedStages stages, HostServices services, IComponentCatalog catalog)
     {
         Manifest = manifest;
         Spec = spec;
@@ -32,7 +32,8 @@ public sealed class AnomalyModel : IDisposable
     public ModelManifest Manifest { get; }
     public PipelineSpec Spec { get; }
     public HostServices Services { get; }
-    IComponentCatalog? Catalog { get; }
+    /// <summary>Where the explainer is created from when one is asked for.</summary>
+    IComponentCatalog Catalog { get; }
     public string ModelId => Manifest.ModelId;
     /// <summary>Decision threshold in raw score units; the normalised score puts it at 0.5.</summary>
     public double Threshold => Manifest.Threshold.Value;
@@ -99,9 +100,7 @@ public sealed class AnomalyModel : IDisposable
     public Task<Explanation> ExplainAsync(InspectionResult result, CancellationToken cancellation = default)
     {
         var spec = Spec.Explain ?? new ComponentSpec(Explain.OfflineExplainer.TypeName, new(), "$.explain");
-        IExplainer explainer = spec.Type == Explain.OfflineExplainer.TypeName && Catalog is null
-            ? new Explain.OfflineExplainer()
-            : (IExplainer)Create(Catalog ?? throw new InvalidOperationException("No component catalog."), spec, ComponentKind.Explainer);
+        var explainer = Catalog.Create<IExplainer>(spec, ComponentKind.Explainer);
         var facts = new InspectionFacts
         {
             Id = result.Id, Score = result.Score, RawScore = result.RawScore, Threshold = Threshold, IsAnomaly = result.IsAnomaly,
@@ -174,22 +173,21 @@ public sealed class AnomalyModel : IDisposable
         if (manifest.FormatVersion < ModelManifest.CurrentFormatVersion) manifest = Upgrade(manifest, spec, catalog, bytes);
 
         var context = new FitContext { Seed = spec.Seed, Cancellation = cancellation, Services = services };
-        var geometry = new InputGeometry { Channels = 3, Height = spec.Input.Crop, Width = spec.Input.Crop, Mean = spec.Input.Mean, Std = spec.Input.Std };
         IModelReader Reader(StageKind stage, int index) => new ZipModelReader(zip, StateFolder(stage, index, manifest), name);
 
         var loaded = new List<IDisposable>();
         try
         {
-            var backbone = ((IBackbone)Create(catalog, spec.Backbone, ComponentKind.Backbone)).Load(geometry, Reader(StageKinds.Backbone, 0), context);
+            var backbone = catalog.Create<IBackbone>(spec.Backbone, ComponentKind.Backbone).Load(spec.Geometry, Reader(StageKinds.Backbone, 0), context);
             loaded.Add(backbone);
-            var embedding = ((IPatchEmbedding)Create(catalog, spec.Embedding, ComponentKind.PatchEmbedding)).Load(backbone.Layers, Reader(StageKinds.Embedding, 0), context);
+            var embedding = catalog.Create<IPatchEmbedding>(spec.Embedding, ComponentKind.PatchEmbedding).Load(backbone.Layers, Reader(StageKinds.Embedding, 0), context);
             loaded.Add(embedding);
-            var scorer = ((IScorer)Create(catalog, spec.Scoring, ComponentKind.Scorer)).Load(Reader(StageKinds.Scoring, 0), context);
+            var scorer = catalog.Create<IScorer>(spec.Scoring, ComponentKind.Scorer).Load(Reader(StageKinds.Scoring, 0), context);
             loaded.Add(scorer);
             var logic = new List<IFittedLogicCheck>();
             foreach (var (check, index) in spec.Logic.Select((c, i) => (c, i)))
             {
-                var fitted = ((ILogicCheck)Create(catalog, check, ComponentKind.LogicCheck)).Load(Reader(StageKinds.Logic, index), context);
+                var fitted = catalog.Create<ILogicCheck>(check, ComponentKind.LogicCheck).Load(Reader(StageKinds.Logic, index), context);
                 loaded.Add(fitted);
                 logic.Add(fitted);
             }
@@ -222,14 +220,8 @@ public sealed class AnomalyModel : IDisposable
         StateFormatVersion = old.FormatVersion,
         ModelId = string.IsNullOrEmpty(old.ModelId) ? Convert.ToHexStringLower(SHA256.HashData(bytes))[..16] : old.ModelId,
         Pipeline = spec.ToJson(),
-        Components = StageKinds.All
-            .SelectMany(stage => spec.Components(stage).Select((c, i) => (Key: stage.ManifestKey(i), c.Type)))
-            .Where(p => catalog.Components.Any(c => c.TypeName == p.Type))
-            .ToDictionary(p => p.Key, p => { var d = catalog.Find(p.Type); return new ComponentManifest(p.Type, d.Source, d.Version); }),
+        Components = catalog.Describe(spec),
     };
-
-    static object Create(IComponentCatalog catalog, ComponentSpec component, ComponentKind kind) =>
-        catalog.Create(catalog.Find(component.Type, kind), component.Options, component.JsonPath);
 
     public void Dispose() => _stages.Dispose();
 }

@@ -37,21 +37,19 @@ public sealed class AnomalyPipeline
         Spec = spec;
         Catalog = catalog;
         Services = services ?? HostServices.None;
-        Backbone = (IBackbone)Create(spec.Backbone, ComponentKind.Backbone);
-        Embedding = (IPatchEmbedding)Create(spec.Embedding, ComponentKind.PatchEmbedding);
-        Scorer = (IScorer)Create(spec.Scoring, ComponentKind.Scorer);
-        Threshold = (IThresholdPolicy)Create(spec.Threshold, ComponentKind.ThresholdPolicy);
-        LogicChecks = spec.Logic.Select(l => (ILogicCheck)Create(l, ComponentKind.LogicCheck)).ToList();
-        Synthesizers = spec.Synthesis.Select(s => Create(s, ComponentKind.Synthesizer)).ToList();
-        if (spec.Explain is { } explain) Create(explain, ComponentKind.Explainer);
+        Backbone = catalog.Create<IBackbone>(spec.Backbone, ComponentKind.Backbone);
+        Embedding = catalog.Create<IPatchEmbedding>(spec.Embedding, ComponentKind.PatchEmbedding);
+        Scorer = catalog.Create<IScorer>(spec.Scoring, ComponentKind.Scorer);
+        Threshold = catalog.Create<IThresholdPolicy>(spec.Threshold, ComponentKind.ThresholdPolicy);
+        LogicChecks = spec.Logic.Select(l => catalog.Create<ILogicCheck>(l, ComponentKind.LogicCheck)).ToList();
+        Synthesizers = spec.Synthesis.Select(s => catalog.Create<object>(s, ComponentKind.Synthesizer)).ToList();
+        // Created now only so that a bad explainer is refused before any work; the model creates it when asked.
+        if (spec.Explain is { } explain) catalog.Create<IExplainer>(explain, ComponentKind.Explainer);
         ImageSynthesizers = spec.Synthesis.Zip(Synthesizers).Where(p => p.Second is IImageSynthesizer)
             .Select(p => (p.First.Type, (IImageSynthesizer)p.Second)).ToList();
         if (Threshold is SyntheticF1Threshold && (spec.Calibration.SyntheticCount == 0 || ImageSynthesizers.Count == 0))
             throw new PipelineException($"{spec.Threshold.JsonPath}: threshold.synthetic-f1 needs synthetic anomalies: add an image synthesiser to $.synthesis and set $.calibration.syntheticCount above 0.");
     }
-
-    object Create(ComponentSpec component, ComponentKind kind) =>
-        Catalog.Create(Catalog.Find(component.Type, kind), component.Options, component.JsonPath);
 
     public static AnomalyPipeline FromFile(string path, IComponentCatalog catalog, HostServices? services = null) =>
         new(PipelineSpecParser.ParseFile(path, catalog), catalog, services);
@@ -59,9 +57,7 @@ public sealed class AnomalyPipeline
     public static AnomalyPipeline FromJson(string json, IComponentCatalog catalog, string source = "pipeline", HostServices? services = null) =>
         new(PipelineSpecParser.Parse(json, source, catalog), catalog, services);
 
-    internal Preprocessing Preprocessing => new(Spec.Input.Size, Spec.Input.Crop);
-
-    internal InputGeometry Geometry => new() { Channels = 3, Height = Spec.Input.Crop, Width = Spec.Input.Crop, Mean = Spec.Input.Mean, Std = Spec.Input.Std };
+    Preprocessing Preprocessing => Spec.Preprocessing;
 
     FitContext Context(IProgress<ProgressUpdate>? progress, CancellationToken cancellation) =>
         new() { Seed = Spec.Seed, Progress = progress, Cancellation = cancellation, Services = Services };
@@ -91,7 +87,7 @@ public sealed class AnomalyPipeline
             throw new PipelineException($"Fitting needs at least 2 good images (one is held out to set the threshold); got {goodImages.Count}.");
         var context = Context(progress, cancellation);
         int batch = Spec.Calibration.BatchSize;
-        var backbone = new SharedBackbone(Backbone.Fit(Geometry, context));
+        var backbone = new SharedBackbone(Backbone.Fit(Spec.Geometry, context));
         try
         {
             // One pass: decode, fingerprint and run the backbone over every image; the split then only gathers maps.
@@ -135,6 +131,8 @@ public sealed class AnomalyPipeline
                 DuplicateImages = duplicates,
                 FitMaps = Gather(all, fitIndices),
                 HoldoutMaps = Gather(all, holdoutIndices),
+                // Decoded again rather than kept from the pass above: which images are held out is known only after
+                // every image is fingerprinted, and keeping all decoded images would hold the whole set in memory.
                 Holdout = Batches.Decode(ImageSource.FromFiles(holdout), Preprocessing),
                 SyntheticHoldoutMaps = syntheticHoldout,
                 TrainingSyntheticMaps = trainingSynthetic,
@@ -238,15 +236,13 @@ public sealed class AnomalyPipeline
                 CreatedUtc = DateTime.UtcNow,
                 Pipeline = Spec.ToJson(),
                 Preprocessing = new PreprocessingManifest(Spec.Input.Size, Spec.Input.Crop, Spec.Input.Mean, Spec.Input.Std),
-                Components = StageKinds.All
-                    .SelectMany(stage => Spec.Components(stage).Select((c, i) => (Key: stage.ManifestKey(i), Component: c)))
-                    .ToDictionary(p => p.Key, p => Describe(p.Component)),
+                Components = Catalog.Describe(Spec),
                 Threshold = new ThresholdManifest(decision.Threshold, Spec.Threshold.Type, decision.Rationale),
                 Normalization = normalization,
                 Training = new TrainingManifest(prepared.FitImages.Count, prepared.HoldoutImages.Count, syntheticScores.Count, watch.Elapsed.TotalSeconds,
                     [shape.Height, shape.Width, shape.Dim], SyntheticAuroc(goodScores, syntheticScores)) { DuplicateImages = prepared.DuplicateImages },
             };
-            return new AnomalyModel(manifest, Spec, new FittedStages(prepared.Backbone.Acquire(), embedding, scorer, logic), Services);
+            return new AnomalyModel(manifest, Spec, new FittedStages(prepared.Backbone.Acquire(), embedding, scorer, logic), Services, Catalog);
         }
         catch
         {
@@ -267,12 +263,6 @@ public sealed class AnomalyPipeline
         var scores = good.Concat(synthetic).ToArray();
         var labels = good.Select(_ => (byte)0).Concat(synthetic.Select(_ => (byte)1)).ToArray();
         return Evaluation.Metrics.Auroc(scores, labels);
-    }
-
-    ComponentManifest Describe(ComponentSpec component)
-    {
-        var descriptor = Catalog.Find(component.Type);
-        return new ComponentManifest(component.Type, descriptor.Source, descriptor.Version);
     }
 
     /// <summary>

@@ -52,14 +52,14 @@ sealed class FittedStages : IDisposable
     {
         var found = ConnectedRegions.Find(map.Values, map.Height, map.Width, (float)threshold);
         var regions = new DefectRegion[found.Length];
+        // Images handed over already preprocessed have no original geometry: their pixels are the map's.
+        bool preprocessed = originalHeight <= 0;
+        double pixelScale = preprocessed ? 1 : (double)originalHeight * originalWidth / ((double)preprocessing.Size * preprocessing.Size);
         for (int i = 0; i < found.Length; i++)
         {
             var r = found[i];
             var mapBox = new PixelBox(r.X, r.Y, r.Width, r.Height);
-            // Images handed over already preprocessed have no original geometry: their pixels are the map's.
-            bool preprocessed = originalHeight <= 0;
             var imageBox = preprocessed ? mapBox : preprocessing.ToOriginal(mapBox, originalHeight, originalWidth);
-            double pixelScale = preprocessed ? 1 : (double)originalHeight * originalWidth / ((double)preprocessing.Size * preprocessing.Size);
             regions[i] = new DefectRegion
             {
                 MapBox = mapBox,
@@ -153,5 +153,5 @@ sealed record InspectionSettings(Preprocessing Preprocessing, int MapSize, doubl
     ModelFiles.ScoreNormalization? Normalization, string ModelId)
 {
     public static InspectionSettings For(PipelineSpec spec, double threshold, ModelFiles.ScoreNormalization? normalization, string modelId) =>
-        new(new Preprocessing(spec.Input.Size, spec.Input.Crop), spec.Input.Crop, spec.Map.Sigma, threshold, normalization, modelId);
+        new(spec.Preprocessing, spec.Input.Crop, spec.Map.Sigma, threshold, normalization, modelId);
 }

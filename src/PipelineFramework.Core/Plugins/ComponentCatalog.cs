@@ -47,6 +47,20 @@ public interface IComponentCatalog
     JsonObject NormalizeOptions(ComponentDescriptor descriptor, JsonObject options, string jsonPath);
 }
 
+public static class ComponentCatalogExtensions
+{
+    /// <summary>Creates the component a spec names, checking that it is of the stage's kind.</summary>
+    public static T Create<T>(this IComponentCatalog catalog, Spec.ComponentSpec component, ComponentKind kind) =>
+        (T)catalog.Create(catalog.Find(component.Type, kind), component.Options, component.JsonPath);
+
+    /// <summary>Type, plugin folder and version of every component of a spec that the catalog has, by manifest key.</summary>
+    public static Dictionary<string, ModelFiles.ComponentManifest> Describe(this IComponentCatalog catalog, Spec.PipelineSpec spec) =>
+        Engine.StageKinds.All
+            .SelectMany(stage => spec.Components(stage).Select((c, i) => (Key: stage.ManifestKey(i), c.Type)))
+            .Where(p => catalog.Components.Any(c => c.TypeName == p.Type))
+            .ToDictionary(p => p.Key, p => { var d = catalog.Find(p.Type); return new ModelFiles.ComponentManifest(p.Type, d.Source, d.Version); });
+}
+
 /// <summary>Loads the assemblies of a plugin folder. McMaster.NETCore.Plugins today; a plain AssemblyLoadContext tomorrow.</summary>
 public interface IPluginAssemblyLoader
 {

@@ -66,6 +66,12 @@ public sealed record PipelineSpec
     /// <summary>What the parser changed while reading (e.g. an old section migrated); front ends show these.</summary>
     public IReadOnlyList<string> Notes { get; init; } = [];
 
+    /// <summary>Resize and crop of every image, as fitting and scoring both apply them.</summary>
+    public Images.Preprocessing Preprocessing => new(Input.Size, Input.Crop);
+
+    /// <summary>What the backbone is fed: 3 channels at the crop size, normalised with the input's mean and std.</summary>
+    public InputGeometry Geometry => new() { Channels = 3, Height = Input.Crop, Width = Input.Crop, Mean = Input.Mean, Std = Input.Std };
+
     public IReadOnlyList<ComponentSpec> Components(Engine.StageKind stage) => Stages.TryGetValue(stage.Section, out var list) ? list : [];
 
     ComponentSpec? Single(Engine.StageKind stage) => Components(stage) is [var only] ? only : null;
