@@ -99,22 +99,17 @@ public static class PipelineSpecParser
 
     static IReadOnlyList<ComponentSpec> ReadStage(JsonObject obj, StageKind stage, IComponentCatalog catalog, bool validate, string path)
     {
-        ComponentSpec Read(JsonNode? node, string path) => validate
-            ? ReadComponentNode(node, path, stage.Kind, catalog)
-            : ReadComponentUnchecked(node, path);
+        ComponentSpec Checked(ComponentSpec spec) => validate ? Normalize(spec, stage.Kind, catalog) : spec;
 
         if (!obj.TryGetPropertyValue(stage.Section, out var node) || node is null)
         {
             if (stage.Required)
                 throw new PipelineException($"$.{stage.Section}: missing; a pipeline needs a {stage.Words} here, e.g. {{ \"type\": \"{Example(stage, catalog)}\" }}");
-            if (stage.DefaultType is { } type)
-                return [validate ? Normalize(new ComponentSpec(type, new JsonObject(), path), stage.Kind, catalog)
-                                 : new ComponentSpec(type, new JsonObject(), path)];
-            return [];
+            return stage.DefaultType is { } type ? [Checked(new ComponentSpec(type, new JsonObject(), path))] : [];
         }
-        if (!stage.IsList) return [Read(node, path)];
+        if (!stage.IsList) return [Checked(ReadComponentNode(node, path, stage, catalog))];
         if (node is not JsonArray array) throw new PipelineException($"{path}: expected a list of components [ {{ \"type\": ... }} ]");
-        return array.Select((item, i) => Read(item, $"{path}[{i}]")).ToList();
+        return array.Select((item, i) => Checked(ReadComponentNode(item, $"{path}[{i}]", stage, catalog))).ToList();
     }
 
     static string Example(StageKind stage, IComponentCatalog catalog) =>
@@ -239,21 +234,12 @@ public static class PipelineSpecParser
         return parsed;
     }
 
-    static ComponentSpec ReadComponentNode(JsonNode? node, string path, ComponentKind kind, IComponentCatalog catalog)
+    /// <summary>A component object as written: its type and its other members as options (defaults not yet filled in).</summary>
+    static ComponentSpec ReadComponentNode(JsonNode? node, string path, StageKind stage, IComponentCatalog catalog)
     {
         if (node is not JsonObject component) throw new PipelineException($"{path}: expected an object with a \"type\"");
         if (!component.TryGetPropertyValue("type", out var typeNode) || typeNode is not JsonValue typeValue || !typeValue.TryGetValue<string>(out var type))
-            throw new PipelineException($"{path}.type: missing; name the component, e.g. \"type\": \"{catalog.Components.FirstOrDefault(c => c.Kind == kind)?.TypeName ?? "..."}\"");
-        var options = new JsonObject();
-        foreach (var (k, v) in component)
-            if (k != "type") options[k] = v?.DeepClone();
-        return Normalize(new ComponentSpec(type, options, path), kind, catalog);
-    }
-
-    static ComponentSpec ReadComponentUnchecked(JsonNode? node, string path)
-    {
-        if (node is not JsonObject component || component["type"] is not JsonValue typeValue || !typeValue.TryGetValue<string>(out var type))
-            throw new PipelineException($"{path}: expected an object with a \"type\"");
+            throw new PipelineException($"{path}.type: missing; name the component, e.g. \"type\": \"{Example(stage, catalog)}\"");
         var options = new JsonObject();
         foreach (var (k, v) in component)
             if (k != "type") options[k] = v?.DeepClone();
