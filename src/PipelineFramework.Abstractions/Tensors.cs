@@ -116,9 +116,18 @@ public sealed class LayerMaps
     public ReadOnlySpan<float> Image(int layer, int image) =>
         Data[layer].AsSpan(image * Layers[layer].ValuesPerImage, Layers[layer].ValuesPerImage);
 
-    /// <summary>A copy of images [start, start + count).</summary>
-    public LayerMaps Slice(int start, int count) =>
-        new(count, Layers, Data.Select((d, l) => d.AsSpan(start * Layers[l].ValuesPerImage, count * Layers[l].ValuesPerImage).ToArray()).ToArray());
+    /// <summary>A copy of the given images, in the given order (a split, a reordering).</summary>
+    public LayerMaps Gather(IReadOnlyList<int> images)
+    {
+        var data = new float[Layers.Count][];
+        for (int l = 0; l < Layers.Count; l++)
+        {
+            int size = Layers[l].ValuesPerImage;
+            data[l] = new float[(long)images.Count * size];
+            for (int i = 0; i < images.Count; i++) Data[l].AsSpan(images[i] * size, size).CopyTo(data[l].AsSpan(i * size, size));
+        }
+        return new LayerMaps(images.Count, Layers, data);
+    }
 
     /// <summary>Batches of the same layers, one after another.</summary>
     public static LayerMaps Concat(IReadOnlyList<LayerMaps> parts, IReadOnlyList<LayerInfo> layers)

@@ -129,8 +129,8 @@ public sealed class AnomalyPipeline
                 FitImages = fitSet,
                 HoldoutImages = holdout,
                 DuplicateImages = duplicates,
-                FitMaps = Gather(all, fitIndices),
-                HoldoutMaps = Gather(all, holdoutIndices),
+                FitMaps = all.Gather(fitIndices),
+                HoldoutMaps = all.Gather(holdoutIndices),
                 // Decoded again rather than kept from the pass above: which images are held out is known only after
                 // every image is fingerprinted, and keeping all decoded images would hold the whole set in memory.
                 Holdout = Batches.Decode(ImageSource.FromFiles(holdout), Preprocessing),
@@ -153,9 +153,6 @@ public sealed class AnomalyPipeline
             null, "", default);
         return LayerMaps.Concat(parts, backbone.Layers);
     }
-
-    static LayerMaps Gather(LayerMaps all, IReadOnlyList<int> indices) =>
-        LayerMaps.Concat(indices.Select(i => all.Slice(i, 1)).ToList(), all.Layers);
 
     /// <summary>SHA-256 of the preprocessed pixels: copies of one image (even re-encoded losslessly) share it.</summary>
     static string Fingerprint(ImageTensor image) => Convert.ToHexString(SHA256.HashData(MemoryMarshal.AsBytes(image.Pixels.AsSpan())));

@@ -104,7 +104,7 @@ internal static class Rotate
     }
 
     public static LayerMaps Maps(LayerMaps maps, int shift) =>
-        LayerMaps.Concat(Order(maps.Count, shift).Select(i => maps.Slice(i, 1)).ToList(), maps.Layers);
+        maps.Gather(Order(maps.Count, shift).ToList());
 }
 
 /// <summary>
