@@ -52,7 +52,7 @@ catch (Exception e)
 
 namespace PipelineFramework.Cli
 {
-    static class Commands
+    static partial class Commands
     {
         static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
