@@ -197,6 +197,11 @@ public sealed record InspectionSubject
     public required Grid2D AnomalyMap { get; init; }
     public required double Threshold { get; init; }
     public IReadOnlyList<DefectRegion> Regions { get; init; } = [];
+    /// <summary>
+    /// The whole image at the pipeline's input size (resized, before the centre crop), for checks that must see every
+    /// part of the scene; null where the host only has the cropped image (then use <see cref="Image"/>).
+    /// </summary>
+    public ImageTensor? WholeImage { get; init; }
 }
 
 /// <summary>What a logic check learns from: good parts held out of fitting, seen exactly as parts are at inspection.</summary>
@@ -212,10 +217,25 @@ public interface ILogicCheck
     IFittedLogicCheck Load(IModelReader state, FitContext context);
 }
 
+/// <summary>
+/// What a logic check says about one part: its rule results and, optionally, a margin that joins the image score.
+/// <see cref="Margin"/> is on the scale of the normalised score before its logistic: 0 at the check's own threshold,
+/// about -ln 19 (-2.94) for a typical held-out good part, positive past it. The host fuses it with the image score's
+/// margin by taking the larger, so a part is rejected for a structural defect or an abnormal composition alike.
+/// </summary>
+public sealed record LogicOutcome
+{
+    public required IReadOnlyList<RuleResult> Rules { get; init; }
+    public double? Margin { get; init; }
+}
+
 /// <summary>A fitted logic check: immutable and safe to call from several threads.</summary>
 public interface IFittedLogicCheck : IFittedComponent
 {
     IReadOnlyList<RuleResult> Check(InspectionSubject subject);
+
+    /// <summary>Rule results plus a calibrated margin to fuse with the image score; checks without one return rules only.</summary>
+    LogicOutcome Inspect(InspectionSubject subject) => new() { Rules = Check(subject) };
 }
 
 // ---------------------------------------------------------------- explanation

@@ -215,7 +215,7 @@ public sealed class AnomalyPipeline
                 var holdout = calibration.InspectMaps(prepared.HoldoutMaps, prepared.Holdout, prepared.HoldoutImages, settings);
                 var subjects = holdout.Select((r, i) => new InspectionSubject
                 {
-                    Id = r.Id, Image = prepared.Holdout[i].Image, AnomalyMap = r.RawMap, Threshold = decision.Threshold, Regions = r.Regions,
+                    Id = r.Id, Image = prepared.Holdout[i].Image, WholeImage = prepared.Holdout[i].Whole, AnomalyMap = r.RawMap, Threshold = decision.Threshold, Regions = r.Regions,
                 }).ToList();
                 foreach (var check in LogicChecks)
                 {

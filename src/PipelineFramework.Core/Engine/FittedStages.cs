@@ -112,21 +112,29 @@ sealed class FittedStages : IDisposable
             images[i].OriginalHeight, images[i].OriginalWidth));
         timings["regions"] = Lap();
         var rules = new IReadOnlyList<RuleResult>[images.Count];
+        var logicMargins = new double?[images.Count];
         Parallel.For(0, images.Count, i =>
         {
-            var subject = new InspectionSubject { Id = ids[i], Image = images[i].Image, AnomalyMap = heatMaps[i], Threshold = settings.Threshold, Regions = regions[i] };
-            rules[i] = Logic.SelectMany(check => check.Check(subject)).ToList();
+            var subject = new InspectionSubject
+            {
+                Id = ids[i], Image = images[i].Image, WholeImage = images[i].Whole, AnomalyMap = heatMaps[i], Threshold = settings.Threshold, Regions = regions[i],
+            };
+            var outcomes = Logic.Select(check => check.Inspect(subject)).ToList();
+            rules[i] = outcomes.SelectMany(o => o.Rules).ToList();
+            logicMargins[i] = outcomes.Select(o => o.Margin).Where(m => m is not null).Max();
         });
         if (Logic.Count > 0) timings["logic"] = Lap();
 
         var results = new InspectionResult[images.Count];
         for (int i = 0; i < images.Count; i++)
         {
-            double raw = scores.ImageScores[i];
+            double imageRaw = scores.ImageScores[i];
+            double raw = Fuse(imageRaw, logicMargins[i], settings);
             results[i] = new InspectionResult
             {
                 Id = ids[i],
                 RawScore = raw,
+                ImageRawScore = imageRaw,
                 Score = settings.Normalization?.Apply(raw) ?? double.NaN,
                 IsAnomaly = raw > settings.Threshold || rules[i].Any(r => !r.Passed),
                 RawMap = heatMaps[i],
@@ -137,6 +145,19 @@ sealed class FittedStages : IDisposable
             };
         }
         return results;
+    }
+
+    /// <summary>
+    /// Calibrated fusion: the image score's margin over its threshold, (raw - t) / s in the normalisation's units (the
+    /// median held-out good part at -ln 19), and the logic checks' margins on the same scale; the larger one, mapped back
+    /// to the image score's units, is the part's raw score. Without a logic margin (or a normalisation) it is the image
+    /// score itself.
+    /// </summary>
+    static double Fuse(double imageRaw, double? logicMargin, InspectionSettings settings)
+    {
+        if (logicMargin is not double margin || settings.Normalization is not { } n || !double.IsFinite(margin)) return imageRaw;
+        double imageMargin = (imageRaw - n.Center) / n.Scale;
+        return margin > imageMargin ? n.Center + margin * n.Scale : imageRaw;
     }
 
     public void Dispose()

@@ -10,7 +10,13 @@ namespace PipelineFramework.Core.Engine;
 public sealed record InspectionResult
 {
     public required string Id { get; init; }
+    /// <summary>
+    /// The part's raw score in the scorer's units: the scorer's image score, or, when a logic check reports a calibrated
+    /// margin (a composition score), the larger of the two margins mapped back to these units (see docs/architecture.md).
+    /// </summary>
     public required double RawScore { get; init; }
+    /// <summary>The scorer's own image score, before any fusion with logic checks.</summary>
+    public double ImageRawScore { get; init; }
     public required double Score { get; init; }
     public required bool IsAnomaly { get; init; }
     /// <summary>Heat map in raw-score units at the preprocessed (cropped) size.</summary>

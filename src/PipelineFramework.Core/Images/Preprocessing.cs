@@ -8,10 +8,13 @@ namespace PipelineFramework.Core.Images;
 /// </summary>
 public sealed record Preprocessing(int Size, int Crop)
 {
-    public ImageTensor Apply(ImageTensor image)
+    public ImageTensor Apply(ImageTensor image) => ApplyKeepingWhole(image).Image;
+
+    /// <summary>The preprocessed image and the whole resized image it was cropped from (logic checks see the whole scene).</summary>
+    public (ImageTensor Image, ImageTensor Whole) ApplyKeepingWhole(ImageTensor image)
     {
         var resized = Resample.Resize(image, Size, Size);
-        return CenterCrop(resized, Crop);
+        return (CenterCrop(resized, Crop), resized);
     }
 
     /// <summary>A ground-truth mask taken through the same geometry, binarised at 0.5 (1 = defect).</summary>
@@ -105,22 +108,30 @@ public static class Resample
     }
 }
 
-/// <summary>An image after preprocessing, with the size it had on disk (regions are reported in both geometries).</summary>
-public sealed record PreparedImage(ImageTensor Image, int OriginalHeight, int OriginalWidth);
+/// <summary>
+/// An image after preprocessing, with the size it had on disk (regions are reported in both geometries) and, where
+/// known, the whole resized image before the centre crop (<see cref="Whole"/>, for logic checks).
+/// </summary>
+public sealed record PreparedImage(ImageTensor Image, int OriginalHeight, int OriginalWidth)
+{
+    public ImageTensor? Whole { get; init; }
+}
 
 public static class PreprocessingGeometry
 {
     public static PreparedImage LoadPrepared(this Preprocessing preprocessing, string path)
     {
         var raw = ImageLoader.LoadRgb(path);
-        return new PreparedImage(preprocessing.Apply(raw), raw.Height, raw.Width);
+        var (image, whole) = preprocessing.ApplyKeepingWhole(raw);
+        return new PreparedImage(image, raw.Height, raw.Width) { Whole = whole };
     }
 
     /// <summary>Encoded image bytes (PNG, JPEG, BMP) as a file would give them; <paramref name="name"/> labels errors.</summary>
     public static PreparedImage DecodePrepared(this Preprocessing preprocessing, byte[] bytes, string name)
     {
         var raw = ImageLoader.Decode(bytes, name);
-        return new PreparedImage(preprocessing.Apply(raw), raw.Height, raw.Width);
+        var (image, whole) = preprocessing.ApplyKeepingWhole(raw);
+        return new PreparedImage(image, raw.Height, raw.Width) { Whole = whole };
     }
 
     /// <summary>

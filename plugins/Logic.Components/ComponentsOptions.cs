@@ -1,0 +1,38 @@
+using PipelineFramework.Abstractions;
+
+namespace PipelineFramework.Logic.Components;
+
+public sealed record ComponentsOptions : IValidatableOptions
+{
+    /// <summary>Most component classes the colour clustering may find; the count is chosen from the data up to this.</summary>
+    [OptionRange(2, 16)] public int MaxClasses { get; init; } = 10;
+
+    /// <summary>A further class is kept while it cuts the clustering error by more than this fraction.</summary>
+    [OptionRange(0.01, 0.9)] public double MinGain { get; init; } = 0.3;
+
+    /// <summary>Smallest connected component kept, as a fraction of the image area (smaller ones are noise).</summary>
+    [OptionRange(0, 0.1)] public double MinArea { get; init; } = 0.001;
+
+    /// <summary>Pixels sampled per good image for the clustering.</summary>
+    [OptionRange(100, 100000), NotSearched] public int PixelsPerImage { get; init; } = 3000;
+
+    /// <summary>Learn rules (ranges, co-occurrences, orders) from the good parts.</summary>
+    public bool LearnRules { get; init; } = true;
+
+    /// <summary>Margin added to learned ranges beyond the leave-one-out gap, as a fraction of the range.</summary>
+    [OptionRange(0, 2)] public double RuleMargin { get; init; } = 0.15;
+
+    /// <summary>The composition threshold is the largest leave-one-out good distance times (1 + this).</summary>
+    [OptionRange(0, 5)] public double CompositionMargin { get; init; } = 0.1;
+
+    /// <summary>Side of the spatial grid of the composition vector (class area per cell).</summary>
+    [OptionRange(1, 8)] public int Grid { get; init; } = 2;
+
+    /// <summary>A plain-language description of a good part, for rules proposed by an LLM (e.g. "2 red pins, 1 blue bar").</summary>
+    public string Description { get; init; } = "";
+
+    public IEnumerable<OptionError> Validate()
+    {
+        if (Description.Length > 2000) yield return new OptionError("description", "at most 2000 characters");
+    }
+}

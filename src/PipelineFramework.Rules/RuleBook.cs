@@ -1,0 +1,76 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace PipelineFramework.Rules;
+
+/// <summary>Why a proposed rule was refused: the rule, the good part it rejects, and the outcome there.</summary>
+public sealed record Refusal(string RuleId, string Reason);
+
+/// <summary>
+/// The accepted rules of one logic check and the facts of the good parts they were verified on. Immutable: adding rules
+/// returns a new book. A rule is accepted only if it passes on every good part.
+/// </summary>
+public sealed class RuleBook
+{
+    public RuleBook(IReadOnlyList<string> classes, IReadOnlyList<Rule> rules, IReadOnlyList<PartFacts> good)
+    {
+        Classes = classes; Rules = rules; Good = good;
+    }
+
+    public IReadOnlyList<string> Classes { get; }
+    public IReadOnlyList<Rule> Rules { get; }
+    public IReadOnlyList<PartFacts> Good { get; }
+
+    /// <summary>The first good part the rule rejects, or null when it passes on all of them.</summary>
+    public Refusal? Verify(Rule rule)
+    {
+        foreach (var part in Good)
+        {
+            var outcome = rule.Check.Evaluate(part);
+            if (!outcome.Passed)
+                return new Refusal(rule.Id, $"rule '{rule.Id}' rejects the good training part '{part.Id}': {outcome.Detail}");
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Parses <paramref name="json"/> against this book's classes, verifies every rule on the good parts and returns the
+    /// book with the accepted ones added (a rule with an existing id replaces it) and the refusals with their reasons.
+    /// A document that cannot be read throws <see cref="RuleException"/> and changes nothing.
+    /// </summary>
+    public (RuleBook Book, IReadOnlyList<Rule> Accepted, IReadOnlyList<Refusal> Refused) Add(string json, RuleSource source)
+    {
+        var proposed = RuleParser.ParseDocument(json, source, Classes);
+        var accepted = new List<Rule>();
+        var refused = new List<Refusal>();
+        foreach (var rule in proposed)
+        {
+            if (Verify(rule) is { } refusal) refused.Add(refusal);
+            else accepted.Add(rule);
+        }
+        var ids = accepted.Select(r => r.Id).ToHashSet();
+        var rules = Rules.Where(r => !ids.Contains(r.Id)).Concat(accepted).ToList();
+        return (new RuleBook(Classes, rules, Good), accepted, refused);
+    }
+
+    public IReadOnlyList<(Rule Rule, RuleOutcome Outcome)> Evaluate(PartFacts part) =>
+        Rules.Select(r => (r, r.Check.Evaluate(part))).ToList();
+
+    /// <summary>The rules as a document <c>{"rules": [...]}</c>, each as it was written.</summary>
+    public string RulesJson()
+    {
+        var array = new JsonArray(Rules.Select(r => JsonNode.Parse(r.Json)).ToArray());
+        return new JsonObject { ["classes"] = new JsonArray(Classes.Select(c => (JsonNode)JsonValue.Create(c)!).ToArray()), ["rules"] = array }
+            .ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    }
+
+    /// <summary>Reads what <see cref="RulesJson"/> wrote plus the stored facts.</summary>
+    public static RuleBook Load(string rulesJson, string factsJson)
+    {
+        var root = JsonNode.Parse(rulesJson) as JsonObject ?? throw new RuleException("the stored rules are not a JSON object");
+        var classes = (root["classes"] as JsonArray ?? []).Select(c => c!.GetValue<string>()).ToList();
+        // Rules keep the source they were written with; the default only applies to documents that name none.
+        var rules = RuleParser.ParseDocument(rulesJson, RuleSource.Hand, classes);
+        return new RuleBook(classes, rules, PartFacts.FromJson(factsJson));
+    }
+}
