@@ -7,18 +7,22 @@ namespace PipelineFramework.Logic.Components;
 /// <summary>
 /// LogiCode-style logic check: colour classes learned from the good parts, connected components and their facts,
 /// rules learned from the good parts (plus rules added later by hand or by an LLM, each verified on the good parts),
-/// and a PSAD-style composition score. Works on the whole image (the resize before the centre crop).
+/// and a PSAD-style composition score. Works on the whole image (the resize before the centre crop) and learns from every
+/// good training image (the hold-out parts and the scorer's fitting images).
 /// </summary>
 [PipelineComponent("logic.components", Description = "Component classes, facts and verified rules (LogiCode-style), plus a composition score fused with the image score")]
 public sealed class ComponentsCheck(ComponentsOptions options) : ILogicCheck
 {
     public IFittedLogicCheck Fit(LogicFitInputs inputs, FitContext context)
     {
-        if (inputs.Good.Count < 3)
-            throw new PipelineException($"logic.components needs at least 3 held-out good parts to learn from, got {inputs.Good.Count}; add good images or raise calibration.holdout.");
-        var images = inputs.Good.Select(Whole).ToList();
+        // Every good image teaches it: the hold-out parts and the images the scorer was fitted on (no map is needed).
+        var good = inputs.FittingImages.Select(g => (g.Id, g.Image)).Concat(inputs.Good.Select(s => (s.Id, Image: Whole(s)))).ToList();
+        if (good.Count < 3)
+            throw new PipelineException($"logic.components needs at least 3 good images to learn from, got {good.Count}; add good images.");
+        var images = good.Select(g => g.Image).ToList();
         var palette = Palette.Learn(images, options, context.SeedFor("logic.components"));
-        var facts = inputs.Good.Select((s, i) => ComponentAnalysis.Measure(s.Id, images[i], palette, options.MinArea)).ToList();
+        // File names only: refusals name the good part, and the model file should not carry the training machine's folders.
+        var facts = good.Select(g => ComponentAnalysis.Measure(Path.GetFileName(g.Id), g.Image, palette, options.MinArea)).ToList();
         var rules = options.LearnRules ? RuleLearner.Learn(palette.Names, facts, options.RuleMargin) : [];
         var book = new RuleBook(palette.Names, rules, facts);
         // Learned rules pass on the parts they were learned from by construction; checked anyway, one rule at a time.

@@ -18,14 +18,19 @@ sealed class Palette
     public string[] Names { get; }
     public int Count => Names.Length;
 
+    const int MaxSamples = 60000;
+    const int Restarts = 3;
+
     public static Palette Learn(IReadOnlyList<ImageTensor> images, ComponentsOptions options, int seed)
     {
         var random = SeededRandom.Create(seed, 0x50414C45545445UL); // "PALETTE"
         var samples = new List<float>();
+        // At most MaxSamples pixels in all: the clustering's cost stays flat however many good images there are.
+        int perImage = Math.Max(100, Math.Min(options.PixelsPerImage, MaxSamples / Math.Max(1, images.Count)));
         foreach (var image in images)
         {
             int n = image.Height * image.Width;
-            for (int s = 0; s < Math.Min(options.PixelsPerImage, n); s++)
+            for (int s = 0; s < Math.Min(perImage, n); s++)
             {
                 int p = random.NextInt(n);
                 for (int c = 0; c < 3; c++) samples.Add(image.Pixels[Math.Min(c, image.Channels - 1) * n + p]);
@@ -36,7 +41,8 @@ sealed class Palette
         double previous = double.PositiveInfinity;
         for (int k = 1; k <= options.MaxClasses; k++)
         {
-            var (centres, error) = KMeans(data, k, random);
+            // Best of a few seeded starts: one poor start would otherwise stop the class count too early.
+            var (centres, error) = Enumerable.Range(0, Restarts).Select(_ => KMeans(data, k, random)).MinBy(r => r.Error);
             if (chosen is not null && error > (1 - options.MinGain) * previous) break;
             chosen = centres; previous = error;
         }

@@ -208,7 +208,16 @@ public sealed record InspectionSubject
 public sealed record LogicFitInputs
 {
     public required IReadOnlyList<InspectionSubject> Good { get; init; }
+
+    /// <summary>
+    /// The good images the scorer was fitted on, whole (before the centre crop) and without anomaly maps: more examples
+    /// of good parts for checks that need no map (component facts, rules, composition). Empty where the host has none.
+    /// </summary>
+    public IReadOnlyList<GoodImage> FittingImages { get; init; } = [];
 }
+
+/// <summary>A good training image by its id (file path or name).</summary>
+public sealed record GoodImage(string Id, ImageTensor Image);
 
 /// <summary>Rules over measured facts of a part. Fitting learns what good parts measure (expected ranges, counts).</summary>
 public interface ILogicCheck

@@ -28,7 +28,7 @@ public static class RuleLearner
             var (amin, amax) = Margin(areas, extraMargin);
             rules.Add(Rule($"{name}-area", "size", $"total area of {name} as on good parts", Range(Fact("area", name), Math.Max(0, amin), amax)));
             var present = good.Where(p => (p.Class(name)?.Count ?? 0) > 0).ToList();
-            if (present.Count < 2) continue;
+            if (present.Count < 2 || IsBackground(name, good)) continue;
             foreach (var axis in new[] { "x", "y" })
             {
                 var values = present.Select(p => new FactValue(axis, name, null).Evaluate(p)).ToArray();
@@ -43,7 +43,7 @@ public static class RuleLearner
             {
                 string a = classes[i], b = classes[j];
                 bool aSome = good.Any(p => p.Class(a)?.Count > 0), bSome = good.Any(p => p.Class(b)?.Count > 0);
-                if (!aSome || !bSome) continue;
+                if (!aSome || !bSome || IsBackground(a, good) || IsBackground(b, good)) continue;
                 if (!good.Any(p => p.Class(a)?.Count > 0 && p.Class(b)?.Count > 0))
                     rules.Add(Rule($"{a}-excludes-{b}", "matching", $"{a} and {b} never occur together on good parts",
                         new JsonObject { ["if"] = new JsonObject { ["present"] = a }, ["then"] = new JsonObject { ["absent"] = b } }));
@@ -62,6 +62,9 @@ public static class RuleLearner
         var document = new JsonObject { ["rules"] = new JsonArray(rules.Take(maxRules).Select(r => (JsonNode)r).ToArray()) };
         return RuleParser.ParseDocument(document.ToJsonString(), RuleSource.Learned, classes);
     }
+
+    /// <summary>A class covering most of the image (the tray, the background): its position and order say nothing.</summary>
+    static bool IsBackground(string name, IReadOnlyList<PartFacts> good) => good.Average(p => p.Class(name)?.Area ?? 0) > 0.5;
 
     /// <summary>Range of the values widened by the leave-one-out gap at each end and a fraction of the range.</summary>
     public static (double Min, double Max) Margin(double[] values, double extra)

@@ -217,9 +217,13 @@ public sealed class AnomalyPipeline
                 {
                     Id = r.Id, Image = prepared.Holdout[i].Image, WholeImage = prepared.Holdout[i].Whole, AnomalyMap = r.RawMap, Threshold = decision.Threshold, Regions = r.Regions,
                 }).ToList();
+                // Decoded again (the prepared set keeps only the hold-out images): checks that learn from good parts
+                // without maps see every training image, so an accepted rule is verified on all of them.
+                var fitting = Batches.Decode(ImageSource.FromFiles(prepared.FitImages), Preprocessing)
+                    .Select((p, i) => new GoodImage(prepared.FitImages[i], p.Whole ?? p.Image)).ToList();
                 foreach (var check in LogicChecks)
                 {
-                    var fitted = check.Fit(new LogicFitInputs { Good = subjects }, context);
+                    var fitted = check.Fit(new LogicFitInputs { Good = subjects, FittingImages = fitting }, context);
                     disposables.Add(fitted);
                     logic.Add(fitted);
                 }

@@ -251,6 +251,8 @@ public static class Evaluator
                 ["category"] = r.Category,
                 ["image_auroc"] = r.Metrics.ImageAuroc,
                 ["pixel_auroc"] = r.Metrics.PixelAuroc,
+                ["logical_auroc"] = r.Metrics.LogicalAuroc,
+                ["structural_auroc"] = r.Metrics.StructuralAuroc,
                 ["aupro"] = r.Metrics.Aupro,
                 ["image_f1_max"] = r.Metrics.ImageF1Max,
                 ["f1_at_threshold"] = r.Metrics.F1,
@@ -314,6 +316,8 @@ public static class Evaluator
             double? MeanOf(Func<CategoryResult, double?> pick) => Mean(results.Select(pick));
             table.AppendLine($"{"mean",-16} {F(MeanOf(r => r.Metrics.ImageAuroc)),9} {F(MeanOf(r => r.Metrics.PixelAuroc)),9} {F(MeanOf(r => r.Metrics.Aupro)),7} {F(MeanOf(r => r.Metrics.F1)),7} {F(MeanOf(r => r.Metrics.GoodFalseRejectRate)),8} {results.Average(r => r.FitSeconds),7:0.0} {results.Average(r => r.MsPerImage),7:0.0}");
         }
+        foreach (var r in results.Where(r => r.Metrics.LogicalAuroc is not null && r.Metrics.StructuralAuroc is not null))
+            table.AppendLine($"{r.Category}: logical anomalies image AUROC {F(r.Metrics.LogicalAuroc)}, structural {F(r.Metrics.StructuralAuroc)}");
         foreach (var f in failures)
             table.AppendLine($"{f.Category,-16} FAILED: {f.Error}");
         foreach (var r in results.Where(r => r.MaskProblems.Count > 0))

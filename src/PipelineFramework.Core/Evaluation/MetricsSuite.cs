@@ -67,6 +67,15 @@ public sealed record CategoryMetrics
 
     [JsonPropertyName("per_defect_type")] public required IReadOnlyList<DefectTypeMetrics> PerDefectType { get; init; }
 
+    /// <summary>
+    /// MVTec LOCO's split: image AUROC of <c>test/logical_anomalies</c> and of <c>test/structural_anomalies</c>, each
+    /// against all good test images; null when the data set has no such folder.
+    /// </summary>
+    [JsonPropertyName("logical_auroc")] public double? LogicalAuroc => TypeAuroc("logical_anomalies");
+    [JsonPropertyName("structural_auroc")] public double? StructuralAuroc => TypeAuroc("structural_anomalies");
+
+    double? TypeAuroc(string type) => PerDefectType.FirstOrDefault(t => t.DefectType == type)?.ImageAuroc;
+
     /// <summary>Image-level ROC curve (not serialised; empty after deserialisation).</summary>
     [JsonIgnore] public RocCurve ImageRoc { get; init; } = new([], [], []);
     /// <summary>Image-level precision-recall curve (not serialised; empty after deserialisation).</summary>
