@@ -32,10 +32,18 @@ sealed class Composition
             var comps = part.Class(names[c])?.Components ?? [];
             v[c * dim] = comps.Count;
             v[c * dim + 1] = (float)comps.Sum(x => x.Area);
+            // Each component's area is spread over the cells its bounding box overlaps, in proportion to the overlap:
+            // a part moving across a cell border changes the vector a little, not by a whole part's area at once.
             foreach (var comp in comps)
             {
-                int gx = Math.Clamp((int)(comp.X * grid), 0, grid - 1), gy = Math.Clamp((int)(comp.Y * grid), 0, grid - 1);
-                v[c * dim + 2 + gy * grid + gx] += (float)comp.Area;
+                double x0 = comp.Box[0], y0 = comp.Box[1], w = Math.Max(comp.Box[2], 1e-6), h = Math.Max(comp.Box[3], 1e-6);
+                for (int gy = 0; gy < grid; gy++)
+                    for (int gx = 0; gx < grid; gx++)
+                    {
+                        double ox = Math.Max(0, Math.Min(x0 + w, (gx + 1.0) / grid) - Math.Max(x0, (double)gx / grid));
+                        double oy = Math.Max(0, Math.Min(y0 + h, (gy + 1.0) / grid) - Math.Max(y0, (double)gy / grid));
+                        v[c * dim + 2 + gy * grid + gx] += (float)(comp.Area * ox * oy / (w * h));
+                    }
             }
         }
         return v;

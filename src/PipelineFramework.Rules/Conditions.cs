@@ -189,10 +189,9 @@ public sealed record SameColourCondition(string A, double Tolerance) : Condition
     public override RuleOutcome Evaluate(PartFacts part)
     {
         var comps = part.Class(A)?.Components ?? [];
+        // The largest difference of any two components in a channel is that channel's max - min: linear, not quadratic.
         double worst = 0;
-        for (int i = 0; i < comps.Count; i++)
-            for (int j = i + 1; j < comps.Count; j++)
-                for (int ch = 0; ch < 3; ch++) worst = Math.Max(worst, Math.Abs(comps[i].Colour[ch] - comps[j].Colour[ch]));
+        for (int ch = 0; ch < 3 && comps.Count > 1; ch++) worst = Math.Max(worst, comps.Max(c => c.Colour[ch]) - comps.Min(c => c.Colour[ch]));
         bool ok = worst <= Tolerance;
         return new RuleOutcome { Passed = ok, Measured = worst, ExpectedMax = Tolerance, Component = A, Severity = ok ? 0 : 1 + (worst - Tolerance) / Math.Max(Tolerance, 1e-3),
             Detail = $"largest colour difference between components of {A} = {RangeCondition.Fmt(worst)}, allowed {RangeCondition.Fmt(Tolerance)}" };
