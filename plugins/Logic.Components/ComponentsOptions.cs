@@ -28,11 +28,25 @@ public sealed record ComponentsOptions : IValidatableOptions
     /// <summary>Side of the spatial grid of the composition vector (class area per cell).</summary>
     [OptionRange(1, 8)] public int Grid { get; init; } = 2;
 
-    /// <summary>A plain-language description of a good part, for rules proposed by an LLM (e.g. "2 red pins, 1 blue bar").</summary>
-    public string Description { get; init; } = "";
+    /// <summary>
+    /// A plain-language description of a good part, for rules proposed by an LLM (`pf rules --propose`), e.g. "two red
+    /// pins on the left, one blue bar and a green label on the right, two connectors of one colour at the bottom".
+    /// </summary>
+    [NotSearched] public string Description { get; init; } = "";
+
+    /// <summary>Endpoint kind for proposals: openai, azure-openai or openai-compatible. URL and key come from the environment or user secrets, never from here.</summary>
+    [NotSearched] public string LlmKind { get; init; } = "openai";
+
+    /// <summary>Model (or Azure deployment) that proposes rules.</summary>
+    [NotSearched] public string LlmModel { get; init; } = "gpt-4o-mini";
+
+    /// <summary>Seconds a proposal may take before it is abandoned (the model is then left unchanged).</summary>
+    [OptionRange(1, 600), NotSearched] public double LlmTimeoutSeconds { get; init; } = 60;
 
     public IEnumerable<OptionError> Validate()
     {
         if (Description.Length > 2000) yield return new OptionError("description", "at most 2000 characters");
+        if (LlmModel.Contains("://", StringComparison.Ordinal))
+            yield return new OptionError("llmModel", "is a URL; name the model only and put the endpoint in the environment (PF_LLM_ENDPOINT) or the user secrets file");
     }
 }

@@ -1,6 +1,10 @@
 using System.CommandLine;
+using System.Text.Json.Nodes;
+using Microsoft.SemanticKernel;
+using Microsoft.SemanticKernel.ChatCompletion;
 using PipelineFramework.Abstractions;
 using PipelineFramework.Core.ModelFiles;
+using PipelineFramework.Llm;
 using PipelineFramework.Rules;
 
 namespace PipelineFramework.Cli;
@@ -9,14 +13,17 @@ static partial class Commands
 {
     /// <summary>
     /// `pf rules`: lists a model's accepted rules with their source; `--add` verifies new rules on the stored facts of
-    /// the good parts and writes them into the model only if every one passes on all of them (else nothing changes).
+    /// the good parts and writes them into the model only if every one passes on all of them (else nothing changes);
+    /// `--propose` asks the logic stage's LLM for rules from its description and the measured facts, and adds those
+    /// that pass on every good part (the others are refused with the reason).
     /// </summary>
-    public static Command Rules()
+    public static Command Rules(CancellationToken cancellation)
     {
         var modelOption = new Option<string>("--model") { Description = "Model file from `pf fit` with a logic stage.", Required = true };
         var addOption = new Option<string?>("--add") { Description = "A JSON file of rules ({\"rules\": [...]}) to verify on the good parts and add (source: hand unless the rule says)." };
         var logicOption = new Option<int>("--logic") { Description = "Which logic check of the pipeline (0 = the first).", DefaultValueFactory = _ => 0 };
-        var command = new Command("rules", "List the logic rules of a model, or verify and add rules.") { modelOption, addOption, logicOption };
+        var proposeOption = new Option<bool>("--propose") { Description = "Ask the LLM named in the logic stage (llmKind, llmModel; endpoint and key from the environment or user secrets) for rules from its description; verify and add them." };
+        var command = new Command("rules", "List the logic rules of a model, or verify and add rules (by hand or proposed by an LLM).") { modelOption, addOption, logicOption, proposeOption };
         command.SetAction(parse =>
         {
             var modelPath = parse.GetValue(modelOption)!;
@@ -32,6 +39,11 @@ static partial class Commands
             }
             var book = LoadBook(modelPath, folder);
             var addPath = parse.GetValue(addOption);
+            if (parse.GetValue(proposeOption))
+            {
+                if (addPath is not null) throw new PipelineException("Give --add or --propose, not both.");
+                return Propose(modelPath, index, folder, book, cancellation);
+            }
             if (addPath is null)
             {
                 PrintRules(book);
@@ -49,6 +61,72 @@ static partial class Commands
         });
         return command;
     }
+
+    /// <summary>
+    /// One proposal round. Any failure before the rules are verified (no endpoint configured, no answer in time, a
+    /// reply without usable JSON) is one clear error and leaves the model file untouched.
+    /// </summary>
+    static int Propose(string modelPath, int index, string folder, RuleBook book, CancellationToken cancellation)
+    {
+        var manifest = JsonNode.Parse(ModelFileEntries.ReadText(modelPath, "manifest.json"));
+        var stage = manifest?["pipeline"]?["logic"]?[index] as JsonObject
+            ?? throw new PipelineException($"Model '{modelPath}' does not record the options of logic check {index}; fit it again.");
+        string description = stage["description"]?.GetValue<string>() ?? "";
+        if (description.Trim().Length == 0)
+            throw new PipelineException($"The logic stage of '{modelPath}' has no \"description\" of a good part; add one to the pipeline's logic stage (e.g. \"two red pins and one blue bar\") and fit again.");
+        var endpoint = new LlmEndpointOptions
+        {
+            Kind = stage["llmKind"]?.GetValue<string>() ?? LlmKinds.OpenAI,
+            Model = stage["llmModel"]?.GetValue<string>() ?? "",
+            TimeoutSeconds = stage["llmTimeoutSeconds"]?.GetValue<double>() ?? 60,
+        };
+        var chat = LlmConnection.CreateChatService(endpoint, Services);
+        var history = new ChatHistory();
+        history.AddSystemMessage(RuleProposals.SystemPrompt);
+        history.AddUserMessage(RuleProposals.UserPrompt(description, book));
+        Console.WriteLine($"Asking {LlmConnection.Describe(endpoint)} for rules ({book.Classes.Count} classes, {book.Good.Count} good parts)");
+        string? reply;
+        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation))
+        {
+            timeout.CancelAfter(endpoint.Timeout);
+            try
+            {
+                reply = chat.GetChatMessageContentAsync(history, cancellationToken: timeout.Token).GetAwaiter().GetResult().Content;
+            }
+            catch (Exception e) when (e is OperationCanceledException or TimeoutException or HttpOperationException or HttpRequestException
+                                      && !cancellation.IsCancellationRequested)
+            {
+                // The HttpClient's own timeout and ours are the same; SK may wrap either in an HttpOperationException.
+                bool timedOut = timeout.IsCancellationRequested || e is OperationCanceledException or TimeoutException
+                    || e.InnerException is OperationCanceledException or TimeoutException;
+                throw new PipelineException(timedOut
+                    ? $"{LlmConnection.Describe(endpoint)} did not answer within {endpoint.TimeoutSeconds:0.#} s; the model is unchanged. Raise llmTimeoutSeconds or check the endpoint."
+                    : $"{LlmConnection.Describe(endpoint)} failed ({Clip(e.Message)}); the model is unchanged. Check the endpoint and key (PF_LLM_ENDPOINT, PF_LLM_API_KEY).");
+            }
+        }
+        RuleBook updated;
+        IReadOnlyList<Rule> accepted;
+        IReadOnlyList<Refusal> refused;
+        try
+        {
+            (updated, accepted, refused) = book.Add(RuleProposals.ExtractJson(reply), RuleSource.Llm);
+        }
+        catch (RuleException e)
+        {
+            throw new PipelineException($"The reply of {LlmConnection.Describe(endpoint)} is not a usable rules document ({e.Message}); the model is unchanged.");
+        }
+        foreach (var r in refused) Console.WriteLine($"refused: {r.Reason}");
+        if (accepted.Count == 0)
+        {
+            Console.WriteLine($"No proposed rule holds on every good part ({refused.Count} refused); the model is unchanged.");
+            return ExitCodes.Ok;
+        }
+        ModelFileEntries.ReplaceText(modelPath, new Dictionary<string, string> { [folder + "rules.json"] = updated.RulesJson() });
+        Console.WriteLine($"Accepted {accepted.Count} proposed rules ({string.Join(", ", accepted.Select(r => r.Id))}), each verified on {book.Good.Count} good parts; {refused.Count} refused.");
+        return ExitCodes.Ok;
+    }
+
+    static string Clip(string text) => text.Length <= 200 ? text : text[..200] + "…";
 
     static RuleBook LoadBook(string modelPath, string folder)
     {

@@ -67,7 +67,10 @@ public static class RuleParser
         var source = ParseEnum<RuleSource>(o["source"], path + ".source", context, defaultSource);
         string description = o["description"] is JsonNode d ? context.String(d, path + ".description", 500) : "";
         var check = context.Condition(o["check"], path + ".check", 1);
-        return new Rule(id, kind, source, description, check, o.ToJsonString());
+        // The stored text always names the source, so a rule proposed by an LLM stays "llm" after save and load.
+        var stored = (JsonObject)o.DeepClone();
+        stored["source"] = source.ToString().ToLowerInvariant();
+        return new Rule(id, kind, source, description, check, stored.ToJsonString());
     }
 
     static T ParseEnum<T>(JsonNode? node, string path, Context context, T? fallback) where T : struct, Enum

@@ -15,17 +15,23 @@ namespace PipelineFramework.Tests.Logic;
 /// </summary>
 public class LogicPipelineTests
 {
-    static readonly Lazy<string> Data = new(() =>
+    internal static readonly Lazy<string> Data = new(() =>
     {
         var root = TestData.TempFolder("loco");
         LocoGenerator.Generate(root, seed: 7, new LocoCounts { TrainGood = 60, TestGood = 16, PerLogicalType = 4, PerStructuralType = 5 });
         return root;
     });
 
-    static string WithoutLogic()
+    /// <summary>The shipped logic pipeline as a JSON object (comments dropped), to change one setting in a test.</summary>
+    internal static JsonObject LogicPipeline()
     {
         var options = new System.Text.Json.JsonDocumentOptions { CommentHandling = System.Text.Json.JsonCommentHandling.Skip };
-        var spec = JsonNode.Parse(File.ReadAllText(TestData.Pipeline("patchcore-logic-mobilenet")), documentOptions: options)!.AsObject();
+        return JsonNode.Parse(File.ReadAllText(TestData.Pipeline("patchcore-logic-mobilenet")), documentOptions: options)!.AsObject();
+    }
+
+    static string WithoutLogic()
+    {
+        var spec = LogicPipeline();
         spec.Remove("logic");
         return spec.ToJsonString();
     }
