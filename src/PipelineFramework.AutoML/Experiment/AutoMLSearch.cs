@@ -78,8 +78,8 @@ public sealed class AutoMLSearch
                 if (point is null) { stop = "search space exhausted"; break; }
                 var json = _space.Pipeline(point);
                 var pipeline = runner.TryCreate(json, out _);
-                string key = pipeline is null ? "" : TrialRunner.KeyOf(pipeline);
-                if (pipeline is not null && byKey.TryGetValue(key, out var known))
+                string key = pipeline is null ? TrialRunner.KeyOfJson(json) : TrialRunner.KeyOf(pipeline);
+                if (byKey.TryGetValue(key, out var known))
                 {
                     if (earlier.Contains(known)) resumed.Add(key);
                     tuner.Tell(point, known.Succeeded ? known.Validation!.Objective : null);

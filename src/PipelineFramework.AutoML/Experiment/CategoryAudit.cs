@@ -22,8 +22,8 @@ public sealed record AuditedTrial(
 public sealed record CategoryAudit(
     [property: JsonPropertyName("category")] string Category,
     [property: JsonPropertyName("trials")] IReadOnlyList<AuditedTrial> Trials,
-    [property: JsonPropertyName("tau_objective_vs_test_image_auroc")] double TauObjective,
-    [property: JsonPropertyName("tau_validation_vs_test_image_auroc")] double TauImage);
+    [property: JsonPropertyName("tau_objective_vs_test_image_auroc")] double? TauObjective,
+    [property: JsonPropertyName("tau_validation_vs_test_image_auroc")] double? TauImage);
 
 /// <summary>
 /// The explicit step after a search that reads the test set (the search itself never does): fits each successful
@@ -74,8 +74,8 @@ public static class Audit
         return MetricsSuite.Compute(scored, model.Threshold);
     }
 
-    /// <summary>Kendall's τ-b (ties in either list handled); NaN with fewer than 2 pairs or a constant list.</summary>
-    public static double KendallTau(IReadOnlyList<double> x, IReadOnlyList<double> y)
+    /// <summary>Kendall's τ-b (ties in either list handled); null when undefined (fewer than 2 trials, or a list that is constant, e.g. every test AUROC 1.0).</summary>
+    public static double? KendallTau(IReadOnlyList<double> x, IReadOnlyList<double> y)
     {
         if (x.Count != y.Count) throw new ArgumentException("Both lists need the same length.");
         long concordant = 0, discordant = 0, tiesX = 0, tiesY = 0;
@@ -90,6 +90,6 @@ public static class Audit
                 else discordant++;
             }
         double denominator = Math.Sqrt((double)(concordant + discordant + tiesX) * (concordant + discordant + tiesY));
-        return denominator > 0 ? (concordant - discordant) / denominator : double.NaN;
+        return denominator > 0 ? (concordant - discordant) / denominator : null;
     }
 }

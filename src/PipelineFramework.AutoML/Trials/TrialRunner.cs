@@ -91,7 +91,8 @@ public sealed class TrialRunner(IComponentCatalog catalog, HostServices services
         catch (Exception e) { return Failure(TrialRecord.Failed, $"{e.GetType().Name}: {e.Message}", key); }
     }
 
-    static string KeyOfJson(JsonObject json) =>
+    /// <summary>The key of a pipeline that does not parse: its JSON as written (a repeat is answered from the log all the same).</summary>
+    public static string KeyOfJson(JsonObject json) =>
         Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(json.ToJsonString())))[..16].ToLowerInvariant();
 
     /// <summary>
