@@ -84,14 +84,16 @@ public sealed class GridTuner : ITuner
 
 /// <summary>
 /// Cost-frugal optimisation (CFO; Wu, Wang, Huang, Zhu 2021, as FLAML's FLOW2 and ML.NET's CostFrugalTuner): a
-/// randomised local search that starts from the base pipeline (a cheap, known-good point) and moves only to better
-/// points, so it climbs towards expensive settings only when they pay. Each step tries x + δu then x − δu for a random
-/// unit direction u; after 2·d steps without improvement δ halves; below <see cref="MinStep"/> it restarts from a
-/// random point with the initial step.
+/// randomised local search that moves only to better points. It starts with the base pipeline (a cheap, known-good
+/// point) and <see cref="RandomStarts"/> − 1 random points, so that the choices (input handling, scorer) are each
+/// seen before the walk starts from the best of them; then each step tries x + δu and x − δu for a random unit
+/// direction u; after 2·d steps without improvement δ halves; below <see cref="MinStep"/> it restarts from a random
+/// point with the initial step.
 /// </summary>
 public sealed class CostFrugalTuner : ITuner
 {
-    public const double InitialStep = 0.25, MinStep = 0.02;
+    public const double InitialStep = 0.3, MinStep = 0.02;
+    public const int RandomStarts = 6;
     readonly SearchSpec _space;
     readonly SeededRandom _random;
     double[] _incumbent;
@@ -100,6 +102,8 @@ public sealed class CostFrugalTuner : ITuner
     double[]? _direction;
     bool _triedNegative;
     int _noImprovement;
+    int _starts;
+    bool _walking;
     double[]? _pending;
 
     public CostFrugalTuner(SearchSpec space, int seed)
@@ -111,7 +115,9 @@ public sealed class CostFrugalTuner : ITuner
 
     public double[]? Propose()
     {
-        if (_incumbentValue is null && _pending is null) return _pending = (double[])_incumbent.Clone();
+        if (!_walking)
+            return _pending = _starts++ == 0 ? (double[])_incumbent.Clone() : RandomPoint();
+        if (_incumbentValue is null) return _pending = (double[])_incumbent.Clone();
         if (_direction is null || _triedNegative)
         {
             _direction = RandomDirection();
@@ -126,19 +132,32 @@ public sealed class CostFrugalTuner : ITuner
     {
         if (_pending is null || !point.SequenceEqual(_pending)) return;
         _pending = null;
-        if (_incumbentValue is null && _direction is null)
-        {
-            // The start point: a failure there starts the walk from a random point instead.
-            if (objective is { } v) _incumbentValue = v;
-            else { _incumbent = RandomPoint(); }
-            return;
-        }
-        if (objective is { } value && (_incumbentValue is null || value > _incumbentValue))
+        bool better = objective is { } value && (_incumbentValue is null || value > _incumbentValue);
+        if (better)
         {
             _incumbent = point;
-            _incumbentValue = value;
+            _incumbentValue = objective;
+        }
+        if (!_walking)
+        {
+            // The walk starts from the best start once every start is in (or from a random point if all failed).
+            if (_starts >= RandomStarts)
+            {
+                _walking = true;
+                if (_incumbentValue is null) _incumbent = RandomPoint();
+            }
+            return;
+        }
+        if (better)
+        {
             _direction = null;
             _noImprovement = 0;
+            return;
+        }
+        if (_direction is null)
+        {
+            // A restart point that failed: try another random point.
+            if (_incumbentValue is null) _incumbent = RandomPoint();
             return;
         }
         if (!_triedNegative) return;
