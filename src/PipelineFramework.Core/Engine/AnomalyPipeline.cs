@@ -109,10 +109,12 @@ public sealed class AnomalyPipeline
                 Services.Log.Warning($"{duplicates} of {goodImages.Count} training images repeat another image's pixels; copies were kept on one side of the hold-out split.");
 
             LayerMaps? syntheticHoldout = null;
+            IReadOnlyList<Grid2D> syntheticHoldoutMasks = [];
             if (Spec.Calibration.SyntheticCount > 0 && ImageSynthesizers.Count > 0)
             {
                 var samples = Synthesize(holdout, Spec.Calibration.SyntheticCount, cancellation);
                 syntheticHoldout = RunBackbone(backbone, samples.Select(s => s.Image).ToList());
+                syntheticHoldoutMasks = samples.Select(s => s.Mask).ToList();
             }
             LayerMaps? trainingSynthetic = null;
             IReadOnlyList<Grid2D> trainingMasks = [];
@@ -135,6 +137,7 @@ public sealed class AnomalyPipeline
                 // every image is fingerprinted, and keeping all decoded images would hold the whole set in memory.
                 Holdout = Batches.Decode(ImageSource.FromFiles(holdout), Preprocessing),
                 SyntheticHoldoutMaps = syntheticHoldout,
+                SyntheticHoldoutMasks = syntheticHoldoutMasks,
                 TrainingSyntheticMaps = trainingSynthetic,
                 TrainingSyntheticMasks = trainingMasks,
             };

@@ -41,3 +41,9 @@ public sealed record InspectionResult
         return new Grid2D(RawMap.Height, RawMap.Width, values);
     }
 }
+
+/// <summary>
+/// Scores of images whose backbone maps were already computed (<see cref="AnomalyModel.ScoreMaps"/>): raw image scores,
+/// raw heat maps at the map size, and milliseconds per image of the stages after the backbone.
+/// </summary>
+public sealed record MapScores(float[] ImageScores, IReadOnlyList<Grid2D> Maps, IReadOnlyDictionary<string, double> MsPerImage);

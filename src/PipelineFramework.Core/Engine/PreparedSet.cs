@@ -33,6 +33,8 @@ public sealed class PreparedSet : IDisposable
     public required IReadOnlyList<PreparedImage> Holdout { get; init; }
     /// <summary>Synthetic anomalies made from hold-out images (threshold calibration, synthetic AUROC).</summary>
     public required LayerMaps? SyntheticHoldoutMaps { get; init; }
+    /// <summary>Masks of <see cref="SyntheticHoldoutMaps"/> at the crop size, in the same order (AutoML's pixel-level validation).</summary>
+    public IReadOnlyList<Grid2D> SyntheticHoldoutMasks { get; init; } = [];
     /// <summary>Synthetic anomalies made from fit images and their masks (learned scorers train on them).</summary>
     public required LayerMaps? TrainingSyntheticMaps { get; init; }
     public required IReadOnlyList<Grid2D> TrainingSyntheticMasks { get; init; }
@@ -44,7 +46,8 @@ public sealed class PreparedSet : IDisposable
     public long SizeInBytes =>
         FitMaps.SizeInBytes + HoldoutMaps.SizeInBytes + (SyntheticHoldoutMaps?.SizeInBytes ?? 0) + (TrainingSyntheticMaps?.SizeInBytes ?? 0)
         + Holdout.Sum(h => (long)h.Image.Pixels.Length * sizeof(float))
-        + TrainingSyntheticMasks.Sum(m => (long)m.Values.Length * sizeof(float));
+        + TrainingSyntheticMasks.Sum(m => (long)m.Values.Length * sizeof(float))
+        + SyntheticHoldoutMasks.Sum(m => (long)m.Values.Length * sizeof(float));
 
     int _disposed;
 

@@ -1,0 +1,379 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using PipelineFramework.Abstractions;
+using PipelineFramework.Core.Engine;
+using PipelineFramework.Core.Plugins;
+using PipelineFramework.Core.Spec;
+
+namespace PipelineFramework.AutoML.SearchSpace;
+
+/// <summary>Limits of a search; whichever is reached first ends it.</summary>
+public sealed record SearchBudget
+{
+    public TimeSpan Time { get; init; } = TimeSpan.FromMinutes(10);
+    public int Trials { get; init; } = 1000;
+    /// <summary>Process working set a trial may reach; a trial above it is recorded as over-memory and skipped.</summary>
+    public long MemoryBytes { get; init; } = 8L << 30;
+}
+
+/// <summary>Weights of the validation objective (all measured on held-out good images and synthetic anomalies).</summary>
+public sealed record ObjectiveWeights(double ImageAuroc = 0.5, double PixelAuroc = 0.25, double Aupro = 0.25)
+{
+    public double Combine(double image, double? pixel, double? aupro)
+    {
+        double total = ImageAuroc * image, weight = ImageAuroc;
+        if (pixel is { } p) { total += PixelAuroc * p; weight += PixelAuroc; }
+        if (aupro is { } a) { total += Aupro * a; weight += Aupro; }
+        return weight > 0 ? total / weight : image;
+    }
+}
+
+/// <summary>
+/// A parsed search file: the base pipeline (JSON), the searched parameters, what every trial validates on, the
+/// budget, the objective weights and the tuner. Immutable; <see cref="Pipeline"/> turns a point into a pipeline JSON.
+/// </summary>
+public sealed class SearchSpec
+{
+    public required string Name { get; init; }
+    public required JsonObject BasePipeline { get; init; }
+    public required IReadOnlyList<SearchParameter> Parameters { get; init; }
+    /// <summary>Sections written into every trial's pipeline so that all trials are validated on the same data.</summary>
+    public required JsonObject Validation { get; init; }
+    public SearchBudget Budget { get; init; } = new();
+    public ObjectiveWeights Objective { get; init; } = new();
+    public string Tuner { get; init; } = "cfo";
+    public int Seed { get; init; } = 1;
+
+    /// <summary>Where every tuner starts: the base pipeline.</summary>
+    public double[] StartPoint => Parameters.Select(p => p.Start).ToArray();
+
+    /// <summary>The pipeline JSON of a point: the base with each active parameter's value written at its place.</summary>
+    public JsonObject Pipeline(IReadOnlyList<double> point)
+    {
+        var json = (JsonObject)BasePipeline.DeepClone();
+        var chosen = new Dictionary<SearchParameter, int>();
+        for (int i = 0; i < Parameters.Count; i++)
+        {
+            var p = Parameters[i];
+            if (p.Parent is { } parent && (!chosen.TryGetValue(parent, out int c) || c != p.ParentChoice)) continue;
+            if (p.IsChoice) chosen[p] = p.ChoiceIndex(point[i]);
+            var value = p.Decode(point[i]);
+            var (section, option) = Address(p.Name);
+            if (option is null) json[section] = value;
+            else if (json[section] is JsonObject target) target[option] = value;
+            else json[section] = new JsonObject { [option] = value };
+        }
+        foreach (var (key, value) in Validation) json[key] = value?.DeepClone();
+        return json;
+    }
+
+    public const string AutoWord = "auto";
+
+    /// <summary><c>$.scoring[scoring.patchcore].coresetRatio</c> → (scoring, coresetRatio); <c>$.input</c> → (input, null).</summary>
+    static (string Section, string? Option) Address(string name)
+    {
+        var path = name[2..];
+        int bracket = path.IndexOf('[');
+        if (bracket >= 0) path = path[..bracket] + path[(path.IndexOf(']') + 1)..];
+        int dot = path.IndexOf('.');
+        return dot < 0 ? (path, null) : (path[..dot], path[(dot + 1)..]);
+    }
+
+    static readonly JsonDocumentOptions Lenient = new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
+
+    public static SearchSpec ParseFile(string path, IComponentCatalog catalog, Func<string, string>? resolvePipeline = null)
+    {
+        if (!File.Exists(path)) throw new PipelineException($"Search file '{path}' does not exist.");
+        return Parse(File.ReadAllText(path), catalog, Path.GetDirectoryName(Path.GetFullPath(path))!, resolvePipeline, path);
+    }
+
+    static readonly string[] KnownKeys = ["name", "description", "base", "search", "validation", "budget", "objective", "tuner", "seed"];
+
+    /// <summary>
+    /// Reads a search file. <paramref name="resolvePipeline"/> maps a "base" name (e.g. a shipped pipeline) to a file;
+    /// relative paths are taken from <paramref name="folder"/>. Errors name the JSON path.
+    /// </summary>
+    public static SearchSpec Parse(string text, IComponentCatalog catalog, string folder, Func<string, string>? resolvePipeline = null, string source = "search")
+    {
+        JsonObject root;
+        try { root = JsonNode.Parse(text, documentOptions: Lenient) as JsonObject ?? throw new PipelineException($"{source}: a search file is a JSON object."); }
+        catch (JsonException e) { throw new PipelineException($"{source}: not valid JSON: {e.Message}"); }
+        foreach (var (key, _) in root)
+            if (!KnownKeys.Contains(key))
+                throw new PipelineException($"{source}: $.{key} is not a search-file key{DidYouMean(key, KnownKeys)}; the keys are {string.Join(", ", KnownKeys)}.");
+
+        var basePipeline = root["base"] switch
+        {
+            JsonObject inline => (JsonObject)inline.DeepClone(),
+            JsonValue v when v.TryGetValue<string>(out var name) => ReadPipeline(name, folder, resolvePipeline, source),
+            null => throw new PipelineException($"{source}: $.base is missing: name the pipeline the search starts from (a file, a shipped pipeline name, or an inline object)."),
+            _ => throw new PipelineException($"{source}: $.base must be a pipeline file name or a pipeline object."),
+        };
+        // The base must be a valid pipeline on its own: its errors are reported before any search.
+        var baseSpec = PipelineSpecParser.Parse(basePipeline.ToJsonString(), $"{source} $.base", catalog);
+
+        var validation = root["validation"] as JsonObject ?? new JsonObject();
+        var validationSections = new JsonObject
+        {
+            ["synthesis"] = validation["synthesis"]?.DeepClone() ?? new JsonArray(
+                new JsonObject { ["type"] = "synthesis.cutpaste" }, new JsonObject { ["type"] = "synthesis.perlin" }, new JsonObject { ["type"] = "synthesis.poisson" }),
+            ["calibration"] = new JsonObject
+            {
+                ["holdout"] = validation["holdout"]?.DeepClone() ?? JsonValue.Create(baseSpec.Calibration.Holdout),
+                ["syntheticCount"] = validation["syntheticCount"]?.DeepClone() ?? JsonValue.Create(Math.Max(60, baseSpec.Calibration.SyntheticCount)),
+                ["trainingSyntheticCount"] = JsonValue.Create(baseSpec.Calibration.TrainingSyntheticCount),
+                ["batchSize"] = JsonValue.Create(baseSpec.Calibration.BatchSize),
+            },
+            ["seed"] = JsonValue.Create(baseSpec.Seed),
+        };
+        foreach (var (key, _) in validation)
+            if (key is not ("synthesis" or "holdout" or "syntheticCount"))
+                throw new PipelineException($"{source}: $.validation.{key} is not known; use synthesis, holdout, syntheticCount.");
+
+        var parameters = new List<SearchParameter>();
+        if (root["search"] is JsonObject search)
+            foreach (var (key, node) in search)
+                AddParameter(parameters, key, node, baseSpec, basePipeline, catalog, source);
+        else if (root["search"] is not null) throw new PipelineException($"{source}: $.search must be an object of \"section\" or \"section.option\" keys.");
+
+        return new SearchSpec
+        {
+            Name = root["name"]?.GetValue<string>() ?? Path.GetFileNameWithoutExtension(source),
+            BasePipeline = basePipeline,
+            Parameters = parameters,
+            Validation = validationSections,
+            Budget = ParseBudget(root["budget"] as JsonObject, source),
+            Objective = ParseObjective(root["objective"] as JsonObject, source),
+            Tuner = root["tuner"]?.GetValue<string>() ?? "cfo",
+            Seed = root["seed"]?.GetValue<int>() ?? 1,
+        };
+    }
+
+    static JsonObject ReadPipeline(string name, string folder, Func<string, string>? resolve, string source)
+    {
+        var path = Path.IsPathRooted(name) ? name : Path.Combine(folder, name);
+        if (!File.Exists(path)) path = resolve?.Invoke(name) ?? path;
+        if (!File.Exists(path)) throw new PipelineException($"{source}: $.base '{name}' is neither a file nor a shipped pipeline.");
+        return JsonNode.Parse(File.ReadAllText(path), documentOptions: Lenient) as JsonObject
+            ?? throw new PipelineException($"{source}: $.base '{path}' is not a JSON object.");
+    }
+
+    /// <summary>
+    /// A search key is a section (<c>"scoring"</c>: alternatives of whole values or components) or a section and an
+    /// option (<c>"map.sigma"</c>, <c>"embedding.patchSize"</c>). Values: an array (a choice), an object with
+    /// min/max[/log/int] (a range), or "auto" (the range or choices of the option's metadata; for a stage, every
+    /// installed component of its kind with every searchable option).
+    /// </summary>
+    static void AddParameter(List<SearchParameter> parameters, string key, JsonNode? node, PipelineSpec baseSpec, JsonObject basePipeline,
+        IComponentCatalog catalog, string source)
+    {
+        string path = $"$.search.{key}";
+        int dot = key.IndexOf('.');
+        string section = dot < 0 ? key : key[..dot];
+        string? option = dot < 0 ? null : key[(dot + 1)..];
+        var stage = StageKinds.All.FirstOrDefault(s => s.Section == section);
+        var sections = StageKinds.All.Select(s => s.Section).Concat(["input", "map"]).ToArray();
+        if (!sections.Contains(section))
+            throw new PipelineException($"{source}: {path}: '{section}' is not a section that can be searched{DidYouMean(section, sections)}.");
+
+        if (option is null && stage is not null)
+        {
+            // Alternatives of a stage's component, each with its own searched options.
+            IEnumerable<JsonNode?> alternatives = node switch
+            {
+                JsonArray array => array,
+                JsonValue v when v.TryGetValue<string>(out var s) && s == AutoWord =>
+                    catalog.Components.Where(c => c.Kind == stage.Kind).Select(c => (JsonNode?)new JsonObject { ["type"] = c.TypeName, ["*"] = AutoWord }),
+                _ => throw new PipelineException($"{source}: {path}: a stage takes an array of alternative components or \"auto\"."),
+            };
+            var components = new List<JsonNode?>();
+            var nested = new List<(int Index, JsonObject Component, ComponentDescriptor Descriptor)>();
+            foreach (var alt in alternatives)
+            {
+                if (alt is not JsonObject component || component["type"]?.GetValue<string>() is not { } type)
+                    throw new PipelineException($"{source}: {path}[{components.Count}]: each alternative is a component object with a \"type\".");
+                var descriptor = catalog.Find(type, stage.Kind);
+                var fixedPart = new JsonObject();
+                foreach (var (name, value) in component)
+                    if (name == "*" || (name != "type" && IsSearch(value))) continue;
+                    else fixedPart[name] = value?.DeepClone();
+                nested.Add((components.Count, component, descriptor));
+                components.Add(fixedPart);
+            }
+            string baseType = baseSpec.Components(stage) is [var only] ? only.Type : "";
+            int start = Math.Max(0, components.FindIndex(c => c?["type"]?.GetValue<string>() == baseType));
+            var choice = new SearchParameter { Name = $"$.{section}", Choices = components, Start = (start + 0.5) / components.Count };
+            parameters.Add(choice);
+            foreach (var (index, component, descriptor) in nested)
+            {
+                bool all = component["*"] is JsonValue star && star.TryGetValue<string>(out var w) && w == AutoWord;
+                foreach (var info in descriptor.Options)
+                {
+                    var value = component[info.Name];
+                    if (value is null && !(all && info.Searchable)) continue;
+                    if (value is not null && !IsSearch(value)) continue;
+                    var p = FromNode($"$.{section}[{descriptor.TypeName}].{info.Name}", value ?? JsonValue.Create(AutoWord), info, defaultValue: null, source);
+                    parameters.Add(p with { Parent = choice, ParentChoice = index });
+                }
+            }
+            return;
+        }
+
+        if (option is null)
+        {
+            if (node is not JsonArray values) throw new PipelineException($"{source}: {path}: a section takes an array of alternative values.");
+            int start = Math.Max(0, values.ToList().FindIndex(v => JsonNode.DeepEquals(v, basePipeline[section])));
+            parameters.Add(new SearchParameter { Name = $"$.{section}", Choices = values.Select(v => v?.DeepClone()).ToList(), Start = (start + 0.5) / values.Count });
+            return;
+        }
+
+        IReadOnlyList<OptionInfo> options = section switch
+        {
+            "input" => ComponentOptions.Describe(typeof(InputSpec)),
+            "map" => ComponentOptions.Describe(typeof(MapSpec)),
+            _ when stage is not null && baseSpec.Components(stage) is [var c] => catalog.Find(c.Type, stage.Kind).Options,
+            _ => throw new PipelineException($"{source}: {path}: the base pipeline has no single component in $.{section}; search its alternatives under \"{section}\" instead."),
+        };
+        var found = options.FirstOrDefault(o => o.Name == option)
+            ?? throw new PipelineException($"{source}: {path}: $.{section} has no option '{option}'{DidYouMean(option, options.Select(o => o.Name))}.");
+        var current = basePipeline[section]?[option];
+        parameters.Add(FromNode($"$.{section}.{option}", node, found, current, source));
+    }
+
+    static bool IsSearch(JsonNode? value) =>
+        value is JsonArray || (value is JsonObject o && (o.ContainsKey("min") || o.ContainsKey("max")))
+        || (value is JsonValue v && v.TryGetValue<string>(out var s) && s == AutoWord);
+
+    static SearchParameter FromNode(string name, JsonNode? node, OptionInfo info, JsonNode? defaultValue, string source)
+    {
+        defaultValue ??= string.IsNullOrEmpty(info.DefaultJson) ? null : JsonNode.Parse(info.DefaultJson);
+        var type = Nullable.GetUnderlyingType(info.Type) ?? info.Type;
+        bool integer = type == typeof(int) || type == typeof(long);
+        switch (node)
+        {
+            case JsonArray array:
+            {
+                int start = Math.Max(0, array.ToList().FindIndex(v => JsonNode.DeepEquals(v, defaultValue)));
+                return new SearchParameter { Name = name, Choices = array.Select(v => v?.DeepClone()).ToList(), Start = (start + 0.5) / array.Count };
+            }
+            case JsonObject range:
+            {
+                double min = range["min"]?.GetValue<double>() ?? throw new PipelineException($"{source}: {name}: a range needs \"min\".");
+                double max = range["max"]?.GetValue<double>() ?? throw new PipelineException($"{source}: {name}: a range needs \"max\".");
+                bool log = range["log"]?.GetValue<bool>() ?? false;
+                if (!(min < max) || (log && min <= 0))
+                    throw new PipelineException($"{source}: {name}: the range needs min < max{(log ? " and min > 0 on a log scale" : "")}; got {min}..{max}.");
+                if (info.Range is { } valid && (!valid.Contains(min) || !valid.Contains(max)))
+                    throw new PipelineException($"{source}: {name}: {min}..{max} leaves the option's valid range {valid.Min}..{valid.Max}.");
+                var p = new SearchParameter { Name = name, Min = min, Max = max, Log = log, Integer = range["int"]?.GetValue<bool>() ?? integer };
+                return p with { Start = StartOf(p, defaultValue) };
+            }
+            case JsonValue v when v.TryGetValue<string>(out var word) && word == AutoWord:
+            {
+                if (info.Choices.Count > 0)
+                {
+                    var choices = info.Choices.Select(c => type == typeof(bool) ? JsonValue.Create(c == "true") : (JsonNode?)JsonValue.Create(c)).ToList();
+                    int start = Math.Max(0, choices.FindIndex(c => JsonNode.DeepEquals(c, defaultValue)));
+                    return new SearchParameter { Name = name, Choices = choices, Start = (start + 0.5) / choices.Count };
+                }
+                if (info.Range is not { } r)
+                    throw new PipelineException($"{source}: {name}: \"auto\" needs the option's range metadata, and this option has none; give a range or a choice.");
+                double min = double.IsNaN(r.SearchMin) ? r.Min : r.SearchMin, max = double.IsNaN(r.SearchMax) ? r.Max : r.SearchMax;
+                if (r.LogScale && min <= 0) min = Math.Max(min, integer ? 1 : 1e-6);
+                var p = new SearchParameter { Name = name, Min = min, Max = max, Log = r.LogScale, Integer = integer };
+                return p with { Start = StartOf(p, defaultValue) };
+            }
+            default:
+                throw new PipelineException($"{source}: {name}: give an array (choice), {{\"min\", \"max\", \"log\"}} (range) or \"auto\".");
+        }
+    }
+
+    static double StartOf(SearchParameter p, JsonNode? defaultValue) =>
+        defaultValue is JsonValue v && v.TryGetValue<double>(out var d) ? p.ToUnit(d) : 0.5;
+
+    static SearchBudget ParseBudget(JsonObject? budget, string source)
+    {
+        var result = new SearchBudget();
+        if (budget is null) return result;
+        foreach (var (key, value) in budget)
+        {
+            result = key switch
+            {
+                "time" => result with { Time = ParseDuration(value!.ToString(), $"{source}: $.budget.time") },
+                "trials" => result with { Trials = value!.GetValue<int>() },
+                "memory" => result with { MemoryBytes = ParseBytes(value!.ToString(), $"{source}: $.budget.memory") },
+                _ => throw new PipelineException($"{source}: $.budget.{key} is not known; use time, trials, memory."),
+            };
+        }
+        return result;
+    }
+
+    static ObjectiveWeights ParseObjective(JsonObject? objective, string source)
+    {
+        var result = new ObjectiveWeights();
+        if (objective is null) return result;
+        foreach (var (key, value) in objective)
+        {
+            double w = value!.GetValue<double>();
+            if (w < 0) throw new PipelineException($"{source}: $.objective.{key} is a weight and must be 0 or more.");
+            result = key switch
+            {
+                "imageAuroc" => result with { ImageAuroc = w },
+                "pixelAuroc" => result with { PixelAuroc = w },
+                "aupro" => result with { Aupro = w },
+                _ => throw new PipelineException($"{source}: $.objective.{key} is not known{DidYouMean(key, ["imageAuroc", "pixelAuroc", "aupro"])}; use imageAuroc, pixelAuroc, aupro."),
+            };
+        }
+        return result;
+    }
+
+    /// <summary>"10m", "90s", "1h", "1h30m" or a number of seconds.</summary>
+    public static TimeSpan ParseDuration(string text, string what)
+    {
+        text = text.Trim();
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds > 0) return TimeSpan.FromSeconds(seconds);
+        var total = TimeSpan.Zero;
+        int i = 0;
+        while (i < text.Length)
+        {
+            int j = i;
+            while (j < text.Length && (char.IsDigit(text[j]) || text[j] == '.')) j++;
+            if (j == i || j == text.Length || !double.TryParse(text[i..j], NumberStyles.Float, CultureInfo.InvariantCulture, out var n))
+                throw new PipelineException($"{what}: '{text}' is not a duration; write e.g. 10m, 90s, 1h30m.");
+            total += text[j] switch
+            {
+                'h' => TimeSpan.FromHours(n), 'm' => TimeSpan.FromMinutes(n), 's' => TimeSpan.FromSeconds(n),
+                _ => throw new PipelineException($"{what}: '{text}' is not a duration; write e.g. 10m, 90s, 1h30m."),
+            };
+            i = j + 1;
+        }
+        return total > TimeSpan.Zero ? total : throw new PipelineException($"{what}: the duration must be above zero.");
+    }
+
+    /// <summary>"4GB", "512MB" or a number of bytes.</summary>
+    public static long ParseBytes(string text, string what)
+    {
+        text = text.Trim().ToUpperInvariant();
+        (string unit, long factor) = text.EndsWith("GB") ? ("GB", 1L << 30) : text.EndsWith("MB") ? ("MB", 1L << 20) : ("", 1L);
+        if (double.TryParse(text[..^unit.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && n > 0) return (long)(n * factor);
+        throw new PipelineException($"{what}: '{text}' is not a size; write e.g. 4GB or 512MB.");
+    }
+
+    internal static string DidYouMean(string word, IEnumerable<string> known)
+    {
+        var best = known.Select(k => (k, d: Distance(word.ToLowerInvariant(), k.ToLowerInvariant()))).OrderBy(p => p.d).FirstOrDefault();
+        return best.k is not null && best.d <= Math.Max(2, word.Length / 3) ? $" (did you mean '{best.k}'?)" : "";
+    }
+
+    static int Distance(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (int i = 0; i <= a.Length; i++) d[i, 0] = i;
+        for (int j = 0; j <= b.Length; j++) d[0, j] = j;
+        for (int i = 1; i <= a.Length; i++)
+            for (int j = 1; j <= b.Length; j++)
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+        return d[a.Length, b.Length];
+    }
+}

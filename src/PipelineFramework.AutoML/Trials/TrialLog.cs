@@ -1,0 +1,96 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
+namespace PipelineFramework.AutoML.Trials;
+
+/// <summary>Validation metrics of a trial, from training images only (held-out good + synthetic anomalies).</summary>
+public sealed record ValidationMetrics(
+    [property: JsonPropertyName("image_auroc")] double ImageAuroc,
+    [property: JsonPropertyName("pixel_auroc")] double? PixelAuroc,
+    [property: JsonPropertyName("aupro")] double? Aupro,
+    [property: JsonPropertyName("objective")] double Objective,
+    [property: JsonPropertyName("good_images")] int GoodImages,
+    [property: JsonPropertyName("synthetic_images")] int SyntheticImages);
+
+/// <summary>One line of trials.jsonl.</summary>
+public sealed record TrialRecord
+{
+    public const string Ok = "ok", Failed = "failed", OverMemory = "over-memory";
+
+    [JsonPropertyName("trial")] public required int Number { get; init; }
+    [JsonPropertyName("status")] public required string Status { get; init; }
+    [JsonPropertyName("reason")] public string? Reason { get; init; }
+    /// <summary>SHA-256 of the trial pipeline's canonical JSON: a resumed search answers a repeated point with it.</summary>
+    [JsonPropertyName("key")] public required string Key { get; init; }
+    [JsonPropertyName("point")] public required double[] Point { get; init; }
+    [JsonPropertyName("pipeline")] public required JsonObject Pipeline { get; init; }
+    [JsonPropertyName("validation")] public ValidationMetrics? Validation { get; init; }
+    /// <summary>Milliseconds per image of each stage (backbone from the preparation, the rest from validation) and "total".</summary>
+    [JsonPropertyName("ms_per_image")] public Dictionary<string, double> MsPerImage { get; init; } = [];
+    [JsonPropertyName("model_bytes")] public long ModelBytes { get; init; }
+    [JsonPropertyName("memory_bytes")] public long MemoryBytes { get; init; }
+    [JsonPropertyName("seconds")] public double Seconds { get; init; }
+    /// <summary>Images the backbone ran on for this trial (0 when its prepared set was already in the cache).</summary>
+    [JsonPropertyName("backbone_images")] public long BackboneImages { get; init; }
+    /// <summary>Images the backbone ran on in this run of the search so far.</summary>
+    [JsonPropertyName("backbone_images_total")] public long BackboneImagesTotal { get; init; }
+    [JsonPropertyName("finished_utc")] public DateTime FinishedUtc { get; init; }
+
+    [JsonIgnore] public bool Succeeded => Status == Ok && Validation is not null;
+    [JsonIgnore] public double TotalMs => MsPerImage.TryGetValue("total", out var t) ? t : double.NaN;
+}
+
+/// <summary>
+/// trials.jsonl: one JSON object per finished trial, appended and flushed to disk line by line, never rewritten. A run
+/// killed while writing leaves at most one torn last line, which reading ignores and the next append cuts off.
+/// </summary>
+public sealed class TrialLog(string path)
+{
+    static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
+    public string Path { get; } = path;
+
+    public IReadOnlyList<TrialRecord> Read()
+    {
+        if (!File.Exists(Path)) return [];
+        var records = new List<TrialRecord>();
+        foreach (var line in File.ReadAllLines(Path))
+        {
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            try
+            {
+                if (JsonSerializer.Deserialize<TrialRecord>(line, Json) is { } record) records.Add(record);
+            }
+            catch (JsonException) { /* a torn last line from a killed run: that trial runs again */ }
+        }
+        return records;
+    }
+
+    public void Append(TrialRecord record)
+    {
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))!);
+        using var stream = new FileStream(Path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
+        CutTornLine(stream);
+        stream.Seek(0, SeekOrigin.End);
+        var bytes = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(record, Json) + "\n");
+        stream.Write(bytes);
+        stream.Flush(flushToDisk: true);
+    }
+
+    /// <summary>A file not ending in a newline ends in a torn line: drop it so the next record starts on its own line.</summary>
+    static void CutTornLine(FileStream stream)
+    {
+        if (stream.Length == 0) return;
+        stream.Seek(-1, SeekOrigin.End);
+        if (stream.ReadByte() == '\n') return;
+        long end = stream.Length - 1;
+        while (end > 0)
+        {
+            stream.Seek(end - 1, SeekOrigin.Begin);
+            if (stream.ReadByte() == '\n') break;
+            end--;
+        }
+        stream.SetLength(end);
+    }
+}

@@ -1,0 +1,194 @@
+using PipelineFramework.Abstractions;
+using PipelineFramework.AutoML.SearchSpace;
+using PipelineFramework.Compute;
+
+namespace PipelineFramework.AutoML.Tuners;
+
+/// <summary>
+/// Proposes points of a search space (one unit coordinate per <see cref="SearchSpec.Parameters"/>) and learns from
+/// their objective (higher is better; null = the trial failed). Deterministic for a seed and a history, so a resumed
+/// search proposes the same points again and the trial log answers them without running them.
+/// </summary>
+public interface ITuner
+{
+    /// <summary>The next point, or null when the tuner has nothing left to propose (a finished grid).</summary>
+    double[]? Propose();
+    void Tell(double[] point, double? objective);
+}
+
+public static class TunerFactory
+{
+    public static readonly string[] Names = ["cfo", "random", "grid"];
+
+    public static ITuner Create(string name, SearchSpec space, int seed) => name switch
+    {
+        "cfo" => new CostFrugalTuner(space, seed),
+        "random" => new RandomTuner(space, seed),
+        "grid" => new GridTuner(space),
+        _ => throw new PipelineException($"Unknown tuner '{name}'; the tuners are {string.Join(", ", Names)}."),
+    };
+}
+
+/// <summary>The base pipeline first, then uniform points.</summary>
+public sealed class RandomTuner(SearchSpec space, int seed) : ITuner
+{
+    readonly SeededRandom _random = SeededRandom.Create(seed, 0x52414E444F4DUL); // "RANDOM"
+    bool _startGiven;
+
+    public double[]? Propose()
+    {
+        if (!_startGiven) { _startGiven = true; return space.StartPoint; }
+        return space.Parameters.Select(_ => _random.NextDouble()).ToArray();
+    }
+
+    public void Tell(double[] point, double? objective) { }
+}
+
+/// <summary>
+/// Every combination of the choices and of <see cref="Levels"/> values per range (ends and middle), the base
+/// pipeline first. Options of alternatives that are not chosen repeat; the trial runner answers repeats from the log.
+/// </summary>
+public sealed class GridTuner : ITuner
+{
+    public const int Levels = 3;
+    readonly SearchSpec _space;
+    readonly int[] _sizes;
+    long _next;
+    readonly long _total;
+    bool _startGiven;
+
+    public GridTuner(SearchSpec space)
+    {
+        _space = space;
+        _sizes = space.Parameters.Select(p => p.IsChoice ? p.Choices.Count : Levels).ToArray();
+        _total = _sizes.Aggregate(1L, (a, b) => a > long.MaxValue / b ? long.MaxValue : a * b);
+    }
+
+    public double[]? Propose()
+    {
+        if (!_startGiven) { _startGiven = true; return _space.StartPoint; }
+        if (_next >= _total) return null;
+        long index = _next++;
+        var point = new double[_sizes.Length];
+        for (int i = 0; i < _sizes.Length; i++)
+        {
+            int level = (int)(index % _sizes[i]);
+            index /= _sizes[i];
+            point[i] = _space.Parameters[i].IsChoice ? _space.Parameters[i].ChoiceUnit(level) : level / (double)(Levels - 1);
+        }
+        return point;
+    }
+
+    public void Tell(double[] point, double? objective) { }
+}
+
+/// <summary>
+/// Cost-frugal optimisation (CFO; Wu, Wang, Huang, Zhu 2021, as FLAML's FLOW2 and ML.NET's CostFrugalTuner): a
+/// randomised local search that moves only to better points. It starts with the base pipeline (a cheap, known-good
+/// point) and <see cref="RandomStarts"/> − 1 random points, so that the choices (input handling, scorer) are each
+/// seen before the walk starts from the best of them; then each step tries x + δu and x − δu for a random unit
+/// direction u; after 2·d steps without improvement δ halves; below <see cref="MinStep"/> it restarts from a random
+/// point with the initial step.
+/// </summary>
+public sealed class CostFrugalTuner : ITuner
+{
+    public const double InitialStep = 0.3, MinStep = 0.02;
+    public const int RandomStarts = 6;
+    readonly SearchSpec _space;
+    readonly SeededRandom _random;
+    double[] _incumbent;
+    double? _incumbentValue;
+    double _step = InitialStep;
+    double[]? _direction;
+    bool _triedNegative;
+    int _noImprovement;
+    int _starts;
+    bool _walking;
+    double[]? _pending;
+
+    public CostFrugalTuner(SearchSpec space, int seed)
+    {
+        _space = space;
+        _random = SeededRandom.Create(seed, 0x43464FUL); // "CFO"
+        _incumbent = space.StartPoint;
+    }
+
+    public double[]? Propose()
+    {
+        if (!_walking)
+            return _pending = _starts++ == 0 ? (double[])_incumbent.Clone() : RandomPoint();
+        if (_incumbentValue is null) return _pending = (double[])_incumbent.Clone();
+        if (_direction is null || _triedNegative)
+        {
+            _direction = RandomDirection();
+            _triedNegative = false;
+            return _pending = Move(+1);
+        }
+        _triedNegative = true;
+        return _pending = Move(-1);
+    }
+
+    public void Tell(double[] point, double? objective)
+    {
+        if (_pending is null || !point.SequenceEqual(_pending)) return;
+        _pending = null;
+        bool better = objective is { } value && (_incumbentValue is null || value > _incumbentValue);
+        if (better)
+        {
+            _incumbent = point;
+            _incumbentValue = objective;
+        }
+        if (!_walking)
+        {
+            // The walk starts from the best start once every start is in (or from a random point if all failed).
+            if (_starts >= RandomStarts)
+            {
+                _walking = true;
+                if (_incumbentValue is null) _incumbent = RandomPoint();
+            }
+            return;
+        }
+        if (better)
+        {
+            _direction = null;
+            _noImprovement = 0;
+            return;
+        }
+        if (_direction is null)
+        {
+            // A restart point that failed: try another random point.
+            if (_incumbentValue is null) _incumbent = RandomPoint();
+            return;
+        }
+        if (!_triedNegative) return;
+        if (++_noImprovement >= 2 * Math.Max(1, _space.Parameters.Count))
+        {
+            _noImprovement = 0;
+            _step /= 2;
+            if (_step < MinStep)
+            {
+                _step = InitialStep;
+                _incumbent = RandomPoint();
+                _incumbentValue = null;
+                _direction = null;
+            }
+        }
+    }
+
+    double[] Move(int sign) => _incumbent.Select((x, i) => Math.Clamp(x + sign * _step * _direction![i], 0, 1)).ToArray();
+
+    double[] RandomPoint() => _space.Parameters.Select(_ => _random.NextDouble()).ToArray();
+
+    double[] RandomDirection()
+    {
+        var u = _space.Parameters.Select(_ => Gaussian()).ToArray();
+        double norm = Math.Sqrt(u.Sum(x => x * x));
+        return norm > 0 ? u.Select(x => x / norm).ToArray() : u;
+    }
+
+    double Gaussian()
+    {
+        double u1 = 1 - _random.NextDouble(), u2 = _random.NextDouble();
+        return Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
+    }
+}

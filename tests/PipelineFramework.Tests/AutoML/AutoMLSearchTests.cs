@@ -1,0 +1,114 @@
+using System.Text.Json.Nodes;
+using PipelineFramework.Abstractions;
+using PipelineFramework.AutoML.Experiment;
+using PipelineFramework.AutoML.SearchSpace;
+using PipelineFramework.AutoML.Selection;
+using PipelineFramework.AutoML.Trials;
+using PipelineFramework.AutoML.Tuners;
+using PipelineFramework.Core.Data;
+using PipelineFramework.Tests.Support;
+
+namespace PipelineFramework.Tests.AutoML;
+
+/// <summary>Searches on a few shipped hazelnut images: the trial log, resuming, and one backbone pass per image.</summary>
+public class AutoMLSearchTests
+{
+    /// <summary>8 good images: 2 held out, 8 synthetic anomalies made from them; fast enough for dozens of trials.</summary>
+    static IReadOnlyList<string> FewImages => ImageDataset.ListImages(Path.Combine(TestData.Hazelnut, "train", "good")).Take(8).ToList();
+
+    /// <summary>Options searched only after the backbone: map smoothing, coreset ratio (from its metadata), threshold policy.</summary>
+    static SearchSpec AfterBackboneSearch(string tuner = "random", int trials = 50) => SearchSpec.Parse($$"""
+        {
+          "base": "{{TestData.Pipeline("patchcore-mobilenet").Replace("\\", "/")}}",
+          "search": {
+            "map.sigma": "auto",
+            "scoring.coresetRatio": "auto",
+            "threshold": [ { "type": "threshold.quantile" }, { "type": "threshold.synthetic-f1" } ]
+          },
+          "validation": { "holdout": 0.25, "syntheticCount": 8 },
+          "budget": { "time": "10m", "trials": {{trials}} },
+          "tuner": "{{tuner}}"
+        }
+        """, TestData.Catalog, TestData.RepoRoot);
+
+    [Fact]
+    public void Fifty_trials_that_differ_after_the_backbone_run_it_once_per_image()
+    {
+        var log = new TrialLog(Path.Combine(TestData.TempFolder("automl-cache"), "trials.jsonl"));
+        var result = new AutoMLSearch(AfterBackboneSearch(trials: 50), TestData.Catalog).Run(FewImages, log);
+
+        var trials = log.Read();
+        Assert.Equal(50, trials.Count);
+        Assert.All(trials, t => Assert.True(t.Succeeded, t.Reason));
+        Assert.Equal(50, trials.Select(t => t.Key).Distinct().Count());
+        // 8 training images + 8 synthetic anomalies went through the backbone, all in the first trial; none since.
+        Assert.Equal(16, trials[0].BackboneImages);
+        Assert.All(trials.Skip(1), t => Assert.Equal(0, t.BackboneImages));
+        Assert.Equal(16, trials[^1].BackboneImagesTotal);
+        Assert.Equal(16, result.BackboneImages);
+        // The trials differ: the objective moves with the searched options.
+        Assert.True(trials.Select(t => t.Validation!.Objective).Distinct().Count() > 5);
+    }
+
+    /// <summary>Cancels through the progress callback after a number of trials, as Ctrl-C does between trials.</summary>
+    sealed class CancelAfter(int trials, CancellationTokenSource source) : IProgress<SearchProgress>
+    {
+        public void Report(SearchProgress value)
+        {
+            if (value.TrialsRun >= trials) source.Cancel();
+        }
+    }
+
+    [Fact]
+    public void A_cancelled_search_resumes_from_the_log_without_redoing_finished_trials()
+    {
+        var folder = TestData.TempFolder("automl-resume");
+        var log = new TrialLog(Path.Combine(folder, "trials.jsonl"));
+        using var cancel = new CancellationTokenSource();
+        var first = new AutoMLSearch(AfterBackboneSearch(trials: 8), TestData.Catalog).Run(FewImages, log, new CancelAfter(3, cancel), cancel.Token);
+        Assert.Equal("cancelled", first.StopReason);
+        Assert.Equal(3, log.Read().Count);
+        var finishedBefore = log.Read().Select(t => (t.Key, t.FinishedUtc)).ToList();
+
+        // A run killed while writing leaves a torn last line: it is ignored, and cut off by the next append.
+        File.AppendAllText(log.Path, """{"trial":3,"status":"ok","key":"dead""");
+
+        var second = new AutoMLSearch(AfterBackboneSearch(trials: 8), TestData.Catalog).Run(FewImages, log);
+        Assert.Equal(3, second.TrialsResumed);
+        Assert.Equal(5, second.TrialsRun);
+        var all = log.Read();
+        Assert.Equal(8, all.Count);
+        Assert.Equal(8, File.ReadAllLines(log.Path).Length);
+        Assert.Equal(Enumerable.Range(0, 8), all.Select(t => t.Number));
+        Assert.Equal(8, all.Select(t => t.Key).Distinct().Count());
+        // The first three are the very records of the first run, not rerun.
+        Assert.Equal(finishedBefore, all.Take(3).Select(t => (t.Key, t.FinishedUtc)));
+
+        // The resumed run stops at once: the budget is reached from the log alone.
+        var third = new AutoMLSearch(AfterBackboneSearch(trials: 8), TestData.Catalog).Run(FewImages, log);
+        Assert.Equal(0, third.TrialsRun);
+        Assert.Equal("trial budget", third.StopReason);
+    }
+
+    [Fact]
+    public void A_trial_that_fails_is_recorded_with_its_reason_and_the_search_goes_on()
+    {
+        // synthetic-f1 without synthetic anomalies is refused by the pipeline; patch size 2 is refused by the embedding.
+        var space = SearchSpec.Parse($$"""
+            {
+              "base": "{{TestData.Pipeline("patchcore-mobilenet").Replace("\\", "/")}}",
+              "search": { "embedding.patchSize": [2, 3] },
+              "validation": { "holdout": 0.25, "syntheticCount": 8 },
+              "tuner": "grid"
+            }
+            """, TestData.Catalog, TestData.RepoRoot);
+        var log = new TrialLog(Path.Combine(TestData.TempFolder("automl-fail"), "trials.jsonl"));
+        var result = new AutoMLSearch(space, TestData.Catalog).Run(FewImages, log);
+        Assert.Equal("search space exhausted", result.StopReason);
+        var failed = Assert.Single(result.Trials, t => !t.Succeeded);
+        Assert.Equal(TrialRecord.Failed, failed.Status);
+        Assert.Contains("patchSize", failed.Reason);
+        Assert.Equal(3, Assert.Single(result.Trials, t => t.Succeeded).Pipeline["embedding"]!["patchSize"]!.GetValue<int>());
+        Assert.Equal(3, result.Chosen!.Pipeline["embedding"]!["patchSize"]!.GetValue<int>());
+    }
+}

@@ -1,0 +1,73 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using PipelineFramework.Core.Engine;
+using PipelineFramework.Core.Evaluation;
+using PipelineFramework.Tests.Support;
+
+namespace PipelineFramework.Tests.AutoML;
+
+/// <summary>`pf automl` as users run it.</summary>
+public class AutomlCliTests
+{
+    static readonly string PfDll = Path.Combine(AppContext.BaseDirectory, "pf-cli", "pf.dll");
+
+    static (int ExitCode, string Out, string Err) Pf(params string[] args)
+    {
+        Assert.True(File.Exists(PfDll), $"{PfDll} is missing: the test project builds the CLI next to itself.");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(PfDll);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(5)), "pf did not finish in 5 minutes");
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    static void CopyFolder(string from, string to)
+    {
+        foreach (var dir in Directory.GetDirectories(from, "*", SearchOption.AllDirectories)) Directory.CreateDirectory(dir.Replace(from, to));
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories)) File.Copy(file, file.Replace(from, to));
+    }
+
+    [Fact]
+    public void The_search_never_reads_test_or_ground_truth_and_its_best_pipeline_scores_as_well_as_the_default()
+    {
+        var work = TestData.TempFolder("automl-garbage");
+        var data = Path.Combine(work, "hazelnut");
+        CopyFolder(TestData.Hazelnut, data);
+        int garbled = 0;
+        var random = new Random(7);
+        foreach (var folder in new[] { "test", "ground_truth" })
+            foreach (var file in Directory.GetFiles(Path.Combine(data, folder), "*", SearchOption.AllDirectories))
+            {
+                var bytes = new byte[1000];
+                random.NextBytes(bytes);
+                File.WriteAllBytes(file, bytes);
+                garbled++;
+            }
+        Assert.True(garbled > 10);
+        var outDir = Path.Combine(work, "out");
+
+        var (code, stdout, stderr) = Pf("automl", "--data", data, "--out", outDir, "--trials", "6", "--budget", "3m");
+        Assert.True(code == 0, $"pf automl failed ({code}):\n{stderr}");
+        Assert.Contains("[hazelnut] trial 5 (6 done", stderr);
+        Assert.Contains("hazelnut", stdout);
+        Assert.Equal(6, File.ReadAllLines(Path.Combine(outDir, "trials.jsonl")).Length);
+        Assert.True(File.Exists(Path.Combine(outDir, "model.pfmodel")));
+        Assert.Contains("Pareto", File.ReadAllText(Path.Combine(outDir, "report.html")));
+
+        // The garbage is real: evaluating on that copy fails on the first test image.
+        var (evalCode, _, evalErr) = Pf("evaluate", "--data", data, "--out", Path.Combine(work, "eval-garbage"));
+        Assert.Equal(1, evalCode);
+        Assert.Contains("test", evalErr);
+
+        // best.json is a plain pipeline that evaluates on the real test set as well as the shipped default.
+        var best = AnomalyPipeline.FromFile(Path.Combine(outDir, "best.json"), TestData.Catalog);
+        var chosen = Evaluator.Run(best, TestData.Hazelnut, Path.Combine(work, "eval-best"), new EvaluationOptions { GallerySize = 0 })[0].Metrics;
+        var baseline = TestData.PatchcoreEvaluation(TestData.Hazelnut).Metrics;
+        Assert.True(chosen.ImageAuroc >= baseline.ImageAuroc,
+            $"best.json image AUROC {chosen.ImageAuroc:F4} is below the default's {baseline.ImageAuroc:F4} (pixel {chosen.PixelAuroc:F4} vs {baseline.PixelAuroc:F4})");
+    }
+}

@@ -1,0 +1,164 @@
+using System.Text.Json.Nodes;
+using PipelineFramework.Abstractions;
+using PipelineFramework.AutoML.Experiment;
+using PipelineFramework.AutoML.SearchSpace;
+using PipelineFramework.AutoML.Selection;
+using PipelineFramework.AutoML.Trials;
+using PipelineFramework.AutoML.Tuners;
+using PipelineFramework.Core.Engine;
+using PipelineFramework.Tests.Support;
+
+namespace PipelineFramework.Tests.AutoML;
+
+/// <summary>Search files, tuners, Pareto selection and Kendall's tau, without fitting anything.</summary>
+public class SearchSpaceTests
+{
+    static string Base => TestData.Pipeline("patchcore-mobilenet").Replace("\\", "/");
+
+    static SearchSpec Parse(string search) => SearchSpec.Parse($$"""{ "base": "{{Base}}", "search": {{search}} }""", TestData.Catalog, TestData.RepoRoot);
+
+    [Fact]
+    public void Auto_takes_ranges_and_choices_from_the_option_metadata()
+    {
+        var space = Parse("""{ "scoring.coresetRatio": "auto", "map.sigma": "auto", "scoring.reweight": "auto" }""");
+        var coreset = space.Parameters.Single(p => p.Name == "$.scoring.coresetRatio");
+        // PatchCoreOptions.CoresetRatio: [OptionRange(0, 1, LogScale = true, SearchMin = 0.01, SearchMax = 0.25)], default 0.1.
+        Assert.Equal((0.01, 0.25, true, false), (coreset.Min, coreset.Max, coreset.Log, coreset.Integer));
+        Assert.Equal(0.1, coreset.ToValue(coreset.Start), 6);
+        var sigma = space.Parameters.Single(p => p.Name == "$.map.sigma");
+        Assert.Equal((0.0, 8.0, false), (sigma.Min, sigma.Max, sigma.Log));
+        Assert.Equal(4.0, sigma.ToValue(sigma.Start), 6); // the base pipeline's value
+        var reweight = space.Parameters.Single(p => p.Name == "$.scoring.reweight");
+        Assert.Equal(["false", "true"], reweight.Choices.Select(c => c!.ToJsonString()));
+
+        // The start point is the base pipeline itself, and it parses.
+        var start = space.Pipeline(space.StartPoint);
+        Assert.Equal(0.1, start["scoring"]!["coresetRatio"]!.GetValue<double>(), 6);
+        Assert.False(start["scoring"]!["reweight"]!.GetValue<bool>());
+        AnomalyPipeline.FromJson(start.ToJsonString(), TestData.Catalog);
+    }
+
+    [Fact]
+    public void Alternatives_carry_their_own_options_and_only_the_chosen_ones_are_written()
+    {
+        var space = Parse("""
+            { "scoring": [ { "type": "scoring.patchcore", "coresetRatio": "auto" }, { "type": "scoring.padim", "reducedDim": { "min": 16, "max": 64, "log": true } } ] }
+            """);
+        Assert.Equal(["$.scoring", "$.scoring[scoring.patchcore].coresetRatio", "$.scoring[scoring.padim].reducedDim"], space.Parameters.Select(p => p.Name));
+        var padim = space.Pipeline([0.9, 0.5, 1.0]);
+        Assert.Equal("""{"type":"scoring.padim","reducedDim":64}""", padim["scoring"]!.ToJsonString());
+        var patchcore = space.Pipeline([0.1, 0.0, 1.0]);
+        Assert.Equal("""{"type":"scoring.patchcore","coresetRatio":0.01}""", patchcore["scoring"]!.ToJsonString());
+        // "auto" for a stage: every installed component of its kind.
+        var all = Parse("""{ "scoring": "auto" }""").Parameters[0];
+        Assert.Contains(all.Choices, c => c!["type"]!.GetValue<string>() == "scoring.simplenet");
+    }
+
+    [Fact]
+    public void Mistakes_name_the_json_path_and_a_likely_fix()
+    {
+        var e = Assert.Throws<PipelineException>(() => Parse("""{ "scoring.coresetRatoi": "auto" }"""));
+        Assert.Contains("$.search.scoring.coresetRatoi", e.Message);
+        Assert.Contains("did you mean 'coresetRatio'", e.Message);
+        e = Assert.Throws<PipelineException>(() => Parse("""{ "scoring.coresetRatio": { "min": 0.5, "max": 0.1 } }"""));
+        Assert.Contains("min < max", e.Message);
+        e = Assert.Throws<PipelineException>(() => Parse("""{ "scoring.coresetRatio": { "min": 0.1, "max": 3 } }"""));
+        Assert.Contains("valid range", e.Message);
+        e = Assert.Throws<PipelineException>(() => SearchSpec.Parse("""{ "base": "nowhere.json", "serach": {} }""", TestData.Catalog, TestData.RepoRoot));
+        Assert.Contains("did you mean 'search'", e.Message);
+        e = Assert.Throws<PipelineException>(() => SearchSpec.Parse("""{ "base": "nowhere.json" }""", TestData.Catalog, TestData.RepoRoot));
+        Assert.Contains("$.base 'nowhere.json'", e.Message);
+    }
+
+    [Fact]
+    public void The_shipped_default_search_parses_and_its_start_is_the_default_pipeline()
+    {
+        var space = SearchSpec.ParseFile(Path.Combine(TestData.RepoRoot, "pipelines", "automl-default.json"), TestData.Catalog);
+        Assert.Contains(space.Parameters, p => p.Name == "$.scoring");
+        Assert.Contains(space.Parameters, p => p.Name == "$.input");
+        var start = AnomalyPipeline.FromJson(space.Pipeline(space.StartPoint).ToJsonString(), TestData.Catalog);
+        Assert.Equal("scoring.patchcore", start.Spec.Scoring.Type);
+        Assert.Equal(60, start.Spec.Calibration.SyntheticCount);
+        Assert.Equal(3, start.Spec.Synthesis.Count);
+    }
+
+    [Fact]
+    public void Tuners_are_deterministic_for_a_seed_and_stay_in_the_unit_cube()
+    {
+        var space = Parse("""{ "map.sigma": "auto", "scoring.coresetRatio": "auto", "embedding.patchSize": [1, 3, 5] }""");
+        foreach (var name in TunerFactory.Names)
+        {
+            List<double[]> Proposals()
+            {
+                var tuner = TunerFactory.Create(name, space, 3);
+                var points = new List<double[]>();
+                for (int i = 0; i < 30; i++)
+                {
+                    var p = tuner.Propose();
+                    if (p is null) break;
+                    points.Add(p);
+                    tuner.Tell(p, p.Sum()); // an objective that rewards larger coordinates
+                }
+                return points;
+            }
+            var a = Proposals();
+            var b = Proposals();
+            Assert.Equal(a.Count, b.Count);
+            for (int i = 0; i < a.Count; i++) Assert.Equal(a[i], b[i]);
+            Assert.Equal(space.StartPoint, a[0]);
+            Assert.All(a, p => Assert.All(p, x => Assert.InRange(x, 0, 1)));
+        }
+        // The grid: 3 levels per range, every choice; the start point first.
+        var grid = new GridTuner(space);
+        int count = 0;
+        while (grid.Propose() is not null) count++;
+        Assert.Equal(1 + 3 * 3 * 3, count);
+    }
+
+    [Fact]
+    public void Cfo_walks_uphill_from_its_best_start()
+    {
+        var space = Parse("""{ "map.sigma": "auto", "scoring.coresetRatio": "auto" }""");
+        var tuner = new CostFrugalTuner(space, 5);
+        double best = double.NegativeInfinity;
+        for (int i = 0; i < 60; i++)
+        {
+            var p = tuner.Propose()!;
+            double value = -Math.Pow(p[0] - 0.8, 2) - Math.Pow(p[1] - 0.3, 2);
+            best = Math.Max(best, value);
+            tuner.Tell(p, value);
+        }
+        Assert.True(best > -0.01, $"best {best}: CFO did not approach the optimum (0.8, 0.3)");
+    }
+
+    static TrialRecord Trial(int n, double objective, double ms, long bytes = 1000) => new()
+    {
+        Number = n, Status = TrialRecord.Ok, Key = n.ToString(), Point = [], Pipeline = new JsonObject(),
+        Validation = new ValidationMetrics(objective, null, null, objective, 1, 1), MsPerImage = new() { ["total"] = ms }, ModelBytes = bytes,
+    };
+
+    [Fact]
+    public void Pareto_front_and_picks()
+    {
+        var trials = new[] { Trial(0, 0.90, 50), Trial(1, 0.95, 100), Trial(2, 0.85, 20), Trial(3, 0.80, 60), Trial(4, 0.95, 120) };
+        Assert.Equal([1, 0, 2], Pareto.Front(trials).Select(t => t.Number));
+        Assert.Equal(1, Pareto.Choose(trials, Pick.Best)!.Number);
+        Assert.Equal(0, Pareto.Choose(trials, Pick.Parse("fastest:60"))!.Number);
+        Assert.Equal(2, Pareto.Choose(trials, Pick.Parse("fastest:5"))!.Number); // none that fast: the fastest
+        Assert.Equal(2, Pareto.Choose(trials, Pick.Parse("weight:1"))!.Number);
+        Assert.Equal(1, Pareto.Choose(trials, Pick.Parse("weight:0"))!.Number);
+        Assert.Contains("fastest:<ms per image>", Assert.Throws<PipelineException>(() => Pick.Parse("quickest")).Message);
+    }
+
+    [Fact]
+    public void Kendall_tau_matches_known_values()
+    {
+        Assert.Equal(1.0, Audit.KendallTau([1, 2, 3, 4], [10, 20, 30, 40]));
+        Assert.Equal(-1.0, Audit.KendallTau([1, 2, 3, 4], [4, 3, 2, 1]));
+        // scipy.stats.kendalltau([1,2,3,4,5], [3,1,2,5,4]) = 0.4 (6 concordant, 4 discordant of 10 pairs).
+        Assert.Equal(0.4, Audit.KendallTau([1, 2, 3, 4, 5], [3, 1, 2, 5, 4])!.Value, 10);
+        // tau-b with ties: scipy.stats.kendalltau([1,1,2,3], [1,2,2,3]) = 0.8.
+        Assert.Equal(0.8, Audit.KendallTau([1, 1, 2, 3], [1, 2, 2, 3])!.Value, 10);
+        Assert.Null(Audit.KendallTau([1, 2, 3], [1, 1, 1])); // every test AUROC equal: undefined
+    }
+}
