@@ -76,7 +76,7 @@ public sealed class ExplanationConversation
             // Only the type: messages of HTTP and SDK errors can carry endpoint URLs, which never go into a note.
             note = $"the explainer failed ({e.GetType().Name})";
         }
-        note = (question.Length > 0 ? "The question could not be answered by the explainer: " : "The explainer's answer was not used: ") + note +
+        note = (question.Length > 0 ? "The question could not be answered by the explainer: " : "The explainer's answer was not used: ") + note.TrimEnd('.', ' ') +
             ". This is the offline explanation of the same facts.";
         _services.Log.Warning(note);
         var offline = OfflineExplainer.Explain(Facts);
