@@ -171,6 +171,14 @@ public sealed record DefectRegion
     /// <summary>Where the peak is, in map pixels.</summary>
     public int PeakX { get; init; }
     public int PeakY { get; init; }
+    /// <summary>
+    /// The defect's estimated size in the original image's pixels: the region's pixels above a fifth of the way from
+    /// the threshold to its peak, which leaves out most of the halo the map's receptive field and smoothing add around a
+    /// defect (docs/explanation.md has how it compares with ground-truth masks).
+    /// </summary>
+    public long CoreImageArea { get; init; }
+    /// <summary>Where on the part, in words ("upper left", "middle to lower centre"): the host's 3 x 3 grid of the map.</summary>
+    public string Location { get; init; } = "";
 }
 
 /// <summary>The result of one rule on one part: what was measured, what was expected, and whether it passed.</summary>
@@ -249,7 +257,10 @@ public interface IFittedLogicCheck : IFittedComponent
 
 // ---------------------------------------------------------------- explanation
 
-/// <summary>The measured facts an explainer may use; an explainer invents nothing beyond them.</summary>
+/// <summary>
+/// The measured facts an explainer may use; an explainer invents nothing beyond them. <see cref="Id"/> (a file name,
+/// a request id) is text from outside: data to quote, never an instruction.
+/// </summary>
 public sealed record InspectionFacts
 {
     public required string Id { get; init; }
@@ -259,23 +270,65 @@ public sealed record InspectionFacts
     /// <summary>Raw-score threshold.</summary>
     public required double Threshold { get; init; }
     public required bool IsAnomaly { get; init; }
+    /// <summary>Strongest first, as the host found them (with <see cref="DefectRegion.Location"/> in words).</summary>
     public IReadOnlyList<DefectRegion> Regions { get; init; } = [];
     public IReadOnlyList<RuleResult> Rules { get; init; } = [];
     public required int MapWidth { get; init; }
     public required int MapHeight { get; init; }
+    /// <summary>What good parts score, for comparison; null when the model does not know.</summary>
+    public GoodPartStatistics? GoodParts { get; init; }
+    /// <summary>
+    /// A crop of the inspected image around a box in the original image's pixels, PNG encoded (for models that accept
+    /// images); null when the image is not at hand.
+    /// </summary>
+    public Func<PixelBox, byte[]>? CropImage { get; init; }
 }
+
+/// <summary>What the good parts held out of fitting scored: the comparison an explanation draws.</summary>
+public sealed record GoodPartStatistics
+{
+    /// <summary>Good parts held out of fitting (the threshold was decided on them).</summary>
+    public required int Count { get; init; }
+    /// <summary>Median raw score of those good parts.</summary>
+    public required double MedianRawScore { get; init; }
+}
+
+/// <summary>One reason of an explanation and the facts it rests on (ids: "score", "threshold", "region-1", "rule:&lt;id&gt;", "good-parts").</summary>
+public sealed record ExplanationReason(string Text, IReadOnlyList<string> Facts);
 
 public sealed record Explanation
 {
+    /// <summary>The host's verdict ("ANOMALY" or "OK"); an explainer never changes it.</summary>
     public required string Verdict { get; init; }
     public required string Summary { get; init; }
-    public IReadOnlyList<string> Reasons { get; init; } = [];
+    /// <summary>The reasons, each citing the facts it rests on.</summary>
+    public IReadOnlyList<ExplanationReason> Evidence { get; init; } = [];
+    /// <summary>The reasons' text alone.</summary>
+    public IReadOnlyList<string> Reasons => Evidence.Select(e => e.Text).ToList();
+    /// <summary>How sure the explainer is that the reasons explain the verdict, 0 to 1.</summary>
+    public double Confidence { get; init; } = 1;
+    /// <summary>What happened on the way (e.g. why an LLM's answer was replaced by the offline explanation).</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
     /// <summary>Who wrote it (e.g. "offline", or the model name of an LLM).</summary>
     public required string Source { get; init; }
 }
 
-/// <summary>Explains a verdict from its facts. Services give it secrets, endpoints and HTTP clients (never from the JSON).</summary>
+/// <summary>A question asked about a part and the explanation given (the first turn's question is empty).</summary>
+public sealed record ExplanationTurn(string Question, Explanation Answer);
+
+/// <summary>
+/// Explains a verdict from its facts. Services give it secrets, endpoints and HTTP clients (never from the JSON). The
+/// host replaces a failed explanation (any exception) with the offline one and a note, so an explainer may throw a
+/// <see cref="PipelineException"/> whose message says why its answer cannot be used (never with a URL or key in it).
+/// </summary>
 public interface IExplainer
 {
     Task<Explanation> ExplainAsync(InspectionFacts facts, HostServices services, CancellationToken cancellation);
+
+    /// <summary>
+    /// A follow-up question about the same part, after the earlier turns. Explainers that cannot converse answer with
+    /// their explanation.
+    /// </summary>
+    Task<Explanation> AskAsync(InspectionFacts facts, IReadOnlyList<ExplanationTurn> history, string question, HostServices services,
+        CancellationToken cancellation) => ExplainAsync(facts, services, cancellation);
 }

@@ -20,6 +20,7 @@ public record LlmEndpointOptions : IValidatableOptions
     [OptionRange(1, 600)]
     public double TimeoutSeconds { get; init; } = 60;
 
+    [System.Text.Json.Serialization.JsonIgnore]
     public TimeSpan Timeout => TimeSpan.FromSeconds(TimeoutSeconds);
 
     public virtual IEnumerable<OptionError> Validate()

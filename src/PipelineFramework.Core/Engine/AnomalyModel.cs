@@ -110,26 +110,41 @@ public sealed class AnomalyModel : IDisposable
         double scoring = watch.Elapsed.TotalMilliseconds / n;
         watch.Restart();
         var heatMaps = new Grid2D[maps.Count];
-        Parallel.For(0, heatMaps.Length, i => heatMaps[i] = FittedStages.AnomalyMap(scores, i, _settings.MapSize, _settings.Sigma));
+        Parallel.For(0, heatMaps.Length, i => heatMaps[i] = FittedStages.AnomalyMap(scores, i, Preprocessing.Height, Preprocessing.Width, _settings.Sigma));
         double map = watch.Elapsed.TotalMilliseconds / n;
         return new MapScores(scores.ImageScores.ToArray(), heatMaps,
             new Dictionary<string, double> { ["embedding"] = embedding, ["scoring"] = scoring, ["map"] = map });
     }
 
     /// <summary>
-    /// Why a part got its verdict, from the measured facts only (score, threshold, regions, rules), by the pipeline's
-    /// explainer (<c>$.explain</c>; the offline one when none is declared).
+    /// Why a part got its verdict, from the measured facts only (score, threshold, regions, rules, good parts), by the
+    /// pipeline's explainer (<c>$.explain</c>; the offline one when none is declared). Never fails for the explainer's
+    /// sake: a failed or unusable answer is replaced by the offline explanation with a note.
     /// </summary>
-    public Task<Explanation> ExplainAsync(InspectionResult result, CancellationToken cancellation = default)
+    public Task<Explanation> ExplainAsync(InspectionResult result, CancellationToken cancellation = default) =>
+        Converse(result).ExplainAsync(cancellation);
+
+    /// <summary>An explanation of one part that follow-up questions can continue (<see cref="Explain.ExplanationConversation.AskAsync"/>).</summary>
+    public Explain.ExplanationConversation Converse(InspectionResult result)
     {
         var spec = Spec.Explain ?? new ComponentSpec(Explain.OfflineExplainer.TypeName, new(), "$.explain");
         var explainer = Catalog.Create<IExplainer>(spec, ComponentKind.Explainer);
-        var facts = new InspectionFacts
+        return new Explain.ExplanationConversation(explainer, FactsOf(result), Services);
+    }
+
+    /// <summary>The facts an explainer gets about a part: the result, the threshold and what good parts score.</summary>
+    public InspectionFacts FactsOf(InspectionResult result)
+    {
+        // The normalisation maps the median held-out good score to 0.05: logistic((median - t) / s) = 0.05.
+        double goodMedian = Normalization.Center - Normalization.Scale * Math.Log(19.0);
+        bool imageAtHand = File.Exists(result.Id);
+        return new InspectionFacts
         {
             Id = result.Id, Score = result.Score, RawScore = result.RawScore, Threshold = Threshold, IsAnomaly = result.IsAnomaly,
             Regions = result.Regions, Rules = result.Rules, MapWidth = result.RawMap.Width, MapHeight = result.RawMap.Height,
+            GoodParts = Manifest.Training.HoldoutImages > 0 ? new GoodPartStatistics { Count = Manifest.Training.HoldoutImages, MedianRawScore = goodMedian } : null,
+            CropImage = imageAtHand ? box => Explain.ExplanationConversation.CropPng(result.Id, box) : null,
         };
-        return explainer.ExplainAsync(facts, Services, cancellation);
     }
 
     /// <summary>Writes the model file atomically: an existing file at <paramref name="path"/> survives any failure.</summary>

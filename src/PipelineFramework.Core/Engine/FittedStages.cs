@@ -70,6 +70,8 @@ sealed class FittedStages : IDisposable
                 MeanScore = r.Mean,
                 PeakX = r.PeakX,
                 PeakY = r.PeakY,
+                Location = Explain.PartLocation.Of(mapBox, map.Width, map.Height).Words,
+                CoreImageArea = (long)Math.Round(Explain.PartLocation.CoreArea(map, mapBox, threshold, r.Peak) * pixelScale),
             };
         }
         return regions;

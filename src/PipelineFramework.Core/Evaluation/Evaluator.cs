@@ -150,9 +150,10 @@ public static class Evaluator
 
         WriteMetrics(result, model, Path.Combine(outputFolder, "metrics.json"));
         WriteScores(scored, Path.Combine(outputFolder, "scores.csv"));
+        var explanations = ExplainRejected(model, results, data, Path.Combine(outputFolder, "explanations.json"), options.Cancellation);
         var gallery = GalleryOrder(scored, model.Threshold).Take(options.GallerySize)
             .Select(s => new GalleryItem(Path.GetFileName(s.Path), s.DefectType, s.Label, s.Score, s.Score > model.Threshold,
-                preprocessing.Load(s.Path), s.Map!, s.Mask))
+                preprocessing.Load(s.Path), s.Map!, s.Mask) { Explanation = explanations.GetValueOrDefault(s.Path) })
             .ToList();
         var report = new CategoryReport(data.Name, pipeline.Spec.Name, metrics, model.Threshold, scored, gallery) { MaskProblems = result.MaskProblems };
         AtomicFile.WriteText(Path.Combine(outputFolder, "report.html"), HtmlReport.Render([report], $"{pipeline.Spec.Name} on {data.Name}"));
@@ -204,6 +205,32 @@ public static class Evaluator
             if (clearest.TryDequeue(out var c) && seen.Add(c)) yield return c;
             if (nearest.TryDequeue(out var n) && seen.Add(n)) yield return n;
         }
+    }
+
+    /// <summary>
+    /// explanations.json: why each rejected test part was rejected, by the pipeline's explainer (offline unless the
+    /// pipeline names another), with the facts each reason cites. Returns them by image path for the report's gallery.
+    /// </summary>
+    static Dictionary<string, Explanation> ExplainRejected(AnomalyModel model, IReadOnlyList<InspectionResult> results, CategoryDataset data,
+        string path, CancellationToken cancellation)
+    {
+        var explained = new Dictionary<string, Explanation>();
+        var rows = new JsonArray();
+        for (int i = 0; i < results.Count; i++)
+        {
+            if (!results[i].IsAnomaly) continue;
+            var why = model.ExplainAsync(results[i], cancellation).GetAwaiter().GetResult();
+            explained[data.Test[i].Path] = why;
+            rows.Add(new JsonObject
+            {
+                ["image"] = data.Test[i].Path,
+                ["defect_type"] = data.Test[i].DefectType,
+                ["label"] = data.Test[i].Label,
+                ["explanation"] = Explain.ExplanationJson.ToJson(why),
+            });
+        }
+        AtomicFile.WriteText(path, rows.ToJsonString(Json));
+        return explained;
     }
 
     static void WriteMetrics(CategoryResult result, AnomalyModel model, string path)

@@ -12,7 +12,11 @@ namespace PipelineFramework.Core.Evaluation;
 /// its raw anomaly scores at the image's size (resampled nearest-neighbour if not); <see cref="Mask"/> the ground
 /// truth (1 = defect), null for good images or when there is none.
 /// </summary>
-public sealed record GalleryItem(string Name, string DefectType, int Label, double Score, bool PredictedAnomalous, ImageTensor Image, Grid2D Map, Grid2D? Mask);
+public sealed record GalleryItem(string Name, string DefectType, int Label, double Score, bool PredictedAnomalous, ImageTensor Image, Grid2D Map, Grid2D? Mask)
+{
+    /// <summary>Why the part was rejected (rejected parts only; null when not explained).</summary>
+    public Explanation? Explanation { get; init; }
+}
 
 /// <summary>
 /// One category's evaluation: its metrics at <see cref="Threshold"/>, all scored images, the chosen gallery and the
@@ -149,6 +153,16 @@ public static class HtmlReport
         html.Append("</table>\n</div>\n");
     }
 
+    /// <summary>The explanation of a rejected part under its picture: summary, reasons, notes, who wrote it.</summary>
+    static void ExplanationBlock(StringBuilder html, Explanation why)
+    {
+        html.Append("<details class=\"why\"><summary>").Append(E(why.Summary)).Append("</summary><ul>");
+        foreach (var reason in why.Reasons) html.Append("<li>").Append(E(reason)).Append("</li>");
+        html.Append("</ul>");
+        foreach (var note in why.Notes) html.Append("<div class=\"note\">").Append(E(note)).Append("</div>");
+        html.Append("<div class=\"note\">explained by ").Append(E(why.Source)).Append("</div></details>");
+    }
+
     static void Gallery(StringBuilder html, CategoryReport report)
     {
         var (lo, hi) = HeatScale(report);
@@ -169,7 +183,9 @@ public static class HtmlReport
             html.Append("<figure class=\"item").Append(miss ? " miss" : "").Append("\"><img alt=\"").Append(E(item.Name))
                 .Append("\" src=\"data:image/png;base64,").Append(png).Append("\">\n<figcaption><div class=\"name\">").Append(E(item.Name))
                 .Append("</div><div>").Append(E(item.DefectType)).Append(" · score ").Append(S(item.Score)).Append("</div><div class=\"verdict\">")
-                .Append(E(verdict)).Append("</div></figcaption></figure>\n");
+                .Append(E(verdict)).Append("</div>");
+            if (item.Explanation is { } why) ExplanationBlock(html, why);
+            html.Append("</figcaption></figure>\n");
         }
         html.Append("</div>\n");
     }
@@ -374,6 +390,8 @@ public static class HtmlReport
         figure.item img { width: 256px; height: auto; display: block; image-rendering: auto; }
         figure.item figcaption { font-size: 12px; margin-top: 4px; word-break: break-all; }
         figure.item .name { font-weight: 600; }
+        figure.item details.why { margin-top: 4px; word-break: normal; }
+        figure.item details.why ul { padding-left: 16px; margin: 4px 0; }
         figure.miss { border-color: #d62728; background: #fde8e8; }
         figure.miss .verdict { color: #d62728; font-weight: 700; }
         .problems { border-left: 4px solid #d62728; background: #fde8e8; padding: 4px 12px; margin: 8px 0; }

@@ -1,0 +1,129 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace PipelineFramework.Tests.Support;
+
+/// <summary>One request the fake server received.</summary>
+public sealed record FakeRequest(string Path, string? ApiKeyHeader, string? Authorization, JsonObject Body)
+{
+    /// <summary>The chat messages sent, as one string (roles, contents, tool results) for assertions.</summary>
+    public string MessagesText => string.Join("\n", (Body["messages"]?.AsArray() ?? []).Select(m =>
+        $"{m?["role"]}: {(m?["content"] is JsonValue v ? v.GetValue<string>() : m?["content"]?.ToJsonString())}"));
+}
+
+/// <summary>What the fake server sends back: a status, a body and how long it waits first.</summary>
+public sealed record FakeReply(int Status, string Body, TimeSpan Delay = default)
+{
+    /// <summary>An assistant message asking for tool calls (names as SK sends them: <c>plugin-function</c>).</summary>
+    public static FakeReply ToolCalls(params string[] functions) => new(200, Completion(new JsonObject
+    {
+        ["role"] = "assistant",
+        ["content"] = null,
+        ["tool_calls"] = new JsonArray(functions.Select((f, i) => (JsonNode)new JsonObject
+        {
+            ["id"] = $"call_{i + 1}",
+            ["type"] = "function",
+            ["function"] = new JsonObject { ["name"] = f, ["arguments"] = "{}" },
+        }).ToArray()),
+    }, "tool_calls"));
+
+    /// <summary>An assistant message with text content.</summary>
+    public static FakeReply Text(string content) => new(200, Completion(new JsonObject { ["role"] = "assistant", ["content"] = content }, "stop"));
+
+    static string Completion(JsonObject message, string finish) => new JsonObject
+    {
+        ["id"] = "chatcmpl-fake",
+        ["object"] = "chat.completion",
+        ["created"] = 1700000000,
+        ["model"] = "fake-model",
+        ["choices"] = new JsonArray(new JsonObject { ["index"] = 0, ["message"] = message, ["finish_reason"] = finish }),
+        ["usage"] = new JsonObject { ["prompt_tokens"] = 10, ["completion_tokens"] = 10, ["total_tokens"] = 20 },
+    }.ToJsonString();
+}
+
+/// <summary>
+/// A local OpenAI-compatible chat completions server on loopback (real HTTP): answers each request with the reply the
+/// script gives for it (by its index and content) and records what it received. Serves both the OpenAI path
+/// (<c>/v1/chat/completions</c>) and the Azure one (<c>/openai/deployments/NAME/chat/completions</c>).
+/// </summary>
+public sealed class FakeOpenAIServer : IDisposable
+{
+    readonly HttpListener _listener = new();
+    readonly Func<int, FakeRequest, FakeReply> _script;
+    readonly Task _loop;
+
+    public FakeOpenAIServer(Func<int, FakeRequest, FakeReply> script)
+    {
+        _script = script;
+        var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        Port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
+        _listener.Start();
+        _loop = Task.Run(Serve);
+    }
+
+    /// <summary>Replies in order; the last one repeats.</summary>
+    public FakeOpenAIServer(params FakeReply[] replies) : this((i, _) => replies[Math.Min(i, replies.Length - 1)]) { }
+
+    public int Port { get; }
+    public string BaseUrl => $"http://127.0.0.1:{Port}";
+    public ConcurrentQueue<FakeRequest> Requests { get; } = new();
+    public IReadOnlyList<FakeRequest> Received => Requests.ToList();
+
+    async Task Serve()
+    {
+        int index = 0;
+        while (_listener.IsListening)
+        {
+            HttpListenerContext context;
+            try { context = await _listener.GetContextAsync(); }
+            catch (Exception) { return; }
+            _ = Task.Run(async () =>
+            {
+                using var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8);
+                var text = await reader.ReadToEndAsync();
+                var request = new FakeRequest(context.Request.Url!.PathAndQuery, context.Request.Headers["api-key"],
+                    context.Request.Headers["Authorization"], JsonNode.Parse(text) as JsonObject ?? new JsonObject());
+                Requests.Enqueue(request);
+                var reply = _script(Interlocked.Increment(ref index) - 1, request);
+                try
+                {
+                    if (reply.Delay > TimeSpan.Zero) await Task.Delay(reply.Delay);
+                    var bytes = Encoding.UTF8.GetBytes(reply.Body);
+                    context.Response.StatusCode = reply.Status;
+                    context.Response.ContentType = "application/json";
+                    context.Response.ContentLength64 = bytes.Length;
+                    await context.Response.OutputStream.WriteAsync(bytes);
+                    context.Response.Close();
+                }
+                catch (Exception) { /* the client gave up (timeout test) */ }
+            });
+        }
+    }
+
+    public void Dispose()
+    {
+        _listener.Stop();
+        _listener.Close();
+        try { _loop.Wait(TimeSpan.FromSeconds(2)); } catch (AggregateException) { }
+    }
+}
+
+/// <summary>Secrets from a dictionary: what a test sets, nothing from the machine's environment.</summary>
+public sealed class DictionarySecrets(IReadOnlyDictionary<string, string> values) : PipelineFramework.Abstractions.ISecretStore
+{
+    public string? Get(string name) => values.TryGetValue(name, out var v) ? v : null;
+}
+
+/// <summary>A log that keeps its lines (to check what reaches a log).</summary>
+public sealed class RecordingLog : PipelineFramework.Abstractions.IComponentLog
+{
+    public ConcurrentQueue<string> Lines { get; } = new();
+    public void Info(string message) => Lines.Enqueue("info: " + message);
+    public void Warning(string message) => Lines.Enqueue("warning: " + message);
+}
