@@ -16,6 +16,8 @@ public enum ImageColumnKind
     EncodedBytes,
     /// <summary><c>MLImage</c> from <c>LoadImages</c> or an app's own <c>MLImage.CreateFromPixels</c>.</summary>
     Image,
+    /// <summary>A float vector holding a feature map [C, h, w] (a pipeline whose backbone is <c>backbone.features</c>).</summary>
+    Features,
 }
 
 /// <summary>
@@ -43,9 +45,24 @@ public static class ImageColumn
         _ => null,
     };
 
-    /// <summary>A reader of the current row's image; the value is copied now, so the row may move on.</summary>
-    public static Func<ImageSource> Reader(DataViewRow row, DataViewSchema.Column column)
+    /// <summary>
+    /// A reader of the current row's image (or, with <paramref name="features"/>, its feature map of that shape); the
+    /// value is copied now, so the row may move on.
+    /// </summary>
+    public static Func<ImageSource> Reader(DataViewRow row, DataViewSchema.Column column, LayerInfo? features = null)
     {
+        if (features is not null)
+        {
+            FeatureFitting.ShapeOf(column);
+            var getter = row.GetGetter<VBuffer<float>>(column);
+            VBuffer<float> value = default;
+            return () =>
+            {
+                getter(ref value);
+                string id = RowId(row, column);
+                return FeatureFitting.Source(id, FeatureFitting.ToTensor(value, features, id));
+            };
+        }
         switch (KindOf(row.Schema, column.Name))
         {
             case ImageColumnKind.Path:

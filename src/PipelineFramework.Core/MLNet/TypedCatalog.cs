@@ -123,6 +123,9 @@ public static class TypedCatalogGenerator
             w.AppendLine($"        /// <summary>A pipeline scoring with {Xml(c.TypeName)} ({Xml(c.Description)}); the other stages take their defaults. Change them with <c>.With(...)</c>.</summary>");
             w.AppendLine($"        public VisualAnomalyEstimator {MethodName(c)}(System.Action<{OptionsClass(c)}>? configure = null, string imageColumnName = VisualAnomalyColumns.DefaultImagePath) =>");
             w.AppendLine($"            Create(imageColumnName, Scoring.{MethodName(c)}(configure));");
+            w.AppendLine($"        /// <summary>{Xml(c.TypeName)} over a feature-vector column computed upstream (e.g. ApplyOnnxModel's output); see <see cref=\"OnFeatures\"/>.</summary>");
+            w.AppendLine($"        public VisualAnomalyEstimator {MethodName(c)}(string featureColumnName, System.Action<{OptionsClass(c)}>? configure = null) =>");
+            w.AppendLine($"            OnFeatures(featureColumnName, Scoring.{MethodName(c)}(configure));");
         }
         w.AppendLine("    }");
         w.AppendLine("}");

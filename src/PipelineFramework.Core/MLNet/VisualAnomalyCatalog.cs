@@ -66,6 +66,21 @@ public sealed partial class VisualAnomalyCatalog
     /// <inheritdoc cref="Create(string, VisualAnomalyComponent[])"/>
     public VisualAnomalyEstimator Create(params VisualAnomalyComponent[] components) => Create(VisualAnomalyColumns.DefaultImagePath, components);
 
+    /// <summary>
+    /// A pipeline over a feature-vector column computed upstream in ML.NET (e.g. <c>ApplyOnnxModel</c>'s output,
+    /// [.., C, h, w] per row) rather than images: the embedding, scorer, map and threshold of the engine run on it.
+    /// The shape is read from the column at fit. Image synthesis is not available on features.
+    /// </summary>
+    public VisualAnomalyEstimator OnFeatures(string featureColumnName, params VisualAnomalyComponent[] components)
+    {
+        var json = new JsonObject
+        {
+            ["name"] = "mlnet-features",
+            ["backbone"] = new JsonObject { ["type"] = FeatureColumnBackbone.TypeName, ["layer"] = featureColumnName },
+        };
+        return FromJsonNode(VisualAnomalyEstimator.Place(json, components), "typed pipeline", featureColumnName);
+    }
+
     /// <summary>Loads a model file written by <c>pf fit</c> or <see cref="VisualAnomalyTransformer.SaveModel"/>.</summary>
     public VisualAnomalyTransformer LoadModel(string modelPath, string imageColumnName = VisualAnomalyColumns.DefaultImagePath) =>
         new(AnomalyModel.Load(modelPath, Components), imageColumnName);

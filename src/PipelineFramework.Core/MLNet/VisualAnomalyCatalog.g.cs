@@ -41,6 +41,13 @@ namespace PipelineFramework.Core.MLNet
 
     public sealed partial class BackboneCatalog
     {
+        /// <summary>backbone.features: Feature maps computed upstream (an ML.NET feature-vector column), passed through as one layer</summary>
+        public VisualAnomalyComponent Features(System.Action<FeaturesBackboneOptions>? configure = null)
+        {
+            var options = new FeaturesBackboneOptions();
+            configure?.Invoke(options);
+            return Component("backbone.features", options.ToJson());
+        }
         /// <summary>backbone.onnx: Layer maps of an ONNX backbone in one pass (built-in: MobileNetV2 int8)</summary>
         public VisualAnomalyComponent Onnx(System.Action<OnnxBackboneOptions>? configure = null)
         {
@@ -134,12 +141,21 @@ namespace PipelineFramework.Core.MLNet
         /// <summary>A pipeline scoring with scoring.padim (PaDiM: per-position Gaussian, Mahalanobis distance); the other stages take their defaults. Change them with <c>.With(...)</c>.</summary>
         public VisualAnomalyEstimator Padim(System.Action<PadimScoringOptions>? configure = null, string imageColumnName = VisualAnomalyColumns.DefaultImagePath) =>
             Create(imageColumnName, Scoring.Padim(configure));
+        /// <summary>scoring.padim over a feature-vector column computed upstream (e.g. ApplyOnnxModel's output); see <see cref="OnFeatures"/>.</summary>
+        public VisualAnomalyEstimator Padim(string featureColumnName, System.Action<PadimScoringOptions>? configure = null) =>
+            OnFeatures(featureColumnName, Scoring.Padim(configure));
         /// <summary>A pipeline scoring with scoring.patchcore (PatchCore: coreset memory bank, nearest-neighbour patch distance); the other stages take their defaults. Change them with <c>.With(...)</c>.</summary>
         public VisualAnomalyEstimator PatchCore(System.Action<PatchCoreScoringOptions>? configure = null, string imageColumnName = VisualAnomalyColumns.DefaultImagePath) =>
             Create(imageColumnName, Scoring.PatchCore(configure));
+        /// <summary>scoring.patchcore over a feature-vector column computed upstream (e.g. ApplyOnnxModel's output); see <see cref="OnFeatures"/>.</summary>
+        public VisualAnomalyEstimator PatchCore(string featureColumnName, System.Action<PatchCoreScoringOptions>? configure = null) =>
+            OnFeatures(featureColumnName, Scoring.PatchCore(configure));
         /// <summary>A pipeline scoring with scoring.simplenet (SimpleNet (Liu et al. 2023): feature adaptor + MLP discriminator trained against Gaussian-noised features.); the other stages take their defaults. Change them with <c>.With(...)</c>.</summary>
         public VisualAnomalyEstimator SimpleNet(System.Action<SimpleNetScoringOptions>? configure = null, string imageColumnName = VisualAnomalyColumns.DefaultImagePath) =>
             Create(imageColumnName, Scoring.SimpleNet(configure));
+        /// <summary>scoring.simplenet over a feature-vector column computed upstream (e.g. ApplyOnnxModel's output); see <see cref="OnFeatures"/>.</summary>
+        public VisualAnomalyEstimator SimpleNet(string featureColumnName, System.Action<SimpleNetScoringOptions>? configure = null) =>
+            OnFeatures(featureColumnName, Scoring.SimpleNet(configure));
     }
 }
 
@@ -231,6 +247,20 @@ namespace PipelineFramework.Core.MLNet.Components
         /// <summary>JSON &quot;maxAttempts&quot;; default 20; [1, 10000].</summary>
         public int? MaxAttempts { get; set; }
         protected override System.Collections.Generic.IEnumerable<(string Name, object? Value)> Values() => [("patchSizeMin", PatchSizeMin), ("patchSizeMax", PatchSizeMax), ("aspectRatioMin", AspectRatioMin), ("aspectRatioMax", AspectRatioMax), ("gradientMode", GradientMode), ("solverIterations", SolverIterations), ("maskTolerance", MaskTolerance), ("maxAttempts", MaxAttempts)];
+    }
+
+    /// <summary>Options of backbone.features; null = the component's default.</summary>
+    public sealed class FeaturesBackboneOptions : ComponentOptionsBuilder
+    {
+        /// <summary>JSON &quot;layer&quot;; default &quot;Features&quot;.</summary>
+        public string? Layer { get; set; }
+        /// <summary>JSON &quot;channels&quot;; default 1; [1, 65536].</summary>
+        public int? Channels { get; set; }
+        /// <summary>JSON &quot;height&quot;; default 1; [1, 4096].</summary>
+        public int? Height { get; set; }
+        /// <summary>JSON &quot;width&quot;; default 1; [1, 4096].</summary>
+        public int? Width { get; set; }
+        protected override System.Collections.Generic.IEnumerable<(string Name, object? Value)> Values() => [("layer", Layer), ("channels", Channels), ("height", Height), ("width", Width)];
     }
 
     /// <summary>Options of backbone.onnx; null = the component's default.</summary>

@@ -76,6 +76,13 @@ public sealed class VisualAnomalyEstimator : IEstimator<VisualAnomalyTransformer
 
     public VisualAnomalyTransformer Fit(IDataView input)
     {
+        if (FeatureFitting.UsesFeatureColumn(Pipeline))
+        {
+            var column = input.Schema.GetColumnOrNull(ImageColumnName)
+                ?? throw new PipelineException($"The data view has no feature column '{ImageColumnName}'; columns: {string.Join(", ", input.Schema.Select(c => c.Name))}.");
+            var shaped = Rebuilt(FeatureFitting.WithShape(Pipeline.Spec.ToJson(), ImageColumnName, FeatureFitting.ShapeOf(column)));
+            return new VisualAnomalyTransformer(FeatureFitting.Fit(shaped.Pipeline, input, ImageColumnName, Progress), ImageColumnName, ExplanationColumnName);
+        }
         var kind = ImageColumn.KindOf(input.Schema, ImageColumnName);
         using var staged = kind == ImageColumnKind.Path ? null : new StagedImages();
         var paths = kind == ImageColumnKind.Path ? VisualAnomalyColumns.ReadPaths(input, ImageColumnName) : staged!.Write(input, ImageColumnName);
@@ -89,7 +96,9 @@ public sealed class VisualAnomalyEstimator : IEstimator<VisualAnomalyTransformer
         if (imageColumn.Name is null)
             throw new PipelineException($"The data view has no column '{ImageColumnName}'; columns: {string.Join(", ", inputSchema.Select(c => c.Name))}. "
                 + "Name the image column with the imageColumnName argument.");
-        bool isImage = imageColumn.Kind == SchemaShape.Column.VectorKind.Scalar && imageColumn.ItemType is TextDataViewType or ImageDataViewType
+        bool isImage = FeatureFitting.UsesFeatureColumn(Pipeline)
+            ? imageColumn.Kind != SchemaShape.Column.VectorKind.Scalar && imageColumn.ItemType == NumberDataViewType.Single
+            : imageColumn.Kind == SchemaShape.Column.VectorKind.Scalar && imageColumn.ItemType is TextDataViewType or ImageDataViewType
             || imageColumn.Kind != SchemaShape.Column.VectorKind.Scalar && imageColumn.ItemType == NumberDataViewType.Byte;
         if (!isImage)
             throw new PipelineException($"Column '{ImageColumnName}' must be text (image paths), a byte vector of encoded images or an MLImage.");

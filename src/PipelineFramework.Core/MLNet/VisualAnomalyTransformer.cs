@@ -27,6 +27,8 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
     }
 
     public AnomalyModel Model { get; }
+    /// <summary>The feature map shape when the model scores a feature column (backbone.features), else null.</summary>
+    LayerInfo? Features => Model.Spec.Backbone.Type == FeatureColumnBackbone.TypeName ? FeatureFitting.Layer(Model.Spec.Backbone.Options) : null;
     public string ImageColumnName { get; }
     /// <summary>The explanation column's name, or null when none is added (explaining costs time per row).</summary>
     public string? ExplanationColumnName { get; }
@@ -52,7 +54,9 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
 
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
-        ImageColumn.KindOf(inputSchema, ImageColumnName);
+        if (Features is null) ImageColumn.KindOf(inputSchema, ImageColumnName);
+        else FeatureFitting.ShapeOf(inputSchema.GetColumnOrNull(ImageColumnName)
+            ?? throw new PipelineException($"The data view has no feature column '{ImageColumnName}'; columns: {string.Join(", ", inputSchema.Select(c => c.Name))}."));
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(inputSchema);
         builder.AddColumn(VisualAnomalyColumns.Score, NumberDataViewType.Single);
@@ -158,7 +162,7 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
                 _inner = inner;
                 _ahead = ahead;
                 _active = active;
-                if (ahead is not null) _readImage = ImageColumn.Reader(ahead, ahead.Schema[view.Parent.ImageColumnName]);
+                if (ahead is not null) _readImage = ImageColumn.Reader(ahead, ahead.Schema[view.Parent.ImageColumnName], view.Parent.Features);
             }
 
             public override DataViewSchema Schema => _view.Schema;
@@ -242,7 +246,7 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
             {
                 if (_result is null || _resultPosition != input.Position)
                 {
-                    _readImage ??= ImageColumn.Reader(input, input.Schema[parent.ImageColumnName]);
+                    _readImage ??= ImageColumn.Reader(input, input.Schema[parent.ImageColumnName], parent.Features);
                     _result = parent.Model.Inspect([_readImage()])[0];
                     _resultPosition = input.Position;
                 }
