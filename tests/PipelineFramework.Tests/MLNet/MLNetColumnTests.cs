@@ -39,7 +39,7 @@ public class MLNetColumnTests : IClassFixture<MLNetColumnTests.FittedHazelnut>
           "name": "mlnet-small",
           "seed": 5,
           "input": { "size": 72, "crop": 64 },
-          "backbone": { "type": "backbone.onnx", "model": "{{TinyOnnx.Write(TestData.TempFolder("mlnet-tiny-onnx"))}}", "layers": ["pool4", "pool8"] },
+          "backbone": { "type": "backbone.onnx", "model": "{{TinyOnnx.Write(TestData.TempFolder("mlnet-tiny-onnx"))}}", "layers": ["pool4", "pool8"], "threads": 1 },
           "scoring": { "type": "scoring.patchcore", "coresetRatio": 0.5 }
         }
         """;
