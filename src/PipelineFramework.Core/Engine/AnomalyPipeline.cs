@@ -158,14 +158,14 @@ public sealed class AnomalyPipeline
     }
 
     /// <summary>SHA-256 of the preprocessed pixels: copies of one image (even re-encoded losslessly) share it.</summary>
-    static string Fingerprint(ImageTensor image) => Convert.ToHexString(SHA256.HashData(MemoryMarshal.AsBytes(image.Pixels.AsSpan())));
+    internal static string Fingerprint(ImageTensor image) => Convert.ToHexString(SHA256.HashData(MemoryMarshal.AsBytes(image.Pixels.AsSpan())));
 
     /// <summary>
     /// A seeded shuffle of groups of identical images (one group per distinct fingerprint), then whole groups to the
     /// hold-out until it has its share: a copy of a hold-out image never sits in the fitting set, where it would
     /// score near zero and drag the threshold down. Both sides sorted by path, so fitting order is repeatable.
     /// </summary>
-    (int[] Fit, int[] Holdout, int Duplicates) Split(IReadOnlyList<string> paths, string[] fingerprints, int seed)
+    internal (int[] Fit, int[] Holdout, int Duplicates) Split(IReadOnlyList<string> paths, string[] fingerprints, int seed)
     {
         var groups = Enumerable.Range(0, paths.Count).GroupBy(i => fingerprints[i]).Select(g => g.ToArray()).ToArray();
         int duplicates = paths.Count - groups.Length;

@@ -1,49 +1,117 @@
 using System.Reflection;
+using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
 using PipelineFramework.Abstractions;
 using PipelineFramework.Core.Engine;
+using PipelineFramework.Core.Images;
+using PipelineFramework.Core.Plugins;
+using PipelineFramework.Core.Spec;
+using System.Text.Json.Nodes;
 
 namespace PipelineFramework.Core.MLNet;
 
 /// <summary>
-/// ML.NET estimator over an <see cref="IDataView"/> with a text column of image paths (good parts only).
-/// <c>Fit</c> returns a <see cref="VisualAnomalyTransformer"/> that appends Score, IsAnomaly, RawScore and AnomalyMap.
+/// ML.NET estimator over an <see cref="IDataView"/> with an image column (paths, encoded bytes or <c>MLImage</c>) of good
+/// parts. <c>Fit</c> returns a <see cref="VisualAnomalyTransformer"/>. The pipeline it fits is <see cref="Pipeline"/>;
+/// <see cref="ToJson"/> writes it back as pipeline JSON (the typed catalog and the JSON are two spellings of one thing).
 /// </summary>
 public sealed class VisualAnomalyEstimator : IEstimator<VisualAnomalyTransformer>
 {
-    readonly AnomalyPipeline _pipeline;
+    readonly IComponentCatalog? _components;
 
-    public VisualAnomalyEstimator(AnomalyPipeline pipeline, string imagePathColumn = VisualAnomalyColumns.DefaultImagePath)
+    public VisualAnomalyEstimator(AnomalyPipeline pipeline, string imageColumnName = VisualAnomalyColumns.DefaultImagePath, IComponentCatalog? components = null)
     {
-        _pipeline = pipeline;
-        ImagePathColumn = imagePathColumn;
+        Pipeline = pipeline;
+        ImageColumnName = imageColumnName;
+        _components = components;
     }
 
-    public string ImagePathColumn { get; }
-    public AnomalyPipeline Pipeline => _pipeline;
+    public string ImageColumnName { get; }
+    public AnomalyPipeline Pipeline { get; }
     public IProgress<ProgressUpdate>? Progress { get; init; }
+    /// <summary>When set, the fitted transformer adds this text column with <see cref="AnomalyModel.ExplainAsync"/>'s summary.</summary>
+    public string? ExplanationColumnName { get; init; }
+
+    /// <summary>The pipeline as canonical JSON (every default filled in), as <c>pf fit --pipeline</c> reads it.</summary>
+    public string ToJson() => Pipeline.Spec.ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+
+    /// <summary>
+    /// The same pipeline with these components in their stages: a single stage (scoring, backbone, ...) is replaced, a
+    /// list stage (synthesis, logic) becomes the components given for it, in order. Validated now.
+    /// </summary>
+    public VisualAnomalyEstimator With(params VisualAnomalyComponent[] components) =>
+        Rebuilt(Place(Pipeline.Spec.ToJson(), components));
+
+    /// <summary>The same pipeline with other settings: <c>.With(s => s with { Seed = 7, Input = s.Input with { Size = 320 } })</c>.</summary>
+    public VisualAnomalyEstimator With(Func<PipelineSpec, PipelineSpec> change) => Rebuilt(change(Pipeline.Spec).ToJson());
+
+    VisualAnomalyEstimator Rebuilt(JsonObject json)
+    {
+        var components = _components ?? throw new InvalidOperationException("This estimator was made without a component catalog; make it with mlContext.VisualAnomaly().");
+        return new(AnomalyPipeline.FromJson(json.ToJsonString(), components, "typed pipeline", Pipeline.Services), ImageColumnName, components)
+        {
+            Progress = Progress,
+            ExplanationColumnName = ExplanationColumnName,
+        };
+    }
+
+    /// <summary>The same estimator whose transformer adds an explanation column.</summary>
+    public VisualAnomalyEstimator WithExplanation(string columnName = VisualAnomalyColumns.Explanation) =>
+        new(Pipeline, ImageColumnName, _components) { Progress = Progress, ExplanationColumnName = columnName };
+
+    internal static JsonObject Place(JsonObject json, IReadOnlyList<VisualAnomalyComponent> components)
+    {
+        foreach (var group in components.GroupBy(c => c.Section))
+        {
+            var stage = StageKinds.All.FirstOrDefault(s => s.Section == group.Key)
+                ?? throw new PipelineException($"'{group.Key}' is not a stage; stages: {string.Join(", ", StageKinds.All.Select(s => s.Section))}.");
+            if (stage.IsList) json[stage.Section] = new JsonArray(group.Select(c => (JsonNode)c.ToJson()).ToArray());
+            else if (group.Count() > 1) throw new PipelineException($"Stage '{stage.Section}' takes one component; {group.Count()} were given.");
+            else json[stage.Section] = group.Single().ToJson();
+        }
+        return json;
+    }
 
     public VisualAnomalyTransformer Fit(IDataView input)
     {
-        var paths = VisualAnomalyColumns.ReadPaths(input, ImagePathColumn);
-        var model = _pipeline.Fit(paths, Progress);
-        return new VisualAnomalyTransformer(model, ImagePathColumn);
+        if (FeatureFitting.UsesFeatureColumn(Pipeline))
+        {
+            var column = input.Schema.GetColumnOrNull(ImageColumnName)
+                ?? throw new PipelineException($"The data view has no feature column '{ImageColumnName}'; columns: {string.Join(", ", input.Schema.Select(c => c.Name))}.");
+            var shaped = Rebuilt(FeatureFitting.WithShape(Pipeline.Spec.ToJson(), ImageColumnName, FeatureFitting.ShapeOf(column)));
+            return new VisualAnomalyTransformer(FeatureFitting.Fit(shaped.Pipeline, input, ImageColumnName, Progress), ImageColumnName, ExplanationColumnName);
+        }
+        var kind = ImageColumn.KindOf(input.Schema, ImageColumnName);
+        using var staged = kind == ImageColumnKind.Path ? null : new StagedImages();
+        var paths = kind == ImageColumnKind.Path ? VisualAnomalyColumns.ReadPaths(input, ImageColumnName) : staged!.Write(input, ImageColumnName);
+        var model = Pipeline.Fit(paths, Progress);
+        return new VisualAnomalyTransformer(model, ImageColumnName, ExplanationColumnName);
     }
 
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
-        var pathColumn = inputSchema.FirstOrDefault(c => c.Name == ImagePathColumn);
-        if (pathColumn.Name is null)
-            throw new PipelineException($"The data view has no column '{ImagePathColumn}'; columns: {string.Join(", ", inputSchema.Select(c => c.Name))}.");
-        if (pathColumn.ItemType is not TextDataViewType || pathColumn.Kind != SchemaShape.Column.VectorKind.Scalar)
-            throw new PipelineException($"Column '{ImagePathColumn}' must be a text scalar of image paths.");
+        var imageColumn = inputSchema.FirstOrDefault(c => c.Name == ImageColumnName);
+        if (imageColumn.Name is null)
+            throw new PipelineException($"The data view has no column '{ImageColumnName}'; columns: {string.Join(", ", inputSchema.Select(c => c.Name))}. "
+                + "Name the image column with the imageColumnName argument.");
+        bool isImage = FeatureFitting.UsesFeatureColumn(Pipeline)
+            ? imageColumn.Kind != SchemaShape.Column.VectorKind.Scalar && imageColumn.ItemType == NumberDataViewType.Single
+            : imageColumn.Kind == SchemaShape.Column.VectorKind.Scalar && imageColumn.ItemType is TextDataViewType or ImageDataViewType
+            || imageColumn.Kind != SchemaShape.Column.VectorKind.Scalar && imageColumn.ItemType == NumberDataViewType.Byte;
+        if (!isImage)
+            throw new PipelineException($"Column '{ImageColumnName}' must be text (image paths), a byte vector of encoded images or an MLImage.");
+        var crop = Pipeline.Spec.Input.Crop;
         return new SchemaShape(inputSchema.Concat(
         [
             ShapeColumn(VisualAnomalyColumns.Score, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Single),
+            ShapeColumn(VisualAnomalyColumns.PredictedLabel, SchemaShape.Column.VectorKind.Scalar, BooleanDataViewType.Instance),
             ShapeColumn(VisualAnomalyColumns.RawScore, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Single),
             ShapeColumn(VisualAnomalyColumns.IsAnomaly, SchemaShape.Column.VectorKind.Scalar, BooleanDataViewType.Instance),
             ShapeColumn(VisualAnomalyColumns.AnomalyMap, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single),
+            .. ExplanationColumnName is null ? Array.Empty<SchemaShape.Column>()
+                : [ShapeColumn(ExplanationColumnName, SchemaShape.Column.VectorKind.Scalar, TextDataViewType.Instance)],
         ]));
     }
 
@@ -51,21 +119,70 @@ public sealed class VisualAnomalyEstimator : IEstimator<VisualAnomalyTransformer
     static readonly ConstructorInfo ColumnConstructor = typeof(SchemaShape.Column).GetConstructors(BindingFlags.NonPublic | BindingFlags.Instance)
         .Single(c => c.GetParameters().Length == 5);
 
-    static SchemaShape.Column ShapeColumn(string name, SchemaShape.Column.VectorKind kind, DataViewType type) =>
+    internal static SchemaShape.Column ShapeColumn(string name, SchemaShape.Column.VectorKind kind, DataViewType type) =>
         (SchemaShape.Column)ColumnConstructor.Invoke([name, kind, type, false, null]);
+
+    /// <summary>
+    /// Fitting reads the good images more than once (the backbone pass, then synthetic defects from the hold-out), so
+    /// images that arrive as bytes or MLImages are written once to a temporary folder, deleted after the fit.
+    /// Bytes are written as they are; MLImages as lossless PNG, which decodes to the same pixels.
+    /// </summary>
+    sealed class StagedImages : IDisposable
+    {
+        readonly string _folder = Directory.CreateTempSubdirectory("pf-fit-").FullName;
+
+        public IReadOnlyList<string> Write(IDataView input, string columnName)
+        {
+            var paths = new List<string>();
+            using var cursor = input.GetRowCursor([input.Schema[columnName]]);
+            var kind = ImageColumn.KindOf(input.Schema, columnName);
+            var column = cursor.Schema[columnName];
+            var bytes = kind == ImageColumnKind.EncodedBytes ? cursor.GetGetter<VBuffer<byte>>(column) : null;
+            var image = kind == ImageColumnKind.Image ? cursor.GetGetter<MLImage>(column) : null;
+            VBuffer<byte> buffer = default;
+            MLImage value = null!;
+            while (cursor.MoveNext())
+            {
+                var path = Path.Combine(_folder, $"{paths.Count:D8}.png");
+                if (bytes is not null)
+                {
+                    bytes(ref buffer);
+                    File.WriteAllBytes(path, buffer.DenseValues().ToArray());
+                }
+                else
+                {
+                    image!(ref value);
+                    if (value is null) throw new PipelineException($"Row {cursor.Position} of column '{columnName}' has no image; check the image paths.");
+                    ImageLoader.SavePng(ImageColumn.ToTensor(value), path);
+                }
+                paths.Add(path);
+            }
+            return paths;
+        }
+
+        public void Dispose()
+        {
+            try { Directory.Delete(_folder, recursive: true); }
+            catch (IOException) { } // a leftover temp folder must not hide the fit's own outcome
+        }
+    }
 }
 
 /// <summary>Column names the transformer reads and writes.</summary>
 public static class VisualAnomalyColumns
 {
     public const string DefaultImagePath = "ImagePath";
-    /// <summary>Normalised score in [0, 1]; 0.5 is the model's threshold.</summary>
+    /// <summary>Normalised score in [0, 1], higher = more anomalous; 0.5 is the model's threshold.</summary>
     public const string Score = "Score";
+    /// <summary>ML.NET's anomaly convention: true = anomaly (the same value as <see cref="IsAnomaly"/>).</summary>
+    public const string PredictedLabel = "PredictedLabel";
     /// <summary>The scorer's own score (units depend on the method).</summary>
     public const string RawScore = "RawScore";
     public const string IsAnomaly = "IsAnomaly";
     /// <summary>Normalised heat map, row-major, Crop x Crop of the preprocessed image.</summary>
     public const string AnomalyMap = "AnomalyMap";
+    /// <summary>The explainer's summary of why the part got its verdict (only when asked for).</summary>
+    public const string Explanation = "Explanation";
 
     internal static IReadOnlyList<string> ReadPaths(IDataView data, string column)
     {

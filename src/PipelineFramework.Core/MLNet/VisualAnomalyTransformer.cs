@@ -6,56 +6,128 @@ using PipelineFramework.Core.Engine;
 namespace PipelineFramework.Core.MLNet;
 
 /// <summary>
-/// A fitted visual anomaly model as an ML.NET transformer. <see cref="Transform"/> is lazy like ML.NET's own: images
-/// are scored, in batches, the first time a cursor is opened over the result. Save with <see cref="SaveModel"/>
-/// (the PipelineFramework model file), not <c>mlContext.Model.Save</c>.
+/// A fitted visual anomaly model as an ML.NET transformer. It appends <c>Score</c> (normalised, higher = more anomalous,
+/// 0.5 = the threshold), <c>PredictedLabel</c> (ML.NET's anomaly convention; equal to <c>IsAnomaly</c>), <c>RawScore</c>,
+/// <c>IsAnomaly</c>, <c>AnomalyMap</c> and, when asked for, <c>Explanation</c>.
+/// <see cref="Transform"/> is lazy and streams: a cursor scores one batch (the pipeline's <c>calibration.batchSize</c>)
+/// when it reaches it, so memory stays bounded for any number of rows. It is also a row-to-row mapper, so
+/// <c>mlContext.Model.CreatePredictionEngine</c> scores one image at a time. Save with <see cref="SaveModel"/> (the
+/// PipelineFramework model file); ML.NET's <c>mlContext.Model.Save</c> is closed to third-party transformers.
 /// </summary>
 public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
 {
-    internal VisualAnomalyTransformer(AnomalyModel model, string imagePathColumn)
+    readonly bool _ownsModel;
+
+    internal VisualAnomalyTransformer(AnomalyModel model, string imageColumnName, string? explanationColumnName = null, bool ownsModel = true)
     {
         Model = model;
-        ImagePathColumn = imagePathColumn;
+        ImageColumnName = imageColumnName;
+        ExplanationColumnName = explanationColumnName;
+        _ownsModel = ownsModel;
     }
 
     public AnomalyModel Model { get; }
-    public string ImagePathColumn { get; }
+    /// <summary>The feature map shape when the model scores a feature column (backbone.features), else null.</summary>
+    LayerInfo? Features => Model.Spec.Backbone.Type == FeatureColumnBackbone.TypeName ? FeatureFitting.Layer(Model.Spec.Backbone.Options) : null;
+    public string ImageColumnName { get; }
+    /// <summary>The explanation column's name, or null when none is added (explaining costs time per row).</summary>
+    public string? ExplanationColumnName { get; }
 
-    public bool IsRowToRowMapper => false;
+    /// <summary>
+    /// The same model with an explanation column (<see cref="AnomalyModel.ExplainAsync"/>, per row, on read). It shares
+    /// the model and does not dispose it (ML.NET's PredictionEngine disposes the transformer it was given).
+    /// </summary>
+    public VisualAnomalyTransformer WithExplanation(string columnName = VisualAnomalyColumns.Explanation) =>
+        new(Model, ImageColumnName, columnName, ownsModel: false);
+
+    /// <summary>The same model reading its images from another column; it shares the model and does not dispose it.</summary>
+    public VisualAnomalyTransformer WithImageColumn(string imageColumnName) => new(Model, imageColumnName, ExplanationColumnName, ownsModel: false);
+
+    public bool IsRowToRowMapper => true;
+
+    /// <summary>Names of the appended columns, in order.</summary>
+    IReadOnlyList<string> OutputNames =>
+    [
+        VisualAnomalyColumns.Score, VisualAnomalyColumns.PredictedLabel, VisualAnomalyColumns.RawScore,
+        VisualAnomalyColumns.IsAnomaly, VisualAnomalyColumns.AnomalyMap, .. ExplanationColumnName is null ? Array.Empty<string>() : [ExplanationColumnName],
+    ];
 
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
-        var column = inputSchema.GetColumnOrNull(ImagePathColumn)
-            ?? throw new PipelineException($"The data view has no column '{ImagePathColumn}'; columns: {string.Join(", ", inputSchema.Select(c => c.Name))}.");
-        if (column.Type is not TextDataViewType)
-            throw new PipelineException($"Column '{ImagePathColumn}' is {column.Type}; it must be text (image file paths).");
+        if (Features is null) ImageColumn.KindOf(inputSchema, ImageColumnName);
+        else FeatureFitting.ShapeOf(inputSchema.GetColumnOrNull(ImageColumnName)
+            ?? throw new PipelineException($"The data view has no feature column '{ImageColumnName}'; columns: {string.Join(", ", inputSchema.Select(c => c.Name))}."));
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(inputSchema);
         builder.AddColumn(VisualAnomalyColumns.Score, NumberDataViewType.Single);
+        builder.AddColumn(VisualAnomalyColumns.PredictedLabel, BooleanDataViewType.Instance);
         builder.AddColumn(VisualAnomalyColumns.RawScore, NumberDataViewType.Single);
         builder.AddColumn(VisualAnomalyColumns.IsAnomaly, BooleanDataViewType.Instance);
         builder.AddColumn(VisualAnomalyColumns.AnomalyMap, new VectorDataViewType(NumberDataViewType.Single, Model.MapHeight, Model.MapWidth));
+        if (ExplanationColumnName is not null) builder.AddColumn(ExplanationColumnName, TextDataViewType.Instance);
         return builder.ToSchema();
     }
 
     public IDataView Transform(IDataView input) => new ScoredDataView(this, input, GetOutputSchema(input.Schema));
 
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) =>
-        throw new NotSupportedException("Visual anomaly scoring works on batches of images; use Transform.");
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new RowMapper(this, inputSchema, GetOutputSchema(inputSchema));
 
     void ICanSaveModel.Save(ModelSaveContext ctx) =>
-        throw new NotSupportedException("Save with transformer.SaveModel(path): PipelineFramework models are their own zip format.");
+        throw new NotSupportedException("ML.NET's Model.Save cannot store this transformer: save it with transformer.SaveModel(path) "
+            + "and load it with mlContext.VisualAnomaly().LoadModel(path).");
 
     /// <summary>Writes the model file atomically.</summary>
     public void SaveModel(string path) => Model.Save(path);
 
-    public void Dispose() => Model.Dispose();
+    public void Dispose()
+    {
+        if (_ownsModel) Model.Dispose();
+    }
 
+    /// <summary>The getter of one appended column over whatever result is current.</summary>
+    Delegate Getter(DataViewSchema.Column column, Func<InspectionResult> current)
+    {
+        Delegate getter = column.Name switch
+        {
+            VisualAnomalyColumns.Score => (ValueGetter<float>)((ref float v) => v = (float)current().Score),
+            VisualAnomalyColumns.PredictedLabel or VisualAnomalyColumns.IsAnomaly => (ValueGetter<bool>)((ref bool v) => v = current().IsAnomaly),
+            VisualAnomalyColumns.RawScore => (ValueGetter<float>)((ref float v) => v = (float)current().RawScore),
+            VisualAnomalyColumns.AnomalyMap => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> v) =>
+            {
+                var map = current().NormalizedMap(Model.Normalization);
+                v = new VBuffer<float>(map.Values.Length, map.Values);
+            }),
+            _ when column.Name == ExplanationColumnName => ExplanationGetter(current),
+            _ => throw new InvalidOperationException($"Unknown column '{column.Name}'."),
+        };
+        return getter;
+    }
+
+    ValueGetter<ReadOnlyMemory<char>> ExplanationGetter(Func<InspectionResult> current)
+    {
+        InspectionResult? explained = null;
+        string text = "";
+        return (ref ReadOnlyMemory<char> v) =>
+        {
+            var result = current();
+            if (!ReferenceEquals(result, explained))
+            {
+                // ML.NET getters are synchronous; the offline explainer completes at once, an LLM one blocks this row.
+                text = Model.ExplainAsync(result).GetAwaiter().GetResult().Summary;
+                explained = result;
+            }
+            v = text.AsMemory();
+        };
+    }
+
+    static ValueGetter<TValue> Typed<TValue>(Delegate getter, DataViewSchema.Column column) =>
+        getter as ValueGetter<TValue>
+        ?? throw new InvalidOperationException($"Column '{column.Name}' is {column.Type}, not {typeof(TValue).Name}.");
+
+    /// <summary>Lazy, streaming view: one batch of results in memory at a time.</summary>
     sealed class ScoredDataView(VisualAnomalyTransformer parent, IDataView input, DataViewSchema schema) : IDataView
     {
-        readonly Lazy<IReadOnlyList<InspectionResult>> _results = new(() =>
-            parent.Model.Inspect(VisualAnomalyColumns.ReadPaths(input, parent.ImagePathColumn)));
-
+        public VisualAnomalyTransformer Parent => parent;
         public bool CanShuffle => false;
         public DataViewSchema Schema => schema;
         public long? GetRowCount() => input.GetRowCount();
@@ -64,54 +136,128 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
         {
             int inputCount = input.Schema.Count;
             var needed = columnsNeeded.ToList();
-            var inputColumns = needed.Where(c => c.Index < inputCount).Select(c => input.Schema[c.Index]);
+            var inputColumns = needed.Where(c => c.Index < inputCount).Select(c => input.Schema[c.Index]).ToList();
             bool needsScores = needed.Any(c => c.Index >= inputCount);
-            return new Cursor(this, input.GetRowCursor(inputColumns), needed.Select(c => c.Index).ToHashSet(),
-                needsScores ? _results.Value : null);
+            // Scores come from a second cursor that reads the image column a batch ahead of the rows handed out.
+            var ahead = needsScores ? input.GetRowCursor([input.Schema[parent.ImageColumnName]]) : null;
+            return new Cursor(this, input.GetRowCursor(inputColumns), ahead, needed.Select(c => c.Index).ToHashSet());
         }
 
         public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) =>
             [GetRowCursor(columnsNeeded, rand)];
 
-        sealed class Cursor(ScoredDataView view, DataViewRowCursor inner, HashSet<int> active, IReadOnlyList<InspectionResult>? results)
-            : DataViewRowCursor
+        sealed class Cursor : DataViewRowCursor
         {
-            public override DataViewSchema Schema => view.Schema;
-            public override long Position => inner.Position;
-            public override long Batch => inner.Batch;
-            public override bool IsColumnActive(DataViewSchema.Column column) => active.Contains(column.Index);
-            public override ValueGetter<DataViewRowId> GetIdGetter() => inner.GetIdGetter();
-            public override bool MoveNext() => inner.MoveNext();
+            readonly ScoredDataView _view;
+            readonly DataViewRowCursor _inner;
+            readonly DataViewRowCursor? _ahead;
+            readonly Func<ImageSource>? _readImage;
+            readonly HashSet<int> _active;
+            IReadOnlyList<InspectionResult> _batch = [];
+            long _batchStart;
+
+            public Cursor(ScoredDataView view, DataViewRowCursor inner, DataViewRowCursor? ahead, HashSet<int> active)
+            {
+                _view = view;
+                _inner = inner;
+                _ahead = ahead;
+                _active = active;
+                if (ahead is not null) _readImage = ImageColumn.Reader(ahead, ahead.Schema[view.Parent.ImageColumnName], view.Parent.Features);
+            }
+
+            public override DataViewSchema Schema => _view.Schema;
+            public override long Position => _inner.Position;
+            public override long Batch => _inner.Batch;
+            public override bool IsColumnActive(DataViewSchema.Column column) => _active.Contains(column.Index);
+            public override ValueGetter<DataViewRowId> GetIdGetter() => _inner.GetIdGetter();
+
+            public override bool MoveNext()
+            {
+                if (!_inner.MoveNext()) return false;
+                if (_ahead is not null && _inner.Position >= _batchStart + _batch.Count) ScoreNextBatch();
+                return true;
+            }
+
+            void ScoreNextBatch()
+            {
+                var model = _view.Parent.Model;
+                var sources = new List<ImageSource>(model.Spec.Calibration.BatchSize);
+                while (sources.Count < model.Spec.Calibration.BatchSize && _ahead!.MoveNext()) sources.Add(_readImage!());
+                _batchStart = _inner.Position;
+                _batch = model.Inspect(sources);
+                if (_batch.Count == 0)
+                    throw new InvalidOperationException("The input data view gave more rows to one cursor than to another; it must be deterministic.");
+            }
+
+            InspectionResult Current() => _batch[(int)(_inner.Position - _batchStart)];
 
             public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
             {
-                int inputCount = view.Schema.Count - 4;
-                if (column.Index < inputCount) return inner.GetGetter<TValue>(inner.Schema[column.Index]);
-                if (results is null) throw new InvalidOperationException($"Column '{column.Name}' was not requested when the cursor was opened.");
-                InspectionResult Current() => results[(int)inner.Position];
-                Delegate getter = column.Name switch
-                {
-                    VisualAnomalyColumns.Score => (ValueGetter<float>)((ref float v) => v = (float)Current().Score),
-                    VisualAnomalyColumns.RawScore => (ValueGetter<float>)((ref float v) => v = (float)Current().RawScore),
-                    VisualAnomalyColumns.IsAnomaly => (ValueGetter<bool>)((ref bool v) => v = Current().IsAnomaly),
-                    VisualAnomalyColumns.AnomalyMap => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> v) =>
-                    {
-                        var map = Current().NormalizedMap(view.Normalization);
-                        v = new VBuffer<float>(map.Values.Length, map.Values);
-                    }),
-                    _ => throw new InvalidOperationException($"Unknown column '{column.Name}'."),
-                };
-                return getter as ValueGetter<TValue>
-                    ?? throw new InvalidOperationException($"Column '{column.Name}' is {column.Type}, not {typeof(TValue).Name}.");
+                int inputCount = _inner.Schema.Count;
+                if (column.Index < inputCount) return _inner.GetGetter<TValue>(_inner.Schema[column.Index]);
+                if (_ahead is null || !_active.Contains(column.Index))
+                    throw new InvalidOperationException($"Column '{column.Name}' was not requested when the cursor was opened.");
+                return Typed<TValue>(_view.Parent.Getter(column, Current), column);
             }
 
             protected override void Dispose(bool disposing)
             {
-                if (disposing) inner.Dispose();
+                if (disposing)
+                {
+                    _inner.Dispose();
+                    _ahead?.Dispose();
+                }
                 base.Dispose(disposing);
             }
         }
+    }
 
-        public ModelFiles.ScoreNormalization Normalization => parent.Model.Normalization;
+    /// <summary>One row at a time (PredictionEngine): scores the input row's image once per row position.</summary>
+    sealed class RowMapper(VisualAnomalyTransformer parent, DataViewSchema inputSchema, DataViewSchema outputSchema) : IRowToRowMapper
+    {
+        public DataViewSchema InputSchema => inputSchema;
+        public DataViewSchema OutputSchema => outputSchema;
+
+        public IEnumerable<DataViewSchema.Column> GetDependencies(IEnumerable<DataViewSchema.Column> dependingColumns)
+        {
+            var needed = dependingColumns.ToList();
+            var result = needed.Where(c => c.Index < inputSchema.Count).Select(c => inputSchema[c.Index]).ToList();
+            if (needed.Any(c => c.Index >= inputSchema.Count) && result.All(c => c.Name != parent.ImageColumnName))
+                result.Add(inputSchema[parent.ImageColumnName]);
+            return result;
+        }
+
+        public DataViewRow GetRow(DataViewRow input, IEnumerable<DataViewSchema.Column> activeColumns) =>
+            new Row(parent, input, outputSchema, activeColumns.Select(c => c.Index).ToHashSet());
+
+        sealed class Row(VisualAnomalyTransformer parent, DataViewRow input, DataViewSchema schema, HashSet<int> active) : DataViewRow
+        {
+            Func<ImageSource>? _readImage;
+            InspectionResult? _result;
+            long _resultPosition = -1;
+
+            public override DataViewSchema Schema => schema;
+            public override long Position => input.Position;
+            public override long Batch => input.Batch;
+            public override bool IsColumnActive(DataViewSchema.Column column) => active.Contains(column.Index);
+            public override ValueGetter<DataViewRowId> GetIdGetter() => input.GetIdGetter();
+
+            InspectionResult Current()
+            {
+                if (_result is null || _resultPosition != input.Position)
+                {
+                    _readImage ??= ImageColumn.Reader(input, input.Schema[parent.ImageColumnName], parent.Features);
+                    _result = parent.Model.Inspect([_readImage()])[0];
+                    _resultPosition = input.Position;
+                }
+                return _result;
+            }
+
+            public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
+            {
+                if (column.Index < input.Schema.Count) return input.GetGetter<TValue>(input.Schema[column.Index]);
+                return Typed<TValue>(parent.Getter(column, Current), column);
+            }
+        }
     }
 }

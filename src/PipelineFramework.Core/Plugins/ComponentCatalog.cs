@@ -197,6 +197,7 @@ public sealed class ComponentCatalog : IComponentCatalog
         {
             var known = _byName.Values.Where(d => expectedKind is null || d.Kind == expectedKind).Select(d => d.TypeName).Order(StringComparer.Ordinal);
             var message = $"unknown component type '{typeName}'; known{(expectedKind is null ? "" : " " + KindWords(expectedKind.Value) + "s")}: {string.Join(", ", known)}";
+            message += ShippedPlugins.InstallHint(typeName);
             if (_errors.Count > 0) message += $". Plugins that failed to load: {string.Join("; ", _errors.Select(e => $"{Path.GetFileName(e.Folder)} ({e.Message})"))}";
             throw new PipelineException(message);
         }

@@ -1,0 +1,139 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
+using PipelineFramework.Abstractions;
+using PipelineFramework.Core.Engine;
+using PipelineFramework.Core.Images;
+
+namespace PipelineFramework.Core.MLNet;
+
+/// <summary>The three ways an ML.NET app holds an image in a column.</summary>
+public enum ImageColumnKind
+{
+    /// <summary>Text: a file path.</summary>
+    Path,
+    /// <summary>A byte vector of encoded PNG / JPEG / BMP bytes (<c>byte[]</c>, or <c>LoadRawImageBytes</c>).</summary>
+    EncodedBytes,
+    /// <summary><c>MLImage</c> from <c>LoadImages</c> or an app's own <c>MLImage.CreateFromPixels</c>.</summary>
+    Image,
+    /// <summary>A float vector holding a feature map [C, h, w] (a pipeline whose backbone is <c>backbone.features</c>).</summary>
+    Features,
+}
+
+/// <summary>
+/// Reads an image column of any supported kind into <see cref="ImageSource"/>s, so one engine path scores them all.
+/// Paths and bytes go through the same decoder as files; an <c>MLImage</c> arrives decoded, so its pixels are turned
+/// into the same [0, 1] planes the decoder makes (same arithmetic), and the same image gives the same bits.
+/// </summary>
+public static class ImageColumn
+{
+    public static ImageColumnKind KindOf(DataViewSchema schema, string columnName)
+    {
+        var column = schema.GetColumnOrNull(columnName)
+            ?? throw new PipelineException($"The data view has no column '{columnName}'; columns: {string.Join(", ", schema.Select(c => c.Name))}. "
+                + "Name the image column with the imageColumnName argument.");
+        return KindOf(column.Type)
+            ?? throw new PipelineException($"Column '{columnName}' is {column.Type}; an image column must be text (file paths), "
+                + "a byte vector of encoded images (byte[] or mlContext.Transforms.LoadRawImageBytes) or an MLImage (mlContext.Transforms.LoadImages).");
+    }
+
+    internal static ImageColumnKind? KindOf(DataViewType type) => type switch
+    {
+        TextDataViewType => ImageColumnKind.Path,
+        VectorDataViewType { ItemType: var item } when item == NumberDataViewType.Byte => ImageColumnKind.EncodedBytes,
+        ImageDataViewType => ImageColumnKind.Image,
+        _ => null,
+    };
+
+    /// <summary>
+    /// A reader of the current row's image (or, with <paramref name="features"/>, its feature map of that shape); the
+    /// value is copied now, so the row may move on.
+    /// </summary>
+    public static Func<ImageSource> Reader(DataViewRow row, DataViewSchema.Column column, LayerInfo? features = null)
+    {
+        if (features is not null)
+        {
+            FeatureFitting.ShapeOf(column);
+            var getter = row.GetGetter<VBuffer<float>>(column);
+            VBuffer<float> value = default;
+            return () =>
+            {
+                getter(ref value);
+                string id = RowId(row, column);
+                return FeatureFitting.Source(id, FeatureFitting.ToTensor(value, features, id));
+            };
+        }
+        switch (KindOf(row.Schema, column.Name))
+        {
+            case ImageColumnKind.Path:
+            {
+                var getter = row.GetGetter<ReadOnlyMemory<char>>(column);
+                ReadOnlyMemory<char> value = default;
+                return () =>
+                {
+                    getter(ref value);
+                    return ImageSource.FromFile(value.ToString());
+                };
+            }
+            case ImageColumnKind.EncodedBytes:
+            {
+                var getter = row.GetGetter<VBuffer<byte>>(column);
+                VBuffer<byte> value = default;
+                return () =>
+                {
+                    getter(ref value);
+                    return ImageSource.FromBytes(RowId(row, column), value.DenseValues().ToArray());
+                };
+            }
+            default:
+            {
+                var getter = row.GetGetter<MLImage>(column);
+                MLImage value = null!;
+                return () =>
+                {
+                    getter(ref value);
+                    string id = RowId(row, column);
+                    if (value is null) throw new PipelineException($"{id} has no image (the image loader gave none); check the image paths.");
+                    var pixels = ToTensor(value);
+                    return new ImageSource(id, p => new PreparedImage(p.Apply(pixels), pixels.Height, pixels.Width));
+                };
+            }
+        }
+    }
+
+    static string RowId(DataViewRow row, DataViewSchema.Column column) => $"row {row.Position} of column '{column.Name}'";
+
+    // ML.NET 5.0.1's MLImage.Pixels calls SKBitmap.GetPixelSpan() as SkiaSharp 2 declared it; SkiaSharp 3 (the
+    // solution's pin) changed its signature, so the property throws MissingMethodException. The bitmap MLImage wraps
+    // is read directly instead; Pixels stays the fallback for an ML.NET that fixes it.
+    static readonly System.Reflection.FieldInfo? BitmapField = typeof(MLImage)
+        .GetFields(System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)
+        .FirstOrDefault(f => f.FieldType == typeof(SkiaSharp.SKBitmap));
+
+    static byte[] PixelBytes(MLImage image) =>
+        BitmapField?.GetValue(image) is SkiaSharp.SKBitmap bitmap ? bitmap.Bytes : image.Pixels.ToArray();
+
+    /// <summary>Interleaved 8-bit RGBA / BGRA to planar RGB in [0, 1], as <see cref="ImageLoader.Decode"/> does it.</summary>
+    public static ImageTensor ToTensor(MLImage image)
+    {
+        var (r, g, b) = image.PixelFormat switch
+        {
+            MLPixelFormat.Rgba32 => (0, 1, 2),
+            MLPixelFormat.Bgra32 => (2, 1, 0),
+            _ => throw new PipelineException($"MLImage pixel format {image.PixelFormat} is not supported; use Rgba32 or Bgra32."),
+        };
+        int width = image.Width, height = image.Height, plane = width * height;
+        var source = PixelBytes(image);
+        if (source.Length != 4 * plane)
+            throw new PipelineException($"MLImage of {width} x {height} holds {source.Length} bytes; 4 per pixel were expected.");
+        const float scale = 1f / 255f;
+        var pixels = new float[3 * plane];
+        for (int i = 0, o = 0; i < plane; i++, o += 4)
+        {
+            pixels[i] = source[o + r] * scale;
+            pixels[plane + i] = source[o + g] * scale;
+            pixels[2 * plane + i] = source[o + b] * scale;
+        }
+        return new ImageTensor(3, height, width, pixels);
+    }
+}

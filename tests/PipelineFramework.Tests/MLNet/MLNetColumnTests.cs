@@ -1,0 +1,188 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using PipelineFramework.Core.Data;
+using PipelineFramework.Core.Evaluation;
+using PipelineFramework.Core.MLNet;
+using PipelineFramework.Tests.Support;
+
+namespace PipelineFramework.Tests.MLNet;
+
+/// <summary>
+/// Image columns of every kind, the PredictionEngine, ML.NET's anomaly conventions and the seed, on one small model
+/// fitted once on the shipped hazelnut images.
+/// </summary>
+public class MLNetColumnTests : IClassFixture<MLNetColumnTests.FittedHazelnut>
+{
+    public sealed class PathRow
+    {
+        public string ImagePath { get; set; } = "";
+        public bool Label { get; set; }
+    }
+
+    public sealed class BytesRow
+    {
+        public byte[] Image { get; set; } = [];
+    }
+
+    public sealed class ScoredRow
+    {
+        public float Score { get; set; }
+        public float RawScore { get; set; }
+        public bool PredictedLabel { get; set; }
+        public bool IsAnomaly { get; set; }
+        [VectorType(64 * 64)] public float[] AnomalyMap { get; set; } = [];
+    }
+
+    // A tiny real ONNX backbone (average pooling) at 64 x 64, so that every test here takes seconds on 2 shared cores.
+    internal static readonly string SmallPipeline = $$"""
+        {
+          "name": "mlnet-small",
+          "seed": 5,
+          "input": { "size": 72, "crop": 64 },
+          "backbone": { "type": "backbone.onnx", "model": "{{TinyOnnx.Write(TestData.TempFolder("mlnet-tiny-onnx"))}}", "layers": ["pool4", "pool8"], "threads": 1 },
+          "scoring": { "type": "scoring.patchcore", "coresetRatio": 0.5 }
+        }
+        """;
+
+    public sealed class FittedHazelnut : IDisposable
+    {
+        public MLContext ML { get; } = new(seed: 1);
+        public VisualAnomalyTransformer Model { get; }
+        public IReadOnlyList<(string Path, bool Defective)> Test { get; }
+
+        public FittedHazelnut()
+        {
+            var data = ImageDataset.LoadMvtec(TestData.Hazelnut);
+            var train = ML.Data.LoadFromEnumerable(data.Train.Take(12).Select(t => new PathRow { ImagePath = t.Path }));
+            Model = ML.VisualAnomaly(TestData.Catalog).PipelineFromJson(SmallPipeline).Fit(train);
+            Test = data.Test.Select(t => (t.Path, t.Label == 1)).ToList();
+        }
+
+        public void Dispose() => Model.Dispose();
+    }
+
+    readonly FittedHazelnut _fixture;
+    MLContext ML => _fixture.ML;
+
+    public MLNetColumnTests(FittedHazelnut fixture) => _fixture = fixture;
+
+    List<ScoredRow> Score(ITransformer model, IDataView view) => ML.Data.CreateEnumerable<ScoredRow>(model.Transform(view), reuseRowObject: false).ToList();
+
+    IDataView PathView() => ML.Data.LoadFromEnumerable(_fixture.Test.Select(t => new PathRow { ImagePath = t.Path, Label = t.Defective }));
+
+    static void AssertSameBits(IReadOnlyList<ScoredRow> expected, IReadOnlyList<ScoredRow> actual)
+    {
+        Assert.Equal(expected.Count, actual.Count);
+        for (int i = 0; i < expected.Count; i++)
+        {
+            Assert.Equal(BitConverter.SingleToInt32Bits(expected[i].RawScore), BitConverter.SingleToInt32Bits(actual[i].RawScore));
+            Assert.Equal(expected[i].Score, actual[i].Score);
+            Assert.Equal(expected[i].IsAnomaly, actual[i].IsAnomaly);
+            Assert.Equal(expected[i].AnomalyMap, actual[i].AnomalyMap);
+        }
+    }
+
+    [Fact]
+    public void Paths_bytes_raw_image_bytes_and_MLImages_give_the_same_results_to_the_bit()
+    {
+        var byPath = Score(_fixture.Model, PathView());
+        var direct = _fixture.Model.Model.Inspect(_fixture.Test.Select(t => t.Path).ToList());
+        Assert.Equal(direct.Select(r => (float)r.RawScore), byPath.Select(r => r.RawScore));
+
+        var bytes = ML.Data.LoadFromEnumerable(_fixture.Test.Select(t => new BytesRow { Image = File.ReadAllBytes(t.Path) }));
+        var byBytesModel = _fixture.Model.WithImageColumn("Image");
+        AssertSameBits(byPath, Score(byBytesModel, bytes));
+
+        // What ML.NET's own loaders make: a byte vector (LoadRawImageBytes) and an MLImage (LoadImages).
+        var raw = ML.Transforms.LoadRawImageBytes("Image", null, "ImagePath").Fit(PathView()).Transform(PathView());
+        AssertSameBits(byPath, Score(byBytesModel, raw));
+        var images = ML.Transforms.LoadImages("Image", null, "ImagePath").Fit(PathView()).Transform(PathView());
+        Assert.IsType<Microsoft.ML.Transforms.Image.ImageDataViewType>(images.Schema["Image"].Type);
+        AssertSameBits(byPath, Score(byBytesModel, images));
+    }
+
+    [Fact]
+    public void Fitting_on_bytes_or_MLImages_gives_the_model_fitting_on_paths_gives()
+    {
+        var train = ImageDataset.LoadMvtec(TestData.Hazelnut).Train.Take(12).Select(t => new PathRow { ImagePath = t.Path }).ToList();
+        var paths = ML.Data.LoadFromEnumerable(train);
+        var images = ML.Transforms.LoadImages("Image", null, "ImagePath").Fit(paths).Transform(paths);
+        var bytes = ML.Data.LoadFromEnumerable(train.Select(t => new BytesRow { Image = File.ReadAllBytes(t.ImagePath) }));
+        foreach (var view in new[] { images, bytes })
+        {
+            using var model = ML.VisualAnomaly(TestData.Catalog).PipelineFromJson(SmallPipeline, imageColumnName: "Image").Fit(view);
+            Assert.Equal(_fixture.Model.Model.Threshold, model.Model.Threshold);
+            AssertSameBits(Score(_fixture.Model, PathView()), Score(model.WithImageColumn("ImagePath"), PathView()));
+        }
+    }
+
+    [Fact]
+    public void PredictionEngine_scores_camera_frames_one_at_a_time_as_Transform_does()
+    {
+        var frames = _fixture.Test.Select(t => new BytesRow { Image = File.ReadAllBytes(t.Path) }).ToList();
+        var model = _fixture.Model.WithImageColumn("Image");
+        var batched = Score(model, ML.Data.LoadFromEnumerable(frames));
+        using var engine = ML.Model.CreatePredictionEngine<BytesRow, ScoredRow>(model);
+        var single = frames.Select(f => engine.Predict(f)).ToList();
+        AssertSameBits(batched, single);
+        Assert.True(single.Select(s => s.RawScore).Distinct().Count() > 1, "each Predict must score its own frame");
+
+        // Through an ML.NET chain: LoadRawImageBytes -> visual anomaly, one path at a time.
+        var chain = ML.Transforms.LoadRawImageBytes("Image", null, "ImagePath").Append(ML.VisualAnomaly(TestData.Catalog).PipelineFromJson(SmallPipeline, "Image"))
+            .Fit(ML.Data.LoadFromEnumerable(ImageDataset.LoadMvtec(TestData.Hazelnut).Train.Take(12).Select(t => new PathRow { ImagePath = t.Path })));
+        using var chainEngine = ML.Model.CreatePredictionEngine<PathRow, ScoredRow>(chain);
+        AssertSameBits(batched, _fixture.Test.Select(t => chainEngine.Predict(new PathRow { ImagePath = t.Path })).ToList());
+    }
+
+    [Fact]
+    public void Score_and_PredictedLabel_feed_MLNET_anomaly_and_binary_evaluators_with_our_AUROC()
+    {
+        var scored = _fixture.Model.Transform(PathView());
+        var rows = Score(_fixture.Model, PathView());
+        var labels = _fixture.Test.Select(t => (byte)(t.Defective ? 1 : 0)).ToArray();
+        double ours = Metrics.Auroc(rows.Select(r => r.Score).ToArray(), labels);
+        Assert.Equal(rows.Select(r => r.IsAnomaly), rows.Select(r => r.PredictedLabel));
+        Assert.Equal(rows.Select(r => r.Score > 0.5f), rows.Select(r => r.PredictedLabel));
+
+        var binary = ML.BinaryClassification.EvaluateNonCalibrated(scored, "Label", "Score", "PredictedLabel");
+        Assert.Equal(ours, binary.AreaUnderRocCurve, 6);
+        int tp = rows.Where((r, i) => labels[i] == 1 && r.PredictedLabel).Count();
+        Assert.Equal((double)tp / labels.Count(l => l == 1), binary.PositiveRecall, 6);
+
+        var withFloatLabel = ML.Transforms.Conversion.ConvertType("Label", "Label", Microsoft.ML.Data.DataKind.Single).Fit(scored).Transform(scored);
+        var anomaly = ML.AnomalyDetection.Evaluate(withFloatLabel, "Label", "Score", "PredictedLabel");
+        Assert.Equal(ours, anomaly.AreaUnderRocCurve, 6);
+        Assert.True(ours > 0.6, $"hazelnut AUROC {ours}");
+    }
+
+    [Fact]
+    public void Explanation_column_holds_the_offline_explainers_summary()
+    {
+        var model = _fixture.Model.WithExplanation();
+        var scored = model.Transform(PathView());
+        var texts = scored.GetColumn<string>(VisualAnomalyColumns.Explanation).ToList();
+        var expected = _fixture.Model.Model.Inspect(_fixture.Test.Select(t => t.Path).ToList())
+            .Select(r => _fixture.Model.Model.ExplainAsync(r).GetAwaiter().GetResult().Summary).ToList();
+        Assert.Equal(expected, texts);
+        Assert.All(texts, t => Assert.False(string.IsNullOrWhiteSpace(t)));
+    }
+
+    [Fact]
+    public void MLContext_seed_applies_where_the_JSON_gives_none()
+    {
+        var va = new MLContext(seed: 7).VisualAnomaly(TestData.Catalog);
+        Assert.Equal(7, va.PipelineFromJson(SmallPipeline.Replace("\"seed\": 5,", "")).Pipeline.Spec.Seed);
+        Assert.Equal(5, va.PipelineFromJson(SmallPipeline).Pipeline.Spec.Seed);
+        Assert.Equal(7, va.PatchCore().Pipeline.Spec.Seed);
+        Assert.Null(VisualAnomalyCatalog.SeedOf(new MLContext()));
+    }
+
+    [Fact]
+    public void Unsupported_image_column_is_a_clear_error()
+    {
+        var view = ML.Data.LoadFromEnumerable([new { ImagePath = 3f }]);
+        var e = Assert.Throws<PipelineFramework.Abstractions.PipelineException>(() => _fixture.Model.Transform(view));
+        Assert.Contains("LoadRawImageBytes", e.Message);
+        Assert.Contains("LoadImages", e.Message);
+    }
+}
