@@ -97,15 +97,21 @@ public sealed class AnomalyModel : IDisposable
     /// Why a part got its verdict, from the measured facts only (score, threshold, regions, rules), by the pipeline's
     /// explainer (<c>$.explain</c>; the offline one when none is declared).
     /// </summary>
-    public Task<Explanation> ExplainAsync(InspectionResult result, CancellationToken cancellation = default)
-    {
-        var spec = Spec.Explain ?? new ComponentSpec(Explain.OfflineExplainer.TypeName, new(), "$.explain");
-        var explainer = Catalog.Create<IExplainer>(spec, ComponentKind.Explainer);
-        var facts = new InspectionFacts
+    public Task<Explanation> ExplainAsync(InspectionResult result, CancellationToken cancellation = default) =>
+        ExplainAsync(new InspectionFacts
         {
             Id = result.Id, Score = result.Score, RawScore = result.RawScore, Threshold = Threshold, IsAnomaly = result.IsAnomaly,
             Regions = result.Regions, Rules = result.Rules, MapWidth = result.RawMap.Width, MapHeight = result.RawMap.Height,
-        };
+        }, cancellation);
+
+    /// <summary>
+    /// The same from facts kept elsewhere (a results store), when the heat map itself is no longer at hand; the facts
+    /// carry their own threshold (that of the model which scored the part).
+    /// </summary>
+    public Task<Explanation> ExplainAsync(InspectionFacts facts, CancellationToken cancellation = default)
+    {
+        var spec = Spec.Explain ?? new ComponentSpec(Explain.OfflineExplainer.TypeName, new(), "$.explain");
+        var explainer = Catalog.Create<IExplainer>(spec, ComponentKind.Explainer);
         return explainer.ExplainAsync(facts, Services, cancellation);
     }
 
