@@ -123,6 +123,7 @@ public sealed class InspectionServer : IAsyncDisposable
         await Queue.DisposeAsync();
         await _app.DisposeAsync();
         Registry.Dispose();
+        Store.Dispose();
         _stop.Dispose();
     }
 
@@ -168,8 +169,11 @@ public sealed class InspectionServer : IAsyncDisposable
     }
 
     static IResult Problem(int status, string title, string detail, params (string Key, object? Value)[] extensions) =>
-        Results.Problem(detail: detail, statusCode: status, title: title,
+        Results.Problem(detail: detail, statusCode: status, title: title, type: ProblemType(status),
             extensions: extensions.Length == 0 ? null : extensions.ToDictionary(e => e.Key, e => e.Value));
+
+    /// <summary>ASP.NET Core fills in RFC 9110 links for most statuses but not for 429 (RFC 6585); every problem gets one.</summary>
+    static string? ProblemType(int status) => status == StatusCodes.Status429TooManyRequests ? "https://www.rfc-editor.org/rfc/rfc6585#section-4" : null;
 
     // ---------------------------------------------------------------- access
 
@@ -436,14 +440,12 @@ public sealed class InspectionServer : IAsyncDisposable
             var text = await reader.ReadToEndAsync(cancellation);
             if (!string.IsNullOrWhiteSpace(text))
             {
-                try
-                {
-                    var node = JsonNode.Parse(text);
-                    if (node is not JsonObject obj) return Problem(400, "Body is not a JSON object", "Send {\"question\": \"...\"} or no body at all.");
-                    question = obj["question"] is JsonValue q && q.TryGetValue<string>(out var s) ? s : obj["question"] is null ? null
-                        : throw new JsonException("'question' must be a string");
-                }
-                catch (JsonException e) { return Problem(400, "Body is not valid JSON", $"{e.Message}. Send {{\"question\": \"...\"}} or no body at all."); }
+                JsonNode? node;
+                try { node = JsonNode.Parse(text); }
+                catch (JsonException e) { return Problem(400, "Body is not valid JSON", $"The body is not valid JSON ({e.Message}). Send {{\"question\": \"...\"}} or no body at all."); }
+                if (node is not JsonObject obj) return Problem(400, "Body is not a JSON object", "The body is not a JSON object. Send {\"question\": \"...\"} or no body at all.");
+                if (obj["question"] is JsonValue value && value.TryGetValue<string>(out var asked)) question = asked;
+                else if (obj["question"] is not null) return Problem(400, "Question is not text", "$.question must be a string (or left out).");
             }
         }
         if (question is { Length: > MaxQuestionLength }) return Problem(400, "Question too long", $"The question has {question.Length} characters; at most {MaxQuestionLength}.");

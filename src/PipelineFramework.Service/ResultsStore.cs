@@ -37,7 +37,7 @@ public sealed record StoredExplanation(string InspectionId, DateTime AskedUtc, s
 /// image files are written (atomically) before the row that names them. Reject images beyond the retention count are
 /// deleted oldest first; their rows stay, with the file names cleared.
 /// </summary>
-public sealed class ResultsStore
+public sealed class ResultsStore : IDisposable
 {
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     readonly string _connection;
@@ -185,6 +185,13 @@ public sealed class ResultsStore
             insert.Parameters.AddWithValue("$source", explanation.Source);
             insert.ExecuteNonQuery();
         }
+    }
+
+    /// <summary>Closes the pooled connections, so the WAL is checkpointed and the file stands alone.</summary>
+    public void Dispose()
+    {
+        using var db = new SqliteConnection(_connection);
+        SqliteConnection.ClearPool(db);
     }
 
     public StoredInspection? Find(string id)
