@@ -70,7 +70,7 @@ public sealed class RunningService : IAsyncDisposable
         var options = new ServiceOptions { ModelsFolder = modelsFolder, DataFolder = dataFolder, Port = 0, ModelCheckInterval = TimeSpan.FromMinutes(10) };
         options = tweak?.Invoke(options) ?? options;
         var log = new ConcurrentQueue<string>();
-        var server = InspectionServer.Create(options, TestData.Catalog, HostEnvironment.CreateServices(), l => l.AddProvider(new CollectingLoggerProvider(log)));
+        var server = InspectionServer.Create(options, TestData.Catalog, HostEnvironment.CreateServices(), l => l.ClearProviders().AddProvider(new CollectingLoggerProvider(log)));
         await server.StartAsync();
         return new RunningService
         {
