@@ -3,14 +3,14 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using PipelineFramework.Abstractions;
 using PipelineFramework.Core.Engine;
-using PipelineFramework.Core.Evaluation;
 using PipelineFramework.Core.Images;
 
 namespace PipelineFramework.Service;
 
 /// <summary>One request waiting to be scored.</summary>
-sealed class InspectionJob(string category, byte[] image, string extension)
+sealed class InspectionJob(string category, byte[] image, string extension, bool wantsHeatMap)
 {
+    public bool WantsHeatMap { get; } = wantsHeatMap;
     public string Id { get; } = Guid.CreateVersion7().ToString("N");
     public string Category { get; } = category;
     public byte[] Image { get; } = image;
@@ -155,40 +155,29 @@ sealed class InspectionQueue : IAsyncDisposable
     InspectionOutcome Describe(InspectionJob job, InspectionResult result, ServedModel served)
     {
         var model = served.Model;
-        string? imageFile = null, overlayFile = null;
-        if (result.IsAnomaly)
-        {
-            var image = model.Preprocessing.DecodePrepared(job.Image, job.Id).Image;
-            var overlay = Overlay(image, result, model);
-            (imageFile, overlayFile) = _store.SaveRejectFiles(job.Id, job.Image, job.Extension, overlay);
-        }
-        var map = result.NormalizedMap(model.Normalization);
-        using var bitmap = ImageLoader.ToBitmap(new ImageTensor(1, map.Height, map.Width, map.Values));
-        using var png = bitmap.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+        string? imageFile = null, heatFile = null;
+        if (result.IsAnomaly) (imageFile, heatFile) = _store.SaveRejectFiles(job.Id, job.Image, job.Extension, RejectOverlay.HeatFile(result, model));
         return new InspectionOutcome
         {
             Result = result,
-            HeatMapPng = png.ToArray(),
+            HeatMapPng = job.WantsHeatMap ? HeatMapPng(result, model) : null,
             Record = new StoredInspection
             {
                 Id = job.Id, Category = job.Category, ReceivedUtc = job.ReceivedUtc, IsAnomaly = result.IsAnomaly, Score = result.Score,
                 RawScore = result.RawScore, Threshold = model.Threshold, ModelId = result.ModelId, ModelVersion = served.Version,
                 MapWidth = result.RawMap.Width, MapHeight = result.RawMap.Height, Regions = result.Regions, Rules = result.Rules,
-                Timings = result.Timings, ImageFile = imageFile, OverlayFile = overlayFile,
+                Timings = result.Timings, ImageFile = imageFile, HeatFile = heatFile,
             },
         };
     }
 
-    /// <summary>
-    /// The report's overlay (jet at alpha 0.5). Scale: from the raw score the median good part gets (normalised 0.05,
-    /// see the score normalisation) to the map's peak, at least as far above the threshold as that is below it.
-    /// </summary>
-    static byte[] Overlay(ImageTensor image, InspectionResult result, AnomalyModel model)
+    /// <summary>The normalised map as a grey PNG, as <c>pf score --maps</c> writes it.</summary>
+    static byte[] HeatMapPng(InspectionResult result, AnomalyModel model)
     {
-        var n = model.Normalization;
-        double lo = n.Center + n.Scale * Math.Log(0.05 / 0.95);
-        double hi = Math.Max(result.RawMap.Values.Max(), model.Threshold + (model.Threshold - lo));
-        return HtmlReport.Overlay(new GalleryItem(result.Id, "", 1, result.RawScore, true, image, result.RawMap, null), lo, hi);
+        var map = result.NormalizedMap(model.Normalization);
+        using var bitmap = ImageLoader.ToBitmap(new ImageTensor(1, map.Height, map.Width, map.Values));
+        using var png = bitmap.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+        return png.ToArray();
     }
 
     public async ValueTask DisposeAsync()

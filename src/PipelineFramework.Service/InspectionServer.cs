@@ -313,7 +313,7 @@ public sealed class InspectionServer : IAsyncDisposable
     {
         var json = (JsonObject)JsonSerializer.SerializeToNode(r, ModelJson)!;
         json["verdict"] = r.IsAnomaly ? "ANOMALY" : "OK";
-        json.Remove("imageFile"); json.Remove("overlayFile");
+        json.Remove("imageFile"); json.Remove("heatFile");
         json["links"] = Links(r.Id, r.ImageFile is not null);
         return json;
     }
@@ -343,12 +343,19 @@ public sealed class InspectionServer : IAsyncDisposable
     IResult RejectFile(string id, bool overlay)
     {
         if (Store.Find(id) is not { } record) return UnknownInspection(id);
-        var name = overlay ? record.OverlayFile : record.ImageFile;
-        if (name is null)
+        if (record.ImageFile is null || record.HeatFile is null)
             return Problem(404, "No image kept",
                 record.IsAnomaly ? $"The images of inspection '{id}' were removed by the retention limit ({Options.RejectImagesKept} rejects kept)." : $"Inspection '{id}' passed; images are kept for rejects only.");
-        var type = Path.GetExtension(name).ToLowerInvariant() switch { ".png" => "image/png", ".jpg" => "image/jpeg", ".bmp" => "image/bmp", _ => "application/octet-stream" };
-        return Results.File(Path.Combine(Store.RejectsFolder, name), type);
+        try
+        {
+            if (overlay) return Results.Bytes(Store.Overlay(record), "image/png");
+        }
+        catch (Exception e) when (e is PipelineException or IOException)
+        {
+            return Problem(404, "Overlay unavailable", $"The overlay of inspection '{id}' cannot be drawn: {e.Message}");
+        }
+        var type = Path.GetExtension(record.ImageFile).ToLowerInvariant() switch { ".png" => "image/png", ".jpg" => "image/jpeg", ".bmp" => "image/bmp", _ => "application/octet-stream" };
+        return Results.File(Path.Combine(Store.RejectsFolder, record.ImageFile), type);
     }
 
     async Task<IResult> Inspect(HttpContext http, string category, bool? heatmap)
@@ -366,7 +373,7 @@ public sealed class InspectionServer : IAsyncDisposable
         catch (BadHttpRequestException e) { return Problem(400, "Unreadable request", e.Message); }
 
         if (ImageHeader.Check(body, Options.MaxPixels, out var extension) is { } bad) return Problem(bad.Status, bad.Title, bad.Detail);
-        var job = new InspectionJob(category, body, extension);
+        var job = new InspectionJob(category, body, extension, heatmap == true);
         if (!Queue.TryEnqueue(job))
         {
             http.Response.Headers.RetryAfter = Options.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -25,7 +25,8 @@ public sealed record StoredInspection
     public IReadOnlyDictionary<string, double> Timings { get; init; } = new Dictionary<string, double>();
     /// <summary>File names under the rejects folder; null for good parts and after retention removed them.</summary>
     public string? ImageFile { get; init; }
-    public string? OverlayFile { get; init; }
+    /// <summary>The reject's raw heat map (see <see cref="RejectOverlay"/>); the overlay PNG is drawn from it on first view.</summary>
+    public string? HeatFile { get; init; }
 }
 
 public sealed record StoredExplanation(string InspectionId, DateTime AskedUtc, string? Question, string Verdict, string Summary,
@@ -59,7 +60,7 @@ public sealed class ResultsStore : IDisposable
               id TEXT PRIMARY KEY, category TEXT NOT NULL, received_utc TEXT NOT NULL, is_anomaly INTEGER NOT NULL,
               score REAL NOT NULL, raw_score REAL NOT NULL, threshold REAL NOT NULL, model_id TEXT NOT NULL, model_version INTEGER NOT NULL,
               map_width INTEGER NOT NULL, map_height INTEGER NOT NULL, regions TEXT NOT NULL, rules TEXT NOT NULL, timings TEXT NOT NULL,
-              image_file TEXT, overlay_file TEXT);
+              image_file TEXT, heat_file TEXT);
             CREATE INDEX IF NOT EXISTS inspections_recent ON inspections (received_utc DESC);
             CREATE INDEX IF NOT EXISTS inspections_category ON inspections (category, received_utc DESC);
             CREATE TABLE IF NOT EXISTS explanations (
@@ -88,13 +89,25 @@ public sealed class ResultsStore : IDisposable
         command.ExecuteNonQuery();
     }
 
-    /// <summary>Writes a reject's image and overlay atomically; returns their file names for the row.</summary>
-    public (string Image, string Overlay) SaveRejectFiles(string id, byte[] image, string extension, byte[] overlayPng)
+    /// <summary>Writes a reject's image and heat map atomically; returns their file names for the row.</summary>
+    public (string Image, string Heat) SaveRejectFiles(string id, byte[] image, string extension, byte[] heatFile)
     {
-        string imageName = id + extension, overlayName = id + ".overlay.png";
+        string imageName = id + extension, heatName = id + ".heat";
         AtomicFile.Write(Path.Combine(RejectsFolder, imageName), s => s.Write(image));
-        AtomicFile.Write(Path.Combine(RejectsFolder, overlayName), s => s.Write(overlayPng));
-        return (imageName, overlayName);
+        AtomicFile.Write(Path.Combine(RejectsFolder, heatName), s => s.Write(heatFile));
+        return (imageName, heatName);
+    }
+
+    static string OverlayName(string id) => id + ".overlay.png";
+
+    /// <summary>A reject's overlay PNG: drawn from its image and heat map on first request, then kept with them.</summary>
+    public byte[] Overlay(StoredInspection r)
+    {
+        var path = Path.Combine(RejectsFolder, OverlayName(r.Id));
+        if (File.Exists(path)) return File.ReadAllBytes(path);
+        var png = RejectOverlay.Render(File.ReadAllBytes(Path.Combine(RejectsFolder, r.ImageFile!)), File.ReadAllBytes(Path.Combine(RejectsFolder, r.HeatFile!)), r.Id);
+        AtomicFile.Write(path, s => s.Write(png));
+        return png;
     }
 
     /// <summary>Stores a batch in one durable transaction, then applies the reject image retention.</summary>
@@ -110,8 +123,8 @@ public sealed class ResultsStore : IDisposable
                 insert.Transaction = tx;
                 insert.CommandText = """
                     INSERT INTO inspections (id, category, received_utc, is_anomaly, score, raw_score, threshold, model_id, model_version,
-                      map_width, map_height, regions, rules, timings, image_file, overlay_file)
-                    VALUES ($id, $category, $received, $anomaly, $score, $raw, $threshold, $model, $version, $mw, $mh, $regions, $rules, $timings, $image, $overlay)
+                      map_width, map_height, regions, rules, timings, image_file, heat_file)
+                    VALUES ($id, $category, $received, $anomaly, $score, $raw, $threshold, $model, $version, $mw, $mh, $regions, $rules, $timings, $image, $heat)
                     """;
                 foreach (var r in batch)
                 {
@@ -131,7 +144,7 @@ public sealed class ResultsStore : IDisposable
                     insert.Parameters.AddWithValue("$rules", JsonSerializer.Serialize(r.Rules, Json));
                     insert.Parameters.AddWithValue("$timings", JsonSerializer.Serialize(r.Timings, Json));
                     insert.Parameters.AddWithValue("$image", (object?)r.ImageFile ?? DBNull.Value);
-                    insert.Parameters.AddWithValue("$overlay", (object?)r.OverlayFile ?? DBNull.Value);
+                    insert.Parameters.AddWithValue("$heat", (object?)r.HeatFile ?? DBNull.Value);
                     insert.ExecuteNonQuery();
                 }
                 tx.Commit();
@@ -142,10 +155,10 @@ public sealed class ResultsStore : IDisposable
 
     void ApplyRetention(SqliteConnection db)
     {
-        var expired = new List<(string Id, string? Image, string? Overlay)>();
+        var expired = new List<(string Id, string? Image, string? Heat)>();
         using (var query = db.CreateCommand())
         {
-            query.CommandText = "SELECT id, image_file, overlay_file FROM inspections WHERE image_file IS NOT NULL ORDER BY received_utc DESC, id DESC LIMIT -1 OFFSET $keep";
+            query.CommandText = "SELECT id, image_file, heat_file FROM inspections WHERE image_file IS NOT NULL ORDER BY received_utc DESC, id DESC LIMIT -1 OFFSET $keep";
             query.Parameters.AddWithValue("$keep", _rejectImagesKept);
             using var reader = query.ExecuteReader();
             while (reader.Read()) expired.Add((reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2)));
@@ -156,13 +169,13 @@ public sealed class ResultsStore : IDisposable
         {
             using var clear = db.CreateCommand();
             clear.Transaction = tx;
-            clear.CommandText = "UPDATE inspections SET image_file = NULL, overlay_file = NULL WHERE id = $id";
+            clear.CommandText = "UPDATE inspections SET image_file = NULL, heat_file = NULL WHERE id = $id";
             var id = clear.Parameters.Add("$id", SqliteType.Text);
             foreach (var e in expired) { id.Value = e.Id; clear.ExecuteNonQuery(); }
             tx.Commit();
         }
         foreach (var e in expired)
-            foreach (var name in new[] { e.Image, e.Overlay })
+            foreach (var name in new[] { e.Image, e.Heat, OverlayName(e.Id) })
                 if (name is not null) File.Delete(Path.Combine(RejectsFolder, name));
     }
 
@@ -246,7 +259,7 @@ public sealed class ResultsStore : IDisposable
         catch (SqliteException) { return false; }
     }
 
-    const string Columns = "id, category, received_utc, is_anomaly, score, raw_score, threshold, model_id, model_version, map_width, map_height, regions, rules, timings, image_file, overlay_file";
+    const string Columns = "id, category, received_utc, is_anomaly, score, raw_score, threshold, model_id, model_version, map_width, map_height, regions, rules, timings, image_file, heat_file";
 
     static StoredInspection Read(SqliteDataReader r) => new()
     {
@@ -256,7 +269,7 @@ public sealed class ResultsStore : IDisposable
         Regions = JsonSerializer.Deserialize<List<DefectRegion>>(r.GetString(11), Json) ?? [],
         Rules = JsonSerializer.Deserialize<List<RuleResult>>(r.GetString(12), Json) ?? [],
         Timings = JsonSerializer.Deserialize<Dictionary<string, double>>(r.GetString(13), Json) ?? [],
-        ImageFile = r.IsDBNull(14) ? null : r.GetString(14), OverlayFile = r.IsDBNull(15) ? null : r.GetString(15),
+        ImageFile = r.IsDBNull(14) ? null : r.GetString(14), HeatFile = r.IsDBNull(15) ? null : r.GetString(15),
     };
 
     // Fixed-width UTC text sorts in time order.
