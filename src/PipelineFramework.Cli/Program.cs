@@ -40,6 +40,7 @@ try
     root.Subcommands.Add(Commands.Automl(pluginsOption, interruption.Token));
     root.Subcommands.Add(Commands.Explain(pluginsOption, interruption.Token));
     root.Subcommands.Add(Commands.GenerateCatalog(pluginsOption));
+    root.Subcommands.Add(Commands.Serve(pluginsOption, interruption.Token));
     var parsed = root.Parse(args);
     // System.CommandLine's own report is the errors plus the whole help text; one line that points at --help is clearer.
     if (parsed.Errors.Count > 0 && parsed.Action is not { ClearsParseErrors: true })

@@ -125,11 +125,21 @@ public sealed class AnomalyModel : IDisposable
         Converse(result).ExplainAsync(cancellation);
 
     /// <summary>An explanation of one part that follow-up questions can continue (<see cref="Explain.ExplanationConversation.AskAsync"/>).</summary>
-    public Explain.ExplanationConversation Converse(InspectionResult result)
+    public Explain.ExplanationConversation Converse(InspectionResult result) => Converse(FactsOf(result));
+
+    /// <summary>
+    /// The same from facts kept elsewhere (a results store), when the heat map itself is no longer at hand; the facts
+    /// carry their own threshold (that of the model which scored the part).
+    /// </summary>
+    public Task<Explanation> ExplainAsync(InspectionFacts facts, CancellationToken cancellation = default) =>
+        Converse(facts).ExplainAsync(cancellation);
+
+    /// <summary>A conversation about a part from its stored facts, with the same guard rails.</summary>
+    public Explain.ExplanationConversation Converse(InspectionFacts facts)
     {
         var spec = Spec.Explain ?? new ComponentSpec(Explain.OfflineExplainer.TypeName, new(), "$.explain");
         var explainer = Catalog.Create<IExplainer>(spec, ComponentKind.Explainer);
-        return new Explain.ExplanationConversation(explainer, FactsOf(result), Services);
+        return new Explain.ExplanationConversation(explainer, facts, Services);
     }
 
     /// <summary>The facts an explainer gets about a part: the result, the threshold and what good parts score.</summary>

@@ -1,0 +1,189 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using PipelineFramework.Abstractions;
+using PipelineFramework.Core.Engine;
+using PipelineFramework.Core.Images;
+
+namespace PipelineFramework.Service;
+
+/// <summary>One request waiting to be scored.</summary>
+sealed class InspectionJob(string category, byte[] image, string extension, bool wantsHeatMap)
+{
+    public bool WantsHeatMap { get; } = wantsHeatMap;
+    public string Id { get; } = Guid.CreateVersion7().ToString("N");
+    public string Category { get; } = category;
+    public byte[] Image { get; } = image;
+    public string Extension { get; } = extension;
+    public DateTime ReceivedUtc { get; } = DateTime.UtcNow;
+    public long EnqueuedTicks { get; } = Stopwatch.GetTimestamp();
+    public TaskCompletionSource<InspectionOutcome> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
+/// <summary>What a request gets back: the result and the model that gave it, or why there is none.</summary>
+sealed record InspectionOutcome
+{
+    public InspectionResult? Result { get; init; }
+    public StoredInspection? Record { get; init; }
+    /// <summary>The normalised heat map (0.5 = threshold) as a grey PNG, at the map's size.</summary>
+    public byte[]? HeatMapPng { get; init; }
+    public bool Stored { get; init; }
+    public string? StoreError { get; init; }
+    public int BatchSize { get; init; }
+    public double QueueMs { get; init; }
+    public double BatchMs { get; init; }
+    /// <summary>Set when the part could not be scored: HTTP status and message.</summary>
+    public (int Status, string Title, string Detail)? Failure { get; init; }
+}
+
+/// <summary>
+/// A bounded queue in front of one scoring loop. Requests that arrive while a batch is scored wait together and are
+/// scored as the next batch (up to <see cref="ServiceOptions.MaxBatch"/>, one backbone call); each category's part of
+/// a batch is scored by one model lease, so a response names exactly the model that scored it. A full queue refuses
+/// at once (the endpoint answers 429), so memory is bounded by the queue places times the request size limit.
+/// Results are stored (one transaction per batch) before any response of the batch is released.
+/// </summary>
+sealed class InspectionQueue : IAsyncDisposable
+{
+    readonly Channel<InspectionJob> _channel;
+    readonly ModelRegistry _registry;
+    readonly ResultsStore _store;
+    readonly ServiceOptions _options;
+    readonly ILogger _log;
+    readonly Task _loop;
+    long _batches, _scored;
+
+    public InspectionQueue(ModelRegistry registry, ResultsStore store, ServiceOptions options, ILogger log)
+    {
+        _registry = registry; _store = store; _options = options; _log = log;
+        _channel = Channel.CreateBounded<InspectionJob>(new BoundedChannelOptions(options.QueueCapacity)
+        {
+            SingleReader = true, FullMode = BoundedChannelFullMode.Wait,
+        });
+        _loop = Task.Factory.StartNew(Run, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+    }
+
+    public int Waiting => _channel.Reader.Count;
+    public long Batches => Interlocked.Read(ref _batches);
+    public long Scored => Interlocked.Read(ref _scored);
+
+    /// <summary>False when the queue is full (or closed): the caller refuses the request with 429.</summary>
+    public bool TryEnqueue(InspectionJob job) => _channel.Writer.TryWrite(job);
+
+    async Task Run()
+    {
+        var reader = _channel.Reader;
+        var batch = new List<InspectionJob>(_options.MaxBatch);
+        while (await reader.WaitToReadAsync())
+        {
+            batch.Clear();
+            while (batch.Count < _options.MaxBatch && reader.TryRead(out var job)) batch.Add(job);
+            if (batch.Count == 0) continue;
+            try { ScoreBatch(batch); }
+            catch (Exception e)
+            {
+                // Never leave a request waiting: whatever went wrong, every job of the batch gets an answer.
+                _log.LogError(e, "Scoring a batch of {Count} failed unexpectedly", batch.Count);
+                foreach (var job in batch)
+                    job.Done.TrySetResult(new InspectionOutcome { Failure = (500, "Scoring failed", $"The service could not score the image: {e.Message}") });
+            }
+        }
+    }
+
+    void ScoreBatch(List<InspectionJob> batch)
+    {
+        long start = Stopwatch.GetTimestamp();
+        Interlocked.Increment(ref _batches);
+        var outcomes = new List<(InspectionJob Job, InspectionOutcome Outcome)>();
+        foreach (var group in batch.GroupBy(j => j.Category, StringComparer.Ordinal))
+        {
+            var jobs = group.ToList();
+            var lease = _registry.Acquire(group.Key);
+            if (lease is not { } held)
+            {
+                foreach (var job in jobs)
+                    outcomes.Add((job, new InspectionOutcome { Failure = (404, "Unknown category", $"No model is served for '{job.Category}' any more (its file was removed).") }));
+                continue;
+            }
+            using var _ = held;
+            var scored = ScoreGroup(held.Served.Model, jobs);
+            for (int i = 0; i < jobs.Count; i++)
+                outcomes.Add((jobs[i], scored[i].Result is { } r ? Describe(jobs[i], r, held.Served) : new InspectionOutcome { Failure = scored[i].Failure }));
+        }
+        double batchMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+
+        var records = outcomes.Where(o => o.Outcome.Record is not null).Select(o => o.Outcome.Record!).ToList();
+        string? storeError = null;
+        try { _store.Save(records); }
+        catch (Exception e)
+        {
+            storeError = $"The result was not stored ({e.GetType().Name}: {e.Message}); the verdict stands, but it is not in the results database.";
+            _log.LogError("Storing {Count} results failed: {Message}", records.Count, e.Message);
+        }
+        Interlocked.Add(ref _scored, records.Count);
+        foreach (var (job, outcome) in outcomes)
+        {
+            job.Done.TrySetResult(outcome with
+            {
+                Stored = outcome.Record is not null && storeError is null,
+                StoreError = outcome.Record is null ? null : storeError,
+                BatchSize = batch.Count,
+                BatchMs = batchMs,
+                QueueMs = Stopwatch.GetElapsedTime(job.EnqueuedTicks, start).TotalMilliseconds,
+            });
+        }
+    }
+
+    /// <summary>One engine call for the group; if an image in it cannot be decoded, each is scored alone so only that one fails.</summary>
+    static (InspectionResult? Result, (int, string, string)? Failure)[] ScoreGroup(AnomalyModel model, List<InspectionJob> jobs)
+    {
+        try
+        {
+            return model.Inspect(jobs.Select(j => ImageSource.FromBytes(j.Id, j.Image)).ToList())
+                .Select(r => ((InspectionResult?)r, ((int, string, string)?)null)).ToArray();
+        }
+        catch (PipelineException) when (jobs.Count > 1)
+        {
+            return jobs.Select(j => ScoreGroup(model, [j])[0]).ToArray();
+        }
+        catch (PipelineException e)
+        {
+            return [(null, (422, "Image cannot be scored", e.Message))];
+        }
+    }
+
+    InspectionOutcome Describe(InspectionJob job, InspectionResult result, ServedModel served)
+    {
+        var model = served.Model;
+        string? imageFile = null, heatFile = null;
+        if (result.IsAnomaly) (imageFile, heatFile) = _store.SaveRejectFiles(job.Id, job.Image, job.Extension, RejectOverlay.HeatFile(result, model));
+        return new InspectionOutcome
+        {
+            Result = result,
+            HeatMapPng = job.WantsHeatMap ? HeatMapPng(result, model) : null,
+            Record = new StoredInspection
+            {
+                Id = job.Id, Category = job.Category, ReceivedUtc = job.ReceivedUtc, IsAnomaly = result.IsAnomaly, Score = result.Score,
+                RawScore = result.RawScore, Threshold = model.Threshold, ModelId = result.ModelId, ModelVersion = served.Version,
+                MapWidth = result.RawMap.Width, MapHeight = result.RawMap.Height, Regions = result.Regions, Rules = result.Rules,
+                Timings = result.Timings, ImageFile = imageFile, HeatFile = heatFile,
+            },
+        };
+    }
+
+    /// <summary>The normalised map as a grey PNG, as <c>pf score --maps</c> writes it.</summary>
+    static byte[] HeatMapPng(InspectionResult result, AnomalyModel model)
+    {
+        var map = result.NormalizedMap(model.Normalization);
+        using var bitmap = ImageLoader.ToBitmap(new ImageTensor(1, map.Height, map.Width, map.Values));
+        using var png = bitmap.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+        return png.ToArray();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        // Requests already accepted are scored and stored before the service stops.
+        _channel.Writer.TryComplete();
+        await _loop;
+    }
+}

@@ -1,0 +1,485 @@
+using System.Net;
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using PipelineFramework.Abstractions;
+using PipelineFramework.Core.Plugins;
+
+namespace PipelineFramework.Service;
+
+/// <summary>
+/// The inspection service: Kestrel on one address, the HTTP API (<c>/v1</c>), health, the OpenAPI document and the
+/// web page, over a model registry, a batching queue and a results store. <c>pf serve</c>, the tests and the load test
+/// all host it through this class, on a real loopback socket.
+/// </summary>
+public sealed class InspectionServer : IAsyncDisposable
+{
+    readonly WebApplication _app;
+    readonly CancellationTokenSource _stop = new();
+    Task _watcher = Task.CompletedTask;
+    FileSystemWatcher? _fileWatcher;
+    readonly SemaphoreSlim _wake = new(0);
+
+    public ServiceOptions Options { get; }
+    public ModelRegistry Registry { get; }
+    public ResultsStore Store { get; }
+    internal InspectionQueue Queue { get; }
+    public ILogger Log { get; }
+
+    InspectionServer(WebApplication app, ServiceOptions options, ModelRegistry registry, ResultsStore store, InspectionQueue queue, ILogger log)
+    {
+        _app = app; Options = options; Registry = registry; Store = store; Queue = queue; Log = log;
+    }
+
+    /// <summary>The address clients use (the real port when <see cref="ServiceOptions.Port"/> is 0); set by <see cref="StartAsync"/>.</summary>
+    public Uri BaseAddress { get; private set; } = new("http://127.0.0.1/");
+
+    /// <summary>Checks the options, opens the store and loads the models folder; throws <see cref="PipelineException"/> on unusable options.</summary>
+    public static InspectionServer Create(ServiceOptions options, IComponentCatalog catalog, HostServices services, Action<ILoggingBuilder>? logging = null)
+    {
+        if (options.Problems() is { Count: > 0 } problems) throw new PipelineException(string.Join(" ", problems));
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, Args = [] });
+        builder.WebHost.UseKestrel(k =>
+        {
+            k.Listen(options.Address, options.Port);
+            k.Limits.MaxRequestBodySize = options.MaxRequestBytes;
+            k.AddServerHeader = false;
+        });
+        builder.Services.Configure<FormOptions>(f => { f.MultipartBodyLengthLimit = options.MaxRequestBytes; f.ValueCountLimit = 16; });
+        builder.Services.AddProblemDetails();
+        builder.Services.AddOpenApi();
+        // Request-by-request framework logs would drown the model swaps and refusals an operator needs to see.
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning).AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
+        logging?.Invoke(builder.Logging);
+        var app = builder.Build();
+
+        var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("PipelineFramework.Service");
+        var store = new ResultsStore(options.DataFolder, options.RejectImagesKept);
+        var registry = new ModelRegistry(options.ModelsFolder, catalog, services, log);
+        registry.Scan();
+        var queue = new InspectionQueue(registry, store, options, log);
+        var server = new InspectionServer(app, options, registry, store, queue, log);
+        server.Map();
+        return server;
+    }
+
+    public async Task StartAsync()
+    {
+        await _app.StartAsync();
+        var address = _app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        BaseAddress = new Uri(address.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal).Replace("[::]", "[::1]", StringComparison.Ordinal) + "/");
+        _fileWatcher = new FileSystemWatcher(Registry.Folder, "*" + ModelRegistry.Extension)
+        {
+            NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size, EnableRaisingEvents = true,
+        };
+        FileSystemEventHandler wake = (_, _) => _wake.Release();
+        _fileWatcher.Created += wake; _fileWatcher.Changed += wake; _fileWatcher.Deleted += wake;
+        _fileWatcher.Renamed += (_, _) => _wake.Release();
+        _watcher = Task.Run(WatchModels);
+        Log.LogInformation("Inspection service on {Address}: models from {Models}, results in {Store}", BaseAddress, Registry.Folder, Store.DatabasePath);
+    }
+
+    /// <summary>Runs until the token is cancelled (Ctrl+C in <c>pf serve</c>), then stops cleanly.</summary>
+    public async Task RunAsync(CancellationToken cancellation)
+    {
+        await StartAsync();
+        try { await Task.Delay(Timeout.Infinite, cancellation); }
+        catch (OperationCanceledException) { }
+    }
+
+    /// <summary>Checks the folder now (a watcher event or the periodic check does it otherwise).</summary>
+    public void CheckModelsNow() => Registry.Scan();
+
+    async Task WatchModels()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            try { await _wake.WaitAsync(Options.ModelCheckInterval, _stop.Token); }
+            catch (OperationCanceledException) { return; }
+            // A burst of events (a copy writes many times) is one check; a half-written file fails now and loads when it changes again.
+            while (_wake.CurrentCount > 0) _wake.Wait(0);
+            try { Registry.Scan(); }
+            catch (Exception e) { Log.LogError(e, "Checking the models folder failed; the loaded models keep serving"); }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        _fileWatcher?.Dispose();
+        await _watcher;
+        // Stop taking requests, then finish (score and store) those already accepted.
+        await _app.StopAsync();
+        await Queue.DisposeAsync();
+        await _app.DisposeAsync();
+        Registry.Dispose();
+        Store.Dispose();
+        _stop.Dispose();
+    }
+
+    // ------------------------------------------------------------------------------------------ endpoints
+
+    void Map()
+    {
+        var app = _app;
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.MapOpenApi("/openapi/v1.json");
+
+        app.MapGet("/health/live", () => Results.Json(new { status = "alive" })).WithSummary("Liveness: the process answers.");
+        app.MapGet("/health/ready", Ready).WithSummary("Readiness: the results store answers and at least one model is served.");
+        app.MapGet("/v1/access", Access).WithSummary("Whether this client may use the write endpoints (inspect, explain).");
+        app.MapGet("/v1/models", Models).WithSummary("Served models per category, and model files that were refused.");
+        app.MapGet("/v1/models/{category}", Model).WithSummary("One category's model: its manifest (pipeline, threshold, training).");
+        app.MapGet("/v1/models/{category}/report", Report).WithSummary("The evaluation report kept beside the model file (<category>.report.html).");
+        app.MapGet("/v1/inspections", Recent).WithSummary("Recent inspections, newest first; filter by category and verdict (anomaly|ok).");
+        app.MapGet("/v1/inspections/{id}", Inspection).WithSummary("One inspection with its explanations.");
+        app.MapGet("/v1/inspections/{id}/image", (string id) => RejectFile(id, overlay: false)).WithSummary("A reject's image as sent.");
+        app.MapGet("/v1/inspections/{id}/overlay.png", (string id) => RejectFile(id, overlay: true)).WithSummary("A reject's heat-map overlay.");
+        app.MapPost("/v1/inspect/{category}", Inspect)
+            // No Accepts metadata: it would make routing refuse bodies by their Content-Type (415 before our own checks),
+            // and a line camera's client rarely sets one; the bytes themselves are checked instead.
+            .WithSummary("Scores one image (PNG/JPEG/BMP as the raw body, or a file part of a multipart form): verdict, score, threshold, regions, rules, model, timings. ?heatmap=true adds the heat map as PNG.");
+        app.MapPost("/v1/explain/{inspectionId}", Explain).WithSummary("Explains an inspection's verdict; optional JSON body {\"question\": \"...\"}.");
+
+        foreach (var (path, type) in new[] { ("/", "text/html; charset=utf-8"), ("/app.js", "text/javascript; charset=utf-8"), ("/app.css", "text/css; charset=utf-8") })
+        {
+            var bytes = PageFile(path == "/" ? "index.html" : path[1..]);
+            app.MapGet(path, () => Results.Bytes(bytes, type)).ExcludeFromDescription();
+        }
+    }
+
+    static byte[] PageFile(string name)
+    {
+        using var stream = typeof(InspectionServer).Assembly.GetManifestResourceStream("wwwroot/" + name)
+            ?? throw new InvalidOperationException($"The page file {name} is not embedded in the service assembly.");
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
+    }
+
+    static IResult Problem(int status, string title, string detail, params (string Key, object? Value)[] extensions) =>
+        Results.Problem(detail: detail, statusCode: status, title: title, type: ProblemType(status),
+            extensions: extensions.Length == 0 ? null : extensions.ToDictionary(e => e.Key, e => e.Value));
+
+    /// <summary>ASP.NET Core fills in RFC 9110 links for most statuses but not for 429 (RFC 6585); every problem gets one.</summary>
+    static string? ProblemType(int status) => status == StatusCodes.Status429TooManyRequests ? "https://www.rfc-editor.org/rfc/rfc6585#section-4" : null;
+
+    // ---------------------------------------------------------------- access
+
+    /// <summary>Null when the request may write; otherwise the 401/403 problem to answer.</summary>
+    IResult? Refusal(HttpContext http)
+    {
+        if (!KeyRequired(http)) return null;
+        if (Options.ApiKey is null)
+            return Problem(403, "Writing is switched off", $"This service has no API key configured ({ServiceOptions.ApiKeyVariable}), so only loopback clients may inspect or explain.");
+        var sent = http.Request.Headers[ServiceOptions.ApiKeyHeader].ToString();
+        if (sent.Length == 0)
+            return Problem(401, "API key missing", $"Send the API key in the {ServiceOptions.ApiKeyHeader} header; the operator sets it in {ServiceOptions.ApiKeyVariable}. Reading (GET) needs no key.");
+        if (!CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(sent), Encoding.UTF8.GetBytes(Options.ApiKey)))
+            return Problem(403, "API key wrong", $"The {ServiceOptions.ApiKeyHeader} header does not match this service's key. Ask the operator for the current key.");
+        return null;
+    }
+
+    bool KeyRequired(HttpContext http)
+    {
+        var remote = http.Connection.RemoteIpAddress;
+        bool loopback = remote is not null && IPAddress.IsLoopback(remote);
+        return !loopback || Options.KeyRequiredOnLoopback;
+    }
+
+    IResult Access(HttpContext http) => Results.Json(new
+    {
+        keyRequired = KeyRequired(http),
+        canWrite = Refusal(http) is null,
+        header = ServiceOptions.ApiKeyHeader,
+    });
+
+    // ---------------------------------------------------------------- health
+
+    IResult Ready()
+    {
+        var problems = new List<string>();
+        if (!Store.IsHealthy()) problems.Add($"the results database {Store.DatabasePath} does not answer");
+        if (Registry.Categories.Count == 0) problems.Add($"no model is served: put <category>{ModelRegistry.Extension} files into {Registry.Folder}");
+        return problems.Count == 0
+            ? Results.Json(new { status = "ready", categories = Registry.Categories, queued = Queue.Waiting })
+            : Problem(503, "Not ready", string.Join("; ", problems) + ".");
+    }
+
+    // ---------------------------------------------------------------- models
+
+    IResult Models() => Results.Json(new
+    {
+        folder = Registry.Folder,
+        models = Registry.Categories.Select(c => Registry.Current(c)).OfType<ServedModel>().Select(ModelSummary).ToList(),
+        refused = Registry.Problems.Select(p => new { category = p.Key, file = p.Value.File, message = p.Value.Message, utc = p.Value.Utc }).ToList(),
+    });
+
+    object ModelSummary(ServedModel s) => new
+    {
+        category = s.Category,
+        modelId = s.Model.ModelId,
+        version = s.Version,
+        file = s.File.Path,
+        loadedUtc = s.LoadedUtc,
+        createdUtc = s.Model.Manifest.CreatedUtc,
+        pipeline = s.Model.Spec.Name,
+        threshold = s.Model.Threshold,
+        thresholdPolicy = s.Model.Manifest.Threshold.Policy,
+        trainImages = s.Model.Manifest.Training.FitImages + s.Model.Manifest.Training.HoldoutImages,
+        report = File.Exists(ReportPath(s.Category)) ? $"/v1/models/{s.Category}/report" : null,
+        problem = Registry.Problems.GetValueOrDefault(s.Category)?.Message,
+    };
+
+    IResult Model(string category)
+    {
+        if (Registry.Acquire(category) is not { } lease) return UnknownCategory(category);
+        using (lease)
+        {
+            var m = lease.Served.Model;
+            return Results.Json(new
+            {
+                summary = ModelSummary(lease.Served),
+                manifest = JsonSerializer.SerializeToNode(m.Manifest, ModelJson),
+            });
+        }
+    }
+
+    static readonly JsonSerializerOptions ModelJson = new(JsonSerializerDefaults.Web);
+
+    string ReportPath(string category) => Path.Combine(Registry.Folder, category + ".report.html");
+
+    IResult Report(string category)
+    {
+        if (Registry.Current(category) is null) return UnknownCategory(category);
+        var path = ReportPath(category);
+        return File.Exists(path)
+            ? Results.File(path, "text/html; charset=utf-8")
+            : Problem(404, "No evaluation report", $"No report is kept for '{category}'. Put the report.html of `pf evaluate` beside the model as {Path.GetFileName(path)}.");
+    }
+
+    IResult UnknownCategory(string category)
+    {
+        var known = Registry.Categories;
+        var near = known.OrderBy(k => Distance(k.ToLowerInvariant(), category.ToLowerInvariant())).FirstOrDefault();
+        var hint = near is not null && Distance(near.ToLowerInvariant(), category.ToLowerInvariant()) <= Math.Max(2, category.Length / 3) ? $" Did you mean '{near}'?" : "";
+        return Problem(404, "Unknown category",
+            $"No model is served for category '{category}'.{hint} Served: {(known.Count == 0 ? "none" : string.Join(", ", known))}. " +
+            $"A category is served when {Registry.Folder} holds a valid <category>{ModelRegistry.Extension}.",
+            ("categories", known));
+    }
+
+    static int Distance(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (int i = 0; i <= a.Length; i++) d[i, 0] = i;
+        for (int j = 0; j <= b.Length; j++) d[0, j] = j;
+        for (int i = 1; i <= a.Length; i++)
+            for (int j = 1; j <= b.Length; j++)
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+        return d[a.Length, b.Length];
+    }
+
+    // ---------------------------------------------------------------- inspections
+
+    IResult Recent(string? category, string? verdict, int? limit)
+    {
+        bool? anomalous = verdict?.ToLowerInvariant() switch
+        {
+            null or "" or "all" => null,
+            "anomaly" or "reject" or "ng" => true,
+            "ok" or "good" or "accept" => false,
+            _ => (bool?)null,
+        };
+        if (verdict is not null && anomalous is null && verdict is not ("" or "all"))
+            return Problem(400, "Unknown verdict filter", $"verdict='{verdict}' is not a filter; use anomaly, ok or all.");
+        int n = limit ?? 50;
+        if (n is < 1 or > 500) return Problem(400, "Limit out of range", $"limit={n}; use 1 to 500.");
+        return Results.Json(new { inspections = Store.Recent(string.IsNullOrEmpty(category) ? null : category, anomalous, n).Select(InspectionJson).ToList() });
+    }
+
+    static JsonObject InspectionJson(StoredInspection r)
+    {
+        var json = (JsonObject)JsonSerializer.SerializeToNode(r, ModelJson)!;
+        json["verdict"] = r.IsAnomaly ? "ANOMALY" : "OK";
+        json.Remove("imageFile"); json.Remove("heatFile");
+        json["links"] = Links(r.Id, r.ImageFile is not null);
+        return json;
+    }
+
+    static JsonObject Links(string id, bool hasImages)
+    {
+        var links = new JsonObject { ["self"] = $"/v1/inspections/{id}", ["explain"] = $"/v1/explain/{id}" };
+        if (hasImages)
+        {
+            links["image"] = $"/v1/inspections/{id}/image";
+            links["overlay"] = $"/v1/inspections/{id}/overlay.png";
+        }
+        return links;
+    }
+
+    IResult Inspection(string id)
+    {
+        if (Store.Find(id) is not { } record) return UnknownInspection(id);
+        var json = InspectionJson(record);
+        json["explanations"] = JsonSerializer.SerializeToNode(Store.Explanations(id), ModelJson);
+        return Results.Json(json);
+    }
+
+    static IResult UnknownInspection(string id) =>
+        Problem(404, "Unknown inspection", $"No inspection '{id}' is stored. Ids come from POST /v1/inspect/{{category}} (field 'id') or GET /v1/inspections.");
+
+    IResult RejectFile(string id, bool overlay)
+    {
+        if (Store.Find(id) is not { } record) return UnknownInspection(id);
+        if (record.ImageFile is null || record.HeatFile is null)
+            return Problem(404, "No image kept",
+                record.IsAnomaly ? $"The images of inspection '{id}' were removed by the retention limit ({Options.RejectImagesKept} rejects kept)." : $"Inspection '{id}' passed; images are kept for rejects only.");
+        try
+        {
+            if (overlay) return Results.Bytes(Store.Overlay(record), "image/png");
+        }
+        catch (Exception e) when (e is PipelineException or IOException)
+        {
+            return Problem(404, "Overlay unavailable", $"The overlay of inspection '{id}' cannot be drawn: {e.Message}");
+        }
+        var type = Path.GetExtension(record.ImageFile).ToLowerInvariant() switch { ".png" => "image/png", ".jpg" => "image/jpeg", ".bmp" => "image/bmp", _ => "application/octet-stream" };
+        return Results.File(Path.Combine(Store.RejectsFolder, record.ImageFile), type);
+    }
+
+    async Task<IResult> Inspect(HttpContext http, string category, bool? heatmap)
+    {
+        if (Refusal(http) is { } refused) return refused;
+        if (Registry.Current(category) is null) return UnknownCategory(category);
+        byte[] body;
+        try
+        {
+            if (http.Request.ContentLength > Options.MaxRequestBytes) return TooLarge(http.Request.ContentLength.Value);
+            body = await ReadImage(http.Request);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge) { return TooLarge(null); }
+        catch (InvalidDataException e) { return Problem(e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase) ? 413 : 400, "Unreadable form", $"The multipart form cannot be read: {e.Message}"); }
+        catch (BadHttpRequestException e) { return Problem(400, "Unreadable request", e.Message); }
+
+        if (ImageHeader.Check(body, Options.MaxPixels, out var extension) is { } bad) return Problem(bad.Status, bad.Title, bad.Detail);
+        var job = new InspectionJob(category, body, extension, heatmap == true);
+        if (!Queue.TryEnqueue(job))
+        {
+            http.Response.Headers.RetryAfter = Options.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return Problem(429, "Busy", $"{Options.QueueCapacity} images are already waiting to be scored. Retry after {Options.RetryAfterSeconds} s.");
+        }
+        var outcome = await job.Done.Task;
+        if (outcome.Failure is { } f) return Problem(f.Status, f.Title, f.Detail);
+        var r = outcome.Record!;
+        var stages = new JsonObject(r.Timings.Select(t => KeyValuePair.Create(t.Key, (JsonNode?)Math.Round(t.Value, 3))));
+        var json = new JsonObject
+        {
+            ["id"] = r.Id,
+            ["category"] = r.Category,
+            ["verdict"] = r.IsAnomaly ? "ANOMALY" : "OK",
+            ["isAnomaly"] = r.IsAnomaly,
+            ["score"] = r.Score,
+            ["rawScore"] = r.RawScore,
+            ["threshold"] = r.Threshold,
+            ["regions"] = JsonSerializer.SerializeToNode(r.Regions, ModelJson),
+            ["rules"] = JsonSerializer.SerializeToNode(r.Rules, ModelJson),
+            ["model"] = new JsonObject { ["id"] = r.ModelId, ["version"] = r.ModelVersion },
+            ["timings"] = new JsonObject
+            {
+                ["stagesMs"] = stages, ["queueMs"] = Math.Round(outcome.QueueMs, 3), ["batchMs"] = Math.Round(outcome.BatchMs, 3), ["batchSize"] = outcome.BatchSize,
+            },
+            ["stored"] = outcome.Stored,
+            ["links"] = Links(r.Id, r.ImageFile is not null),
+        };
+        if (outcome.StoreError is not null) json["storeError"] = outcome.StoreError;
+        if (heatmap == true && outcome.HeatMapPng is not null)
+            json["heatMap"] = new JsonObject
+            {
+                ["png"] = Convert.ToBase64String(outcome.HeatMapPng), ["width"] = r.MapWidth, ["height"] = r.MapHeight,
+                ["scale"] = "normalised score: 0 black, 0.5 (the threshold) mid grey, 1 white",
+            };
+        return Results.Json(json);
+    }
+
+    IResult TooLarge(long? length) => Problem(413, "Request too large",
+        $"The request body{(length is { } l ? $" ({l} bytes)" : "")} is over this service's limit of {Options.MaxRequestBytes} bytes. Send a smaller (downscaled or compressed) image.");
+
+    /// <summary>The image bytes: the body itself, or the first file of a multipart form.</summary>
+    async Task<byte[]> ReadImage(HttpRequest request)
+    {
+        // Only multipart is a form here: curl's --data-binary labels raw bytes application/x-www-form-urlencoded.
+        if (request.ContentType?.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase) == true)
+        {
+            var form = await request.ReadFormAsync();
+            var file = form.Files.GetFile("image") ?? form.Files.FirstOrDefault();
+            if (file is null) return [];
+            using var stream = file.OpenReadStream();
+            using var copy = new MemoryStream((int)Math.Min(file.Length, Options.MaxRequestBytes));
+            await stream.CopyToAsync(copy);
+            return copy.ToArray();
+        }
+        using var body = new MemoryStream();
+        await request.Body.CopyToAsync(body);
+        return body.ToArray();
+    }
+
+    // ---------------------------------------------------------------- explanations
+
+    const int MaxQuestionLength = 2000;
+
+    async Task<IResult> Explain(HttpContext http, string inspectionId, CancellationToken cancellation)
+    {
+        if (Refusal(http) is { } refused) return refused;
+        string? question = null;
+        using (var reader = new StreamReader(http.Request.Body, Encoding.UTF8))
+        {
+            var text = await reader.ReadToEndAsync(cancellation);
+            if (!string.IsNullOrWhiteSpace(text))
+            {
+                JsonNode? node;
+                try { node = JsonNode.Parse(text); }
+                catch (JsonException e) { return Problem(400, "Body is not valid JSON", $"The body is not valid JSON ({e.Message}). Send {{\"question\": \"...\"}} or no body at all."); }
+                if (node is not JsonObject obj) return Problem(400, "Body is not a JSON object", "The body is not a JSON object. Send {\"question\": \"...\"} or no body at all.");
+                if (obj["question"] is JsonValue value && value.TryGetValue<string>(out var asked)) question = asked;
+                else if (obj["question"] is not null) return Problem(400, "Question is not text", "$.question must be a string (or left out).");
+            }
+        }
+        if (question is { Length: > MaxQuestionLength }) return Problem(400, "Question too long", $"The question has {question.Length} characters; at most {MaxQuestionLength}.");
+        if (Store.Find(inspectionId) is not { } record) return UnknownInspection(inspectionId);
+        if (Registry.Acquire(record.Category) is not { } lease)
+            return Problem(409, "No model to explain with", $"Category '{record.Category}' has no model served now; its explainer comes from the model file. Put {record.Category}{ModelRegistry.Extension} back.");
+        Explanation explanation;
+        using (lease)
+        {
+            var facts = new InspectionFacts
+            {
+                Id = record.Id, Score = record.Score, RawScore = record.RawScore, Threshold = record.Threshold, IsAnomaly = record.IsAnomaly,
+                Regions = record.Regions, Rules = record.Rules, MapWidth = record.MapWidth, MapHeight = record.MapHeight,
+            };
+            try { explanation = await lease.Served.Model.ExplainAsync(facts, cancellation); }
+            catch (Exception e) when (e is PipelineException or HttpRequestException or TaskCanceledException && !cancellation.IsCancellationRequested)
+            {
+                return Problem(502, "Explainer failed", $"The explainer could not answer: {e.Message}");
+            }
+        }
+        var stored = new StoredExplanation(record.Id, DateTime.UtcNow, question, explanation.Verdict, explanation.Summary, explanation.Reasons, explanation.Source);
+        string? storeError = null;
+        try { Store.SaveExplanation(stored); }
+        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException) { storeError = $"The explanation was not stored: {e.Message}"; }
+        var json = (JsonObject)JsonSerializer.SerializeToNode(stored, ModelJson)!;
+        json["stored"] = storeError is null;
+        if (storeError is not null) json["storeError"] = storeError;
+        return Results.Json(json);
+    }
+}
