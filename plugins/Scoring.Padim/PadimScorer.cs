@@ -1,5 +1,6 @@
 using PipelineFramework.Abstractions;
 using PipelineFramework.Compute;
+using PipelineFramework.Compute.Gpu;
 
 namespace PipelineFramework.Scoring.Padim;
 
@@ -38,7 +39,7 @@ public sealed class PadimScorer(PadimOptions options) : IScorer
         context.Progress?.Report(new ProgressUpdate("gaussian", 0, positions));
         var (mean, inverse) = GaussianStatistics.Estimate(samples, good.Count, positions, dim, (float)Options.Shrinkage, (float)Options.Epsilon);
         context.Progress?.Report(new ProgressUpdate("gaussian", positions, positions));
-        return new FittedPadim(channels, good.Dim, good.Height, good.Width, mean, inverse);
+        return new FittedPadim(channels, good.Dim, good.Height, good.Width, mean, inverse, ComputeBackend.For(context.Services));
     }
 
     public IFittedScorer Load(IModelReader state, FitContext context)
@@ -61,7 +62,7 @@ public sealed class PadimScorer(PadimOptions options) : IScorer
             throw Inconsistent($"mean has shape [{string.Join(", ", meanShape)}]; input_shape [{height}, {width}, {inputDim}] and {dim} channels need [{height}, {width}, {dim}]");
         if (inverseShape is not [var positions, var rows, var columns] || positions != (long)height * width || rows != dim || columns != dim)
             throw Inconsistent($"inverse_covariance has shape [{string.Join(", ", inverseShape)}]; mean needs [{(long)height * width}, {dim}, {dim}]");
-        return new FittedPadim(channelValues.Select(c => (int)c).ToArray(), inputDim, height, width, mean, inverse);
+        return new FittedPadim(channelValues.Select(c => (int)c).ToArray(), inputDim, height, width, mean, inverse, ComputeBackend.For(context.Services));
     }
 
     static PipelineException Inconsistent(string detail) =>
@@ -77,25 +78,14 @@ public sealed class PadimScorer(PadimOptions options) : IScorer
     }
 }
 
-sealed class FittedPadim(int[] channels, int inputDim, int height, int width, float[] mean, float[] inverse) : IFittedScorer
+sealed class FittedPadim(int[] channels, int inputDim, int height, int width, float[] mean, float[] inverse, ComputeBackend compute) : IFittedScorer
 {
     public PatchScores Score(FeatureBatch features)
     {
         if (features.Dim != inputDim || features.Height != height || features.Width != width)
             throw new PipelineException($"PaDiM: embeddings are {features.Height}x{features.Width}x{features.Dim}; the model was fitted on {height}x{width}x{inputDim}.");
-        int dim = channels.Length, positions = height * width;
-        var values = new float[features.PatchCount];
-        Parallel.For(0, features.PatchCount, () => (new float[dim], new float[dim]), (patch, _, buffers) =>
-        {
-            var (x, scratch) = buffers;
-            var source = features.Patch(patch);
-            for (int j = 0; j < dim; j++) x[j] = source[channels[j]];
-            int position = patch % positions;
-            float squared = GaussianStatistics.MahalanobisSquared(x, mean.AsSpan(position * dim, dim),
-                inverse.AsSpan(position * dim * dim, dim * dim), dim, scratch);
-            values[patch] = MathF.Sqrt(MathF.Max(0f, squared));
-            return buffers;
-        }, _ => { });
+        int positions = height * width;
+        var values = compute.Mahalanobis(features.Data, features.Count, positions, inputDim, channels, mean, inverse);
         var imageScores = new float[features.Count];
         for (int i = 0; i < features.Count; i++)
         {

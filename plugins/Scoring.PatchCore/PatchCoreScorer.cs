@@ -1,5 +1,6 @@
 using PipelineFramework.Abstractions;
 using PipelineFramework.Compute;
+using PipelineFramework.Compute.Gpu;
 
 namespace PipelineFramework.Scoring.PatchCore;
 
@@ -30,6 +31,7 @@ public sealed class PatchCoreScorer(PatchCoreOptions options) : IScorer
     public IFittedScorer Fit(ScorerFitInputs inputs, FitContext context)
     {
         var good = inputs.Good;
+        var compute = ComputeBackend.For(context.Services);
         int count = good.PatchCount, dim = good.Dim;
         int keep = Math.Max(1, (int)Math.Round(Options.CoresetRatio * count));
         float[] bank;
@@ -40,12 +42,12 @@ public sealed class PatchCoreScorer(PatchCoreOptions options) : IScorer
         else
         {
             context.Progress?.Report(new ProgressUpdate("coreset", 0, keep));
-            var selected = KCenterGreedy.Select(good.Data, count, dim, keep, Options.ProjectionDim, context.Seed);
+            var selected = compute.SelectCoreset(good.Data, count, dim, keep, Options.ProjectionDim, context.Seed);
             bank = new float[(long)keep * dim];
             for (int i = 0; i < keep; i++) good.Patch(selected[i]).CopyTo(bank.AsSpan(i * dim, dim));
             context.Progress?.Report(new ProgressUpdate("coreset", keep, keep));
         }
-        return new FittedPatchCore(Options, new NearestNeighbourIndex(bank, bank.Length / dim, dim));
+        return new FittedPatchCore(Options, new NearestNeighbourIndex(bank, bank.Length / dim, dim), compute);
     }
 
     public IFittedScorer Load(IModelReader state, FitContext context)
@@ -56,11 +58,11 @@ public sealed class PatchCoreScorer(PatchCoreOptions options) : IScorer
         // Nearest-neighbour search in an empty bank has no answer; scoring would fail on the first image instead of here.
         if (shape[0] == 0)
             throw new PipelineException($"PatchCore memory_bank is empty (0 patches of {shape[1]} dimensions). The model file is damaged; fit the model again.");
-        return new FittedPatchCore(Options, new NearestNeighbourIndex(bank, shape[0], shape[1]));
+        return new FittedPatchCore(Options, new NearestNeighbourIndex(bank, shape[0], shape[1]), ComputeBackend.For(context.Services));
     }
 }
 
-sealed class FittedPatchCore(PatchCoreOptions options, NearestNeighbourIndex index) : IFittedScorer
+sealed class FittedPatchCore(PatchCoreOptions options, NearestNeighbourIndex index, ComputeBackend compute) : IFittedScorer
 {
     public PatchScores Score(FeatureBatch features)
     {
@@ -69,7 +71,7 @@ sealed class FittedPatchCore(PatchCoreOptions options, NearestNeighbourIndex ind
         int patches = features.PatchCount;
         var distances = new float[patches];
         var nearest = new int[patches];
-        index.Search(features.Data, patches, 1, distances, nearest);
+        compute.Search(index, features.Data, patches, 1, distances, nearest);
 
         int perImage = features.PatchesPerImage;
         var imageScores = new float[features.Count];

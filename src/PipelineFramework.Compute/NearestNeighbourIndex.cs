@@ -51,6 +51,9 @@ public sealed class NearestNeighbourIndex
     public int Dim { get; }
     public float[] Bank { get; }
 
+    /// <summary>Squared norms of the bank rows (the ranking term), shared with the GPU back end.</summary>
+    internal float[] Norms => _norms;
+
     /// queries: [queryCount, dim] row-major. distances/indices: [queryCount, k], ascending by distance, Euclidean distance (sqrt of max(0, squared)).
     /// Thread-safe (read-only state); parallelises over query blocks internally with Parallel.For, maxThreads &lt;= 0 means Environment.ProcessorCount.
     /// When k exceeds Count the extra slots get index -1 and distance +infinity.
@@ -156,25 +159,11 @@ public sealed class NearestNeighbourIndex
                         float v = vals[o];
                         if (bestS < 0 || v < bestV || (v == bestV && ix < bestI)) { bestS = s; bestV = v; bestI = ix; }
                     }
-                    if (bestS < 0) { candI[t] = -1; candV[t] = float.PositiveInfinity; continue; }
+                    if (bestS < 0) { candI[t] = -1; continue; }
                     cursor[bestS]++;
                     candI[t] = bestI;
-                    candV[t] = ExactSquaredDistance(pq + (nint)q * dim, pbank + (nint)bestI * dim, dim);
                 }
-                // Re-sort by the exact distance (stable on index for ties); k is small.
-                for (int a = 1; a < kEff; a++)
-                {
-                    float v = candV[a]; int ix = candI[a]; int b = a - 1;
-                    while (b >= 0 && (candV[b] > v || (candV[b] == v && (uint)candI[b] > (uint)ix))) { candV[b + 1] = candV[b]; candI[b + 1] = candI[b]; b--; }
-                    candV[b + 1] = v; candI[b + 1] = ix;
-                }
-                int baseOut = q * k;
-                for (int t = 0; t < kEff; t++)
-                {
-                    outD[baseOut + t] = candI[t] < 0 ? float.PositiveInfinity : MathF.Sqrt(MathF.Max(0f, candV[t]));
-                    outI[baseOut + t] = candI[t];
-                }
-                for (int t = kEff; t < k; t++) { outD[baseOut + t] = float.PositiveInfinity; outI[baseOut + t] = -1; }
+                CompleteQuery(pq + (nint)q * dim, pbank, dim, candI, candV, k, outD.Slice(q * k, k), outI.Slice(q * k, k));
             }
         }
     }
@@ -293,6 +282,31 @@ public sealed class NearestNeighbourIndex
             ix[pos] = bankIndex;
             state.Thresholds[q] = v[k - 1];
         }
+    }
+
+    /// <summary>
+    /// Finishes one query from its kEff = candidates.Length candidate rows (-1 = none): exact squared distances
+    /// sqrt(sum (q - b)^2), re-sorted (ties by index), written as Euclidean distances; slots past kEff get -1 and
+    /// +infinity. Shared by every search back end, so equal candidates give bit-identical results.
+    /// </summary>
+    internal static unsafe void CompleteQuery(float* query, float* bank, int dim, Span<int> candI, Span<float> candV, int k, Span<float> outD, Span<int> outI)
+    {
+        int kEff = candI.Length;
+        for (int t = 0; t < kEff; t++)
+            candV[t] = candI[t] < 0 ? float.PositiveInfinity : ExactSquaredDistance(query, bank + (nint)candI[t] * dim, dim);
+        // Re-sort by the exact distance (stable on index for ties); k is small.
+        for (int a = 1; a < kEff; a++)
+        {
+            float v = candV[a]; int ix = candI[a]; int b = a - 1;
+            while (b >= 0 && (candV[b] > v || (candV[b] == v && (uint)candI[b] > (uint)ix))) { candV[b + 1] = candV[b]; candI[b + 1] = candI[b]; b--; }
+            candV[b + 1] = v; candI[b + 1] = ix;
+        }
+        for (int t = 0; t < kEff; t++)
+        {
+            outD[t] = candI[t] < 0 ? float.PositiveInfinity : MathF.Sqrt(MathF.Max(0f, candV[t]));
+            outI[t] = candI[t];
+        }
+        for (int t = kEff; t < k; t++) { outD[t] = float.PositiveInfinity; outI[t] = -1; }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

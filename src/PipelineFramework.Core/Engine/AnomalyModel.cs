@@ -239,7 +239,7 @@ public sealed class AnomalyModel : IDisposable
                 loaded.Add(fitted);
                 logic.Add(fitted);
             }
-            return new AnomalyModel(manifest, spec, new FittedStages(new SharedBackbone(backbone), embedding, scorer, logic), services, catalog);
+            return new AnomalyModel(manifest, spec, new FittedStages(new SharedBackbone(backbone), embedding, scorer, logic, services), services, catalog);
         }
         catch (PipelineException e) when (!e.Message.Contains(name, StringComparison.Ordinal))
         {

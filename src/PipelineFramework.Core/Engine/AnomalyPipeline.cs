@@ -199,7 +199,7 @@ public sealed class AnomalyPipeline
             cancellation.ThrowIfCancellationRequested();
             var scorer = Scorer.Fit(new ScorerFitInputs { Good = good, Synthetic = TrainingAnomalies(good, embedding, prepared) }, context);
             disposables.Add(scorer);
-            var calibration = new FittedStages(prepared.Backbone, embedding, scorer, []);
+            var calibration = new FittedStages(prepared.Backbone, embedding, scorer, [], Services);
 
             var goodScores = scorer.Score(embedding.Embed(prepared.HoldoutMaps)).ImageScores;
             IReadOnlyList<float> syntheticScores = prepared.SyntheticHoldoutMaps is { } synthetic ? scorer.Score(embedding.Embed(synthetic)).ImageScores : [];
@@ -250,7 +250,7 @@ public sealed class AnomalyPipeline
                 Training = new TrainingManifest(prepared.FitImages.Count, prepared.HoldoutImages.Count, syntheticScores.Count, watch.Elapsed.TotalSeconds,
                     [shape.Height, shape.Width, shape.Dim], SyntheticAuroc(goodScores, syntheticScores)) { DuplicateImages = prepared.DuplicateImages },
             };
-            return new AnomalyModel(manifest, Spec, new FittedStages(prepared.Backbone.Acquire(), embedding, scorer, logic), Services, Catalog);
+            return new AnomalyModel(manifest, Spec, new FittedStages(prepared.Backbone.Acquire(), embedding, scorer, logic, Services), Services, Catalog);
         }
         catch
         {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using PipelineFramework.Abstractions;
 using PipelineFramework.Compute;
+using PipelineFramework.Compute.Gpu;
 using PipelineFramework.Core.Images;
 using PipelineFramework.Core.Spec;
 
@@ -13,8 +14,10 @@ namespace PipelineFramework.Core.Engine;
 /// </summary>
 sealed class FittedStages : IDisposable
 {
-    public FittedStages(SharedBackbone backbone, IFittedPatchEmbedding embedding, IFittedScorer scorer, IReadOnlyList<IFittedLogicCheck> logic)
+    public FittedStages(SharedBackbone backbone, IFittedPatchEmbedding embedding, IFittedScorer scorer, IReadOnlyList<IFittedLogicCheck> logic,
+        HostServices? services = null)
     {
+        Compute = ComputeBackend.For(services ?? HostServices.None);
         Backbone = backbone;
         Embedding = embedding;
         Scorer = scorer;
@@ -25,6 +28,8 @@ sealed class FittedStages : IDisposable
     public IFittedPatchEmbedding Embedding { get; }
     public IFittedScorer Scorer { get; }
     public IReadOnlyList<IFittedLogicCheck> Logic { get; }
+    /// <summary>Where the maps are made: the host's device.</summary>
+    public ComputeBackend Compute { get; }
 
     /// <summary>Every component whose state goes into the model file, with its stage and index.</summary>
     public IEnumerable<(StageKind Stage, int Index, IFittedComponent Component)> Stored()
@@ -107,7 +112,13 @@ sealed class FittedStages : IDisposable
         timings["scoring"] = Lap();
 
         var heatMaps = new Grid2D[images.Count];
-        Parallel.For(0, images.Count, i => heatMaps[i] = AnomalyMap(scores, i, settings.Preprocessing.Height, settings.Preprocessing.Width, settings.Sigma));
+        int mapHeight = settings.Preprocessing.Height, mapWidth = settings.Preprocessing.Width;
+        if (Compute.UsesGpu)
+        {
+            var smoothed = Compute.AnomalyMaps(scores.Values, images.Count, scores.Height, scores.Width, mapHeight, mapWidth, (float)settings.Sigma);
+            for (int i = 0; i < smoothed.Length; i++) heatMaps[i] = new Grid2D(mapHeight, mapWidth, smoothed[i]);
+        }
+        else Parallel.For(0, images.Count, i => heatMaps[i] = AnomalyMap(scores, i, mapHeight, mapWidth, settings.Sigma));
         timings["map"] = Lap();
         var regions = new IReadOnlyList<DefectRegion>[images.Count];
         Parallel.For(0, images.Count, i => regions[i] = Regions(heatMaps[i], settings.Threshold, settings.Preprocessing,

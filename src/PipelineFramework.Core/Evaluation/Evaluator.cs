@@ -253,6 +253,9 @@ public static class Evaluator
         json["mask_problems"] = JsonSerializer.SerializeToNode(result.MaskProblems, Json);
         json["skipped_files"] = new JsonArray(result.SkippedFiles.Select(f => (JsonNode)f).ToArray());
         json["machine"] = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}";
+        // The device is the host's run-time choice, so it is reported with the run, never stored in the model.
+        json["device"] = model.Services.Device.ToString().ToLowerInvariant();
+        json["device_detail"] = Compute.Gpu.ComputeBackend.Describe(model.Services.Device);
         AtomicFile.WriteText(path, json.ToJsonString(Json));
     }
 
