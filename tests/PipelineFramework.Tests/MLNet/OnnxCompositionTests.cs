@@ -41,7 +41,7 @@ public class OnnxCompositionTests
         using var composedModel = composed.Fit(train);
         var composedScores = composedModel.Transform(test).GetColumn<float>("RawScore").ToArray();
         var anomalyModel = (VisualAnomalyTransformer)composedModel.LastTransformer;
-        Assert.Equal(14, anomalyModel.Model.MapSize); // the stride-16 layer's grid: maps are at feature resolution here
+        Assert.Equal((14, 14), (anomalyModel.Model.MapHeight, anomalyModel.Model.MapWidth)); // the stride-16 layer's grid: maps are at feature resolution here
 
         using var ours = va.PipelineFromJson($$"""
             {
