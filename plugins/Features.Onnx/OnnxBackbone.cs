@@ -84,6 +84,10 @@ sealed class FittedOnnxBackbone : IFittedBackbone
     readonly RunOptions _runOptions = new();
     readonly SessionOptions _sessionOptions;
     readonly string _inputName;
+    readonly int _runHeight, _runWidth;
+    readonly Tiling? _tiling;
+    /// <summary>The layers of one graph run (one tile when tiled).</summary>
+    readonly IReadOnlyList<LayerInfo> _runLayers = [];
 
     public FittedOnnxBackbone(OnnxBackboneOptions options, InputGeometry input, byte[] modelBytes)
     {
@@ -110,17 +114,21 @@ sealed class FittedOnnxBackbone : IFittedBackbone
             if (!_session.InputMetadata.ContainsKey(_inputName))
                 throw new PipelineException($"backbone.onnx: the model has no input '{_inputName}'; its inputs: {string.Join(", ", _session.InputNames)}.");
             var expected = _session.InputMetadata[_inputName].Dimensions;
-            if (expected.Length == 4 && ((expected[1] > 0 && expected[1] != input.Channels) || (expected[2] > 0 && expected[2] != input.Height) || (expected[3] > 0 && expected[3] != input.Width)))
-                throw new PipelineException($"backbone.onnx: the backbone takes {expected[1]}x{expected[2]}x{expected[3]} images but the pipeline's input is " +
-                    $"{input.Channels}x{input.Height}x{input.Width}; set \"input\": {{ \"crop\": {expected[2]} }} (and a size of at least that).");
+            if (expected.Length == 4 && expected[1] > 0 && expected[1] != input.Channels)
+                throw new PipelineException($"backbone.onnx: the backbone takes {expected[1]}-channel images but the pipeline's input has {input.Channels}.");
+            // A graph with a fixed size runs on tiles of that size when the input is larger (Tiling).
+            _runHeight = expected.Length == 4 && expected[2] > 0 ? (int)expected[2] : input.Height;
+            _runWidth = expected.Length == 4 && expected[3] > 0 ? (int)expected[3] : input.Width;
             foreach (var layer in options.Layers)
             {
                 if (!_session.OutputMetadata.ContainsKey(layer))
                     throw new PipelineException($"backbone.onnx: the model has no output '{layer}'; its outputs: {string.Join(", ", _session.OutputNames)}.");
             }
             // One probe image tells the layer shapes (spatial dims are often symbolic in the graph).
-            var probe = new ImageTensor(input.Channels, input.Height, input.Width, new float[input.Channels * input.Height * input.Width]);
-            Layers = RunBatch([probe]).Layers;
+            var probe = new ImageTensor(input.Channels, _runHeight, _runWidth, new float[input.Channels * _runHeight * _runWidth]);
+            _runLayers = RunBatch([probe]).Layers;
+            if (_runHeight != input.Height || _runWidth != input.Width) _tiling = Tiling.Plan(input, _runHeight, _runWidth, _runLayers);
+            Layers = _tiling?.Layers ?? _runLayers;
         }
         catch
         {
@@ -133,21 +141,29 @@ sealed class FittedOnnxBackbone : IFittedBackbone
 
     public LayerMaps Run(IReadOnlyList<ImageTensor> images)
     {
+        foreach (var image in images)
+        {
+            if (image.Channels != _input.Channels || image.Height != _input.Height || image.Width != _input.Width)
+                throw new PipelineException($"backbone.onnx: got a {image.Channels}x{image.Height}x{image.Width} image; the pipeline input is {_input.Channels}x{_input.Height}x{_input.Width}.");
+        }
+        return _tiling is null ? RunUntiled(images) : _tiling.Stitch(RunUntiled(_tiling.Cut(images)));
+    }
+
+    LayerMaps RunUntiled(IReadOnlyList<ImageTensor> images)
+    {
         var parts = new List<LayerMaps>();
         for (int start = 0; start < images.Count; start += _options.BatchSize)
             parts.Add(RunBatch(images.Skip(start).Take(_options.BatchSize).ToList()));
-        return parts.Count == 0 ? new LayerMaps(0, Layers, Layers.Select(_ => Array.Empty<float>()).ToArray()) : LayerMaps.Concat(parts, Layers);
+        return parts.Count == 0 ? new LayerMaps(0, _runLayers, _runLayers.Select(_ => Array.Empty<float>()).ToArray()) : LayerMaps.Concat(parts, _runLayers);
     }
 
     LayerMaps RunBatch(IReadOnlyList<ImageTensor> images)
     {
-        int c = _input.Channels, h = _input.Height, w = _input.Width, plane = h * w;
+        int c = _input.Channels, h = _runHeight, w = _runWidth, plane = h * w;
         var input = new float[images.Count * c * plane];
         for (int i = 0; i < images.Count; i++)
         {
             var image = images[i];
-            if (image.Channels != c || image.Height != h || image.Width != w)
-                throw new PipelineException($"backbone.onnx: got a {image.Channels}x{image.Height}x{image.Width} image; the pipeline input is {c}x{h}x{w}.");
             for (int ch = 0; ch < c; ch++)
             {
                 float scale = 1f / _input.Std[ch], shift = -_input.Mean[ch] / _input.Std[ch];

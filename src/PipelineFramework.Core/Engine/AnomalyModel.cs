@@ -39,8 +39,10 @@ public sealed class AnomalyModel : IDisposable
     public double Threshold => Manifest.Threshold.Value;
     public ScoreNormalization Normalization => Manifest.Normalization;
     public Preprocessing Preprocessing => _settings.Preprocessing;
-    /// <summary>Side of the square anomaly map, in preprocessed (cropped) image pixels.</summary>
-    public int MapSize => _settings.MapSize;
+    /// <summary>Height of the anomaly map, in preprocessed image pixels.</summary>
+    public int MapHeight => Preprocessing.Height;
+    /// <summary>Width of the anomaly map, in preprocessed image pixels.</summary>
+    public int MapWidth => Preprocessing.Width;
     /// <summary>Images the backbone has run on through this model (and the prepared set it was fitted from).</summary>
     public long BackboneImages => _stages.Backbone.ImagesRun;
 
@@ -80,11 +82,10 @@ public sealed class AnomalyModel : IDisposable
     public IReadOnlyList<InspectionResult> Inspect(IReadOnlyList<ImageTensor> images, IReadOnlyList<string> ids)
     {
         if (images.Count != ids.Count) throw new ArgumentException("One id per image is needed.");
-        int crop = Spec.Input.Crop;
         foreach (var image in images)
         {
-            if (image.Height != crop || image.Width != crop || image.Channels != 3)
-                throw new PipelineException($"Image is {image.Channels}x{image.Height}x{image.Width}; this model takes 3x{crop}x{crop}. Use model.Preprocessing.Load(path).");
+            if (image.Height != MapHeight || image.Width != MapWidth || image.Channels != 3)
+                throw new PipelineException($"Image is {image.Channels}x{image.Height}x{image.Width}; this model takes 3x{MapHeight}x{MapWidth}. Use model.Preprocessing.Load(path).");
         }
         var results = new InspectionResult[images.Count];
         Batches.ForEach(images.Count, Spec.Calibration.BatchSize, (start, count) =>
@@ -109,7 +110,7 @@ public sealed class AnomalyModel : IDisposable
         double scoring = watch.Elapsed.TotalMilliseconds / n;
         watch.Restart();
         var heatMaps = new Grid2D[maps.Count];
-        Parallel.For(0, heatMaps.Length, i => heatMaps[i] = FittedStages.AnomalyMap(scores, i, _settings.MapSize, _settings.Sigma));
+        Parallel.For(0, heatMaps.Length, i => heatMaps[i] = FittedStages.AnomalyMap(scores, i, _settings.Preprocessing.Height, _settings.Preprocessing.Width, _settings.Sigma));
         double map = watch.Elapsed.TotalMilliseconds / n;
         return new MapScores(scores.ImageScores.ToArray(), heatMaps,
             new Dictionary<string, double> { ["embedding"] = embedding, ["scoring"] = scoring, ["map"] = map });

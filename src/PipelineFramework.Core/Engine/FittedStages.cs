@@ -38,13 +38,13 @@ sealed class FittedStages : IDisposable
     public PatchScores Score(LayerMaps maps) => Scorer.Score(Embedding.Embed(maps));
 
     /// <summary>Patch scores upsampled to the map size and smoothed (PatchCore: bilinear, then Gaussian sigma 4).</summary>
-    public static Grid2D AnomalyMap(PatchScores scores, int index, int size, double sigma)
+    public static Grid2D AnomalyMap(PatchScores scores, int index, int height, int width, double sigma)
     {
         int h = scores.Height, w = scores.Width;
         var patch = scores.Values.AsSpan(index * h * w, h * w);
-        var upsampled = MapOps.ResizeBilinear(patch, h, w, size, size);
-        var smoothed = MapOps.GaussianBlur(upsampled, size, size, (float)sigma);
-        return new Grid2D(size, size, smoothed);
+        var upsampled = MapOps.ResizeBilinear(patch, h, w, height, width);
+        var smoothed = MapOps.GaussianBlur(upsampled, height, width, (float)sigma);
+        return new Grid2D(height, width, smoothed);
     }
 
     /// <summary>Regions of the map above the threshold, in map pixels and in the original image's pixels.</summary>
@@ -54,7 +54,7 @@ sealed class FittedStages : IDisposable
         var regions = new DefectRegion[found.Length];
         // Images handed over already preprocessed have no original geometry: their pixels are the map's.
         bool preprocessed = originalHeight <= 0;
-        double pixelScale = preprocessed ? 1 : (double)originalHeight * originalWidth / ((double)preprocessing.Size * preprocessing.Size);
+        double pixelScale = preprocessed ? 1 : preprocessing.PlacementFor(originalHeight, originalWidth).PixelArea;
         for (int i = 0; i < found.Length; i++)
         {
             var r = found[i];
@@ -105,7 +105,7 @@ sealed class FittedStages : IDisposable
         timings["scoring"] = Lap();
 
         var heatMaps = new Grid2D[images.Count];
-        Parallel.For(0, images.Count, i => heatMaps[i] = AnomalyMap(scores, i, settings.MapSize, settings.Sigma));
+        Parallel.For(0, images.Count, i => heatMaps[i] = AnomalyMap(scores, i, settings.Preprocessing.Height, settings.Preprocessing.Width, settings.Sigma));
         timings["map"] = Lap();
         var regions = new IReadOnlyList<DefectRegion>[images.Count];
         Parallel.For(0, images.Count, i => regions[i] = Regions(heatMaps[i], settings.Threshold, settings.Preprocessing,
@@ -149,9 +149,9 @@ sealed class FittedStages : IDisposable
 }
 
 /// <summary>What inspection needs besides the fitted components: geometry, map smoothing, threshold, normalisation.</summary>
-sealed record InspectionSettings(Preprocessing Preprocessing, int MapSize, double Sigma, double Threshold,
+sealed record InspectionSettings(Preprocessing Preprocessing, double Sigma, double Threshold,
     ModelFiles.ScoreNormalization? Normalization, string ModelId)
 {
     public static InspectionSettings For(PipelineSpec spec, double threshold, ModelFiles.ScoreNormalization? normalization, string modelId) =>
-        new(spec.Preprocessing, spec.Input.Crop, spec.Map.Sigma, threshold, normalization, modelId);
+        new(spec.Preprocessing, spec.Map.Sigma, threshold, normalization, modelId);
 }

@@ -2,23 +2,55 @@ using PipelineFramework.Abstractions;
 
 namespace PipelineFramework.Core.Images;
 
-/// <summary>
-/// Resize to a square <c>Size</c> x <c>Size</c> (antialiased linear filter, as PIL/torchvision do), then centre-crop to
-/// <c>Crop</c> x <c>Crop</c>. The constants are recorded in the model file, so scoring repeats exactly what fitting did.
-/// </summary>
-public sealed record Preprocessing(int Size, int Crop)
+/// <summary>How an image is brought to the backbone's fixed input size.</summary>
+public enum ResizeMode
 {
-    public ImageTensor Apply(ImageTensor image)
-    {
-        var resized = Resample.Resize(image, Size, Size);
-        return CenterCrop(resized, Crop);
-    }
+    /// <summary>Resize to a square <c>Size</c> x <c>Size</c>, then centre-crop <c>Crop</c> x <c>Crop</c> (the MVTec habit).</summary>
+    Square,
+    /// <summary>
+    /// Scale to fit inside <c>Width</c> x <c>Height</c> keeping the aspect ratio, centre, and fill the rest by repeating
+    /// the edge pixels; nothing is cut off and nothing is squashed (long parts, thin defects).
+    /// </summary>
+    Fit,
+}
 
-    /// <summary>A ground-truth mask taken through the same geometry, binarised at 0.5 (1 = defect).</summary>
+/// <summary>Colour handling: as decoded, or one grey channel (luma) repeated three times for the RGB backbone.</summary>
+public enum ColourMode { Rgb, Grey }
+
+/// <summary>
+/// The geometry every image goes through before the backbone: <see cref="ResizeMode.Square"/> (resize to Size x Size with
+/// an antialiased linear filter, as PIL/torchvision do, then centre-crop Crop x Crop) or <see cref="ResizeMode.Fit"/>
+/// (aspect kept, padded to Width x Height). The settings are recorded in the model file, so scoring repeats exactly what
+/// fitting did.
+/// </summary>
+public sealed record Preprocessing
+{
+    /// <summary>Square resize then centre crop.</summary>
+    public Preprocessing(int size, int crop) { Size = size; Crop = crop; Height = crop; Width = crop; }
+
+    Preprocessing(int width, int height, ResizeMode mode) { Mode = mode; Width = width; Height = height; Size = Math.Max(width, height); Crop = Size; }
+
+    /// <summary>Aspect-preserving fit into <paramref name="width"/> x <paramref name="height"/>, padded, no crop.</summary>
+    public static Preprocessing Fit(int width, int height) => new(width, height, ResizeMode.Fit);
+
+    public ResizeMode Mode { get; } = ResizeMode.Square;
+    public ColourMode Colour { get; init; } = ColourMode.Rgb;
+    /// <summary>Square mode: side of the resized square.</summary>
+    public int Size { get; }
+    /// <summary>Square mode: side of the centre crop.</summary>
+    public int Crop { get; }
+    /// <summary>Height of every preprocessed image (and of its anomaly map).</summary>
+    public int Height { get; }
+    /// <summary>Width of every preprocessed image (and of its anomaly map).</summary>
+    public int Width { get; }
+
+    public ImageTensor Apply(ImageTensor image) => Apply(image, padWithEdges: true);
+
+    /// <summary>A ground-truth mask taken through the same geometry, binarised at 0.5 (1 = defect); padding is not defect.</summary>
     public Grid2D ApplyToMask(Grid2D mask)
     {
         var tensor = new ImageTensor(1, mask.Height, mask.Width, mask.Values);
-        var result = Apply(tensor);
+        var result = Apply(tensor, padWithEdges: false);
         var values = result.Pixels;
         for (int i = 0; i < values.Length; i++) values[i] = values[i] >= 0.5f ? 1f : 0f;
         return new Grid2D(result.Height, result.Width, values);
@@ -27,6 +59,69 @@ public sealed record Preprocessing(int Size, int Crop)
     public ImageTensor Load(string path) => Apply(ImageLoader.LoadRgb(path));
 
     public Grid2D LoadMask(string path) => ApplyToMask(ImageLoader.LoadGrey(path));
+
+    /// <summary>
+    /// Where preprocessed pixels come from in an image of the given size: original = (preprocessed + Shift) * Scale,
+    /// per axis.
+    /// </summary>
+    public Placement PlacementFor(int originalHeight, int originalWidth)
+    {
+        if (Mode == ResizeMode.Square)
+        {
+            double offset = Math.Max(0, (Size - Crop) / 2);
+            return new Placement((double)originalWidth / Size, (double)originalHeight / Size, offset, offset);
+        }
+        var (h, w, top, left) = FitBox(originalHeight, originalWidth);
+        return new Placement((double)originalWidth / w, (double)originalHeight / h, -left, -top);
+    }
+
+    ImageTensor Apply(ImageTensor image, bool padWithEdges)
+    {
+        if (Colour == ColourMode.Grey && image.Channels == 3) image = ToGrey(image);
+        if (Mode == ResizeMode.Square) return CenterCrop(Resample.Resize(image, Size, Size), Crop);
+        var (h, w, top, left) = FitBox(image.Height, image.Width);
+        return Pad(Resample.Resize(image, h, w), top, left, padWithEdges);
+    }
+
+    /// <summary>Fit mode: the scaled image's size and its offset inside Width x Height.</summary>
+    (int Height, int Width, int Top, int Left) FitBox(int height, int width)
+    {
+        double scale = Math.Min((double)Width / width, (double)Height / height);
+        int h = Math.Clamp((int)Math.Round(height * scale), 1, Height), w = Math.Clamp((int)Math.Round(width * scale), 1, Width);
+        return (h, w, (Height - h) / 2, (Width - w) / 2);
+    }
+
+    ImageTensor Pad(ImageTensor image, int top, int left, bool withEdges)
+    {
+        if (image.Height == Height && image.Width == Width) return image;
+        var output = new float[image.Channels * Height * Width];
+        for (int c = 0; c < image.Channels; c++)
+            for (int y = 0; y < Height; y++)
+            {
+                int sy = y - top;
+                if (!withEdges && (sy < 0 || sy >= image.Height)) continue;
+                var src = image.Pixels.AsSpan((c * image.Height + Math.Clamp(sy, 0, image.Height - 1)) * image.Width, image.Width);
+                var dst = output.AsSpan((c * Height + y) * Width, Width);
+                src.CopyTo(dst.Slice(left, image.Width));
+                if (!withEdges) continue;
+                dst[..left].Fill(src[0]);
+                dst[(left + image.Width)..].Fill(src[^1]);
+            }
+        return new ImageTensor(image.Channels, Height, Width, output);
+    }
+
+    static ImageTensor ToGrey(ImageTensor image)
+    {
+        int plane = image.Height * image.Width;
+        var output = new float[3 * plane];
+        var r = image.Pixels.AsSpan(0, plane);
+        var g = image.Pixels.AsSpan(plane, plane);
+        var b = image.Pixels.AsSpan(2 * plane, plane);
+        for (int i = 0; i < plane; i++) output[i] = 0.299f * r[i] + 0.587f * g[i] + 0.114f * b[i];
+        output.AsSpan(0, plane).CopyTo(output.AsSpan(plane));
+        output.AsSpan(0, plane).CopyTo(output.AsSpan(2 * plane));
+        return new ImageTensor(3, image.Height, image.Width, output);
+    }
 
     static ImageTensor CenterCrop(ImageTensor image, int crop)
     {
@@ -39,6 +134,13 @@ public sealed record Preprocessing(int Size, int Crop)
                     .CopyTo(output.AsSpan((c * crop + y) * crop, crop));
         return new ImageTensor(image.Channels, crop, crop, output);
     }
+}
+
+/// <summary>Preprocessed pixel to original pixel, per axis: original = (preprocessed + Shift) * Scale.</summary>
+public readonly record struct Placement(double ScaleX, double ScaleY, double ShiftX, double ShiftY)
+{
+    /// <summary>Original pixels one preprocessed pixel stands for.</summary>
+    public double PixelArea => ScaleX * ScaleY;
 }
 
 /// <summary>Separable resampling with a triangle filter widened by the scale factor when shrinking (antialiasing).</summary>
@@ -123,15 +225,13 @@ public static class PreprocessingGeometry
         return new PreparedImage(preprocessing.Apply(raw), raw.Height, raw.Width);
     }
 
-    /// <summary>
-    /// A box in map pixels (the centre crop of the square resize) as the smallest box of original pixels covering it.
-    /// </summary>
+    /// <summary>A box in map pixels as the smallest box of original pixels covering it (clipped to the image).</summary>
     public static PixelBox ToOriginal(this Preprocessing preprocessing, PixelBox box, int originalHeight, int originalWidth)
     {
-        int offset = Math.Max(0, (preprocessing.Size - preprocessing.Crop) / 2);
-        double sx = (double)originalWidth / preprocessing.Size, sy = (double)originalHeight / preprocessing.Size;
-        int x0 = (int)Math.Floor((box.X + offset) * sx), y0 = (int)Math.Floor((box.Y + offset) * sy);
-        int x1 = (int)Math.Ceiling((box.X + box.Width + offset) * sx), y1 = (int)Math.Ceiling((box.Y + box.Height + offset) * sy);
+        var p = preprocessing.PlacementFor(originalHeight, originalWidth);
+        int x0 = Math.Clamp((int)Math.Floor((box.X + p.ShiftX) * p.ScaleX), 0, originalWidth - 1);
+        int y0 = Math.Clamp((int)Math.Floor((box.Y + p.ShiftY) * p.ScaleY), 0, originalHeight - 1);
+        int x1 = (int)Math.Ceiling((box.X + box.Width + p.ShiftX) * p.ScaleX), y1 = (int)Math.Ceiling((box.Y + box.Height + p.ShiftY) * p.ScaleY);
         x1 = Math.Min(x1, originalWidth); y1 = Math.Min(y1, originalHeight);
         return new PixelBox(x0, y0, Math.Max(1, x1 - x0), Math.Max(1, y1 - y0));
     }

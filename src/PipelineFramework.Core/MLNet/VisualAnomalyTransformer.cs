@@ -34,7 +34,7 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
         builder.AddColumn(VisualAnomalyColumns.Score, NumberDataViewType.Single);
         builder.AddColumn(VisualAnomalyColumns.RawScore, NumberDataViewType.Single);
         builder.AddColumn(VisualAnomalyColumns.IsAnomaly, BooleanDataViewType.Instance);
-        builder.AddColumn(VisualAnomalyColumns.AnomalyMap, new VectorDataViewType(NumberDataViewType.Single, Model.MapSize, Model.MapSize));
+        builder.AddColumn(VisualAnomalyColumns.AnomalyMap, new VectorDataViewType(NumberDataViewType.Single, Model.MapHeight, Model.MapWidth));
         return builder.ToSchema();
     }
 

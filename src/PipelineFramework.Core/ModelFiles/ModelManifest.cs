@@ -52,7 +52,17 @@ public sealed record ModelManifest
     }
 }
 
-public sealed record PreprocessingManifest(int Size, int Crop, float[] Mean, float[] Std, string Resize = "antialiased-linear", string ChannelOrder = "RGB");
+/// <summary>
+/// How images were prepared, for readers of the file (scoring takes the geometry from the pipeline JSON beside it). Width
+/// and Height are the backbone input's; files written before fit mode existed lack Mode, Width, Height and Colour.
+/// </summary>
+public sealed record PreprocessingManifest(int Size, int Crop, float[] Mean, float[] Std, string Resize = "antialiased-linear", string ChannelOrder = "RGB")
+{
+    public string Mode { get; init; } = "square";
+    public int Width { get; init; }
+    public int Height { get; init; }
+    public string Colour { get; init; } = "rgb";
+}
 
 public sealed record ComponentManifest(string Type, string Source, string Version);
 

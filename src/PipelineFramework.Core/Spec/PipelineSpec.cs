@@ -3,11 +3,19 @@ using PipelineFramework.Abstractions;
 
 namespace PipelineFramework.Core.Spec;
 
-/// <summary>Image geometry and normalisation: resize to Size x Size, centre-crop to Crop x Crop, then (x - mean) / std.</summary>
+/// <summary>
+/// Image geometry and normalisation: "square" (default) resizes to Size x Size and centre-crops Crop x Crop; "fit" keeps
+/// the aspect ratio inside Width x Height (padded, nothing cut); then (x - mean) / std.
+/// </summary>
 public sealed record InputSpec
 {
+    [NotSearched] public Images.ResizeMode Resize { get; init; } = Images.ResizeMode.Square;
     [OptionRange(8, 4096), NotSearched] public int Size { get; init; } = 256;
     [OptionRange(8, 4096), NotSearched] public int Crop { get; init; } = 224;
+    /// <summary>Fit mode only: the backbone input's width and height.</summary>
+    [OptionRange(8, 4096), NotSearched] public int? Width { get; init; }
+    [OptionRange(8, 4096), NotSearched] public int? Height { get; init; }
+    [NotSearched] public Images.ColourMode Colour { get; init; } = Images.ColourMode.Rgb;
     [OptionRange(-10, 10)] public float[] Mean { get; init; } = [0.485f, 0.456f, 0.406f];
     [OptionRange(0, 10, MinExclusive = true)] public float[] Std { get; init; } = [0.229f, 0.224f, 0.225f];
 }
@@ -66,11 +74,20 @@ public sealed record PipelineSpec
     /// <summary>What the parser changed while reading (e.g. an old section migrated); front ends show these.</summary>
     public IReadOnlyList<string> Notes { get; init; } = [];
 
-    /// <summary>Resize and crop of every image, as fitting and scoring both apply them.</summary>
-    public Images.Preprocessing Preprocessing => new(Input.Size, Input.Crop);
+    /// <summary>Resize, crop or fit, and colour of every image, as fitting and scoring both apply them.</summary>
+    public Images.Preprocessing Preprocessing => (Input.Resize == Images.ResizeMode.Fit
+        ? Images.Preprocessing.Fit(Input.Width ?? Input.Crop, Input.Height ?? Input.Crop)
+        : new Images.Preprocessing(Input.Size, Input.Crop)) with { Colour = Input.Colour };
 
-    /// <summary>What the backbone is fed: 3 channels at the crop size, normalised with the input's mean and std.</summary>
-    public InputGeometry Geometry => new() { Channels = 3, Height = Input.Crop, Width = Input.Crop, Mean = Input.Mean, Std = Input.Std };
+    /// <summary>What the backbone is fed: 3 channels at the preprocessed size, normalised with the input's mean and std.</summary>
+    public InputGeometry Geometry
+    {
+        get
+        {
+            var preprocessing = Preprocessing;
+            return new() { Channels = 3, Height = preprocessing.Height, Width = preprocessing.Width, Mean = Input.Mean, Std = Input.Std };
+        }
+    }
 
     public IReadOnlyList<ComponentSpec> Components(Engine.StageKind stage) => Stages.TryGetValue(stage.Section, out var list) ? list : [];
 

@@ -153,6 +153,13 @@ public static class PipelineSpecParser
 
     static void ValidateInput(InputSpec input)
     {
+        if (input.Resize == Images.ResizeMode.Fit)
+        {
+            if (input.Width is null || input.Height is null)
+                throw new PipelineException($"$.input.{(input.Width is null ? "width" : "height")}: \"resize\": \"fit\" needs the backbone input's width and height, e.g. \"width\": 224, \"height\": 576 for a part about 2.5 times as tall as wide");
+        }
+        else if (input.Width is not null || input.Height is not null)
+            throw new PipelineException($"$.input.{(input.Width is not null ? "width" : "height")}: only used with \"resize\": \"fit\"; the square resize uses size and crop");
         if (input.Crop > input.Size) throw new PipelineException($"$.input.crop: {input.Crop} is larger than input.size ({input.Size}); the crop is cut from the resized image");
         if (input.Mean.Length != 3) throw new PipelineException("$.input.mean: needs 3 values (R, G, B)");
         if (input.Std.Length != 3) throw new PipelineException("$.input.std: needs 3 values (R, G, B)");
@@ -260,6 +267,13 @@ public static class PipelineSpecParser
         return (cut > 0 ? message[..cut] : message).Trim();
     }
 
+    /// <summary>Options that do not apply (fit mode's width and height in square mode) are left out, not written as null.</summary>
+    static JsonObject WithoutNulls(JsonObject section)
+    {
+        foreach (var key in section.Where(p => p.Value is null).Select(p => p.Key).ToList()) section.Remove(key);
+        return section;
+    }
+
     internal static JsonObject ToJson(PipelineSpec spec)
     {
         var json = new JsonObject
@@ -267,7 +281,7 @@ public static class PipelineSpecParser
             ["name"] = spec.Name,
             ["description"] = spec.Description,
             ["seed"] = spec.Seed,
-            ["input"] = JsonSerializer.SerializeToNode(spec.Input, ComponentOptions.Json),
+            ["input"] = WithoutNulls(JsonSerializer.SerializeToNode(spec.Input, ComponentOptions.Json)!.AsObject()),
             ["map"] = JsonSerializer.SerializeToNode(spec.Map, ComponentOptions.Json),
             ["calibration"] = JsonSerializer.SerializeToNode(spec.Calibration, ComponentOptions.Json),
         };

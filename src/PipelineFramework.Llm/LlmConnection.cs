@@ -1,0 +1,91 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.SemanticKernel;
+using Microsoft.SemanticKernel.ChatCompletion;
+using Microsoft.SemanticKernel.Connectors.AzureOpenAI;
+using Microsoft.SemanticKernel.Connectors.OpenAI;
+using PipelineFramework.Abstractions;
+
+namespace PipelineFramework.Llm;
+
+/// <summary>
+/// A Semantic Kernel chat completion service (or a Kernel holding it) for an endpoint named by kind and model, with its
+/// URL and key read from <see cref="HostServices.Secrets"/> and its HttpClient from
+/// <see cref="HostServices.CreateHttpClient"/> (named <see cref="HttpClientName"/>). A missing secret is a
+/// <see cref="PipelineException"/> naming the variable to set; the message never contains a secret's value.
+/// </summary>
+public static class LlmConnection
+{
+    /// <summary>The name passed to <see cref="HostServices.CreateHttpClient"/>.</summary>
+    public const string HttpClientName = "llm";
+
+
+    /// <summary>A Kernel with the chat service registered; add plugins (tools) to it.</summary>
+    public static Kernel CreateKernel(LlmEndpointOptions options, HostServices services)
+    {
+        var builder = Kernel.CreateBuilder();
+        builder.Services.AddSingleton(CreateChatService(options, services));
+        return builder.Build();
+    }
+
+    public static IChatCompletionService CreateChatService(LlmEndpointOptions options, HostServices services)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(services);
+        var problems = options.Validate().ToList();
+        if (problems.Count > 0)
+            throw new PipelineException(string.Join("; ", problems.Select(p => $"{p.Option}: {p.Message}")));
+
+        var http = services.CreateHttpClient(HttpClientName);
+        // The host's client may have a longer default; a model call gets the pipeline's timeout. (Only a fresh client
+        // accepts a new timeout; the host hands out a new one per call.)
+        try { http.Timeout = options.Timeout; } catch (InvalidOperationException) { }
+
+        var secrets = services.Secrets;
+        switch (options.Kind)
+        {
+            case LlmKinds.OpenAI:
+            {
+                var key = First(secrets, LlmSecretNames.ApiKey, LlmSecretNames.OpenAIApiKey)
+                    ?? throw Missing(options.Kind, $"{LlmSecretNames.OpenAIApiKey} (or {LlmSecretNames.ApiKey})", "the API key");
+                var endpoint = secrets.Get(LlmSecretNames.Endpoint);
+                return endpoint is null
+                    ? new OpenAIChatCompletionService(options.Model, key, httpClient: http)
+                    : new OpenAIChatCompletionService(options.Model, ParseEndpoint(endpoint, LlmSecretNames.Endpoint), key, httpClient: http);
+            }
+            case LlmKinds.OpenAICompatible:
+            {
+                var endpoint = secrets.Get(LlmSecretNames.Endpoint)
+                    ?? throw Missing(options.Kind, LlmSecretNames.Endpoint, "the server's base URL (e.g. http://localhost:11434/v1 for Ollama)");
+                // Local servers usually need no key; the OpenAI client insists on a non-empty one.
+                var key = secrets.Get(LlmSecretNames.ApiKey) ?? "none";
+                return new OpenAIChatCompletionService(options.Model, ParseEndpoint(endpoint, LlmSecretNames.Endpoint), key, httpClient: http);
+            }
+            case LlmKinds.AzureOpenAI:
+            {
+                var endpoint = First(secrets, LlmSecretNames.AzureEndpoint, LlmSecretNames.Endpoint)
+                    ?? throw Missing(options.Kind, $"{LlmSecretNames.AzureEndpoint} (or {LlmSecretNames.Endpoint})", "the resource URL (https://<resource>.openai.azure.com)");
+                var key = First(secrets, LlmSecretNames.AzureApiKey, LlmSecretNames.ApiKey)
+                    ?? throw Missing(options.Kind, $"{LlmSecretNames.AzureApiKey} (or {LlmSecretNames.ApiKey})", "the API key");
+                var name = ParseEndpoint(endpoint, LlmSecretNames.AzureEndpoint);
+                return new AzureOpenAIChatCompletionService(options.Model, name.ToString(), key, httpClient: http);
+            }
+            default:
+                throw new PipelineException($"'{options.Kind}' is not a kind of endpoint; use one of {string.Join(", ", LlmKinds.All)}");
+        }
+    }
+
+    /// <summary>What may be logged about an endpoint: its kind and model, never its URL or key.</summary>
+    public static string Describe(LlmEndpointOptions options) => $"{options.Kind} model '{options.Model}'";
+
+    static string? First(ISecretStore secrets, string name, string fallback) => secrets.Get(name) ?? secrets.Get(fallback);
+
+    static PipelineException Missing(string kind, string variable, string what) =>
+        new($"The {kind} endpoint needs {what}: set {variable} in the environment or in the user secrets file " +
+            "($PF_SECRETS_FILE or ~/.config/pipelineframework/secrets.json). It is never read from the pipeline JSON.");
+
+    static Uri ParseEndpoint(string value, string variable) =>
+        Uri.TryCreate(value, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
+            ? uri
+            // The value itself is not echoed: a misplaced key could be in it.
+            : throw new PipelineException($"{variable} is not an http(s) URL; set it to the endpoint's base URL.");
+}
