@@ -68,7 +68,7 @@ static partial class Commands
                     if (cancellation.IsCancellationRequested) break;
                     if (parse.GetValue(auditOption) && outcome.Result.Chosen is not null)
                     {
-                        var audit = Audit.Run(category, outcome.Result.Trials, outcome.Result.Chosen.Number, catalog, Services, auditTrials,
+                        var audit = Audit.Run(category, outcome.Result.Trials, outcome.Result.Chosen.Number, catalog, Services, space.Objective, auditTrials,
                             new Progress<string>(line => Console.Error.WriteLine($"[{name}] {line}")), cancellation);
                         audits.Add(audit);
                         AtomicFile.WriteText(Path.Combine(folder, "audit.json"), JsonSerializer.Serialize(audit, Json));

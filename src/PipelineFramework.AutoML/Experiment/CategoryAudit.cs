@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using PipelineFramework.Abstractions;
+using PipelineFramework.AutoML.SearchSpace;
 using PipelineFramework.AutoML.Trials;
 using PipelineFramework.Core.Data;
 using PipelineFramework.Core.Engine;
@@ -13,17 +14,21 @@ public sealed record AuditedTrial(
     [property: JsonPropertyName("trial")] int Trial,
     [property: JsonPropertyName("validation_objective")] double ValidationObjective,
     [property: JsonPropertyName("validation_image_auroc")] double ValidationImageAuroc,
+    [property: JsonPropertyName("validation_pixel_auroc")] double? ValidationPixelAuroc,
     [property: JsonPropertyName("test_image_auroc")] double TestImageAuroc,
     [property: JsonPropertyName("test_pixel_auroc")] double? TestPixelAuroc,
     [property: JsonPropertyName("test_aupro")] double? TestAupro,
-    [property: JsonPropertyName("test_ms_per_image")] double TestMsPerImage);
+    [property: JsonPropertyName("test_ms_per_image")] double TestMsPerImage,
+    [property: JsonPropertyName("test_objective")] double TestObjective);
 
 /// <summary>How well the search's objective predicted the test result: Kendall's τ-b over the audited trials.</summary>
 public sealed record CategoryAudit(
     [property: JsonPropertyName("category")] string Category,
     [property: JsonPropertyName("trials")] IReadOnlyList<AuditedTrial> Trials,
     [property: JsonPropertyName("tau_objective_vs_test_image_auroc")] double? TauObjective,
-    [property: JsonPropertyName("tau_validation_vs_test_image_auroc")] double? TauImage);
+    [property: JsonPropertyName("tau_validation_vs_test_image_auroc")] double? TauImage,
+    [property: JsonPropertyName("tau_validation_vs_test_pixel_auroc")] double? TauPixel,
+    [property: JsonPropertyName("tau_objective_vs_test_objective")] double? TauObjectiveVsTestObjective);
 
 /// <summary>
 /// The explicit step after a search that reads the test set (the search itself never does): fits each successful
@@ -37,7 +42,7 @@ public static class Audit
     /// objective (the chosen one always included), so τ covers good and bad trials alike.
     /// </summary>
     public static CategoryAudit Run(string categoryFolder, IReadOnlyList<TrialRecord> trials, int? chosenTrial, IComponentCatalog catalog, HostServices services,
-        int maxTrials = 30, IProgress<string>? progress = null, CancellationToken cancellation = default)
+        ObjectiveWeights weights, int maxTrials = 30, IProgress<string>? progress = null, CancellationToken cancellation = default)
     {
         var data = ImageDataset.LoadMvtec(categoryFolder);
         var train = data.Train.Select(t => t.Path).ToList();
@@ -55,12 +60,15 @@ public static class Audit
             var prepared = cache.GetOrPrepare(pipeline, train, null, cancellation);
             using var model = pipeline.Fit(prepared, null, cancellation);
             var metrics = Score(model, data, out double ms, cancellation);
-            audited.Add(new AuditedTrial(trial.Number, trial.Validation!.Objective, trial.Validation.ImageAuroc, metrics.ImageAuroc, metrics.PixelAuroc, metrics.Aupro, ms));
+            audited.Add(new AuditedTrial(trial.Number, trial.Validation!.Objective, trial.Validation.ImageAuroc, trial.Validation.PixelAuroc,
+                metrics.ImageAuroc, metrics.PixelAuroc, metrics.Aupro, ms, weights.Combine(metrics.ImageAuroc, metrics.PixelAuroc, metrics.Aupro)));
             progress?.Report($"audit {audited.Count}/{picked.Count}: trial {trial.Number} validation {trial.Validation.Objective:F4} test image AUROC {metrics.ImageAuroc:F4}");
         }
         return new CategoryAudit(data.Name, audited,
             KendallTau(audited.Select(a => a.ValidationObjective).ToArray(), audited.Select(a => a.TestImageAuroc).ToArray()),
-            KendallTau(audited.Select(a => a.ValidationImageAuroc).ToArray(), audited.Select(a => a.TestImageAuroc).ToArray()));
+            KendallTau(audited.Select(a => a.ValidationImageAuroc).ToArray(), audited.Select(a => a.TestImageAuroc).ToArray()),
+            KendallTau(audited.Select(a => a.ValidationPixelAuroc ?? double.NaN).ToArray(), audited.Select(a => a.TestPixelAuroc ?? double.NaN).ToArray()),
+            KendallTau(audited.Select(a => a.ValidationObjective).ToArray(), audited.Select(a => a.TestObjective).ToArray()));
     }
 
     /// <summary>Image and pixel metrics of a fitted model on a category's test set (masks taken through the model's geometry).</summary>
@@ -74,10 +82,14 @@ public static class Audit
         return MetricsSuite.Compute(scored, model.Threshold);
     }
 
-    /// <summary>Kendall's τ-b (ties in either list handled); null when undefined (fewer than 2 trials, or a list that is constant, e.g. every test AUROC 1.0).</summary>
+    /// <summary>Kendall's τ-b (ties in either list handled; pairs with a NaN left out); null when undefined (fewer than 2 trials, or a list that is constant, e.g. every test AUROC 1.0).</summary>
     public static double? KendallTau(IReadOnlyList<double> x, IReadOnlyList<double> y)
     {
         if (x.Count != y.Count) throw new ArgumentException("Both lists need the same length.");
+        // A trial without a value (no pixel metric) takes no part.
+        var kept = Enumerable.Range(0, x.Count).Where(i => !double.IsNaN(x[i]) && !double.IsNaN(y[i])).ToList();
+        x = kept.Select(i => x[i]).ToList();
+        y = kept.Select(i => y[i]).ToList();
         long concordant = 0, discordant = 0, tiesX = 0, tiesY = 0;
         for (int i = 0; i < x.Count; i++)
             for (int j = i + 1; j < x.Count; j++)

@@ -38,7 +38,9 @@ public static class AutoMLReport
         if (audit is not null)
         {
             html.Append($"<h2>Audit on the real test set</h2>\n<p>Kendall's &tau; between validation objective and test image AUROC over {audit.Trials.Count} trials: ")
-                .Append(F(audit.TauObjective)).Append("; between validation image AUROC and test image AUROC: ").Append(F(audit.TauImage)).Append(".</p>\n");
+                .Append(F(audit.TauObjective)).Append("; validation image AUROC vs test image AUROC: ").Append(F(audit.TauImage))
+                .Append("; validation pixel AUROC vs test pixel AUROC: ").Append(F(audit.TauPixel))
+                .Append("; validation objective vs the same objective on the test set: ").Append(F(audit.TauObjectiveVsTestObjective)).Append(".</p>\n");
         }
         if (result.Chosen is { } chosen)
         {

@@ -85,8 +85,8 @@ public sealed class GridTuner : ITuner
 /// <summary>
 /// Cost-frugal optimisation (CFO; Wu, Wang, Huang, Zhu 2021, as FLAML's FLOW2 and ML.NET's CostFrugalTuner): a
 /// randomised local search that moves only to better points. It starts with the base pipeline (a cheap, known-good
-/// point) and <see cref="RandomStarts"/> − 1 random points, so that the choices (input handling, scorer) are each
-/// seen before the walk starts from the best of them; then each step tries x + δu and x − δu for a random unit
+/// point) and <see cref="RandomStarts"/> − 1 Latin-hypercube points, so that the choices (input handling, scorer) are
+/// spread before the walk starts from the best of them; then each step tries x + δu and x − δu for a random unit
 /// direction u; after 2·d steps without improvement δ halves; below <see cref="MinStep"/> it restarts from a random
 /// point with the initial step.
 /// </summary>
@@ -106,17 +106,36 @@ public sealed class CostFrugalTuner : ITuner
     bool _walking;
     double[]? _pending;
 
+    readonly double[][] _latinStarts;
+
     public CostFrugalTuner(SearchSpec space, int seed)
     {
         _space = space;
         _random = SeededRandom.Create(seed, 0x43464FUL); // "CFO"
         _incumbent = space.StartPoint;
+        _latinStarts = LatinHypercube(RandomStarts - 1);
+    }
+
+    /// <summary>
+    /// n points with each coordinate in a different n-th of [0, 1]: with n at least a choice's alternatives, the
+    /// starts cover that choice's ends (e.g. both the first and the last input mode) instead of leaving it to chance.
+    /// </summary>
+    double[][] LatinHypercube(int n)
+    {
+        var points = Enumerable.Range(0, n).Select(_ => new double[_space.Parameters.Count]).ToArray();
+        for (int d = 0; d < _space.Parameters.Count; d++)
+        {
+            var strata = Enumerable.Range(0, n).ToArray();
+            _random.Shuffle(strata.AsSpan());
+            for (int i = 0; i < n; i++) points[i][d] = (strata[i] + _random.NextDouble()) / n;
+        }
+        return points;
     }
 
     public double[]? Propose()
     {
         if (!_walking)
-            return _pending = _starts++ == 0 ? (double[])_incumbent.Clone() : RandomPoint();
+            return _pending = _starts++ == 0 ? (double[])_incumbent.Clone() : _latinStarts[_starts - 2];
         if (_incumbentValue is null) return _pending = (double[])_incumbent.Clone();
         if (_direction is null || _triedNegative)
         {

@@ -110,7 +110,7 @@ public sealed class AnomalyModel : IDisposable
         double scoring = watch.Elapsed.TotalMilliseconds / n;
         watch.Restart();
         var heatMaps = new Grid2D[maps.Count];
-        Parallel.For(0, heatMaps.Length, i => heatMaps[i] = FittedStages.AnomalyMap(scores, i, Preprocessing.Height, Preprocessing.Width, _settings.Sigma));
+        Parallel.For(0, heatMaps.Length, i => heatMaps[i] = FittedStages.AnomalyMap(scores, i, _settings.Preprocessing.Height, _settings.Preprocessing.Width, _settings.Sigma));
         double map = watch.Elapsed.TotalMilliseconds / n;
         return new MapScores(scores.ImageScores.ToArray(), heatMaps,
             new Dictionary<string, double> { ["embedding"] = embedding, ["scoring"] = scoring, ["map"] = map });

@@ -20,7 +20,11 @@ public class AutomlCliTests
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(5)), "pf did not finish in 5 minutes");
+        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"pf did not finish in 5 minutes:\n{stderr.Result}");
+        }
         return (process.ExitCode, stdout.Result, stderr.Result);
     }
 
@@ -49,8 +53,23 @@ public class AutomlCliTests
             }
         Assert.True(garbled > 10);
         var outDir = Path.Combine(work, "out");
+        // A small search (the shipped default's scorers and tiled inputs take minutes per trial on a loaded 2-core machine):
+        // two input modes, patch size, coreset ratio and smoothing around the default pipeline.
+        var search = Path.Combine(work, "search.json");
+        File.WriteAllText(search, $$"""
+            {
+              "base": "patchcore-mobilenet",
+              "search": {
+                "input": [ { "size": 256, "crop": 224 }, { "size": 224, "crop": 224 } ],
+                "embedding.patchSize": [1, 3, 5],
+                "scoring.coresetRatio": "auto",
+                "map.sigma": "auto"
+              },
+              "validation": { "syntheticCount": 30 }
+            }
+            """);
 
-        var (code, stdout, stderr) = Pf("automl", "--data", data, "--out", outDir, "--trials", "6", "--budget", "3m");
+        var (code, stdout, stderr) = Pf("automl", "--search", search, "--data", data, "--out", outDir, "--trials", "6", "--budget", "3m");
         Assert.True(code == 0, $"pf automl failed ({code}):\n{stderr}");
         Assert.Contains("[hazelnut] trial 5 (6 done", stderr);
         Assert.Contains("hazelnut", stdout);
