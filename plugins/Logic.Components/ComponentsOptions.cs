@@ -20,7 +20,7 @@ public sealed record ComponentsOptions : IValidatableOptions
     public bool LearnRules { get; init; } = true;
 
     /// <summary>Margin added to learned ranges beyond the leave-one-out gap, as a fraction of the range.</summary>
-    [OptionRange(0, 2)] public double RuleMargin { get; init; } = 0.15;
+    [OptionRange(0, 2)] public double RuleMargin { get; init; } = 0.5;
 
     /// <summary>The composition threshold is the largest leave-one-out good distance times (1 + this).</summary>
     [OptionRange(0, 5)] public double CompositionMargin { get; init; } = 0.1;

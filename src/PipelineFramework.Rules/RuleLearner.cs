@@ -8,7 +8,7 @@ namespace PipelineFramework.Rules;
 /// classes, the ones never seen together (matching) and a stable above / left-of order (position). Margins come from
 /// leave-one-out on the good parts: the range learned without part i must still admit part i, so the margin is the
 /// largest gap between an extreme value and the next one, plus <paramref name="extraMargin"/> of the range.
-/// Counts are integers and get no margin. Every learned rule is written in the rule language and parsed, so it reads
+/// Counts are integers: exact where they never vary on good parts, one component of slack each side where they do. Every learned rule is written in the rule language and parsed, so it reads
 /// like any other rule.
 /// </summary>
 public static class RuleLearner
@@ -22,8 +22,11 @@ public static class RuleLearner
             var counts = good.Select(p => (double)(p.Class(name)?.Count ?? 0)).ToArray();
             bool always = counts.All(c => c > 0);
             if (counts.All(c => c == 0)) continue;
+            // A count that never varies on good parts is exact; one that varies (a class the segmentation splits
+            // differently from part to part) gets one more component of slack on each side.
+            double slack = counts.Min() == counts.Max() ? 0 : 1;
             rules.Add(Rule($"{name}-count", "quantity", $"number of {name} components as on good parts",
-                Range(Fact("count", name), counts.Min(), counts.Max())));
+                Range(Fact("count", name), Math.Max(0, counts.Min() - slack), counts.Max() + slack)));
             var areas = good.Select(p => new FactValue("area", name, null).Evaluate(p)).ToArray();
             var (amin, amax) = Margin(areas, extraMargin);
             rules.Add(Rule($"{name}-area", "size", $"total area of {name} as on good parts", Range(Fact("area", name), Math.Max(0, amin), amax)));
