@@ -307,6 +307,7 @@ namespace PipelineFramework.Cli
                 ["map_box"] = new JsonArray(g.MapBox.X, g.MapBox.Y, g.MapBox.Width, g.MapBox.Height),
                 ["map_area"] = g.MapArea,
                 ["peak"] = g.PeakScore, ["mean"] = g.MeanScore,
+                ["location"] = g.Location, ["size"] = g.CoreImageArea,
             }).ToArray()),
             ["rules"] = new JsonArray(r.Rules.Select(u => (JsonNode)new JsonObject
             {

@@ -21,6 +21,18 @@ public sealed class OfflineExplainer : IExplainer
     public Task<Explanation> ExplainAsync(InspectionFacts facts, HostServices services, CancellationToken cancellation) =>
         Task.FromResult(Explain(facts));
 
+    /// <summary>Without a model there is nothing to understand a question with: the answer is the explanation, said so.</summary>
+    public Task<Explanation> AskAsync(InspectionFacts facts, IReadOnlyList<ExplanationTurn> history, string question, HostServices services,
+        CancellationToken cancellation)
+    {
+        var explanation = Explain(facts);
+        return Task.FromResult(explanation with
+        {
+            Notes = [.. explanation.Notes, "The offline explainer answers every question with the explanation of the facts; " +
+                "name an LLM explainer in the pipeline (\"explain\": { \"type\": \"explain.llm\", ... }) for answers to questions."],
+        });
+    }
+
     public static Explanation Explain(InspectionFacts facts)
     {
         var evidence = new List<ExplanationReason>();

@@ -79,6 +79,14 @@ public class ExplainEndToEndTests
         Assert.DoesNotContain(Key, stdout + err);
         Assert.DoesNotContain($"127.0.0.1:{server.Port}", stdout + err);
 
+        // pf score --out carries the same location words and size per region.
+        var results = Path.Combine(folder, "results.json");
+        (code, _, err) = Pf(env, "score", "--model", model, "--images", image, "--out", results);
+        Assert.True(code == 0, err);
+        var region = JsonNode.Parse(File.ReadAllText(results))!["results"]![0]!["regions"]![0]!;
+        Assert.NotNull(Core.Explain.PartLocation.Parse((string)region["location"]!));
+        Assert.InRange((long)region["size"]!, 1, (long)region["area"]!);
+
         // Without the endpoint: the offline explanation, with a note that names the variable to set.
         (code, stdout, err) = Pf(new Dictionary<string, string>(), "explain", "--model", model, "--image", image);
         Assert.True(code == 0, err);

@@ -224,3 +224,41 @@ public class LlmExplainerTests
         Assert.Contains(explanation.Reasons, r => r.StartsWith("region 1: upper, left") && r.Contains("about 600 px"));
     }
 }
+
+/// <summary>Crops of the regions go to models that accept images, as image content of the question.</summary>
+public class LlmExplainerImageTests
+{
+    [Fact]
+    public async Task With_attachImages_the_question_carries_png_crops_of_the_regions()
+    {
+        var image = Directory.GetFiles(Path.Combine(TestData.Hazelnut, "test", "colour")).Order().First();
+        var facts = LlmExplainerTests.Facts() with { CropImage = box => ExplanationConversation.CropPng(image, box) };
+        using var server = new FakeOpenAIServer(FakeReply.Text(LlmExplainerTests.Answer()));
+        var services = new HostServices
+        {
+            Secrets = new DictionarySecrets(new Dictionary<string, string> { [LlmSecretNames.Endpoint] = server.BaseUrl + "/v1", [LlmSecretNames.ApiKey] = "k" }),
+        };
+        var explainer = new LlmExplainer(new LlmExplainerOptions { Kind = LlmKinds.OpenAICompatible, Model = "llava", AttachImages = true });
+        var explanation = await new ExplanationConversation(explainer, facts, services).ExplainAsync();
+
+        Assert.True(explanation.Notes.Count == 0, string.Join("\n", explanation.Notes));
+        var parts = server.Received[0].Body["messages"]!.AsArray()[1]!["content"]!.AsArray();
+        var urls = parts.Where(p => (string?)p!["type"] == "image_url").Select(p => (string)p!["image_url"]!["url"]!).ToList();
+        Assert.Equal(2, urls.Count);   // one per region
+        var png = Convert.FromBase64String(urls[0]["data:image/png;base64,".Length..]);
+        using var bitmap = SkiaSharp.SKBitmap.Decode(png);
+        // Region 1's box is 40 x 30 px: the crop adds a quarter of each side (10 and 7 px) on both ends.
+        Assert.Equal((60, 44), (bitmap.Width, bitmap.Height));
+    }
+
+    [Fact]
+    public async Task The_offline_explainer_answers_a_question_with_its_explanation_and_says_so()
+    {
+        var conversation = new ExplanationConversation(new OfflineExplainer(), LlmExplainerTests.Facts(), HostServices.None);
+        var answer = await conversation.AskAsync("is it on the label or on the glass?");
+        Assert.Equal(OfflineExplainer.SourceName, answer.Source);
+        Assert.Contains("explain.llm", Assert.Single(answer.Notes));
+        Assert.Contains(answer.Reasons, r => r.StartsWith("rule 'cap-count' failed for cap: measured 0 (expected 1 to 1)"));
+        Assert.Equal(1, answer.Confidence);   // a failed rule is definite
+    }
+}

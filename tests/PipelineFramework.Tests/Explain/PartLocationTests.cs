@@ -1,0 +1,42 @@
+using PipelineFramework.Abstractions;
+using PipelineFramework.Core.Explain;
+
+namespace PipelineFramework.Tests.Explain;
+
+public class PartLocationTests
+{
+    [Theory]
+    [InlineData(10, 10, 30, 30, "upper, left")]
+    [InlineData(100, 100, 20, 20, "centre")]
+    [InlineData(180, 100, 30, 20, "middle, right")]
+    [InlineData(60, 10, 40, 30, "upper, left to centre")]          // across the line at x = 74.7, a quarter or more on each side
+    [InlineData(70, 10, 40, 30, "upper, centre")]                   // 4.7 of 40 px left of the line: not enough to name it
+    [InlineData(0, 150, 224, 60, "lower, full width")]
+    [InlineData(0, 0, 224, 224, "across the whole part")]
+    public void A_box_is_named_by_the_grid_cells_it_covers(int x, int y, int width, int height, string words)
+    {
+        var location = PartLocation.Of(new PixelBox(x, y, width, height), 224, 224);
+        Assert.Equal(words, location.Words);
+        Assert.Equal(location, PartLocation.Parse(words));
+    }
+
+    [Fact]
+    public void Parse_refuses_text_that_is_not_a_location()
+    {
+        Assert.Null(PartLocation.Parse("near the neck"));
+        Assert.Null(PartLocation.Parse("lower to upper, left"));
+    }
+
+    [Fact]
+    public void The_core_of_a_region_leaves_out_pixels_near_the_threshold()
+    {
+        // A 5 x 5 map: threshold 1, peak 6; the core level is 1 + 0.2 * 5 = 2.
+        var map = new Grid2D(5, 5, [
+            0, 0, 0, 0, 0,
+            0, 1.5f, 2.5f, 1.5f, 0,
+            0, 2.5f, 6, 2.5f, 0,
+            0, 1.5f, 2.5f, 1.5f, 0,
+            0, 0, 0, 0, 0]);
+        Assert.Equal(5, PartLocation.CoreArea(map, new PixelBox(1, 1, 3, 3), threshold: 1, peak: 6));
+    }
+}
