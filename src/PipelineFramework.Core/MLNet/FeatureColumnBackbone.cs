@@ -6,9 +6,18 @@ public sealed record FeatureColumnOptions : IValidatableOptions
 {
     /// <summary>The layer's name (the ML.NET column the feature vectors come from).</summary>
     [NotSearched] public string Layer { get; init; } = "Features";
-    [OptionRange(1, 1 << 16), NotSearched] public int Channels { get; init; } = 1;
-    [OptionRange(1, 4096), NotSearched] public int Height { get; init; } = 1;
-    [OptionRange(1, 4096), NotSearched] public int Width { get; init; } = 1;
+    /// <summary>Shape of one row's map; 0 = the pipeline input's (channels 3, crop x crop).</summary>
+    [OptionRange(0, 1 << 16), NotSearched] public int Channels { get; init; }
+    [OptionRange(0, 4096), NotSearched] public int Height { get; init; }
+    [OptionRange(0, 4096), NotSearched] public int Width { get; init; }
+
+    internal LayerInfo LayerFor(InputGeometry input) => new()
+    {
+        Name = Layer,
+        Channels = Channels > 0 ? Channels : input.Channels,
+        Height = Height > 0 ? Height : input.Height,
+        Width = Width > 0 ? Width : input.Width,
+    };
 
     public IEnumerable<OptionError> Validate()
     {
@@ -28,14 +37,13 @@ public sealed class FeatureColumnBackbone(FeatureColumnOptions options) : IBackb
 
     public FeatureColumnOptions Options { get; } = options;
 
-    public IFittedBackbone Fit(InputGeometry input, FitContext context) => new Fitted(Options);
+    public IFittedBackbone Fit(InputGeometry input, FitContext context) => new Fitted(Options.LayerFor(input));
 
-    public IFittedBackbone Load(InputGeometry input, IModelReader state, FitContext context) => new Fitted(Options);
+    public IFittedBackbone Load(InputGeometry input, IModelReader state, FitContext context) => new Fitted(Options.LayerFor(input));
 
-    sealed class Fitted(FeatureColumnOptions options) : IFittedBackbone
+    sealed class Fitted(LayerInfo layer) : IFittedBackbone
     {
-        public IReadOnlyList<LayerInfo> Layers { get; } =
-            [new LayerInfo { Name = options.Layer, Channels = options.Channels, Height = options.Height, Width = options.Width }];
+        public IReadOnlyList<LayerInfo> Layers { get; } = [layer];
 
         public LayerMaps Run(IReadOnlyList<ImageTensor> images)
         {

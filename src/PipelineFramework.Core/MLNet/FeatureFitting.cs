@@ -55,15 +55,12 @@ static class FeatureFitting
     /// <summary>Passes the map through untouched: the backbone's input geometry equals the map's.</summary>
     public static ImageSource Source(string id, ImageTensor map) => new(id, _ => new PreparedImage(map, map.Height, map.Width));
 
-    public static LayerInfo Layer(AnomalyPipeline pipeline) => Layer(pipeline.Spec.Backbone.Options);
+    public static LayerInfo Layer(AnomalyPipeline pipeline) => Layer(pipeline.Spec);
 
-    public static LayerInfo Layer(JsonObject backboneOptions) => new()
-    {
-        Name = (string?)backboneOptions["layer"] ?? "Features",
-        Channels = (int?)backboneOptions["channels"] ?? 1,
-        Height = (int?)backboneOptions["height"] ?? 1,
-        Width = (int?)backboneOptions["width"] ?? 1,
-    };
+    /// <summary>The shape the pipeline's <see cref="FeatureColumnBackbone"/> takes (its options, else the input geometry).</summary>
+    public static LayerInfo Layer(Spec.PipelineSpec spec) =>
+        (System.Text.Json.JsonSerializer.Deserialize<FeatureColumnOptions>(spec.Backbone.Options, Plugins.ComponentOptions.Json)
+            ?? new FeatureColumnOptions()).LayerFor(spec.Geometry);
 
     public static AnomalyModel Fit(AnomalyPipeline pipeline, IDataView input, string column, IProgress<ProgressUpdate>? progress)
     {

@@ -254,11 +254,11 @@ namespace PipelineFramework.Core.MLNet.Components
     {
         /// <summary>JSON &quot;layer&quot;; default &quot;Features&quot;.</summary>
         public string? Layer { get; set; }
-        /// <summary>JSON &quot;channels&quot;; default 1; [1, 65536].</summary>
+        /// <summary>JSON &quot;channels&quot;; default 0; [0, 65536].</summary>
         public int? Channels { get; set; }
-        /// <summary>JSON &quot;height&quot;; default 1; [1, 4096].</summary>
+        /// <summary>JSON &quot;height&quot;; default 0; [0, 4096].</summary>
         public int? Height { get; set; }
-        /// <summary>JSON &quot;width&quot;; default 1; [1, 4096].</summary>
+        /// <summary>JSON &quot;width&quot;; default 0; [0, 4096].</summary>
         public int? Width { get; set; }
         protected override System.Collections.Generic.IEnumerable<(string Name, object? Value)> Values() => [("layer", Layer), ("channels", Channels), ("height", Height), ("width", Width)];
     }

@@ -28,7 +28,7 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
 
     public AnomalyModel Model { get; }
     /// <summary>The feature map shape when the model scores a feature column (backbone.features), else null.</summary>
-    LayerInfo? Features => Model.Spec.Backbone.Type == FeatureColumnBackbone.TypeName ? FeatureFitting.Layer(Model.Spec.Backbone.Options) : null;
+    LayerInfo? Features => Model.Spec.Backbone.Type == FeatureColumnBackbone.TypeName ? FeatureFitting.Layer(Model.Spec) : null;
     public string ImageColumnName { get; }
     /// <summary>The explanation column's name, or null when none is added (explaining costs time per row).</summary>
     public string? ExplanationColumnName { get; }

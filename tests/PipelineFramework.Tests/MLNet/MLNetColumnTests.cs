@@ -178,6 +178,14 @@ public class MLNetColumnTests : IClassFixture<MLNetColumnTests.FittedHazelnut>
     }
 
     [Fact]
+    public void MLNET_Model_Save_refuses_with_a_pointer_to_SaveModel_and_LoadModel()
+    {
+        var e = Assert.ThrowsAny<Exception>(() => ML.Model.Save(_fixture.Model, null, new MemoryStream()));
+        Assert.Contains("transformer.SaveModel(path)", e.ToString());
+        Assert.Contains("mlContext.VisualAnomaly().LoadModel(path)", e.ToString());
+    }
+
+    [Fact]
     public void Unsupported_image_column_is_a_clear_error()
     {
         var view = ML.Data.LoadFromEnumerable([new { ImagePath = 3f }]);
