@@ -397,7 +397,7 @@ public sealed class InspectionServer : IAsyncDisposable
             ["model"] = new JsonObject { ["id"] = r.ModelId, ["version"] = r.ModelVersion },
             ["timings"] = new JsonObject
             {
-                ["stagesMs"] = stages, ["queueMs"] = Math.Round(outcome.QueueMs, 3), ["batchMs"] = Math.Round(outcome.BatchMs, 3), ["batchSize"] = outcome.BatchSize,
+                ["stagesMs"] = stages, ["queueMs"] = Math.Round(outcome.QueueMs, 3), ["batchMs"] = Math.Round(outcome.BatchMs, 3), ["storeMs"] = Math.Round(outcome.StoreMs, 3), ["batchSize"] = outcome.BatchSize,
             },
             ["stored"] = outcome.Stored,
             ["links"] = Links(r.Id, r.ImageFile is not null),
