@@ -230,6 +230,9 @@ public class ServiceApiTests(ServiceModels models)
         var paths = openApi["paths"]!.AsObject().Select(p => p.Key).ToList();
         foreach (var path in new[] { "/v1/inspect/{category}", "/v1/explain/{inspectionId}", "/v1/models", "/v1/inspections", "/health/live", "/health/ready" })
             Assert.Contains(path, paths);
+        var inspectBody = openApi["paths"]!["/v1/inspect/{category}"]!["post"]!["requestBody"]!["content"]!.AsObject().Select(c => c.Key).ToList();
+        Assert.Contains("image/jpeg", inspectBody);
+        Assert.Contains("multipart/form-data", inspectBody);
 
         var page = await service.Client.GetStringAsync("/");
         Assert.Contains("<script src=\"/app.js\">", page);
