@@ -131,7 +131,7 @@ sealed class InspectionQueue : IAsyncDisposable
             job.Done.TrySetResult(outcome with
             {
                 Stored = outcome.Record is not null && storeError is null,
-                StoreError = outcome.Record is null ? null : storeError,
+                StoreError = outcome.Record is null ? null : storeError ?? outcome.StoreError,
                 BatchSize = batch.Count,
                 BatchMs = batchMs,
                 StoreMs = storeMs,
@@ -161,15 +161,22 @@ sealed class InspectionQueue : IAsyncDisposable
     InspectionOutcome Describe(InspectionJob job, InspectionResult result, ServedModel served)
     {
         var model = served.Model;
-        string? imageFile = null, heatFile = null;
+        string? imageFile = null, heatFile = null, filesError = null;
         if (result.IsAnomaly)
         {
             long writeStart = Stopwatch.GetTimestamp();
-            (imageFile, heatFile) = _store.SaveRejectFiles(job.Id, job.Image, job.Extension, RejectOverlay.HeatFile(result, model));
+            // A full or read-only disk loses the reject's picture, not its verdict or its row.
+            try { (imageFile, heatFile) = _store.SaveRejectFiles(job.Id, job.Image, job.Extension, RejectOverlay.HeatFile(result, model)); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                filesError = $"The reject's image was not kept ({e.Message}); its result was.";
+                _log.LogError("Keeping the image of reject {Id} failed: {Message}", job.Id, e.Message);
+            }
             _rejectWriteMs += Stopwatch.GetElapsedTime(writeStart).TotalMilliseconds;
         }
         return new InspectionOutcome
         {
+            StoreError = filesError,
             Result = result,
             HeatMapPng = job.WantsHeatMap ? HeatMapPng(result, model) : null,
             Record = new StoredInspection

@@ -270,6 +270,32 @@ public class ServiceApiTests(ServiceModels models)
         Assert.Equal("ANOMALY", (string)(await Json(service.Client, $"/v1/inspections/{first["id"]}"))["verdict"]!);
     }
 
+    [Fact]
+    public async Task When_the_disk_fails_the_answer_keeps_its_verdict_and_says_what_was_not_stored()
+    {
+        await using var service = await RunningService.StartAsync(models);
+        // The rejects folder becomes a file: the reject's image cannot be kept, its row still is.
+        var rejects = Path.Combine(service.DataFolder, "rejects");
+        Directory.Delete(rejects, recursive: true);
+        File.WriteAllText(rejects, "in the way");
+        var reject = await service.InspectAsync("hazelnut", ServiceModels.DefectiveHazelnut);
+        Assert.Equal("ANOMALY", (string)reject["verdict"]!);
+        Assert.True((bool)reject["stored"]!);
+        Assert.Contains("image was not kept", (string)reject["storeError"]!);
+        Assert.Null(reject["links"]!["overlay"]);
+        Assert.Equal("ANOMALY", (string)(await Json(service.Client, $"/v1/inspections/{reject["id"]}"))["verdict"]!);
+
+        // The database becomes unopenable: the verdict still comes back, marked as not stored.
+        service.Server.Store.Dispose();
+        foreach (var suffix in new[] { "", "-wal", "-shm" }) File.Delete(service.Server.Store.DatabasePath + suffix);
+        Directory.CreateDirectory(service.Server.Store.DatabasePath);
+        var good = await service.InspectAsync("hazelnut", ServiceModels.GoodHazelnut);
+        Assert.Equal("OK", (string)good["verdict"]!);
+        Assert.False((bool)good["stored"]!);
+        Assert.Contains("was not stored", (string)good["storeError"]!);
+        await AssertProblem(await service.Client.GetAsync("/health/ready"), 503, "does not answer");
+    }
+
     // ------------------------------------------------------------------ helpers
 
     internal static StringContent JsonBody(string question) =>
