@@ -370,7 +370,7 @@ public sealed class InspectionServer : IAsyncDisposable
                 record.IsAnomaly ? $"The images of inspection '{id}' were removed by the retention limit ({Options.RejectImagesKept} rejects kept)." : $"Inspection '{id}' passed; images are kept for rejects only.");
         try
         {
-            if (overlay) return Results.Bytes(Store.Overlay(record), "image/png");
+            if (overlay) return Results.Bytes(Store.Overlay(record, () => Registry.Current(record.Category)?.Model.Preprocessing), "image/png");
         }
         catch (Exception e) when (e is PipelineException or IOException)
         {
