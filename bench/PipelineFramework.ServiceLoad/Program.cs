@@ -93,6 +93,8 @@ async Task<JsonObject> Run(string name, int count, int clients, bool swap)
     var status = new HttpStatusCode[count];
     var versions = new int[count];
     var batchSizes = new int[count];
+    var stageMs = new Dictionary<string, double>[count];
+    var storeMs = new double[count];
     int mixed = 0, next = -1, done = 0;
     double swappedAt = double.NaN;
     var deadline = Stopwatch.StartNew();
@@ -119,6 +121,8 @@ async Task<JsonObject> Run(string name, int count, int clients, bool swap)
                 var model = byId[(string)answer["model"]!["id"]!];
                 versions[i] = (int)answer["model"]!["version"]!;
                 batchSizes[i] = (int)answer["timings"]!["batchSize"]!;
+                storeMs[i] = (double)answer["timings"]!["storeMs"]!;
+                stageMs[i] = answer["timings"]!["stagesMs"]!.AsObject().ToDictionary(kv => kv.Key, kv => (double)kv.Value!);
                 double raw = (double)answer["rawScore"]!;
                 bool consistent = (double)answer["threshold"]! == model.Threshold && Math.Abs(model.Normalization.Apply(raw) - (double)answer["score"]!) < 1e-12
                     && (versions[i] == 1) == (model == modelA);
@@ -149,6 +153,9 @@ async Task<JsonObject> Run(string name, int count, int clients, bool swap)
             ["p50"] = Math.Round(Percentile(0.50), 1), ["p90"] = Math.Round(Percentile(0.90), 1),
             ["p99"] = Math.Round(Percentile(0.99), 1), ["max"] = Math.Round(sorted.LastOrDefault(), 1),
         },
+        ["mean_engine_ms_per_image"] = ok.Count == 0 ? null : new JsonObject(stageMs[ok[0]].Keys.Select(k =>
+            KeyValuePair.Create(k, (JsonNode?)Math.Round(ok.Average(i => stageMs[i].GetValueOrDefault(k)), 1)))),
+        ["mean_store_ms_per_batch"] = ok.Count == 0 ? null : Math.Round(ok.Average(i => storeMs[i]), 1),
         ["mean_batch_size"] = ok.Count == 0 ? 0 : Math.Round(ok.Average(i => batchSizes[i]), 2),
         ["answers_by_model_version"] = new JsonObject(ok.GroupBy(i => versions[i]).OrderBy(g => g.Key).Select(g => KeyValuePair.Create($"v{g.Key}", (JsonNode?)g.Count()))),
         ["swap_file_replaced_at_s"] = double.IsNaN(swappedAt) ? null : Math.Round(swappedAt, 2),

@@ -32,6 +32,8 @@ sealed record InspectionOutcome
     public int BatchSize { get; init; }
     public double QueueMs { get; init; }
     public double BatchMs { get; init; }
+    /// <summary>Of <see cref="BatchMs"/>, the durable writes: reject files and the batch's database commit.</summary>
+    public double StoreMs { get; init; }
     /// <summary>Set when the part could not be scored: HTTP status and message.</summary>
     public (int Status, string Title, string Detail)? Failure { get; init; }
 }
@@ -52,6 +54,7 @@ sealed class InspectionQueue : IAsyncDisposable
     readonly ILogger _log;
     readonly Task _loop;
     long _batches, _scored;
+    double _rejectWriteMs; // of the batch being scored (one loop: no sharing)
 
     public InspectionQueue(ModelRegistry registry, ResultsStore store, ServiceOptions options, ILogger log)
     {
@@ -110,8 +113,7 @@ sealed class InspectionQueue : IAsyncDisposable
             for (int i = 0; i < jobs.Count; i++)
                 outcomes.Add((jobs[i], scored[i].Result is { } r ? Describe(jobs[i], r, held.Served) : new InspectionOutcome { Failure = scored[i].Failure }));
         }
-        double batchMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-
+        long storeStart = Stopwatch.GetTimestamp();
         var records = outcomes.Where(o => o.Outcome.Record is not null).Select(o => o.Outcome.Record!).ToList();
         string? storeError = null;
         try { _store.Save(records); }
@@ -121,14 +123,18 @@ sealed class InspectionQueue : IAsyncDisposable
             _log.LogError("Storing {Count} results failed: {Message}", records.Count, e.Message);
         }
         Interlocked.Add(ref _scored, records.Count);
+        double batchMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        double storeMs = Stopwatch.GetElapsedTime(storeStart).TotalMilliseconds + _rejectWriteMs;
+        _rejectWriteMs = 0;
         foreach (var (job, outcome) in outcomes)
         {
             job.Done.TrySetResult(outcome with
             {
                 Stored = outcome.Record is not null && storeError is null,
-                StoreError = outcome.Record is null ? null : storeError,
+                StoreError = outcome.Record is null ? null : storeError ?? outcome.StoreError,
                 BatchSize = batch.Count,
                 BatchMs = batchMs,
+                StoreMs = storeMs,
                 QueueMs = Stopwatch.GetElapsedTime(job.EnqueuedTicks, start).TotalMilliseconds,
             });
         }
@@ -155,10 +161,22 @@ sealed class InspectionQueue : IAsyncDisposable
     InspectionOutcome Describe(InspectionJob job, InspectionResult result, ServedModel served)
     {
         var model = served.Model;
-        string? imageFile = null, heatFile = null;
-        if (result.IsAnomaly) (imageFile, heatFile) = _store.SaveRejectFiles(job.Id, job.Image, job.Extension, RejectOverlay.HeatFile(result, model));
+        string? imageFile = null, heatFile = null, filesError = null;
+        if (result.IsAnomaly)
+        {
+            long writeStart = Stopwatch.GetTimestamp();
+            // A full or read-only disk loses the reject's picture, not its verdict or its row.
+            try { (imageFile, heatFile) = _store.SaveRejectFiles(job.Id, job.Image, job.Extension, RejectOverlay.HeatFile(result, model)); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                filesError = $"The reject's image was not kept ({e.Message}); its result was.";
+                _log.LogError("Keeping the image of reject {Id} failed: {Message}", job.Id, e.Message);
+            }
+            _rejectWriteMs += Stopwatch.GetElapsedTime(writeStart).TotalMilliseconds;
+        }
         return new InspectionOutcome
         {
+            StoreError = filesError,
             Result = result,
             HeatMapPng = job.WantsHeatMap ? HeatMapPng(result, model) : null,
             Record = new StoredInspection

@@ -64,7 +64,12 @@ public sealed class InspectionServer : IAsyncDisposable
         var app = builder.Build();
 
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("PipelineFramework.Service");
-        var store = new ResultsStore(options.DataFolder, options.RejectImagesKept);
+        ResultsStore store;
+        try { store = new ResultsStore(options.DataFolder, options.RejectImagesKept); }
+        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
+        {
+            throw new PipelineException($"Cannot open the results database in '{options.DataFolder}': {e.Message}. Give a writable folder (--data).", e);
+        }
         var registry = new ModelRegistry(options.ModelsFolder, catalog, services, log);
         registry.Scan();
         var queue = new InspectionQueue(registry, store, options, log);
@@ -149,7 +154,24 @@ public sealed class InspectionServer : IAsyncDisposable
         app.MapPost("/v1/inspect/{category}", Inspect)
             // No Accepts metadata: it would make routing refuse bodies by their Content-Type (415 before our own checks),
             // and a line camera's client rarely sets one; the bytes themselves are checked instead.
-            .WithSummary("Scores one image (PNG/JPEG/BMP as the raw body, or a file part of a multipart form): verdict, score, threshold, regions, rules, model, timings. ?heatmap=true adds the heat map as PNG.");
+            .WithSummary("Scores one image (PNG/JPEG/BMP as the raw body, or a file part of a multipart form): verdict, score, threshold, regions, rules, model, timings. ?heatmap=true adds the heat map as PNG.")
+            .AddOpenApiOperationTransformer((operation, _, _) =>
+            {
+                // The body is read by hand (see above), so the document is told what it takes.
+                var binary = new Microsoft.OpenApi.OpenApiSchema { Type = Microsoft.OpenApi.JsonSchemaType.String, Format = "binary" };
+                var content = new[] { "image/png", "image/jpeg", "image/bmp", "application/octet-stream" }
+                    .ToDictionary(t => t, _ => new Microsoft.OpenApi.OpenApiMediaType { Schema = binary });
+                content["multipart/form-data"] = new Microsoft.OpenApi.OpenApiMediaType
+                {
+                    Schema = new Microsoft.OpenApi.OpenApiSchema
+                    {
+                        Type = Microsoft.OpenApi.JsonSchemaType.Object,
+                        Properties = new Dictionary<string, Microsoft.OpenApi.IOpenApiSchema> { ["image"] = binary },
+                    },
+                };
+                operation.RequestBody = new Microsoft.OpenApi.OpenApiRequestBody { Required = true, Content = content, Description = "The encoded image." };
+                return Task.CompletedTask;
+            });
         app.MapPost("/v1/explain/{inspectionId}", Explain).WithSummary("Explains an inspection's verdict; optional JSON body {\"question\": \"...\"}.");
 
         foreach (var (path, type) in new[] { ("/", "text/html; charset=utf-8"), ("/app.js", "text/javascript; charset=utf-8"), ("/app.css", "text/css; charset=utf-8") })
@@ -348,7 +370,7 @@ public sealed class InspectionServer : IAsyncDisposable
                 record.IsAnomaly ? $"The images of inspection '{id}' were removed by the retention limit ({Options.RejectImagesKept} rejects kept)." : $"Inspection '{id}' passed; images are kept for rejects only.");
         try
         {
-            if (overlay) return Results.Bytes(Store.Overlay(record), "image/png");
+            if (overlay) return Results.Bytes(Store.Overlay(record, () => Registry.Current(record.Category)?.Model.Preprocessing), "image/png");
         }
         catch (Exception e) when (e is PipelineException or IOException)
         {
@@ -397,7 +419,7 @@ public sealed class InspectionServer : IAsyncDisposable
             ["model"] = new JsonObject { ["id"] = r.ModelId, ["version"] = r.ModelVersion },
             ["timings"] = new JsonObject
             {
-                ["stagesMs"] = stages, ["queueMs"] = Math.Round(outcome.QueueMs, 3), ["batchMs"] = Math.Round(outcome.BatchMs, 3), ["batchSize"] = outcome.BatchSize,
+                ["stagesMs"] = stages, ["queueMs"] = Math.Round(outcome.QueueMs, 3), ["batchMs"] = Math.Round(outcome.BatchMs, 3), ["storeMs"] = Math.Round(outcome.StoreMs, 3), ["batchSize"] = outcome.BatchSize,
             },
             ["stored"] = outcome.Stored,
             ["links"] = Links(r.Id, r.ImageFile is not null),

@@ -7,9 +7,10 @@ using PipelineFramework.Core.Images;
 namespace PipelineFramework.Service;
 
 /// <summary>
-/// A reject's heat map kept beside its image (raw scores, the model's resize and crop, the colour scale), so the
-/// overlay is drawn when someone first looks at it rather than while the line waits for its verdict; then kept.
-/// The drawing is the evaluation report's (jet at alpha 0.5 over the cropped image).
+/// A reject's heat map kept beside its image (raw scores and the colour scale), so the overlay is drawn when someone
+/// first looks at it rather than while the line waits for its verdict; then kept. The drawing is the evaluation
+/// report's (jet at alpha 0.5 over the preprocessed image); the image goes through the category's model's own
+/// preprocessing (<see cref="AnomalyModel.Preprocessing"/>), whatever its resize and colour modes.
 /// </summary>
 static class RejectOverlay
 {
@@ -28,7 +29,6 @@ static class RejectOverlay
         using var stream = new MemoryStream(32 + 4 * map.Values.Length);
         using var writer = new BinaryWriter(stream);
         writer.Write(Magic);
-        writer.Write(model.Preprocessing.Size); writer.Write(model.Preprocessing.Crop);
         writer.Write(map.Width); writer.Write(map.Height);
         writer.Write(lo); writer.Write(hi);
         foreach (var v in map.Values) writer.Write(v);
@@ -37,11 +37,10 @@ static class RejectOverlay
     }
 
     /// <summary>The overlay PNG from the image as sent and its heat file.</summary>
-    public static byte[] Render(byte[] image, byte[] heatFile, string name)
+    public static byte[] Render(byte[] image, byte[] heatFile, string name, Preprocessing preprocessing)
     {
         using var reader = new BinaryReader(new MemoryStream(heatFile));
         if (!reader.ReadBytes(4).AsSpan().SequenceEqual(Magic)) throw new PipelineException($"The heat map file of {name} is damaged.");
-        var preprocessing = new Preprocessing(reader.ReadInt32(), reader.ReadInt32());
         int width = reader.ReadInt32(), height = reader.ReadInt32();
         double lo = reader.ReadDouble(), hi = reader.ReadDouble();
         var values = new float[width * height];

@@ -101,11 +101,13 @@ public sealed class ResultsStore : IDisposable
     static string OverlayName(string id) => id + ".overlay.png";
 
     /// <summary>A reject's overlay PNG: drawn from its image and heat map on first request, then kept with them.</summary>
-    public byte[] Overlay(StoredInspection r)
+    public byte[] Overlay(StoredInspection r, Func<Core.Images.Preprocessing?> preprocessing)
     {
         var path = Path.Combine(RejectsFolder, OverlayName(r.Id));
         if (File.Exists(path)) return File.ReadAllBytes(path);
-        var png = RejectOverlay.Render(File.ReadAllBytes(Path.Combine(RejectsFolder, r.ImageFile!)), File.ReadAllBytes(Path.Combine(RejectsFolder, r.HeatFile!)), r.Id);
+        var geometry = preprocessing() ?? throw new PipelineFramework.Abstractions.PipelineException(
+            $"no model is served for '{r.Category}' now, and the overlay is drawn through its preprocessing");
+        var png = RejectOverlay.Render(File.ReadAllBytes(Path.Combine(RejectsFolder, r.ImageFile!)), File.ReadAllBytes(Path.Combine(RejectsFolder, r.HeatFile!)), r.Id, geometry);
         AtomicFile.Write(path, s => s.Write(png));
         return png;
     }

@@ -230,6 +230,9 @@ public class ServiceApiTests(ServiceModels models)
         var paths = openApi["paths"]!.AsObject().Select(p => p.Key).ToList();
         foreach (var path in new[] { "/v1/inspect/{category}", "/v1/explain/{inspectionId}", "/v1/models", "/v1/inspections", "/health/live", "/health/ready" })
             Assert.Contains(path, paths);
+        var inspectBody = openApi["paths"]!["/v1/inspect/{category}"]!["post"]!["requestBody"]!["content"]!.AsObject().Select(c => c.Key).ToList();
+        Assert.Contains("image/jpeg", inspectBody);
+        Assert.Contains("multipart/form-data", inspectBody);
 
         var page = await service.Client.GetStringAsync("/");
         Assert.Contains("<script src=\"/app.js\">", page);
@@ -265,6 +268,32 @@ public class ServiceApiTests(ServiceModels models)
         Assert.Equal([$"{second["id"]}.heat", $"{second["id"]}.jpg", $"{second["id"]}.overlay.png"],
             Directory.GetFiles(Path.Combine(service.DataFolder, "rejects")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         Assert.Equal("ANOMALY", (string)(await Json(service.Client, $"/v1/inspections/{first["id"]}"))["verdict"]!);
+    }
+
+    [Fact]
+    public async Task When_the_disk_fails_the_answer_keeps_its_verdict_and_says_what_was_not_stored()
+    {
+        await using var service = await RunningService.StartAsync(models);
+        // The rejects folder becomes a file: the reject's image cannot be kept, its row still is.
+        var rejects = Path.Combine(service.DataFolder, "rejects");
+        Directory.Delete(rejects, recursive: true);
+        File.WriteAllText(rejects, "in the way");
+        var reject = await service.InspectAsync("hazelnut", ServiceModels.DefectiveHazelnut);
+        Assert.Equal("ANOMALY", (string)reject["verdict"]!);
+        Assert.True((bool)reject["stored"]!);
+        Assert.Contains("image was not kept", (string)reject["storeError"]!);
+        Assert.Null(reject["links"]!["overlay"]);
+        Assert.Equal("ANOMALY", (string)(await Json(service.Client, $"/v1/inspections/{reject["id"]}"))["verdict"]!);
+
+        // The database becomes unopenable: the verdict still comes back, marked as not stored.
+        service.Server.Store.Dispose();
+        foreach (var suffix in new[] { "", "-wal", "-shm" }) File.Delete(service.Server.Store.DatabasePath + suffix);
+        Directory.CreateDirectory(service.Server.Store.DatabasePath);
+        var good = await service.InspectAsync("hazelnut", ServiceModels.GoodHazelnut);
+        Assert.Equal("OK", (string)good["verdict"]!);
+        Assert.False((bool)good["stored"]!);
+        Assert.Contains("was not stored", (string)good["storeError"]!);
+        await AssertProblem(await service.Client.GetAsync("/health/ready"), 503, "does not answer");
     }
 
     // ------------------------------------------------------------------ helpers

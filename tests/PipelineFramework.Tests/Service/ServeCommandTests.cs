@@ -1,0 +1,96 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+using Microsoft.Data.Sqlite;
+using PipelineFramework.Tests.Support;
+
+namespace PipelineFramework.Tests.Service;
+
+/// <summary><c>pf serve</c> as an operator runs it: a separate process, a real port, SIGTERM to stop; and its refusals.</summary>
+[Collection("Service")]
+public class ServeCommandTests(ServiceModels models)
+{
+    static readonly string PfDll = Path.Combine(AppContext.BaseDirectory, "pf-cli", "pf.dll");
+
+    [Fact]
+    public async Task Pf_serve_scores_over_http_and_stops_cleanly_on_SIGTERM_with_the_result_stored()
+    {
+        var modelsFolder = TestData.TempFolder("serve-models");
+        var dataFolder = TestData.TempFolder("serve-data");
+        File.Copy(models.ModelA, Path.Combine(modelsFolder, "hazelnut.pfmodel"));
+        int port = FreePort();
+        using var process = Start("serve", "--models", modelsFolder, "--port", port.ToString(), "--data", dataFolder);
+        var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var started = new TaskCompletionSource();
+        process.OutputDataReceived += (_, e) => { if (e.Data is null) return; output.Enqueue(e.Data); if (e.Data.Contains("Inspection service on")) started.TrySetResult(); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            await started.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+            using var body = new ByteArrayContent(File.ReadAllBytes(ServiceModels.DefectiveHazelnut));
+            body.Headers.ContentType = new MediaTypeHeaderValue("image/jpeg");
+            using var response = await http.PostAsync("/v1/inspect/hazelnut", body);
+            var answer = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(models.IdA, (string)answer["model"]!["id"]!);
+
+            using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString()])) await kill.WaitForExitAsync();
+            Assert.True(process.WaitForExit(TimeSpan.FromSeconds(30)), "pf serve did not stop on SIGTERM:\n" + string.Join("\n", output));
+            Assert.True(process.ExitCode is 0 or 130, $"exit code {process.ExitCode}:\n{string.Join("\n", output)}");
+
+            using var db = new SqliteConnection($"Data Source={Path.Combine(dataFolder, "results.db")};Pooling=False");
+            db.Open();
+            using var query = db.CreateCommand();
+            query.CommandText = "SELECT id FROM inspections";
+            Assert.Equal((string)answer["id"]!, (string)query.ExecuteScalar()!);
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+        }
+    }
+
+    [Fact]
+    public void Pf_serve_refuses_a_missing_folder_and_an_open_address_without_a_key()
+    {
+        var (code, err) = Run("serve", "--models", "/nowhere/models", "--port", "0");
+        Assert.Equal(1, code);
+        Assert.Contains("The models folder '/nowhere/models' does not exist", err);
+
+        var folder = TestData.TempFolder("serve-open");
+        (code, err) = Run("serve", "--models", folder, "--host", "0.0.0.0", "--port", "0", "--data", folder);
+        Assert.Equal(1, code);
+        Assert.Contains("Set PF_API_KEY", err);
+    }
+
+    static Process Start(params string[] args)
+    {
+        Assert.True(File.Exists(PfDll), $"{PfDll} is missing: the test project builds the CLI next to itself.");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(PfDll);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        start.Environment.Remove("PF_API_KEY");
+        return Process.Start(start)!;
+    }
+
+    static (int Code, string Err) Run(params string[] args)
+    {
+        using var process = Start(args);
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(1)), "pf did not finish in a minute");
+        return (process.ExitCode, stderr.Result + stdout.Result);
+    }
+
+    static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
