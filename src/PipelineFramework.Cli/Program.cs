@@ -23,13 +23,14 @@ var pluginsOption = new Option<string[]>("--plugins")
     AllowMultipleArgumentsPerToken = true,
 };
 
+var deviceOption = Commands.DeviceOption();
 using var interruption = new Interruption();
 // Exceptions on worker threads never reach the catch below; without this they would end the process with a stack trace.
 AppDomain.CurrentDomain.UnhandledException += (_, e) =>
     Environment.Exit(LastResort.Report(e.ExceptionObject as Exception ?? new Exception(e.ExceptionObject?.ToString()), args));
 try
 {
-    var root = new RootCommand("PipelineFramework: visual anomaly detection pipelines declared in JSON.") { pluginsOption };
+    var root = new RootCommand("PipelineFramework: visual anomaly detection pipelines declared in JSON.") { pluginsOption, deviceOption };
     root.Subcommands.Add(Commands.Demo(pluginsOption, interruption.Token));
     root.Subcommands.Add(Commands.Fit(pluginsOption, interruption.Token));
     root.Subcommands.Add(Commands.Score(pluginsOption, interruption.Token));
@@ -48,6 +49,7 @@ try
         Console.Error.WriteLine($"error: {string.Join(" ", parsed.Errors.Select(e => e.Message).Distinct())} Run '{Commands.CommandLine(parsed)} --help' for the options.");
         return ExitCodes.InputError;
     }
+    if (parsed.Action is not { ClearsParseErrors: true } && !Commands.UseDevice(parsed.GetValue(deviceOption))) return ExitCodes.InputError;
     return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
 catch (Exception e)
@@ -264,6 +266,7 @@ namespace PipelineFramework.Cli
                             ["options"] = new JsonArray(c.Options.Select(o => (JsonNode)OptionJson(o)).ToArray()),
                         }).ToArray()),
                         ["errors"] = new JsonArray(catalog.LoadErrors.Select(e => (JsonNode)new JsonObject { ["folder"] = e.Folder, ["error"] = e.Message }).ToArray()),
+                        ["device"] = DeviceDescription,
                     };
                     Console.WriteLine(json.ToJsonString(Json));
                     return catalog.LoadErrors.Count == 0 ? 0 : 1;
@@ -280,14 +283,13 @@ namespace PipelineFramework.Cli
                     }
                 }
                 foreach (var e in catalog.LoadErrors) Console.Error.WriteLine($"plugin load error: {e.Folder}: {e.Message}");
+                Console.WriteLine($"Compute device: {DeviceDescription}");
                 return catalog.LoadErrors.Count == 0 ? 0 : 1;
             });
             return command;
         }
 
         /// <summary>An option as <c>pf plugins --json</c> shows it: what AutoML needs to search it with no table of its own.</summary>
-        static readonly HostServices Services = HostEnvironment.CreateServices(log: new ConsoleLog());
-
         /// <summary>A pipeline file, validated; notes from the parser (an old section migrated) go to stderr.</summary>
         static AnomalyPipeline LoadPipeline(string path, ComponentCatalog catalog)
         {
