@@ -48,8 +48,6 @@ public sealed class ComponentsCheck(ComponentsOptions options) : ILogicCheck
 
     internal sealed class Fitted(ComponentsOptions options, Palette palette, RuleBook book, Composition composition) : IFittedLogicCheck
     {
-        internal RuleBook Book => book;
-
         public IReadOnlyList<RuleResult> Check(InspectionSubject subject) => Inspect(subject).Rules;
 
         public LogicOutcome Inspect(InspectionSubject subject)

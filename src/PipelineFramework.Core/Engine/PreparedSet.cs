@@ -46,6 +46,8 @@ public sealed class PreparedSet : IDisposable
     public long SizeInBytes =>
         FitMaps.SizeInBytes + HoldoutMaps.SizeInBytes + (SyntheticHoldoutMaps?.SizeInBytes ?? 0) + (TrainingSyntheticMaps?.SizeInBytes ?? 0)
         + Holdout.Sum(h => (long)h.Image.Pixels.Length * sizeof(float))
+        // The whole image before the crop (for logic checks) is a buffer of its own where a crop was taken.
+        + Holdout.Sum(h => h.Whole is { } whole && !ReferenceEquals(whole, h.Image) ? (long)whole.Pixels.Length * sizeof(float) : 0)
         + TrainingSyntheticMasks.Sum(m => (long)m.Values.Length * sizeof(float))
         + SyntheticHoldoutMasks.Sum(m => (long)m.Values.Length * sizeof(float));
 
