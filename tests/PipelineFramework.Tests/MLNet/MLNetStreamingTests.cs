@@ -6,6 +6,11 @@ using PipelineFramework.Tests.Support;
 
 namespace PipelineFramework.Tests.MLNet;
 
+/// <summary>Runs alone, after the parallel tests: it measures the process's managed memory, which tests beside it would change.</summary>
+[CollectionDefinition(nameof(MLNetStreamingTests), DisableParallelization = true)]
+public sealed class MLNetStreamingCollection;
+
+[Collection(nameof(MLNetStreamingTests))]
 public class MLNetStreamingTests
 {
     public sealed class FrameRow
