@@ -165,7 +165,7 @@ public static class GpuBench
 
     /// <summary>
     /// Greedy k-centre, 10 % of N points of 128 dims (PatchCore's projected space): CPU vs ILGPU with the same picks at
-    /// the small size; at 1,000,000 the GPU only (the CPU needs about 25 TFLOP there, over half an hour on 16 cores).
+    /// the small size; at 1,000,000 the GPU only (about 25 TFLOP of distance updates on the CPU: minutes even on 16 cores, too long for the one-call budget).
     /// </summary>
     static JsonArray Coreset(ComputeBackend? cuda, bool full)
     {
