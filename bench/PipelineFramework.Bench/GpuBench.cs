@@ -277,7 +277,7 @@ public static class GpuBench
         {
             int count = full ? 16 : 2, h = 28, size = 224;
             var patches = Uniform((long)count * h * h, 6);
-            var gpu = cuda.AnomalyMaps(patches, count, h, h, size, 4f);
+            var gpu = cuda.AnomalyMaps(patches, count, h, h, size, size, 4f);
             double worst = 0;
             for (int i = 0; i < count; i++)
             {

@@ -112,7 +112,7 @@ sealed class FittedStages : IDisposable
         var heatMaps = new Grid2D[images.Count];
         if (Compute.UsesGpu)
         {
-            var smoothed = Compute.AnomalyMaps(scores.Values, images.Count, scores.Height, scores.Width, settings.MapSize, (float)settings.Sigma);
+            var smoothed = Compute.AnomalyMaps(scores.Values, images.Count, scores.Height, scores.Width, settings.MapSize, settings.MapSize, (float)settings.Sigma);
             for (int i = 0; i < smoothed.Length; i++) heatMaps[i] = new Grid2D(settings.MapSize, settings.MapSize, smoothed[i]);
         }
         else Parallel.For(0, images.Count, i => heatMaps[i] = AnomalyMap(scores, i, settings.MapSize, settings.Sigma));
