@@ -18,14 +18,24 @@ echo "publish: bench (framework-dependent, linux-x64)"
 dotnet publish "$repo/bench/PipelineFramework.Bench" -c Release -r linux-x64 --self-contained false -o "$stage/app" -v quiet -nologo
 mkdir -p "$stage/app/pipelines"
 cp "$repo"/pipelines/*.json "$stage/app/pipelines/"
-tar -C "$stage" -cJf "$carry/app.tar.xz" app
+# Not needed on Linux or at run time: Windows natives, symbols, XML docs; the host's own ONNX Runtime copy (the
+# features plugin loads the one in its folder).
+find "$stage/app" \( -name '*.pdb' -o -name '*.dbg' -o -name '*.xml' -o -name 'onnxruntime*.dll' \) -delete
+rm -f "$stage/app/libonnxruntime.so"
+xz_tar() { tar -C "$1" -cf - "${@:3}" | xz -9e -T0 > "$2"; }
+xz_tar "$stage" "$carry/app.tar.xz" app
 
 runtime=$(ls "$dotnet_root/shared/Microsoft.NETCore.App" | sort -V | tail -1)
 echo "runtime: $dotnet_root (Microsoft.NETCore.App $runtime)"
-tar -C "$dotnet_root" -cJf "$carry/dotnet.tar.xz" dotnet host "shared/Microsoft.NETCore.App/$runtime"
+# The runtime without its debugging pieces (DAC, debugger shim, crash dumper, LTTng provider).
+mkdir -p "$stage/dotnet/shared/Microsoft.NETCore.App"
+cp -a "$dotnet_root/dotnet" "$dotnet_root/host" "$stage/dotnet/"
+cp -a "$dotnet_root/shared/Microsoft.NETCore.App/$runtime" "$stage/dotnet/shared/Microsoft.NETCore.App/"
+rm -f "$stage/dotnet/shared/Microsoft.NETCore.App/$runtime"/{libmscordaccore.so,libmscordbi.so,createdump,libcoreclrtraceptprovider.so}
+(cd "$stage/dotnet" && tar -cf - dotnet host shared) | xz -9e -T0 > "$carry/dotnet.tar.xz"
 
 if [ -d "$bottle" ]; then
-  tar -C "$(dirname "$bottle")" -cJf "$carry/bottle.tar.xz" "$(basename "$bottle")"
+  xz_tar "$(dirname "$bottle")" "$carry/bottle.tar.xz" "$(basename "$bottle")"
 else
   echo "warning: $bottle not found: gpu-check.sh will skip the bottle evaluation"
 fi

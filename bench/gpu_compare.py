@@ -28,7 +28,6 @@ def fp32_peak_gflops(smi_path):
         return None, None, None, None
 
 try:
-    import numpy as np
     import torch
     have_gpu = torch.cuda.is_available()
     result["torch"] = torch.__version__
@@ -49,8 +48,8 @@ for row in bench.get("knn", []):
     out = dict(row)
     stem = os.path.join(args.dump, f"knn_{n}_{d}_{m}")
     if have_gpu and os.path.exists(stem + ".bank.f32"):
-        bank = torch.from_numpy(np.fromfile(stem + ".bank.f32", dtype=np.float32).reshape(n, d)).cuda()
-        queries = torch.from_numpy(np.fromfile(stem + ".queries.f32", dtype=np.float32).reshape(m, d)).cuda()
+        bank = torch.from_file(stem + ".bank.f32", size=n * d, dtype=torch.float32).reshape(n, d).cuda()
+        queries = torch.from_file(stem + ".queries.f32", size=m * d, dtype=torch.float32).reshape(m, d).cuda()
         # Query chunks keep the [chunk x N] distance matrix at <= 4 GiB (7,840 x 1,000,000 would be 31 GB at once).
         chunk = max(1, min(m, (1 << 30) // n))
         def run():
@@ -68,8 +67,8 @@ for row in bench.get("knn", []):
         flop = 2.0 * n * m * d
         out["torch_seconds"] = round(best, 5)
         out["torch_gflops"] = round(flop / best / 1e9, 1)
-        ilgpu = np.fromfile(stem + ".ilgpu.i32", dtype=np.int32)
-        out["torch_same_neighbour_as_ilgpu"] = round(float((idx.flatten().cpu().numpy() == ilgpu).mean()), 5)
+        ilgpu = torch.from_file(stem + ".ilgpu.i32", size=m, dtype=torch.int32).long()
+        out["torch_same_neighbour_as_ilgpu"] = round(float((idx.flatten().cpu() == ilgpu).double().mean()), 5)
         if "ilgpu_seconds" in row:
             out["ilgpu_over_torch_speed"] = round(best / row["ilgpu_seconds"], 3)
         del bank, queries

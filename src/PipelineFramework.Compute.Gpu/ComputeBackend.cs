@@ -153,17 +153,17 @@ public sealed class ComputeBackend
         return values;
     }
 
-    /// <summary>Anomaly maps: each patch map [h, w] of patchMaps [count, h, w] resized (bilinear) to height x width and Gaussian-blurred.</summary>
-    public float[][] AnomalyMaps(float[] patchMaps, int count, int h, int w, int height, int width, float sigma)
+    /// <summary>Anomaly maps: each patch map [h, w] of patchMaps [count, h, w] resized (bilinear) to outHeight x outWidth and Gaussian-blurred.</summary>
+    public float[][] AnomalyMaps(float[] patchMaps, int count, int h, int w, int outHeight, int outWidth, float sigma)
     {
         if (_gpu is not null && count > 0)
         {
-            try { return GpuOperations.AnomalyMaps(_gpu, patchMaps, count, h, w, height, width, sigma); }
+            try { return GpuOperations.AnomalyMaps(_gpu, patchMaps, count, h, w, outHeight, outWidth, sigma); }
             catch (GpuMemoryException e) { WarnOnce(_log, $"GPU: {e.Message}; maps are made on the CPU."); }
         }
         var maps = new float[count][];
         Parallel.For(0, count, i =>
-            maps[i] = MapOps.GaussianBlur(MapOps.ResizeBilinear(patchMaps.AsSpan(i * h * w, h * w), h, w, height, width), height, width, sigma));
+            maps[i] = MapOps.GaussianBlur(MapOps.ResizeBilinear(patchMaps.AsSpan(i * h * w, h * w), h, w, outHeight, outWidth), outHeight, outWidth, sigma));
         return maps;
     }
 

@@ -252,11 +252,11 @@ internal static class GpuOperations
 
     // ---------------------------------------------------------------- maps
 
-    /// <summary>Patch maps [count][h][w] upsampled (bilinear) to height x width and blurred (Gaussian sigma, reflect): MapOps per image.</summary>
-    public static float[][] AnomalyMaps(GpuRuntime runtime, ReadOnlySpan<float> patchMaps, int count, int h, int w, int height, int width, float sigma)
+    /// <summary>Patch maps [count][h][w] upsampled (bilinear) to outHeight x outWidth and blurred (Gaussian sigma, reflect): MapOps per image.</summary>
+    public static float[][] AnomalyMaps(GpuRuntime runtime, ReadOnlySpan<float> patchMaps, int count, int h, int w, int outHeight, int outWidth, float sigma)
     {
         var weights = sigma > 0f ? MapOps.GaussianWeights(sigma) : [1f];
-        int plane = height * width;
+        int plane = outHeight * outWidth;
         long perImage = (long)(h * w + 3 * plane) * sizeof(float);
         int chunk = (int)Math.Clamp(runtime.MemoryBudgetBytes / perImage, 1, Math.Max(1, count));
         var maps = new float[count][];
@@ -277,9 +277,9 @@ internal static class GpuOperations
                     int c = Math.Min(chunk, count - i0);
                     Upload(source.View, patchMaps.Slice(i0 * h * w, c * h * w));
                     var spread = runtime.Spread((long)c * plane);
-                    runtime.Kernels.Resize(spread, c * plane, source.View, h, w, height, width, upsampled.View);
-                    runtime.Kernels.BlurRows(spread, c * plane, upsampled.View, height, width, weightBuffer.View, rows.View);
-                    runtime.Kernels.BlurColumns(spread, c * plane, rows.View, height, width, weightBuffer.View, blurred.View);
+                    runtime.Kernels.Resize(spread, c * plane, source.View, h, w, outHeight, outWidth, upsampled.View);
+                    runtime.Kernels.BlurRows(spread, c * plane, upsampled.View, outHeight, outWidth, weightBuffer.View, rows.View);
+                    runtime.Kernels.BlurColumns(spread, c * plane, rows.View, outHeight, outWidth, weightBuffer.View, blurred.View);
                     accelerator.Synchronize();
                     Download(blurred.View, host.AsSpan(0, c * plane));
                     for (int i = 0; i < c; i++) maps[i0 + i] = host.AsSpan(i * plane, plane).ToArray();
