@@ -125,9 +125,27 @@ namespace PipelineFramework.Core.MLNet
         }
     }
 
+    public sealed partial class LogicCatalog
+    {
+        /// <summary>logic.components: Component classes, facts and verified rules (LogiCode-style), plus a composition score fused with the image score</summary>
+        public VisualAnomalyComponent Components(System.Action<ComponentsLogicOptions>? configure = null)
+        {
+            var options = new ComponentsLogicOptions();
+            configure?.Invoke(options);
+            return Component("logic.components", options.ToJson());
+        }
+    }
+
     public sealed partial class ExplainCatalog
     {
-        /// <summary>explain.offline: Explains a verdict from score, regions and rules, without a language model</summary>
+        /// <summary>explain.llm: Explains a verdict with an LLM (OpenAI, Azure OpenAI, Ollama/vLLM/llama.cpp) through tools over the measured facts</summary>
+        public VisualAnomalyComponent Llm(System.Action<LlmExplainOptions>? configure = null)
+        {
+            var options = new LlmExplainOptions();
+            configure?.Invoke(options);
+            return Component("explain.llm", options.ToJson());
+        }
+        /// <summary>explain.offline: Explains a verdict from score, regions, rules and good-part statistics, without a language model</summary>
         public VisualAnomalyComponent Offline(System.Action<OfflineExplainOptions>? configure = null)
         {
             var options = new OfflineExplainOptions();
@@ -379,6 +397,52 @@ namespace PipelineFramework.Core.MLNet.Components
         /// <summary>JSON &quot;beta&quot;; default 1; (0, 100].</summary>
         public double? Beta { get; set; }
         protected override System.Collections.Generic.IEnumerable<(string Name, object? Value)> Values() => [("beta", Beta)];
+    }
+
+    /// <summary>Options of logic.components; null = the component's default.</summary>
+    public sealed class ComponentsLogicOptions : ComponentOptionsBuilder
+    {
+        /// <summary>JSON &quot;maxClasses&quot;; default 10; [2, 16].</summary>
+        public int? MaxClasses { get; set; }
+        /// <summary>JSON &quot;minGain&quot;; default 0.3; [0.01, 0.9].</summary>
+        public double? MinGain { get; set; }
+        /// <summary>JSON &quot;minArea&quot;; default 0.001; [0, 0.1].</summary>
+        public double? MinArea { get; set; }
+        /// <summary>JSON &quot;pixelsPerImage&quot;; default 3000; [100, 100000].</summary>
+        public int? PixelsPerImage { get; set; }
+        /// <summary>JSON &quot;learnRules&quot;; default true.</summary>
+        public bool? LearnRules { get; set; }
+        /// <summary>JSON &quot;ruleMargin&quot;; default 0.5; [0, 2].</summary>
+        public double? RuleMargin { get; set; }
+        /// <summary>JSON &quot;compositionMargin&quot;; default 0.1; [0, 5].</summary>
+        public double? CompositionMargin { get; set; }
+        /// <summary>JSON &quot;grid&quot;; default 2; [1, 8].</summary>
+        public int? Grid { get; set; }
+        /// <summary>JSON &quot;description&quot;; default &quot;&quot;.</summary>
+        public string? Description { get; set; }
+        /// <summary>JSON &quot;llmKind&quot;; default &quot;openai&quot;.</summary>
+        public string? LlmKind { get; set; }
+        /// <summary>JSON &quot;llmModel&quot;; default &quot;gpt-4o-mini&quot;.</summary>
+        public string? LlmModel { get; set; }
+        /// <summary>JSON &quot;llmTimeoutSeconds&quot;; default 60; [1, 600].</summary>
+        public double? LlmTimeoutSeconds { get; set; }
+        protected override System.Collections.Generic.IEnumerable<(string Name, object? Value)> Values() => [("maxClasses", MaxClasses), ("minGain", MinGain), ("minArea", MinArea), ("pixelsPerImage", PixelsPerImage), ("learnRules", LearnRules), ("ruleMargin", RuleMargin), ("compositionMargin", CompositionMargin), ("grid", Grid), ("description", Description), ("llmKind", LlmKind), ("llmModel", LlmModel), ("llmTimeoutSeconds", LlmTimeoutSeconds)];
+    }
+
+    /// <summary>Options of explain.llm; null = the component's default.</summary>
+    public sealed class LlmExplainOptions : ComponentOptionsBuilder
+    {
+        /// <summary>JSON &quot;attachImages&quot;; default false.</summary>
+        public bool? AttachImages { get; set; }
+        /// <summary>JSON &quot;maxToolCalls&quot;; default 8; [1, 20].</summary>
+        public int? MaxToolCalls { get; set; }
+        /// <summary>JSON &quot;kind&quot;; default &quot;openai&quot;.</summary>
+        public string? Kind { get; set; }
+        /// <summary>JSON &quot;model&quot;; default &quot;gpt-4o-mini&quot;.</summary>
+        public string? Model { get; set; }
+        /// <summary>JSON &quot;timeoutSeconds&quot;; default 60; [1, 600].</summary>
+        public double? TimeoutSeconds { get; set; }
+        protected override System.Collections.Generic.IEnumerable<(string Name, object? Value)> Values() => [("attachImages", AttachImages), ("maxToolCalls", MaxToolCalls), ("kind", Kind), ("model", Model), ("timeoutSeconds", TimeoutSeconds)];
     }
 
     /// <summary>Options of explain.offline; null = the component's default.</summary>

@@ -19,6 +19,8 @@ public static class ShippedPlugins
         ["synthesis.cutpaste"] = "Synthesis.CutPaste",
         ["synthesis.feature-noise"] = "Synthesis.FeatureNoise",
         ["synthesis.perlin"] = "Synthesis.Perlin",
+        ["logic.components"] = "Logic.Components",
+        ["explain.llm"] = "Explain.SemanticKernel",
     };
 
     /// <summary>The package that provides a shipped component, or null for anything else.</summary>

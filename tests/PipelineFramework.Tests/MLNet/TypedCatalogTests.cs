@@ -50,8 +50,7 @@ public class TypedCatalogTests
             })
             .With(threshold); // after the synthesis and calibration it may need: each step is validated
 
-    public static TheoryData<string> ShippedPipelines => new(Directory.GetFiles(Path.Combine(TestData.RepoRoot, "pipelines"), "*.json")
-        .Select(Path.GetFileNameWithoutExtension).Order()!);
+    public static TheoryData<string> ShippedPipelines => new(TestData.ShippedPipelineFiles.Select(Path.GetFileNameWithoutExtension)!);
 
     [Theory]
     [MemberData(nameof(ShippedPipelines))]
@@ -69,6 +68,16 @@ public class TypedCatalogTests
                 va.Threshold.Quantile(o => { o.Quantile = 0.99; o.Margin = 1.0; })),
             "simplenet-mobilenet" => Shipped(va, va.SimpleNet(o => { o.NoiseSigma = 0.05; o.Epochs = 10; }), name, file.Description, 3,
                 va.Threshold.Quantile(o => o.Quantile = 0.99)),
+            "patchcore-logic-mobilenet" => va.PatchCore(o => { o.CoresetRatio = 0.1; o.ProjectionDim = 128; })
+                .With(va.Backbone.Onnx(o => { o.Model = "builtin:mobilenetv2-int8"; o.Layers = MobileNetLayers; }), va.Embedding.Patch(o => o.PatchSize = 3))
+                .With(s => s with
+                {
+                    Name = name, Description = file.Description, Seed = 42,
+                    Input = s.Input with { Size = 256, Crop = 224 },
+                    Map = s.Map with { Sigma = 4 },
+                    Calibration = s.Calibration with { Holdout = 0.2 },
+                })
+                .With(va.Threshold.Quantile(o => { o.Quantile = 0.99; o.Margin = 1.0; }), va.Logic.Components()),
             _ => throw new Xunit.Sdk.XunitException($"pipelines/{name}.json is new: add its typed spelling to this test."),
         };
         Assert.Equal(file.ToJson().ToJsonString(), typed.Pipeline.Spec.ToJson().ToJsonString());

@@ -22,6 +22,10 @@ public static class TestData
 
     public static string Pipeline(string name) => Path.Combine(RepoRoot, "pipelines", name + ".json");
 
+    /// <summary>The shipped pipeline files; <c>automl-*.json</c> beside them are AutoML search files, not pipelines.</summary>
+    public static IEnumerable<string> ShippedPipelineFiles => Directory.GetFiles(Path.Combine(RepoRoot, "pipelines"), "*.json")
+        .Where(f => !Path.GetFileName(f).StartsWith("automl-", StringComparison.Ordinal)).Order(StringComparer.Ordinal);
+
     public static string SharedDatasets => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "datasets"));
     public static string Bottle => Path.Combine(SharedDatasets, "mvtec_bottle_256", "bottle");
     public static string SharedHazelnut => Path.Combine(SharedDatasets, "hazelnut_toy", "hazelnut");
