@@ -489,7 +489,9 @@ public sealed class InspectionServer : IAsyncDisposable
                 Id = record.Id, Score = record.Score, RawScore = record.RawScore, Threshold = record.Threshold, IsAnomaly = record.IsAnomaly,
                 Regions = record.Regions, Rules = record.Rules, MapWidth = record.MapWidth, MapHeight = record.MapHeight,
             };
-            try { explanation = await lease.Served.Model.ExplainAsync(facts, cancellation); }
+            // A question is answered after the part's explanation, in one conversation with the same tools and guard rails.
+            var conversation = lease.Served.Model.Converse(facts);
+            try { explanation = question is null ? await conversation.ExplainAsync(cancellation) : await conversation.AskAsync(question, cancellation); }
             catch (Exception e) when (e is PipelineException or HttpRequestException or TaskCanceledException && !cancellation.IsCancellationRequested)
             {
                 return Problem(502, "Explainer failed", $"The explainer could not answer: {e.Message}");
