@@ -101,19 +101,9 @@ public sealed class AnomalyModel : IDisposable
     /// </summary>
     public MapScores ScoreMaps(LayerMaps maps)
     {
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        int n = Math.Max(1, maps.Count);
-        var features = _stages.Embedding.Embed(maps);
-        double embedding = watch.Elapsed.TotalMilliseconds / n;
-        watch.Restart();
-        var scores = _stages.Scorer.Score(features);
-        double scoring = watch.Elapsed.TotalMilliseconds / n;
-        watch.Restart();
-        var heatMaps = new Grid2D[maps.Count];
-        Parallel.For(0, heatMaps.Length, i => heatMaps[i] = FittedStages.AnomalyMap(scores, i, _settings.Preprocessing.Height, _settings.Preprocessing.Width, _settings.Sigma));
-        double map = watch.Elapsed.TotalMilliseconds / n;
-        return new MapScores(scores.ImageScores.ToArray(), heatMaps,
-            new Dictionary<string, double> { ["embedding"] = embedding, ["scoring"] = scoring, ["map"] = map });
+        var timings = new Dictionary<string, double>();
+        var (scores, heatMaps) = _stages.ScoreMaps(maps, _settings, timings);
+        return new MapScores(scores.ImageScores.ToArray(), heatMaps, timings);
     }
 
     /// <summary>

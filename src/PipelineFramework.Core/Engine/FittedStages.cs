@@ -98,28 +98,41 @@ sealed class FittedStages : IDisposable
         return InspectMaps(maps, images, ids, settings, timings);
     }
 
-    /// <summary>Inspection from backbone maps already computed (calibration reuses the prepared set's).</summary>
-    public InspectionResult[] InspectMaps(LayerMaps maps, IReadOnlyList<PreparedImage> images, IReadOnlyList<string> ids, InspectionSettings settings,
-        IReadOnlyDictionary<string, double>? earlierTimings = null)
+    /// <summary>
+    /// Image scores and heat maps of backbone maps already computed, with milliseconds per image of embedding, scoring
+    /// and map added to <paramref name="timings"/>: the part of inspection that AutoML's validation also runs.
+    /// </summary>
+    public (PatchScores Scores, Grid2D[] Maps) ScoreMaps(LayerMaps maps, InspectionSettings settings, IDictionary<string, double> timings)
     {
-        var timings = new Dictionary<string, double>(earlierTimings ?? new Dictionary<string, double>());
         var watch = Stopwatch.StartNew();
-        double Lap() { double ms = watch.Elapsed.TotalMilliseconds / Math.Max(1, images.Count); watch.Restart(); return ms; }
+        double Lap() { double ms = watch.Elapsed.TotalMilliseconds / Math.Max(1, maps.Count); watch.Restart(); return ms; }
 
         var features = Embedding.Embed(maps);
         timings["embedding"] = Lap();
         var scores = Scorer.Score(features);
         timings["scoring"] = Lap();
 
-        var heatMaps = new Grid2D[images.Count];
+        var heatMaps = new Grid2D[maps.Count];
         int mapHeight = settings.Preprocessing.Height, mapWidth = settings.Preprocessing.Width;
         if (Compute.UsesGpu)
         {
-            var smoothed = Compute.AnomalyMaps(scores.Values, images.Count, scores.Height, scores.Width, mapHeight, mapWidth, (float)settings.Sigma);
+            var smoothed = Compute.AnomalyMaps(scores.Values, maps.Count, scores.Height, scores.Width, mapHeight, mapWidth, (float)settings.Sigma);
             for (int i = 0; i < smoothed.Length; i++) heatMaps[i] = new Grid2D(mapHeight, mapWidth, smoothed[i]);
         }
-        else Parallel.For(0, images.Count, i => heatMaps[i] = AnomalyMap(scores, i, mapHeight, mapWidth, settings.Sigma));
+        else Parallel.For(0, maps.Count, i => heatMaps[i] = AnomalyMap(scores, i, mapHeight, mapWidth, settings.Sigma));
         timings["map"] = Lap();
+        return (scores, heatMaps);
+    }
+
+    /// <summary>Inspection from backbone maps already computed (calibration reuses the prepared set's).</summary>
+    public InspectionResult[] InspectMaps(LayerMaps maps, IReadOnlyList<PreparedImage> images, IReadOnlyList<string> ids, InspectionSettings settings,
+        IReadOnlyDictionary<string, double>? earlierTimings = null)
+    {
+        var timings = new Dictionary<string, double>(earlierTimings ?? new Dictionary<string, double>());
+        var (scores, heatMaps) = ScoreMaps(maps, settings, timings);
+        var watch = Stopwatch.StartNew();
+        double Lap() { double ms = watch.Elapsed.TotalMilliseconds / Math.Max(1, images.Count); watch.Restart(); return ms; }
+
         var regions = new IReadOnlyList<DefectRegion>[images.Count];
         Parallel.For(0, images.Count, i => regions[i] = Regions(heatMaps[i], settings.Threshold, settings.Preprocessing,
             images[i].OriginalHeight, images[i].OriginalWidth));
