@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using PipelineFramework.Core.Engine;
 using PipelineFramework.Core.Evaluation;
@@ -9,24 +8,7 @@ namespace PipelineFramework.Tests.AutoML;
 /// <summary>`pf automl` as users run it.</summary>
 public class AutomlCliTests
 {
-    static readonly string PfDll = Path.Combine(AppContext.BaseDirectory, "pf-cli", "pf.dll");
-
-    static (int ExitCode, string Out, string Err) Pf(params string[] args)
-    {
-        Assert.True(File.Exists(PfDll), $"{PfDll} is missing: the test project builds the CLI next to itself.");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(PfDll);
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"pf did not finish in 5 minutes:\n{stderr.Result}");
-        }
-        return (process.ExitCode, stdout.Result, stderr.Result);
-    }
+    static (int ExitCode, string Out, string Err) Pf(params string[] args) => PfProcess.Run(args);
 
     static void CopyFolder(string from, string to)
     {

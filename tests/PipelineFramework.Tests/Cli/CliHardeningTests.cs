@@ -9,26 +9,10 @@ namespace PipelineFramework.Tests.Cli;
 /// </summary>
 public class CliHardeningTests
 {
-    static readonly string PfDll = Path.Combine(AppContext.BaseDirectory, "pf-cli", "pf.dll");
+    static Process Start(IReadOnlyDictionary<string, string?>? environment, string[] args) => PfProcess.Start(environment, args);
 
-    static Process Start(IReadOnlyDictionary<string, string>? environment, string[] args)
-    {
-        Assert.True(File.Exists(PfDll), $"{PfDll} is missing: the test project builds the CLI next to itself.");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(PfDll);
-        foreach (var a in args) start.ArgumentList.Add(a);
-        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) start.Environment[k] = v;
-        return Process.Start(start)!;
-    }
-
-    static (int ExitCode, string Out, string Err) Pf(IReadOnlyDictionary<string, string>? environment, params string[] args)
-    {
-        using var process = Start(environment, args);
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(3)), "pf did not finish in 3 minutes");
-        return (process.ExitCode, stdout.Result, stderr.Result);
-    }
+    static (int ExitCode, string Out, string Err) Pf(IReadOnlyDictionary<string, string?>? environment, params string[] args) =>
+        PfProcess.Run(environment, args);
 
     static (int ExitCode, string Out, string Err) Pf(params string[] args) => Pf(null, args);
 
@@ -159,7 +143,7 @@ public class CliHardeningTests
         File.WriteAllText(model, "the previous model");
         var state = Path.Combine(folder, "state");
 
-        var (code, _, err) = Pf(new Dictionary<string, string> { ["XDG_STATE_HOME"] = state },
+        var (code, _, err) = Pf(new Dictionary<string, string?> { ["XDG_STATE_HOME"] = state },
             "fit", "--pipeline", pipeline, "--data", images, "--model", model, "--plugins", TestData.TestPluginsFolder);
 
         Assert.True(code == 2, $"exit {code}; stderr: {err}");

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using PipelineFramework.Tests.Support;
 
@@ -7,20 +6,7 @@ namespace PipelineFramework.Tests.Cli;
 /// <summary>The real `pf` executable, as users and CI scripts run it.</summary>
 public class CliTests
 {
-    static readonly string PfDll = Path.Combine(AppContext.BaseDirectory, "pf-cli", "pf.dll");
-
-    static (int ExitCode, string Out, string Err) Pf(params string[] args)
-    {
-        Assert.True(File.Exists(PfDll), $"{PfDll} is missing: the test project builds the CLI next to itself.");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(PfDll);
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(3)), "pf did not finish in 3 minutes");
-        return (process.ExitCode, stdout.Result, stderr.Result);
-    }
+    static (int ExitCode, string Out, string Err) Pf(params string[] args) => PfProcess.Run(args);
 
     [Fact]
     public void Plugins_lists_the_shipped_components()

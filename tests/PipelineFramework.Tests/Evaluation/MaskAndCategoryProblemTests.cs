@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using PipelineFramework.Core.Engine;
 using PipelineFramework.Core.Evaluation;
@@ -122,18 +121,12 @@ public class MaskAndCategoryProblemTests
         var root = TestData.TempFolder("cli-broken-root");
         MakeBrokenCategories(root);
         var outDir = TestData.TempFolder("cli-broken-out");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "pf-cli", "pf.dll"), "evaluate", "--pipeline", "padim-mobilenet", "--data", root, "--out", outDir })
-            start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), "pf did not finish");
+        var (exitCode, stdout, stderr) = PfProcess.Run("evaluate", "--pipeline", "padim-mobilenet", "--data", root, "--out", outDir);
 
-        Assert.Equal(1, process.ExitCode);
-        Assert.Contains("empty_train      FAILED: ", stdout.Result);
-        Assert.Contains("error: 2 of 2 categories failed (empty_train, unreadable)", stderr.Result);
-        Assert.DoesNotContain("   at ", stderr.Result);
+        Assert.Equal(1, exitCode);
+        Assert.Contains("empty_train      FAILED: ", stdout);
+        Assert.Contains("error: 2 of 2 categories failed (empty_train, unreadable)", stderr);
+        Assert.DoesNotContain("   at ", stderr);
         var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "summary.json")))!;
         Assert.Equal(2, summary["failed_count"]!.GetValue<int>());
     }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.IO.Compression;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -96,20 +95,12 @@ public class ExplainEndToEndTests
 
     static (int ExitCode, string Out, string Err) Pf(IReadOnlyDictionary<string, string> env, params string[] args)
     {
-        var pf = Path.Combine(AppContext.BaseDirectory, "pf-cli", "pf.dll");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(pf);
-        foreach (var a in args) start.ArgumentList.Add(a);
         // Only what the test sets: no endpoint or key from the machine, no user secrets file.
+        var variables = new Dictionary<string, string?> { ["PF_SECRETS_FILE"] = "/nonexistent/pf-secrets.json" };
         foreach (var name in new[] { LlmSecretNames.Endpoint, LlmSecretNames.ApiKey, LlmSecretNames.OpenAIApiKey, LlmSecretNames.AzureEndpoint, LlmSecretNames.AzureApiKey })
-            start.Environment.Remove(name);
-        start.Environment["PF_SECRETS_FILE"] = "/nonexistent/pf-secrets.json";
-        foreach (var (k, v) in env) start.Environment[k] = v;
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(3)), "pf did not finish in 3 minutes");
-        return (process.ExitCode, stdout.Result, stderr.Result);
+            variables[name] = null;
+        foreach (var (k, v) in env) variables[k] = v;
+        return PfProcess.Run(variables, args);
     }
 
     /// <summary>A file's text, and for a zip (the model file) the text of every entry.</summary>

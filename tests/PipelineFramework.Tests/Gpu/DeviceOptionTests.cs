@@ -1,23 +1,13 @@
-using System.Diagnostics;
 using PipelineFramework.Compute.Gpu;
+using PipelineFramework.Tests.Support;
 
 namespace PipelineFramework.Tests.Gpu;
 
 /// <summary>`pf --device`: a run-time choice on every command, refused with one line when it names no usable device.</summary>
 public class DeviceOptionTests
 {
-    static (int ExitCode, string Out, string Err) Pf(string forceCpuAccelerator, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "pf-cli", "pf.dll"));
-        foreach (var a in args) start.ArgumentList.Add(a);
-        start.Environment[GpuRuntime.CpuAcceleratorVariable] = forceCpuAccelerator;
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), "pf did not finish in 2 minutes");
-        return (process.ExitCode, stdout.Result, stderr.Result);
-    }
+    static (int ExitCode, string Out, string Err) Pf(string forceCpuAccelerator, params string[] args) =>
+        PfProcess.Run(new Dictionary<string, string?> { [GpuRuntime.CpuAcceleratorVariable] = forceCpuAccelerator }, args);
 
     [Fact]
     public void Plugins_names_the_device_the_host_chose()

@@ -115,19 +115,11 @@ public sealed class LlmRuleProposalTests : IDisposable
         Assert.Equal(before, File.ReadAllBytes(path));
     }
 
-    (int ExitCode, string Out, string Err) Pf(string model, params string[] args)
+    (int ExitCode, string Out, string Err) Pf(string model, params string[] args) => PfProcess.Run(new Dictionary<string, string?>
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "pf-cli", "pf.dll"));
-        foreach (var a in args) start.ArgumentList.Add(a);
-        start.Environment["PF_LLM_ENDPOINT"] = _server.BaseUrl;
-        start.Environment["PF_SECRETS_FILE"] = Path.Combine(Path.GetDirectoryName(model)!, "no-secrets.json");
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), "pf did not finish in 2 minutes");
-        return (process.ExitCode, stdout.Result, stderr.Result);
-    }
+        ["PF_LLM_ENDPOINT"] = _server.BaseUrl,
+        ["PF_SECRETS_FILE"] = Path.Combine(Path.GetDirectoryName(model)!, "no-secrets.json"),
+    }, args);
 
     public void Dispose() => _server.Dispose();
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using PipelineFramework.Compute;
 using PipelineFramework.Core.Engine;
@@ -149,17 +148,5 @@ public class LogicPipelineTests
         Assert.False(Assert.Single(extra.Rules, r => r.RuleId == "at-most-two-pins").Passed);
     }
 
-    static readonly string PfDll = Path.Combine(AppContext.BaseDirectory, "pf-cli", "pf.dll");
-
-    static (int ExitCode, string Out, string Err) Pf(params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(PfDll);
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), "pf did not finish in 2 minutes");
-        return (process.ExitCode, stdout.Result, stderr.Result);
-    }
+    static (int ExitCode, string Out, string Err) Pf(params string[] args) => PfProcess.Run(args);
 }
