@@ -1,8 +1,4 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using System.Text.Json.Nodes;
 using PipelineFramework.Core.Engine;
 using PipelineFramework.Core.ModelFiles;
@@ -19,7 +15,12 @@ public sealed class LlmRuleProposalTests : IDisposable
 {
     const string Description = "two red pins on the left, a blue bar and a green label on the right, two connectors of one colour at the bottom";
 
-    readonly FakeChatServer _server = new();
+    // What the fake OpenAI-compatible server answers, and after how long; each test sets them.
+    string _reply = "";
+    TimeSpan _delay = TimeSpan.Zero;
+    readonly FakeOpenAIServer _server;
+
+    public LlmRuleProposalTests() => _server = new FakeOpenAIServer((_, _) => FakeReply.Text(_reply) with { Delay = _delay });
 
     static readonly Lazy<string> Model = new(() =>
     {
@@ -47,7 +48,7 @@ public sealed class LlmRuleProposalTests : IDisposable
     [Fact]
     public void Proposals_that_hold_on_every_good_part_are_accepted_and_one_that_rejects_a_good_part_is_refused()
     {
-        _server.Reply = """
+        _reply = """
             Here are the rules:
             ```json
             {"rules": [
@@ -64,7 +65,7 @@ public sealed class LlmRuleProposalTests : IDisposable
         Assert.Contains("refused: rule 'one-pin' rejects the good training part", output);
         Assert.Contains("count of red = 2, expected [-inf, 1]", output);
 
-        var request = Assert.Single(_server.Requests);
+        var request = Assert.Single(_server.Requests).Body.ToJsonString();
         Assert.Contains(Description, request);
         Assert.Contains("- red: count 2..2", request);
         Assert.Contains("\"model\":\"fake-model\"", request);
@@ -85,7 +86,7 @@ public sealed class LlmRuleProposalTests : IDisposable
     [InlineData("{\"rules\": [{\"id\": \"x\", \"kind\": \"quantity\", \"check\": {\"range\": {\"count\": \"red\"}, ", "is not a usable rules document")]
     public void A_malformed_reply_is_a_clear_error_and_the_model_is_unchanged(string reply, string expected)
     {
-        _server.Reply = reply;
+        _reply = reply;
         var path = CopyOfModel();
         var before = File.ReadAllBytes(path);
         var (code, _, err) = Pf(path, "rules", "--model", path, "--propose");
@@ -99,8 +100,8 @@ public sealed class LlmRuleProposalTests : IDisposable
     [Fact]
     public void A_model_that_does_not_answer_in_time_is_a_clear_error_and_the_model_is_unchanged()
     {
-        _server.Reply = "{\"rules\": []}";
-        _server.Delay = TimeSpan.FromSeconds(120);
+        _reply = "{\"rules\": []}";
+        _delay = TimeSpan.FromSeconds(120);
         var path = CopyOfModel();
         // The same model with a short timeout, as a user would get by fitting with "llmTimeoutSeconds": 3.
         var manifest = JsonNode.Parse(ModelFileEntries.ReadText(path, "manifest.json"))!;
@@ -117,73 +118,9 @@ public sealed class LlmRuleProposalTests : IDisposable
 
     (int ExitCode, string Out, string Err) Pf(string model, params string[] args) => PfProcess.Run(new Dictionary<string, string?>
     {
-        ["PF_LLM_ENDPOINT"] = _server.BaseUrl,
+        ["PF_LLM_ENDPOINT"] = _server.BaseUrl + "/v1",
         ["PF_SECRETS_FILE"] = Path.Combine(Path.GetDirectoryName(model)!, "no-secrets.json"),
     }, args);
 
     public void Dispose() => _server.Dispose();
-
-    /// <summary>An OpenAI-compatible chat completions endpoint on loopback that answers with a set reply, optionally late.</summary>
-    sealed class FakeChatServer : IDisposable
-    {
-        readonly HttpListener _listener = new();
-        readonly CancellationTokenSource _stop = new();
-
-        public FakeChatServer()
-        {
-            var probe = new TcpListener(IPAddress.Loopback, 0);
-            probe.Start();
-            int port = ((IPEndPoint)probe.LocalEndpoint).Port;
-            probe.Stop();
-            BaseUrl = $"http://127.0.0.1:{port}/v1";
-            _listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-            _listener.Start();
-            _ = Task.Run(Serve);
-        }
-
-        public string BaseUrl { get; }
-        public string Reply { get; set; } = "";
-        public TimeSpan Delay { get; set; } = TimeSpan.Zero;
-        public ConcurrentQueue<string> Requests { get; } = new();
-
-        async Task Serve()
-        {
-            while (!_stop.IsCancellationRequested)
-            {
-                HttpListenerContext context;
-                try { context = await _listener.GetContextAsync(); } catch { return; }
-                _ = Task.Run(async () =>
-                {
-                    using var reader = new StreamReader(context.Request.InputStream);
-                    Requests.Enqueue(await reader.ReadToEndAsync());
-                    try { await Task.Delay(Delay, _stop.Token); } catch (OperationCanceledException) { }
-                    var body = new JsonObject
-                    {
-                        ["id"] = "chatcmpl-1", ["object"] = "chat.completion", ["created"] = 1, ["model"] = "fake-model",
-                        ["choices"] = new JsonArray(new JsonObject
-                        {
-                            ["index"] = 0, ["finish_reason"] = "stop",
-                            ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = Reply },
-                        }),
-                        ["usage"] = new JsonObject { ["prompt_tokens"] = 1, ["completion_tokens"] = 1, ["total_tokens"] = 2 },
-                    };
-                    var bytes = Encoding.UTF8.GetBytes(body.ToJsonString());
-                    try
-                    {
-                        context.Response.ContentType = "application/json";
-                        context.Response.ContentLength64 = bytes.Length;
-                        await context.Response.OutputStream.WriteAsync(bytes);
-                        context.Response.Close();
-                    }
-                    catch { /* the client gave up (timeout test) */ }
-                });
-            }
-        }
-
-        public void Dispose()
-        {
-            _stop.Cancel();
-            _listener.Close();
-        }
-    }
 }
