@@ -52,27 +52,9 @@ public static class LlmKinds
     public static string? Nearest(string? kind)
     {
         if (string.IsNullOrEmpty(kind)) return null;
-        var lower = kind.ToLowerInvariant();
-        var best = All.Select(k => (k, d: EditDistance(lower, k))).MinBy(x => x.d);
-        return best.d <= 3 ? best.k : null;
+        return Spelling.Nearest(kind, All) is { Distance: <= 3 } near ? near.Name : null;
     }
 
-    static int EditDistance(string a, string b)
-    {
-        var row = Enumerable.Range(0, b.Length + 1).ToArray();
-        for (int i = 1; i <= a.Length; i++)
-        {
-            int diagonal = row[0];
-            row[0] = i;
-            for (int j = 1; j <= b.Length; j++)
-            {
-                int above = row[j];
-                row[j] = Math.Min(Math.Min(row[j] + 1, row[j - 1] + 1), diagonal + (a[i - 1] == b[j - 1] ? 0 : 1));
-                diagonal = above;
-            }
-        }
-        return row[b.Length];
-    }
 }
 
 /// <summary>

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using PipelineFramework.Abstractions;
 
 namespace PipelineFramework.Rules;
 
@@ -86,25 +87,9 @@ public static class RuleParser
 
     internal static string Hint(string given, IEnumerable<string> known)
     {
-        var best = known.Select(k => (k, d: EditDistance(given.ToLowerInvariant(), k.ToLowerInvariant()))).OrderBy(t => t.d).FirstOrDefault();
-        return best.k is not null && best.d <= Math.Max(2, best.k.Length / 3) ? $" (did you mean '{best.k}'?)" : "";
+        return Spelling.Nearest(given, known) is { } near && near.Distance <= Math.Max(2, near.Name.Length / 3) ? $" (did you mean '{near.Name}'?)" : "";
     }
 
-    static int EditDistance(string a, string b)
-    {
-        if (a.Length > 64 || b.Length > 64) return int.MaxValue;
-        var prev = new int[b.Length + 1];
-        var cur = new int[b.Length + 1];
-        for (int j = 0; j <= b.Length; j++) prev[j] = j;
-        for (int i = 1; i <= a.Length; i++)
-        {
-            cur[0] = i;
-            for (int j = 1; j <= b.Length; j++)
-                cur[j] = Math.Min(Math.Min(prev[j] + 1, cur[j - 1] + 1), prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
-            (prev, cur) = (cur, prev);
-        }
-        return prev[b.Length];
-    }
 
     sealed class Context(string ruleId, string rulePath, IReadOnlyCollection<string>? classes)
     {

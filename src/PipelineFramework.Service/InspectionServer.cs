@@ -294,24 +294,13 @@ public sealed class InspectionServer : IAsyncDisposable
     IResult UnknownCategory(string category)
     {
         var known = Registry.Categories;
-        var near = known.OrderBy(k => Distance(k.ToLowerInvariant(), category.ToLowerInvariant())).FirstOrDefault();
-        var hint = near is not null && Distance(near.ToLowerInvariant(), category.ToLowerInvariant()) <= Math.Max(2, category.Length / 3) ? $" Did you mean '{near}'?" : "";
+        var hint = Spelling.Nearest(category, known) is { } near && near.Distance <= Math.Max(2, category.Length / 3) ? $" Did you mean '{near.Name}'?" : "";
         return Problem(404, "Unknown category",
             $"No model is served for category '{category}'.{hint} Served: {(known.Count == 0 ? "none" : string.Join(", ", known))}. " +
             $"A category is served when {Registry.Folder} holds a valid <category>{ModelRegistry.Extension}.",
             ("categories", known));
     }
 
-    static int Distance(string a, string b)
-    {
-        var d = new int[a.Length + 1, b.Length + 1];
-        for (int i = 0; i <= a.Length; i++) d[i, 0] = i;
-        for (int j = 0; j <= b.Length; j++) d[0, j] = j;
-        for (int i = 1; i <= a.Length; i++)
-            for (int j = 1; j <= b.Length; j++)
-                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
-        return d[a.Length, b.Length];
-    }
 
     // ---------------------------------------------------------------- inspections
 

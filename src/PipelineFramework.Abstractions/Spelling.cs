@@ -1,0 +1,42 @@
+namespace PipelineFramework.Abstractions;
+
+/// <summary>
+/// The "did you mean" behind error messages: the known name nearest to a misspelt one. One edit distance for every
+/// front end (rules, search files, LLM kinds, service categories), so a hint reads the same everywhere.
+/// </summary>
+public static class Spelling
+{
+    /// <summary>Longer text is never compared: a hint is for a typo, and a hostile input must not cost quadratic time.</summary>
+    public const int MaxLength = 64;
+
+    /// <summary>The known name with the fewest edits from <paramref name="word"/> (case ignored), or null when none is given.</summary>
+    public static (string Name, int Distance)? Nearest(string word, IEnumerable<string> known)
+    {
+        (string Name, int Distance)? best = null;
+        foreach (var name in known)
+        {
+            int distance = Distance(word, name);
+            if (best is null || distance < best.Value.Distance) best = (name, distance);
+        }
+        return best;
+    }
+
+    /// <summary>Levenshtein distance, case ignored; <see cref="int.MaxValue"/> when either text is over <see cref="MaxLength"/>.</summary>
+    public static int Distance(string a, string b)
+    {
+        if (a.Length > MaxLength || b.Length > MaxLength) return int.MaxValue;
+        a = a.ToLowerInvariant();
+        b = b.ToLowerInvariant();
+        var previous = new int[b.Length + 1];
+        var current = new int[b.Length + 1];
+        for (int j = 0; j <= b.Length; j++) previous[j] = j;
+        for (int i = 1; i <= a.Length; i++)
+        {
+            current[0] = i;
+            for (int j = 1; j <= b.Length; j++)
+                current[j] = Math.Min(Math.Min(previous[j] + 1, current[j - 1] + 1), previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+            (previous, current) = (current, previous);
+        }
+        return previous[b.Length];
+    }
+}
