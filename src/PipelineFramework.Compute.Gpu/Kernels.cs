@@ -68,8 +68,18 @@ public static class CoresetKernels
             }
             if (m > bestV) { bestV = m; bestI = i; } // i ascends per thread: the first of equals is kept
         }
-        sv[Group.IdxX] = bestV;
-        si[Group.IdxX] = bestI;
+        GroupArgMax(sv, si, bestV, bestI);
+        if (Group.IdxX == 0) { blockMax[Grid.IdxX] = sv[0]; blockArg[Grid.IdxX] = si[0]; }
+    }
+
+    /// <summary>
+    /// A group's tree reduction of each thread's (value, index) to the largest value, the smallest index among equals,
+    /// left in sv[0] and si[0] (the CPU coreset's tie rule, so picks agree).
+    /// </summary>
+    static void GroupArgMax(ArrayView<float> sv, ArrayView<int> si, float value, int index)
+    {
+        sv[Group.IdxX] = value;
+        si[Group.IdxX] = index;
         Group.Barrier();
         for (int half = Group.DimX / 2; half > 0; half >>= 1)
         {
@@ -81,7 +91,6 @@ public static class CoresetKernels
             }
             Group.Barrier();
         }
-        if (Group.IdxX == 0) { blockMax[Grid.IdxX] = sv[0]; blockArg[Grid.IdxX] = si[0]; }
     }
 
     /// <summary>One group: the arg-max over the group results becomes picks[t + 1] and is marked selected (-1).</summary>
@@ -97,19 +106,7 @@ public static class CoresetKernels
             int i = blockArg[b];
             if (v > bestV || (v == bestV && i < bestI)) { bestV = v; bestI = i; }
         }
-        sv[Group.IdxX] = bestV;
-        si[Group.IdxX] = bestI;
-        Group.Barrier();
-        for (int half = Group.DimX / 2; half > 0; half >>= 1)
-        {
-            if (Group.IdxX < half)
-            {
-                float ov = sv[Group.IdxX + half];
-                int oi = si[Group.IdxX + half];
-                if (ov > sv[Group.IdxX] || (ov == sv[Group.IdxX] && oi < si[Group.IdxX])) { sv[Group.IdxX] = ov; si[Group.IdxX] = oi; }
-            }
-            Group.Barrier();
-        }
+        GroupArgMax(sv, si, bestV, bestI);
         if (Group.IdxX == 0)
         {
             picks[t + 1] = si[0];
