@@ -11,6 +11,9 @@ public sealed record ImageSource(string Id, Func<Preprocessing, PreparedImage> L
     /// <summary>Encoded bytes (PNG, JPEG, BMP) as read from a file, a camera or a request body.</summary>
     public static ImageSource FromBytes(string id, byte[] bytes) => new(id, p => p.DecodePrepared(bytes, id));
 
+    /// <summary>Decoded RGB pixels at the image's own size (an ML.NET MLImage, a camera frame already decoded).</summary>
+    public static ImageSource FromPixels(string id, ImageTensor pixels) => new(id, p => p.Prepare(pixels));
+
     /// <summary>A stream of encoded bytes, read now (the stream may be closed afterwards).</summary>
     public static ImageSource FromStream(string id, Stream stream)
     {

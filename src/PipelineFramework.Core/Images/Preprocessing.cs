@@ -228,17 +228,15 @@ public sealed record PreparedImage(ImageTensor Image, int OriginalHeight, int Or
 
 public static class PreprocessingGeometry
 {
-    public static PreparedImage LoadPrepared(this Preprocessing preprocessing, string path)
-    {
-        var raw = ImageLoader.LoadRgb(path);
-        var (image, whole) = preprocessing.ApplyKeepingWhole(raw);
-        return new PreparedImage(image, raw.Height, raw.Width) { Whole = whole };
-    }
+    public static PreparedImage LoadPrepared(this Preprocessing preprocessing, string path) => preprocessing.Prepare(ImageLoader.LoadRgb(path));
 
     /// <summary>Encoded image bytes (PNG, JPEG, BMP) as a file would give them; <paramref name="name"/> labels errors.</summary>
-    public static PreparedImage DecodePrepared(this Preprocessing preprocessing, byte[] bytes, string name)
+    public static PreparedImage DecodePrepared(this Preprocessing preprocessing, byte[] bytes, string name) =>
+        preprocessing.Prepare(ImageLoader.Decode(bytes, name));
+
+    /// <summary>Decoded RGB pixels at their original size, prepared as every image is: cropped image, whole image, size.</summary>
+    public static PreparedImage Prepare(this Preprocessing preprocessing, ImageTensor raw)
     {
-        var raw = ImageLoader.Decode(bytes, name);
         var (image, whole) = preprocessing.ApplyKeepingWhole(raw);
         return new PreparedImage(image, raw.Height, raw.Width) { Whole = whole };
     }

@@ -94,8 +94,7 @@ public static class ImageColumn
                     getter(ref value);
                     string id = RowId(row, column);
                     if (value is null) throw new PipelineException($"{id} has no image (the image loader gave none); check the image paths.");
-                    var pixels = ToTensor(value);
-                    return new ImageSource(id, p => new PreparedImage(p.Apply(pixels), pixels.Height, pixels.Width));
+                    return ImageSource.FromPixels(id, ToTensor(value));
                 };
             }
         }

@@ -133,6 +133,20 @@ public class InputModeTests
         });
     }
 
+    [Fact]
+    public void Decoded_pixels_are_prepared_as_a_file_is_whole_image_included()
+    {
+        // An ML.NET MLImage column hands over decoded pixels; logic checks must still see the whole image, as from a path.
+        var path = Path.Combine(TestData.Hazelnut, "test", "colour", "00.jpg");
+        var preprocessing = new Preprocessing(256, 224);
+        var fromFile = ImageSource.FromFile(path).Load(preprocessing);
+        var fromPixels = ImageSource.FromPixels("frame", ImageLoader.LoadRgb(path)).Load(preprocessing);
+        Assert.Equal(fromFile.Image.Pixels, fromPixels.Image.Pixels);
+        Assert.NotNull(fromPixels.Whole);
+        Assert.Equal(fromFile.Whole!.Pixels, fromPixels.Whole!.Pixels);
+        Assert.Equal((fromFile.OriginalHeight, fromFile.OriginalWidth), (fromPixels.OriginalHeight, fromPixels.OriginalWidth));
+    }
+
     static ImageTensor Load(string relative) => new Preprocessing(224, 224).Load(Path.Combine(TestData.Hazelnut, relative));
 
     static IFittedBackbone Backbone(int height, int width)
