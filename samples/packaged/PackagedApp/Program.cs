@@ -52,13 +52,24 @@ if (metrics.AreaUnderRocCurve < 0.9) failures.Add($"AUC {metrics.AreaUnderRocCur
 var batchScores = scored.GetColumn<float>("Score").ToList();
 if (!batchScores.SequenceEqual(predictions.Select(p => p.Score))) failures.Add("PredictionEngine and Transform scores differ");
 
-// 5. Our model file round trip; ML.NET's Model.Save cannot store third-party transformers.
+// 5. Our model file round trip; ML.NET's Model.Save and Model.Load cannot handle third-party transformers.
 var modelPath = Path.Combine(Path.GetTempPath(), $"packaged-app-{Environment.ProcessId}.pfmodel");
 model.SaveModel(modelPath);
 using (var loaded = va.LoadModel(modelPath, nameof(Frame.Image)))
 {
     var again = loaded.Transform(mlContext.Data.LoadFromEnumerable(test)).GetColumn<float>("Score").ToList();
     if (!again.SequenceEqual(batchScores)) failures.Add("the loaded model scores differently");
+}
+// ML.NET's own Model.Load cannot restore it either; it must say what to call instead.
+try
+{
+    mlContext.Model.Load(modelPath, out _);
+    failures.Add("mlContext.Model.Load accepted a PipelineFramework model file");
+}
+catch (Exception e)
+{
+    Console.WriteLine($"mlContext.Model.Load: {e.GetType().Name} -> {e.InnerException?.Message ?? e.Message}");
+    if (!e.ToString().Contains("VisualAnomaly().LoadModel")) failures.Add("mlContext.Model.Load's error does not point to VisualAnomaly().LoadModel");
 }
 File.Delete(modelPath);
 

@@ -158,6 +158,7 @@ public sealed class AnomalyModel : IDisposable
             JsonSerializer.Serialize(entry, Manifest, ModelFileReader.ManifestJson);
         foreach (var (stage, index, component) in _stages.Stored())
             component.Save(new ZipModelWriter(zip, stage.StateFolder(index)));
+        MLNet.MLNetLoadRedirect.AddTo(zip);
     }
 
     public static AnomalyModel Load(string path, IComponentCatalog catalog, CancellationToken cancellation = default) =>

@@ -186,6 +186,24 @@ public class MLNetColumnTests : IClassFixture<MLNetColumnTests.FittedHazelnut>
     }
 
     [Fact]
+    public void MLNET_Model_Load_of_our_file_fails_with_a_pointer_to_LoadModel_and_the_file_still_loads_our_way()
+    {
+        var path = Path.Combine(TestData.TempFolder("mlnet-model-load"), "model.pfmodel");
+        _fixture.Model.SaveModel(path);
+
+        // ML.NET invokes the extension by reflection: the pointer is the inner exception's message, and in ToString().
+        var e = Assert.ThrowsAny<Exception>(() => new MLContext().Model.Load(path, out _));
+        Assert.Contains("mlContext.VisualAnomaly().LoadModel(path)", e.ToString());
+        Assert.Equal(MLNetLoadRedirect.Message, e.InnerException?.Message);
+
+        var reloaded = ML.VisualAnomaly(TestData.Catalog).LoadModel(path);
+        var image = ML.Data.LoadFromEnumerable([new PathRow { ImagePath = _fixture.Test[0].Path }]);
+        Assert.Equal(
+            _fixture.Model.Transform(image).GetColumn<float>("RawScore").Single(),
+            reloaded.Transform(image).GetColumn<float>("RawScore").Single());
+    }
+
+    [Fact]
     public void Unsupported_image_column_is_a_clear_error()
     {
         var view = ML.Data.LoadFromEnumerable([new { ImagePath = 3f }]);
