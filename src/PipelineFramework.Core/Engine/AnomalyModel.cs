@@ -135,8 +135,7 @@ public sealed class AnomalyModel : IDisposable
     /// <summary>The facts an explainer gets about a part: the result, the threshold and what good parts score.</summary>
     public InspectionFacts FactsOf(InspectionResult result)
     {
-        // The normalisation maps the median held-out good score to 0.05: logistic((median - t) / s) = 0.05.
-        double goodMedian = Normalization.Center - Normalization.Scale * Math.Log(19.0);
+        double goodMedian = Normalization.GoodMedian();
         bool imageAtHand = File.Exists(result.Id);
         return new InspectionFacts
         {
