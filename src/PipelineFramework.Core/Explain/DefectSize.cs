@@ -16,21 +16,28 @@ public sealed class DefectSize
 {
     /// <summary>
     /// Share of the way from the background to a bump's peak where its extent is read: low enough that a faint defect's
-    /// whole bump is in, high enough to stay off the good part's own texture (0.1 to 0.5 measured in docs/explanation.md).
+    /// whole bump is in, high enough to stay off the good part's own texture (0.1 to 0.5 measured in docs/explanation.md;
+    /// a level chosen per model on synthetic defects measured worse, also there).
     /// </summary>
-    public const double Level = 0.2;
+    public const double DefaultLevel = 0.2;
 
     /// <summary>From the map of a single-point defect (any size, peak anywhere; the map's geometry, not a data set).</summary>
-    public DefectSize(Grid2D pointSpread)
+    /// <param name="level">Where the extent is read (<see cref="DefaultLevel"/>; other levels for measurements).</param>
+    public DefectSize(Grid2D pointSpread, double level = DefaultLevel)
     {
-        EdgeSpread = EdgeSpreadOf(pointSpread, Level);
-        Reach = ReachOf(pointSpread, Level);
+        if (!(level > 0 && level < 1)) throw new ArgumentOutOfRangeException(nameof(level), level, "a share of the way from the background to the peak, between 0 and 1");
+        Level = level;
+        EdgeSpread = EdgeSpreadOf(pointSpread, level);
+        Reach = ReachOf(pointSpread, level);
     }
 
-    DefectSize(double edgeSpread, int reach) { EdgeSpread = edgeSpread; Reach = reach; }
+    DefectSize(double edgeSpread, int reach) { Level = DefaultLevel; EdgeSpread = edgeSpread; Reach = reach; }
 
     /// <summary>For a map with no blur (a test's map, a scorer that makes its map at pixel level).</summary>
     public static DefectSize Sharp { get; } = new(0, 0);
+
+    /// <summary>Share of the way from the background to a bump's peak where its extent is read.</summary>
+    public double Level { get; }
 
     /// <summary>Map pixels beyond a straight edge of a large defect where its map falls to <see cref="Level"/>.</summary>
     public double EdgeSpread { get; }

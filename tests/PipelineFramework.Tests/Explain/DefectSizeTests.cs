@@ -51,6 +51,30 @@ public class DefectSizeTests(ITestOutputHelper output)
     }
 
     [Theory]
+    [InlineData(0.1, 1.2816)]
+    [InlineData(0.3, 0.5244)]
+    [InlineData(0.4, 0.2533)]
+    public void The_edge_spread_follows_the_level_it_is_read_at(double level, double quantile)
+    {
+        // sigma * Phi^-1(1 - level): the levels bench size measures must each subtract their own blur.
+        var size = new DefectSize(PointSpread(4), level);
+        Assert.Equal(level, size.Level);
+        Assert.Equal(quantile * 4, size.EdgeSpread, 0.15);
+        var disk = Blurred((x, y) => (x - 80) * (x - 80) + (y - 80) * (y - 80) <= 20 * 20, 4);
+        Assert.InRange(Estimate(size, disk, 0) / Count((x, y) => (x - 80) * (x - 80) + (y - 80) * (y - 80) <= 20 * 20), 0.9, 1.08);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(double.NaN)]
+    public void A_level_outside_the_bump_is_refused(double level)
+    {
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new DefectSize(PointSpread(4), level));
+        Assert.Contains("between 0 and 1", error.Message);
+    }
+
+    [Theory]
     [InlineData(20, 4)]
     [InlineData(30, 6)]
     [InlineData(12, 3)]
@@ -62,7 +86,7 @@ public class DefectSizeTests(ITestOutputHelper output)
         double estimate = Estimate(size, map, 0);
         int truth = Count(Disk);
         float peak = map.Values.Max();
-        int aboveLevel = map.Values.Count(v => v > DefectSize.Level * peak);
+        int aboveLevel = map.Values.Count(v => v > DefectSize.DefaultLevel * peak);
         output.WriteLine($"disk r {radius}, sigma {sigma}: {truth} px, estimate {estimate:0}, above the level {aboveLevel}");
         Assert.InRange(estimate / truth, 0.93, 1.05);   // a disk's edge curves away: its level sits a little inside a straight edge's
         Assert.True(aboveLevel > 1.15 * truth, "the blur must widen the bump for this test to mean anything");
@@ -78,7 +102,7 @@ public class DefectSizeTests(ITestOutputHelper output)
         double estimate = Estimate(size, map, 0);
         int truth = Count(Line);
         float top = map.Values.Max();
-        int aboveLevel = map.Values.Count(v => v > DefectSize.Level * top);
+        int aboveLevel = map.Values.Count(v => v > DefectSize.DefaultLevel * top);
         output.WriteLine($"line 100 x 6, sigma {sigma}: {truth} px, estimate {estimate:0}, above the level {aboveLevel}");
         Assert.InRange(estimate / truth, 0.85, 1.2);
         Assert.True(aboveLevel > 1.5 * truth, "the blur must widen the line for this test to mean anything");
