@@ -11,7 +11,9 @@ using PipelineFramework.Core.Plugins;
 // Benchmarks, not tests: one run on this machine, every number in one JSON file.
 // dotnet run --project bench/PipelineFramework.Bench -c Release -- [--data <category>] [--out bench.json] [--skip-compute]
 // dotnet run --project bench/PipelineFramework.Bench -c Release -- gpu [...]: CPU vs ILGPU kernels (see GpuBench).
+// dotnet run --project bench/PipelineFramework.Bench -c Release -- size --data <category>: defect size estimates vs masks (see SizeBench).
 if (args is ["gpu", ..]) return GpuBench.Run(args[1..]);
+if (args is ["size", ..]) return SizeBench.Run(args[1..]);
 string? data = null, outPath = "bench-results.json";
 bool skipCompute = false;
 for (int i = 0; i < args.Length; i++)

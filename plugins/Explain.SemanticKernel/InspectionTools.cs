@@ -73,7 +73,7 @@ public sealed class InspectionTools(InspectionFacts facts)
             ["id"] = $"region-{i + 1}",
             ["location"] = r.Location,
             ["box_px"] = new JsonObject { ["x"] = r.ImageBox.X, ["y"] = r.ImageBox.Y, ["width"] = r.ImageBox.Width, ["height"] = r.ImageBox.Height },
-            ["size_px"] = r.CoreImageArea > 0 ? r.CoreImageArea : r.ImageArea,
+            ["size_px"] = r.EstimatedImageArea(),
             ["above_threshold_px"] = r.ImageArea,
             ["share_of_inspected_area_percent"] = Math.Round(100.0 * r.MapArea / mapArea, 1),
             ["peak"] = R(r.PeakScore),

@@ -172,11 +172,14 @@ public sealed record DefectRegion
     public int PeakX { get; init; }
     public int PeakY { get; init; }
     /// <summary>
-    /// The defect's estimated size in the original image's pixels: the region's pixels above a fifth of the way from
-    /// the threshold to its peak, which leaves out most of the halo the map's receptive field and smoothing add around a
-    /// defect (docs/explanation.md has how it compares with ground-truth masks).
+    /// The defect's estimated size in the original image's pixels: its bump in the map, read a fifth of the way up from
+    /// what good parts score and shrunk by the blur the map's own geometry adds (the host's DefectSize;
+    /// docs/explanation.md has how it compares with ground-truth masks). 0 when not estimated.
     /// </summary>
     public long CoreImageArea { get; init; }
+
+    /// <summary>The size to state: <see cref="CoreImageArea"/>, or the area above the threshold where there is none (a method, so stored regions do not carry it twice).</summary>
+    public long EstimatedImageArea() => CoreImageArea > 0 ? CoreImageArea : ImageArea;
     /// <summary>Where on the part, in words ("upper left", "middle to lower centre"): the host's 3 x 3 grid of the map.</summary>
     public string Location { get; init; } = "";
 }

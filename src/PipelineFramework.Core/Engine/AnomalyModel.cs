@@ -46,6 +46,14 @@ public sealed class AnomalyModel : IDisposable
     /// <summary>Images the backbone has run on through this model (and the prepared set it was fitted from).</summary>
     public long BackboneImages => _stages.Backbone.ImagesRun;
 
+    /// <summary>
+    /// This model's map of a single-point defect (<see cref="FittedStages.PointSpread"/>), for measuring size estimates
+    /// at other levels (bench size). The backbone knows its layers once it has run: inspect an image first.
+    /// </summary>
+    internal Grid2D PointSpread() => _stages.Backbone.Layers.Count == 0
+        ? throw new InvalidOperationException("The backbone's layers are known once it has run; inspect an image first.")
+        : FittedStages.PointSpread(_stages.Embedding, _stages.Backbone.Layers, MapHeight, MapWidth, _settings.Sigma);
+
     public InspectionResult Inspect(string imagePath) => Inspect([imagePath])[0];
 
     /// <summary>Scores encoded image bytes (PNG, JPEG, BMP), e.g. from a camera or a request; same result as the file.</summary>
@@ -135,8 +143,7 @@ public sealed class AnomalyModel : IDisposable
     /// <summary>The facts an explainer gets about a part: the result, the threshold and what good parts score.</summary>
     public InspectionFacts FactsOf(InspectionResult result)
     {
-        // The normalisation maps the median held-out good score to 0.05: logistic((median - t) / s) = 0.05.
-        double goodMedian = Normalization.Center - Normalization.Scale * Math.Log(19.0);
+        double goodMedian = Normalization.GoodMedian();
         bool imageAtHand = File.Exists(result.Id);
         return new InspectionFacts
         {

@@ -4,6 +4,7 @@ using PipelineFramework.Compute;
 using PipelineFramework.Compute.Gpu;
 using PipelineFramework.Core.Images;
 using PipelineFramework.Core.Spec;
+using PipelineFramework.Core.Thresholds;
 
 namespace PipelineFramework.Core.Engine;
 
@@ -52,11 +53,51 @@ sealed class FittedStages : IDisposable
         return new Grid2D(height, width, smoothed);
     }
 
+    /// <summary>
+    /// The map of a defect at a single point of the image: the centre cell of every backbone layer set to 1 through the
+    /// embedding (its neighbourhood aggregation and upsampling), the change of each patch's features as its score, then
+    /// the map's upsampling and smoothing. The geometry of this model's maps, independent of any data.
+    /// </summary>
+    public static Grid2D PointSpread(IFittedPatchEmbedding embedding, IReadOnlyList<LayerInfo> layers, int height, int width, double sigma)
+    {
+        var data = new float[layers.Count][];
+        for (int l = 0; l < layers.Count; l++)
+        {
+            var layer = layers[l];
+            data[l] = new float[2 * layer.ValuesPerImage];   // image 0 all zero, image 1 the point
+            int cy = height / 2 * layer.Height / height, cx = width / 2 * layer.Width / width;
+            for (int c = 0; c < layer.Channels; c++)
+                data[l][layer.ValuesPerImage + (c * layer.Height + cy) * layer.Width + cx] = 1;
+        }
+        var features = embedding.Embed(new LayerMaps(2, layers, data));
+        var zero = features.Image(0);
+        var point = features.Image(1);
+        var change = new float[features.PatchesPerImage];
+        for (int p = 0; p < change.Length; p++)
+        {
+            double sum = 0;
+            for (int d = 0; d < features.Dim; d++) { double diff = point[p * features.Dim + d] - zero[p * features.Dim + d]; sum += diff * diff; }
+            change[p] = double.IsFinite(sum) ? (float)Math.Sqrt(sum) : 0;
+        }
+        return AnomalyMap(new PatchScores(1, features.Height, features.Width, change, [change.Max()]), 0, height, width, sigma);
+    }
+
+    Explain.DefectSize? _defectSize;
+
+    /// <summary>The defect size estimate for this model's maps, worked out from its geometry on first use.</summary>
+    Explain.DefectSize SizeEstimate(IReadOnlyList<LayerInfo> layers, InspectionSettings settings) =>
+        _defectSize ??= new Explain.DefectSize(PointSpread(Embedding, layers, settings.Preprocessing.Height, settings.Preprocessing.Width, settings.Sigma));
+
     /// <summary>Regions of the map above the threshold, in map pixels and in the original image's pixels.</summary>
-    public static IReadOnlyList<DefectRegion> Regions(Grid2D map, double threshold, Preprocessing preprocessing, int originalHeight, int originalWidth)
+    /// <param name="goodLevel">What good parts score (the median held-out good score): the level a defect's bump rises from. Null
+    /// before calibration has measured it; the map's median stands in.</param>
+    public static IReadOnlyList<DefectRegion> Regions(Grid2D map, double threshold, double? goodLevel, Preprocessing preprocessing,
+        int originalHeight, int originalWidth, Explain.DefectSize size)
     {
         var found = ConnectedRegions.Find(map.Values, map.Height, map.Width, (float)threshold);
         var regions = new DefectRegion[found.Length];
+        double background = goodLevel ?? (found.Length == 0 ? 0 : Statistics.Quantile(map.Values, 0.5));
+        var taken = new bool[map.Values.Length];
         // Images handed over already preprocessed have no original geometry: their pixels are the map's.
         bool preprocessed = originalHeight <= 0;
         double pixelScale = preprocessed ? 1 : preprocessing.PlacementFor(originalHeight, originalWidth).PixelArea;
@@ -76,7 +117,7 @@ sealed class FittedStages : IDisposable
                 PeakX = r.PeakX,
                 PeakY = r.PeakY,
                 Location = Explain.PartLocation.Of(mapBox, map.Width, map.Height).Words,
-                CoreImageArea = (long)Math.Round(Explain.PartLocation.CoreArea(map, mapBox, threshold, r.Peak) * pixelScale),
+                CoreImageArea = (long)Math.Round(size.Area(map, background, r.PeakX, r.PeakY, mapBox, taken) * pixelScale),
             };
         }
         return regions;
@@ -134,8 +175,10 @@ sealed class FittedStages : IDisposable
         double Lap() { double ms = watch.Elapsed.TotalMilliseconds / Math.Max(1, images.Count); watch.Restart(); return ms; }
 
         var regions = new IReadOnlyList<DefectRegion>[images.Count];
-        Parallel.For(0, images.Count, i => regions[i] = Regions(heatMaps[i], settings.Threshold, settings.Preprocessing,
-            images[i].OriginalHeight, images[i].OriginalWidth));
+        var size = SizeEstimate(maps.Layers, settings);
+        double? goodLevel = settings.Normalization?.GoodMedian();
+        Parallel.For(0, images.Count, i => regions[i] = Regions(heatMaps[i], settings.Threshold, goodLevel, settings.Preprocessing,
+            images[i].OriginalHeight, images[i].OriginalWidth, size));
         timings["regions"] = Lap();
         var rules = new IReadOnlyList<RuleResult>[images.Count];
         var logicMargins = new double?[images.Count];

@@ -55,7 +55,7 @@ public sealed class OfflineExplainer : IExplainer
         int failed = facts.Rules.Count(r => !r.Passed);
         string where = facts.Regions.Count > 0
             ? Format(" The strongest is at the {0} of the part (about {1} px, {2:0.##}x the threshold).", facts.Regions[0].Location,
-                facts.Regions[0].CoreImageArea > 0 ? facts.Regions[0].CoreImageArea : facts.Regions[0].ImageArea, facts.Regions[0].PeakScore / facts.Threshold)
+                facts.Regions[0].EstimatedImageArea(), facts.Regions[0].PeakScore / facts.Threshold)
             : "";
         string summary = !facts.IsAnomaly
             ? "The part looks like the good parts the model was fitted on."
@@ -87,7 +87,7 @@ public sealed class OfflineExplainer : IExplainer
         var region = facts.Regions[index];
         int mapArea = Math.Max(1, facts.MapWidth * facts.MapHeight);
         var box = region.ImageBox;
-        long size = region.CoreImageArea > 0 ? region.CoreImageArea : region.ImageArea;
+        long size = region.EstimatedImageArea();
         double share = 100.0 * region.MapArea * size / Math.Max(1, region.ImageArea) / mapArea;
         return Format("region {0}: {1} (x {2}-{3}, y {4}-{5} of the image), about {6} px ({7:0.#}% of the inspected area; {8} px above the threshold), peak {9:0.###} ({10:0.##}x the threshold), mean {11:0.###}",
             index + 1, region.Location, box.X, box.X + box.Width, box.Y, box.Y + box.Height, size, share, region.ImageArea,

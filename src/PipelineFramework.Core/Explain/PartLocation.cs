@@ -58,22 +58,6 @@ public sealed record PartLocation(int RowFrom, int RowTo, int ColumnFrom, int Co
 
     public override string ToString() => Words;
 
-    /// <summary>Share of the way from the threshold to a region's peak above which its pixels count as its core.</summary>
-    public const double CoreLevel = 0.2;
-
-    /// <summary>Map pixels inside a region's box above <see cref="CoreLevel"/> of the way from the threshold to its peak.</summary>
-    public static int CoreArea(Grid2D map, PixelBox box, double threshold, double peak)
-    {
-        float level = (float)(threshold + CoreLevel * (peak - threshold));
-        int count = 0;
-        for (int y = box.Y; y < box.Y + box.Height; y++)
-        {
-            var row = map.Values.AsSpan(y * map.Width + box.X, box.Width);
-            foreach (var v in row) if (v > level) count++;
-        }
-        return Math.Max(1, count);
-    }
-
     /// <summary>Reads <see cref="Words"/> back; null when the text is not such a description.</summary>
     public static PartLocation? Parse(string words)
     {

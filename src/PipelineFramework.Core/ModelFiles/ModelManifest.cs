@@ -87,6 +87,9 @@ public sealed record ScoreNormalization(double Center, double Scale, string Kind
 {
     public double Apply(double raw) => 1.0 / (1.0 + Math.Exp(-(raw - Center) / Scale));
 
+    /// <summary>The median held-out good part's raw score: the one this normalisation maps to 0.05 (a method, so the manifest does not store it).</summary>
+    public double GoodMedian() => Center - Scale * Math.Log(19.0);
+
     public static ScoreNormalization FromCalibration(double threshold, IReadOnlyList<float> goodScores)
     {
         var sorted = goodScores.Order().ToArray();

@@ -25,9 +25,12 @@ public class OfflineExplanationOnBottleTests(ITestOutputHelper output)
         var (checkedDefects, misplaced, missized) = Compare(TestData.PatchcoreEvaluation(TestData.Bottle).OutputFolder, TestData.Bottle);
         Assert.True(checkedDefects >= 60, $"only {checkedDefects} detected defects with regions (63 when this test was written)");
         Assert.True(misplaced.Count == 0, string.Join("\n", misplaced));
-        // Measured when written: 12 of 63 off by more than 2x (docs/explanation.md: tiny contaminations look larger than
-        // they are at the map's resolution, faint ones barely cross the threshold). The bound catches a regression.
-        Assert.True(missized.Count <= 12, string.Join("\n", missized));
+        // Measured when written: 5 of 63 off by more than 2x (12 with the earlier threshold-relative size). The issue asks
+        // for 0; docs/explanation.md names the five and why the map alone cannot size them (two contaminations smaller
+        // than the map's point response, one smaller than the model's point-spread function assumes, one whose map peaks
+        // in a small part of a large mask, one faint), and why a size calibration learned at fit time from synthetic defects
+        // measured worse (57 or fewer). The bound catches a regression.
+        Assert.True(missized.Count <= 5, string.Join("\n", missized));
     }
 
     /// <summary>explanations.json of an evaluation against the category's masks.</summary>

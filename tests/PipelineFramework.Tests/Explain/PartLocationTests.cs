@@ -26,17 +26,4 @@ public class PartLocationTests
         Assert.Null(PartLocation.Parse("near the neck"));
         Assert.Null(PartLocation.Parse("lower to upper, left"));
     }
-
-    [Fact]
-    public void The_core_of_a_region_leaves_out_pixels_near_the_threshold()
-    {
-        // A 5 x 5 map: threshold 1, peak 6; the core level is 1 + 0.2 * 5 = 2.
-        var map = new Grid2D(5, 5, [
-            0, 0, 0, 0, 0,
-            0, 1.5f, 2.5f, 1.5f, 0,
-            0, 2.5f, 6, 2.5f, 0,
-            0, 1.5f, 2.5f, 1.5f, 0,
-            0, 0, 0, 0, 0]);
-        Assert.Equal(5, PartLocation.CoreArea(map, new PixelBox(1, 1, 3, 3), threshold: 1, peak: 6));
-    }
 }
