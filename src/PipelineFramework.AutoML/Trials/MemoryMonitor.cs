@@ -49,7 +49,7 @@ public sealed class MemoryMonitor : IDisposable
         long workingSet = CurrentWorkingSet(), gcHeap = GC.GetTotalMemory(false);
         InterlockedMax(ref _peakWorkingSet, workingSet);
         InterlockedMax(ref _peakGcHeap, gcHeap);
-        if (workingSet > _limit && !OverLimit)
+        if (workingSet > _limit && !OverLimit && CollectedStillAbove())
         {
             OverLimit = true;
             try { _source.Cancel(); }
@@ -59,6 +59,26 @@ public sealed class MemoryMonitor : IDisposable
 
     static long CurrentWorkingSet() => Environment.WorkingSet;
 
+    readonly Lock _collectGate = new();
+    long? _lastCollectTicks;
+
+    /// <summary>
+    /// Garbage the GC has not collected yet is not what a setting needs: above the limit, a full blocking collection
+    /// (at most one a second, so memory hovering at the limit does not turn into constant collections) and a second
+    /// look decide. Native memory (ONNX Runtime) does not shrink with it and still counts.
+    /// </summary>
+    bool CollectedStillAbove()
+    {
+        lock (_collectGate)
+        {
+            long now = Environment.TickCount64;
+            if (now - _lastCollectTicks < 1000) return true;
+            _lastCollectTicks = now;
+        }
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        return CurrentWorkingSet() > _limit;
+    }
+
     static void InterlockedMax(ref long target, long value)
     {
         long current;
@@ -66,9 +86,9 @@ public sealed class MemoryMonitor : IDisposable
             if (Interlocked.CompareExchange(ref target, value, current) == current) return;
     }
 
-    /// <summary>Why the trials were stopped, in the record's words.</summary>
-    public string Reason(string phase, int running) =>
-        $"stopped during {phase}: the working set reached {PeakWorkingSet >> 20} MB (GC heap {PeakGcHeap >> 20} MB), above the memory share " +
+    /// <summary>Why the trials were stopped, in the record's words; <paramref name="peak"/> is the trial's peak (this monitor's when not given).</summary>
+    public string Reason(string phase, int running, long? peak = null) =>
+        $"stopped during {phase}: the working set reached {(peak ?? PeakWorkingSet) >> 20} MB (GC heap {PeakGcHeap >> 20} MB), above the memory share " +
         (running > 1 ? $"of {running} trials in parallel ({_limit >> 20} MB together, {(_limit / running) >> 20} MB each)" : $"{_limit >> 20} MB") +
         "; raise budget.memory or leave this setting out of the search";
 

@@ -160,13 +160,13 @@ public sealed class TrialRunner(IComponentCatalog catalog, HostServices services
             };
             // The last sample, at the end: a peak between two samples of a short trial still counts.
             if (monitor.OverLimit)
-                return record with { Status = TrialRecord.OverMemory, Validation = null, Reason = monitor.Reason("its last step", running) };
+                return record with { Status = TrialRecord.OverMemory, Validation = null, Reason = monitor.Reason("its last step", running, memory) };
             return record;
         }
         catch (OperationCanceledException) when (monitor.OverLimit && !cancellation.IsCancellationRequested)
         {
-            return Failure(request, TrialRecord.OverMemory, monitor.Reason(phase, running), key, watch, Math.Max(trial.PreparePeak, monitor.PeakWorkingSet))
-                with { FitImages = prepared.FitImages.Count };
+            long peak = Math.Max(trial.PreparePeak, monitor.PeakWorkingSet);
+            return Failure(request, TrialRecord.OverMemory, monitor.Reason(phase, running, peak), key, watch, peak) with { FitImages = prepared.FitImages.Count };
         }
         catch (OperationCanceledException) { throw; }
         catch (OutOfMemoryException e) { return Failure(request, TrialRecord.OverMemory, e.Message, key, watch, monitor.PeakWorkingSet); }
