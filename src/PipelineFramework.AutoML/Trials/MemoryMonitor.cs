@@ -75,7 +75,8 @@ public sealed class MemoryMonitor : IDisposable
             if (now - _lastCollectTicks < 1000) return true;
             _lastCollectTicks = now;
         }
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        // Aggressive: also hands the freed memory back to the OS, which is what the working set measures.
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         return CurrentWorkingSet() > _limit;
     }
 
