@@ -7,7 +7,10 @@ using PipelineFramework.Tests.Support;
 
 namespace PipelineFramework.Tests.AutoML;
 
-/// <summary>The memory share measures this process's working set: other tests allocating beside it would be counted too.</summary>
+/// <summary>
+/// The memory share measures this process's working set: other tests allocating beside it would be counted too, and
+/// the monitor's full garbage collections would pause them. So these run on their own.
+/// </summary>
 [CollectionDefinition(nameof(MemoryShareTests), DisableParallelization = true)]
 public class MemoryShareCollection;
 
@@ -51,5 +54,37 @@ public class MemoryShareTests
         Assert.True(stopped.MemoryBytes > share, $"peak {stopped.MemoryBytes >> 20} MB, share {share >> 20} MB");
         Assert.Null(stopped.Validation);
         Assert.Contains(Dim(result.Chosen!), new[] { 8, 16 });
+    }
+
+    [Fact]
+    public void A_trial_above_its_memory_share_is_stopped_mid_fit_logged_with_its_peak_and_the_search_goes_on()
+    {
+        using var cache = new PreparedSetCache(1L << 30);
+        // The prepared set is made under an ordinary share first, so the low share below meets the trials in their fit.
+        var warm = new AutoMLSearch(HalvingParallelMemoryTests.Space("random", 1), TestData.Catalog).Run(HalvingParallelMemoryTests.FewImages, new TrialLog(Path.Combine(TestData.TempFolder("automl-mem-warm"), "t.jsonl")), cache: cache);
+        Assert.True(warm.Trials[0].Succeeded, warm.Trials[0].Reason);
+
+        const long share = 1L << 20; // 1 MB: far below what the process holds, so the monitor's first sample stops the trial
+        var search = new AutoMLSearch(HalvingParallelMemoryTests.Space("random", 3), TestData.Catalog);
+        search.Budget = search.Budget with { MemoryBytes = share };
+        var log = new TrialLog(Path.Combine(TestData.TempFolder("automl-mem"), "trials.jsonl"));
+        var result = search.Run(HalvingParallelMemoryTests.FewImages, log, cache: cache);
+
+        Assert.Equal("trial budget", result.StopReason);
+        var trials = log.Read();
+        Assert.Equal(3, trials.Count); // the search went on after each stopped trial
+        Assert.All(trials, t =>
+        {
+            Assert.Equal(TrialRecord.OverMemory, t.Status);
+            Assert.StartsWith("stopped during fit: the working set reached", t.Reason);
+            Assert.Contains("above the memory share 1 MB", t.Reason);
+            Assert.True(t.MemoryBytes > share, $"peak {t.MemoryBytes}");
+            Assert.Contains($"{t.MemoryBytes >> 20} MB", t.Reason);
+            // Stopped before the fit finished: no validation, no model saved.
+            Assert.Null(t.Validation);
+            Assert.Equal(0, t.ModelBytes);
+            Assert.Equal(6, t.FitImages);
+        });
+        Assert.Null(result.Chosen);
     }
 }
