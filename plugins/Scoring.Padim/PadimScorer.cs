@@ -37,7 +37,7 @@ public sealed class PadimScorer(PadimOptions options) : IScorer
             for (int j = 0; j < dim; j++) target[j] = source[channels[j]];
         }
         context.Progress?.Report(new ProgressUpdate("gaussian", 0, positions));
-        var (mean, inverse) = GaussianStatistics.Estimate(samples, good.Count, positions, dim, (float)Options.Shrinkage, (float)Options.Epsilon);
+        var (mean, inverse) = GaussianStatistics.Estimate(samples, good.Count, positions, dim, (float)Options.Shrinkage, (float)Options.Epsilon, context.Cancellation);
         context.Progress?.Report(new ProgressUpdate("gaussian", positions, positions));
         return new FittedPadim(channels, good.Dim, good.Height, good.Width, mean, inverse, ComputeBackend.For(context.Services));
     }

@@ -42,7 +42,7 @@ public sealed class PatchCoreScorer(PatchCoreOptions options) : IScorer
         else
         {
             context.Progress?.Report(new ProgressUpdate("coreset", 0, keep));
-            var selected = compute.SelectCoreset(good.Data, count, dim, keep, Options.ProjectionDim, context.Seed);
+            var selected = compute.SelectCoreset(good.Data, count, dim, keep, Options.ProjectionDim, context.Seed, context.Cancellation);
             bank = new float[(long)keep * dim];
             for (int i = 0; i < keep; i++) good.Patch(selected[i]).CopyTo(bank.AsSpan(i * dim, dim));
             context.Progress?.Report(new ProgressUpdate("coreset", keep, keep));

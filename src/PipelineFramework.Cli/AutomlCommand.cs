@@ -22,6 +22,10 @@ static partial class Commands
         var budgetOption = new Option<string?>("--budget") { Description = "Time per category, e.g. 10m, 90s, 1h (default: the search file's)." };
         var trialsOption = new Option<int?>("--trials") { Description = "Most trials per category (default: the search file's)." };
         var tunerOption = new Option<string?>("--tuner") { Description = $"Tuner: {string.Join(", ", TunerFactory.Names)} (default: the search file's)." };
+        var parallelOption = new Option<string?>("--parallel")
+        {
+            Description = "Trials at once: a number or auto (one per 4 cores and 2 GB of --memory share; 1 on a 2-core machine). Default: the search file's budget.parallel, else auto.",
+        };
         var pickOption = new Option<string>("--pick") { Description = "Choice from the Pareto front: best, fastest:<ms per image>, weight:<w>.", DefaultValueFactory = _ => "best" };
         var auditOption = new Option<bool>("--audit")
         {
@@ -30,7 +34,7 @@ static partial class Commands
         var auditTrialsOption = new Option<int>("--audit-trials") { Description = "Most trials audited per category (spread over the validation ranking).", DefaultValueFactory = _ => 30 };
         var command = new Command("automl", "Search pipelines per product category from good training images only; resumes from trials.jsonl.")
         {
-            searchOption, dataOption, outOption, budgetOption, trialsOption, tunerOption, pickOption, auditOption, auditTrialsOption,
+            searchOption, dataOption, outOption, budgetOption, trialsOption, tunerOption, parallelOption, pickOption, auditOption, auditTrialsOption,
         };
         command.SetAction(parse =>
         {
@@ -43,6 +47,7 @@ static partial class Commands
                 search.Budget = search.Budget with { Trials = trials > 0 ? trials : throw new PipelineException($"--trials {trials}: must be at least 1.") };
             if (parse.GetValue(tunerOption) is { } tuner)
                 search.TunerName = TunerFactory.Names.Contains(tuner) ? tuner : throw new PipelineException($"--tuner '{tuner}' is not known; use {string.Join(", ", TunerFactory.Names)}.");
+            if (parse.GetValue(parallelOption) is { } parallel) search.Budget = search.Budget with { Parallel = SearchSpec.ParseParallel(parallel, "--parallel") };
             int auditTrials = parse.GetValue(auditTrialsOption);
             if (auditTrials < 2) throw new PipelineException($"--audit-trials {auditTrials}: Kendall's tau needs at least 2 trials.");
 
@@ -52,7 +57,7 @@ static partial class Commands
             OutputPaths.CheckFolder("--out", outDir, [new(data, "the data folder (--data)")]);
             bool root = categories.Count > 1 || Path.GetFullPath(categories[0]) != Path.GetFullPath(data);
             Console.Error.WriteLine($"AutoML '{space.Name}' ({searchPath}): {space.Parameters.Count} parameters, tuner {search.TunerName}, " +
-                $"budget {search.Budget.Time.TotalMinutes:0.#} min / {search.Budget.Trials} trials per category, {categories.Count} categor{(categories.Count == 1 ? "y" : "ies")}");
+                $"budget {search.Budget.Time.TotalMinutes:0.#} min / {search.Budget.Trials} trials per category, {search.Parallel} at once, {categories.Count} categor{(categories.Count == 1 ? "y" : "ies")}");
 
             var outcomes = new List<CategoryOutcome>();
             var audits = new List<CategoryAudit>();
@@ -124,6 +129,7 @@ static partial class Commands
             var left = p.Budget - p.Elapsed;
             string trial = p.Last.Succeeded ? $"objective {p.Last.Validation!.Objective:F4}, {p.Last.TotalMs:F1} ms/img" : $"{p.Last.Status}: {p.Last.Reason}";
             string best = p.Best is { } b ? $"best {b.Validation!.Objective:F4} (#{b.Number})" : "no best yet";
+            if (!p.Last.FullFraction) trial += $", {p.Last.FitImages} fitting images (rung {p.Last.Rung})";
             Console.Error.WriteLine($"[{category}] trial {p.Last.Number} ({p.TrialsDone} done, {p.TrialsRun} this run): {trial} | {best} | {Math.Max(0, left.TotalMinutes):F1} min left");
         }
     }

@@ -95,10 +95,10 @@ public sealed class ComputeBackend
         index.Search(queries, queryCount, k, distances, indices);
     }
 
-    /// <summary><see cref="KCenterGreedy.Select(float[], int, int, int, int, int)"/> on this device: same projection and start, same picks (see the README).</summary>
-    public int[] SelectCoreset(float[] data, int count, int dim, int selectCount, int projectionDim = 128, int seed = 0)
+    /// <summary><see cref="KCenterGreedy.Select(float[], int, int, int, int, int, CancellationToken)"/> on this device: same projection and start, same picks (see the README).</summary>
+    public int[] SelectCoreset(float[] data, int count, int dim, int selectCount, int projectionDim = 128, int seed = 0, CancellationToken cancellation = default)
     {
-        if (_gpu is null || selectCount <= 1 || count == 0) return KCenterGreedy.Select(data, count, dim, selectCount, projectionDim, seed);
+        if (_gpu is null || selectCount <= 1 || count == 0) return KCenterGreedy.Select(data, count, dim, selectCount, projectionDim, seed, cancellation);
         ArgumentNullException.ThrowIfNull(data);
         if (selectCount > count) throw new ArgumentOutOfRangeException(nameof(selectCount), $"Cannot select {selectCount} of {count} points.");
         if (data.Length < (long)count * dim) throw new ArgumentException($"Data needs {(long)count * dim} floats, has {data.Length}.", nameof(data));
@@ -116,7 +116,7 @@ public sealed class ComputeBackend
         catch (GpuMemoryException e)
         {
             WarnOnce(_log, $"GPU: {e.Message}; the coreset runs on the CPU.");
-            return KCenterGreedy.Select(data, count, dim, selectCount, projectionDim, seed);
+            return KCenterGreedy.Select(data, count, dim, selectCount, projectionDim, seed, cancellation);
         }
     }
 

@@ -11,7 +11,8 @@ public static class GaussianStatistics
     /// (n-1) denominator plus shrinkage: cov = (1-shrinkage)*S + shrinkage*(trace(S)/dim)*I + epsilon*I.
     /// Parallel over positions. Inversion via Cholesky (InvalidOperationException naming the position if not SPD).
     /// With n == 1 the sample covariance S is taken as zero.
-    public static (float[] Mean, float[] InverseCovariance) Estimate(float[] samples, int n, int positions, int dim, float shrinkage = 0f, float epsilon = 0.01f)
+    public static (float[] Mean, float[] InverseCovariance) Estimate(float[] samples, int n, int positions, int dim, float shrinkage = 0f, float epsilon = 0.01f,
+        CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(samples);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(n);
@@ -28,7 +29,8 @@ public static class GaussianStatistics
         string? failure = null;
         var gate = new object();
 
-        Parallel.For(0, positions,
+        // Observed between positions (one covariance and its inverse each), so a large dim stops within a position's time.
+        Parallel.For(0, positions, new ParallelOptions { CancellationToken = cancellation },
             () => new Workspace(n, dim),
             (pos, _, ws) =>
             {

@@ -29,15 +29,16 @@ public static class KCenterGreedy
     /// Approximate greedy k-centre coreset (PatchCore paper): project data [count, dim] to projectionDim with a seeded
     /// Gaussian random projection (skip when projectionDim &lt;= 0 or &gt;= dim), start from a seeded random index, then
     /// repeatedly pick the point with the largest min-distance to the selected set. Returns selectCount distinct
-    /// indices in pick order. Deterministic for a seed.
-    public static int[] Select(float[] data, int count, int dim, int selectCount, int projectionDim = 128, int seed = 0)
-        => Select(data, count, dim, selectCount, projectionDim, seed, count > 0 ? StartIndex(count, seed) : 0);
+    /// indices in pick order. Deterministic for a seed. Cancellation is observed once per batch of centres.
+    public static int[] Select(float[] data, int count, int dim, int selectCount, int projectionDim = 128, int seed = 0, CancellationToken cancellation = default)
+        => Select(data, count, dim, selectCount, projectionDim, seed, count > 0 ? StartIndex(count, seed) : 0, cancellation: cancellation);
 
     /// <summary>The seeded start index used by the public overload.</summary>
     internal static int StartIndex(int count, int seed) => SplitMix64.ForSeed(seed, StartStream).NextInt(count);
 
     /// <summary>Same as the public overload with an explicit first pick.</summary>
-    internal static int[] Select(float[] data, int count, int dim, int selectCount, int projectionDim, int seed, int startIndex, int maxThreads = 0)
+    internal static int[] Select(float[] data, int count, int dim, int selectCount, int projectionDim, int seed, int startIndex, int maxThreads = 0,
+        CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentOutOfRangeException.ThrowIfNegative(count);
@@ -57,7 +58,7 @@ public static class KCenterGreedy
             d = projectionDim;
         }
         using var greedy = new Greedy(x, count, d, Threads.Resolve(maxThreads));
-        return greedy.Run(selectCount, startIndex);
+        return greedy.Run(selectCount, startIndex, cancellation);
     }
 
     private sealed unsafe class Greedy : IDisposable
@@ -91,7 +92,7 @@ public static class KCenterGreedy
             _batch = 0;
         }
 
-        public int[] Run(int selectCount, int start)
+        public int[] Run(int selectCount, int start, CancellationToken cancellation)
         {
             var picks = new int[selectCount];
             fixed (float* px = _x)
@@ -100,7 +101,11 @@ public static class KCenterGreedy
                 picks[0] = start;
                 for (int t = 1; t < selectCount; t++)
                 {
-                    if (_batch == BatchCenters) Flush(px);
+                    if (_batch == BatchCenters)
+                    {
+                        cancellation.ThrowIfCancellationRequested();
+                        Flush(px);
+                    }
                     int c;
                     while (!TrySelect(px, out c))
                     {

@@ -47,6 +47,9 @@ public sealed class AutoMLSearch
     /// <summary>Memory the prepared-set cache may hold (backbone maps of the searched inputs and backbones).</summary>
     public long CacheBytes { get; set; } = 2L << 30;
 
+    /// <summary>Trials run at once: the budget's "parallel", or auto (<see cref="SearchBudget.AutoParallel"/>) for this machine's cores.</summary>
+    public int Parallel => Budget.ResolveParallel(Environment.ProcessorCount);
+
     public SearchResult Run(IReadOnlyList<string> trainImages, TrialLog log, IProgress<SearchProgress>? progress = null,
         CancellationToken cancellation = default, PreparedSetCache? cache = null)
     {
@@ -54,11 +57,12 @@ public sealed class AutoMLSearch
             throw new PipelineException($"AutoML needs at least 3 good training images (fit, hold-out and synthetic anomalies come from them); got {trainImages.Count}.");
         var earlier = log.Read();
         var byKey = new Dictionary<string, TrialRecord>();
-        foreach (var t in earlier) byKey.TryAdd(t.Key, t);
+        foreach (var t in earlier) byKey.TryAdd(t.LookupKey, t);
         var trials = new List<TrialRecord>(earlier);
-        var elapsedBefore = TimeSpan.FromSeconds(earlier.Sum(t => t.Seconds));
+        var elapsedBefore = TimeUsed(earlier);
         var watch = Stopwatch.StartNew();
         TimeSpan Elapsed() => elapsedBefore + watch.Elapsed;
+        int parallel = Parallel;
 
         bool ownsCache = cache is null;
         cache ??= new PreparedSetCache(CacheBytes);
@@ -69,33 +73,51 @@ public sealed class AutoMLSearch
             int run = 0, repeats = 0;
             var resumed = new HashSet<string>();
             string stop = "";
-            while (true)
+            while (stop == "")
             {
                 if (cancellation.IsCancellationRequested) { stop = "cancelled"; break; }
                 if (Elapsed() >= Budget.Time) { stop = "time budget"; break; }
                 if (byKey.Count >= Budget.Trials) { stop = "trial budget"; break; }
-                var point = tuner.Propose();
-                if (point is null) { stop = "search space exhausted"; break; }
-                var json = _space.Pipeline(point);
-                var pipeline = runner.TryCreate(json, out _);
-                string key = pipeline is null ? TrialRunner.KeyOfJson(json) : TrialRunner.KeyOf(pipeline);
-                if (byKey.TryGetValue(key, out var known))
+
+                // A batch: proposals up to `parallel` new trials, taken ahead only while the tuner allows it. Proposals the
+                // log (or an earlier one in the batch) answers are told too, all in proposal order after the batch ran,
+                // so a tuner sees the same history whatever `parallel` is.
+                var batch = new List<(Proposal Proposal, string LookupKey, TrialRequest? Request)>();
+                int newTrials = 0;
+                while (newTrials < parallel && batch.Count < MaxRepeats && byKey.Count + newTrials < Budget.Trials
+                       && (batch.Count == 0 || tuner.ProposesAhead))
                 {
-                    if (earlier.Contains(known)) resumed.Add(key);
-                    tuner.Tell(point, known.Succeeded ? known.Validation!.Objective : null);
-                    if (++repeats >= MaxRepeats) { stop = "search space exhausted"; break; }
-                    continue;
+                    if (tuner.ProposeTrial() is not { } proposal) { stop = "search space exhausted"; break; }
+                    var json = _space.Pipeline(proposal.Point);
+                    var pipeline = runner.TryCreate(json, out _);
+                    string lookup = TrialKeys.Lookup(pipeline is null ? TrialRunner.KeyOfJson(json) : TrialRunner.KeyOf(pipeline), proposal.Fraction);
+                    bool known = byKey.ContainsKey(lookup) || batch.Any(b => b.LookupKey == lookup);
+                    var request = known ? null : new TrialRequest(trials.Count + newTrials++, proposal, json);
+                    batch.Add((proposal, lookup, request));
                 }
-                repeats = 0;
-                TrialRecord record;
-                try { record = runner.Run(trials.Count, point, json, cancellation); }
+                if (batch.Count == 0) break;
+
+                var requests = batch.Where(b => b.Request is not null).Select(b => b.Request!).ToList();
+                IReadOnlyList<TrialRecord> records;
+                try { records = runner.Run(requests, cancellation); }
                 catch (OperationCanceledException) { stop = "cancelled"; break; }
-                log.Append(record);
-                trials.Add(record);
-                byKey.TryAdd(record.Key, record);
-                run++;
-                tuner.Tell(point, record.Succeeded ? record.Validation!.Objective : null);
-                progress?.Report(new SearchProgress(trials.Count, run, record, Pareto.Choose(trials, Pick.Best), Elapsed(), Budget.Time));
+                foreach (var record in records)
+                {
+                    var logged = record with { SearchSeconds = Math.Round(Elapsed().TotalSeconds, 3) };
+                    log.Append(logged);
+                    trials.Add(logged);
+                    byKey.TryAdd(logged.LookupKey, logged);
+                    run++;
+                    progress?.Report(new SearchProgress(trials.Count, run, logged, Pareto.Choose(trials, Pick.Best), Elapsed(), Budget.Time));
+                }
+                foreach (var (proposal, lookup, request) in batch)
+                {
+                    var answer = byKey[lookup];
+                    if (request is null && earlier.Contains(answer)) resumed.Add(lookup);
+                    tuner.Tell(proposal, answer.Succeeded ? answer.Validation!.Objective : null);
+                }
+                repeats = requests.Count > 0 ? 0 : repeats + batch.Count;
+                if (repeats >= MaxRepeats && stop == "") stop = "search space exhausted";
             }
             return new SearchResult(trials, Pareto.Front(trials), Pareto.Choose(trials, Pick), run, resumed.Count, runner.BackboneImagesTotal, Elapsed(), stop);
         }
@@ -104,6 +126,13 @@ public sealed class AutoMLSearch
             if (ownsCache) cache.Dispose();
         }
     }
+
+    /// <summary>
+    /// Search time already spent by the logged trials: the last logged search clock (right with parallel trials), plus
+    /// the seconds of records from before that clock was written.
+    /// </summary>
+    static TimeSpan TimeUsed(IReadOnlyList<TrialRecord> earlier) =>
+        TimeSpan.FromSeconds(earlier.Select(t => t.SearchSeconds ?? 0).DefaultIfEmpty(0).Max() + earlier.Where(t => t.SearchSeconds is null).Sum(t => t.Seconds));
 
     /// <summary>The chosen trial's pipeline as a plain pipeline JSON that <c>pf fit</c> / <c>pf evaluate</c> take as it is.</summary>
     public static JsonObject BestPipeline(TrialRecord chosen, string name)

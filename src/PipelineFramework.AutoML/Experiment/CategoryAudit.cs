@@ -46,7 +46,8 @@ public static class Audit
     {
         var data = ImageDataset.LoadMvtec(categoryFolder);
         var train = data.Train.Select(t => t.Path).ToList();
-        var ranked = trials.Where(t => t.Succeeded).OrderByDescending(t => t.Validation!.Objective).ToList();
+        // Full-fraction trials only: a halving rung's validation objective is of the pipeline fitted on part of the images.
+        var ranked = trials.Where(t => t.Succeeded && t.FullFraction).OrderByDescending(t => t.Validation!.Objective).ToList();
         var picked = ranked.Count <= maxTrials ? ranked
             : Enumerable.Range(0, maxTrials).Select(i => ranked[(int)Math.Round(i * (ranked.Count - 1) / (double)(maxTrials - 1))]).Distinct().ToList();
         if (chosenTrial is { } c && !picked.Any(t => t.Number == c) && ranked.FirstOrDefault(t => t.Number == c) is { } chosen) picked.Add(chosen);

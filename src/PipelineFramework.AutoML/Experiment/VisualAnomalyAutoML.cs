@@ -35,7 +35,15 @@ public sealed class VisualAnomalyAutoMLExperiment
         return this;
     }
 
-    /// <summary>"cfo" (default), "random" or "grid".</summary>
+    /// <summary>Trials run at once; null = auto (one per 4 cores and 2 GB of the memory share, at least 1).</summary>
+    public VisualAnomalyAutoMLExperiment SetParallel(int? trials)
+    {
+        if (trials is < 1) throw new PipelineException($"Parallel trials: {trials} is not 1 or more.");
+        _search.Budget = _search.Budget with { Parallel = trials };
+        return this;
+    }
+
+    /// <summary>"cfo" (default), "random", "grid" or "halving" (successive halving on training-set size).</summary>
     public VisualAnomalyAutoMLExperiment SetTuner(string tuner)
     {
         if (!TunerFactory.Names.Contains(tuner)) throw new PipelineException($"Unknown tuner '{tuner}'; the tuners are {string.Join(", ", TunerFactory.Names)}.");

@@ -29,7 +29,7 @@ public static class AutoMLReport
             .Append($"backbone ran on {result.BackboneImages} images in this run. Pick: {E(pick)}. ")
             .Append("Validation uses training images only: held-out good images and synthetic anomalies made from them.</p>\n");
 
-        var ok = result.Trials.Where(t => t.Succeeded).ToList();
+        var ok = result.Trials.Where(t => t.Succeeded && t.FullFraction).ToList();
         if (ok.Count > 0)
         {
             Img(html, FrontPlot(ok, result.Front, result.Chosen), "Pareto front");
@@ -53,7 +53,7 @@ public static class AutoMLReport
         {
             string cls = t == result.Chosen ? "chosen" : front.Contains(t.Number) ? "front" : t.Succeeded ? "" : "failed";
             var v = t.Validation;
-            html.Append($"<tr class=\"{cls}\"><td>{t.Number}</td><td class=l>{E(t.Status)}</td><td>{F(v?.Objective)}</td><td>{F(v?.ImageAuroc)}</td><td>{F(v?.PixelAuroc)}</td><td>{F(v?.Aupro)}</td>")
+            html.Append($"<tr class=\"{cls}\"><td>{t.Number}</td><td class=l>{E(t.FullFraction ? t.Status : $"{t.Status}, {t.Fraction:0.##} of the images")}</td><td>{F(v?.Objective)}</td><td>{F(v?.ImageAuroc)}</td><td>{F(v?.PixelAuroc)}</td><td>{F(v?.Aupro)}</td>")
                 .Append($"<td>{(t.Succeeded ? t.TotalMs.ToString("F1", Inv) : "")}</td><td>{(t.ModelBytes / 1048576.0).ToString("F2", Inv)}</td><td>{t.Seconds.ToString("F1", Inv)}</td><td>{t.BackboneImages}</td>");
             if (audit is not null) html.Append("<td>").Append(F(audit.Trials.FirstOrDefault(a => a.Trial == t.Number)?.TestImageAuroc)).Append("</td>");
             html.Append("<td class=l>").Append(E(t.Succeeded ? Summary(t) : t.Reason)).Append("</td></tr>\n");

@@ -13,8 +13,35 @@ public sealed record SearchBudget
 {
     public TimeSpan Time { get; init; } = TimeSpan.FromMinutes(10);
     public int Trials { get; init; } = 1000;
-    /// <summary>Process working set a trial may reach; a trial above it is recorded as over-memory and skipped.</summary>
+    /// <summary>
+    /// Process working set the trials may reach, enforced while they run: a trial that goes above it is stopped, recorded
+    /// as over-memory with the peak measured, and the search goes on. With N trials in parallel each has a share of 1/N.
+    /// </summary>
     public long MemoryBytes { get; init; } = 8L << 30;
+    /// <summary>Trials run at once; null = auto (<see cref="AutoParallel"/>).</summary>
+    public int? Parallel { get; init; }
+
+    /// <summary>
+    /// What "auto" gives: one trial per 4 cores (a trial's kernels, coreset, kNN and the Gaussian estimates, are
+    /// parallel loops that keep about that many busy) and at least <see cref="MinShareBytes"/> of the memory share per
+    /// trial; never below 1. The 2-core machine gets 1: one trial already uses both cores.
+    /// </summary>
+    public int AutoParallel(int cores) => (int)Math.Max(1, Math.Min(cores / 4, MemoryBytes / MinShareBytes));
+
+    /// <summary>The least memory share "auto" gives a trial running beside others.</summary>
+    public const long MinShareBytes = 2L << 30;
+
+    public int ResolveParallel(int cores) => Parallel ?? AutoParallel(cores);
+}
+
+/// <summary>
+/// Successive halving on training-set size (tuner "halving"): rungs fit on growing fractions of the fitting images,
+/// from <see cref="MinFraction"/> to all, each rung <see cref="Eta"/> times fewer trials than the one before.
+/// </summary>
+public sealed record HalvingOptions
+{
+    public double MinFraction { get; init; } = 0.25;
+    public int Eta { get; init; } = 3;
 }
 
 /// <summary>
@@ -46,6 +73,7 @@ public sealed class SearchSpec
     public SearchBudget Budget { get; init; } = new();
     public ObjectiveWeights Objective { get; init; } = new();
     public string Tuner { get; init; } = "cfo";
+    public HalvingOptions Halving { get; init; } = new();
     public int Seed { get; init; } = 1;
 
     /// <summary>Where every tuner starts: the base pipeline.</summary>
@@ -91,7 +119,7 @@ public sealed class SearchSpec
         return Parse(File.ReadAllText(path), catalog, Path.GetDirectoryName(Path.GetFullPath(path))!, resolvePipeline, path);
     }
 
-    static readonly string[] KnownKeys = ["name", "description", "base", "search", "validation", "budget", "objective", "tuner", "seed"];
+    static readonly string[] KnownKeys = ["name", "description", "base", "search", "validation", "budget", "objective", "tuner", "halving", "seed"];
 
     /// <summary>
     /// Reads a search file. <paramref name="resolvePipeline"/> maps a "base" name (e.g. a shipped pipeline) to a file;
@@ -149,6 +177,7 @@ public sealed class SearchSpec
             Budget = ParseBudget(root["budget"] as JsonObject, source),
             Objective = ParseObjective(root["objective"] as JsonObject, source),
             Tuner = root["tuner"]?.GetValue<string>() ?? "cfo",
+            Halving = ParseHalving(root["halving"], source),
             Seed = root["seed"]?.GetValue<int>() ?? 1,
         };
     }
@@ -306,7 +335,35 @@ public sealed class SearchSpec
                 "time" => result with { Time = ParseDuration(value!.ToString(), $"{source}: $.budget.time") },
                 "trials" => result with { Trials = value!.GetValue<int>() },
                 "memory" => result with { MemoryBytes = ParseBytes(value!.ToString(), $"{source}: $.budget.memory") },
-                _ => throw new PipelineException($"{source}: $.budget.{key} is not known; use time, trials, memory."),
+                "parallel" => result with { Parallel = ParseParallel(value?.ToString() ?? "", $"{source}: $.budget.parallel") },
+                _ => throw new PipelineException($"{source}: $.budget.{key} is not known{DidYouMean(key, ["time", "trials", "memory", "parallel"])}; use time, trials, memory, parallel."),
+            };
+        }
+        return result;
+    }
+
+    /// <summary>"auto" (null) or a number of trials at once, 1 or more.</summary>
+    public static int? ParseParallel(string text, string what)
+    {
+        if (text.Trim() == AutoWord) return null;
+        if (int.TryParse(text.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= 1) return n;
+        throw new PipelineException($"{what}: '{text}' is not a number of trials at once; write \"auto\" or a whole number of 1 or more.");
+    }
+
+    static HalvingOptions ParseHalving(JsonNode? node, string source)
+    {
+        var result = new HalvingOptions();
+        if (node is null) return result;
+        if (node is not JsonObject halving) throw new PipelineException($"{source}: $.halving must be an object such as {{ \"minFraction\": 0.25, \"eta\": 3 }}.");
+        foreach (var (key, value) in halving)
+        {
+            result = key switch
+            {
+                "minFraction" => value is JsonValue v && v.TryGetValue<double>(out var f) && f > 0 && f <= 1 ? result with { MinFraction = f }
+                    : throw new PipelineException($"{source}: $.halving.minFraction must be a number above 0 and at most 1 (the share of fitting images of the cheapest rung), e.g. 0.25."),
+                "eta" => value is JsonValue e && e.TryGetValue<int>(out var eta) && eta >= 2 ? result with { Eta = eta }
+                    : throw new PipelineException($"{source}: $.halving.eta must be a whole number of 2 or more (1/eta of a rung is promoted), e.g. 3."),
+                _ => throw new PipelineException($"{source}: $.halving.{key} is not known{DidYouMean(key, ["minFraction", "eta"])}; use minFraction, eta."),
             };
         }
         return result;

@@ -28,12 +28,13 @@ public sealed record Pick(string Kind, double Value)
 public static class Pareto
 {
     /// <summary>
-    /// Successful trials no other trial beats on every objective: validation objective (higher), ms/image, model bytes and
-    /// memory (lower). Sorted by objective, best first.
+    /// Successful full-fraction trials no other one beats on every objective: validation objective (higher), ms/image,
+    /// model bytes and memory (lower). Sorted by objective, best first. Successive halving's cheap rungs (fitted on part
+    /// of the images) are left out: their objective is not what the pipeline reaches fitted on all images.
     /// </summary>
     public static IReadOnlyList<TrialRecord> Front(IEnumerable<TrialRecord> trials)
     {
-        var ok = trials.Where(t => t.Succeeded).ToList();
+        var ok = trials.Where(t => t.Succeeded && t.FullFraction).ToList();
         return ok.Where(t => !ok.Any(o => Dominates(o, t))).OrderByDescending(t => t.Validation!.Objective).ThenBy(t => t.TotalMs).ToList();
     }
 

@@ -25,11 +25,21 @@ public sealed record TrialRecord
     /// <summary>SHA-256 of the trial pipeline's canonical JSON: a resumed search answers a repeated point with it.</summary>
     [JsonPropertyName("key")] public required string Key { get; init; }
     [JsonPropertyName("point")] public required double[] Point { get; init; }
+    /// <summary>
+    /// Share of the fitting images the trial was fitted on (successive halving's cheap rungs; 1 = all). Validation is on
+    /// the same hold-out at every fraction; only full-fraction trials are candidates for the Pareto front and the pick.
+    /// </summary>
+    [JsonPropertyName("fraction")] public double Fraction { get; init; } = 1;
+    /// <summary>Successive-halving rung (0 = the cheapest); 0 for tuners without rungs.</summary>
+    [JsonPropertyName("rung")] public int Rung { get; init; }
+    /// <summary>Fitting images the trial was fitted on (the hold-out not counted).</summary>
+    [JsonPropertyName("fit_images")] public int FitImages { get; init; }
     [JsonPropertyName("pipeline")] public required JsonObject Pipeline { get; init; }
     [JsonPropertyName("validation")] public ValidationMetrics? Validation { get; init; }
     /// <summary>Milliseconds per image of each stage (backbone from the preparation, the rest from validation) and "total".</summary>
     [JsonPropertyName("ms_per_image")] public Dictionary<string, double> MsPerImage { get; init; } = [];
     [JsonPropertyName("model_bytes")] public long ModelBytes { get; init; }
+    /// <summary>Highest process working set sampled while the trial ran (with parallel trials: of all of them together).</summary>
     [JsonPropertyName("memory_bytes")] public long MemoryBytes { get; init; }
     [JsonPropertyName("seconds")] public double Seconds { get; init; }
     /// <summary>Images the backbone ran on for this trial (0 when its prepared set was already in the cache).</summary>
@@ -37,9 +47,24 @@ public sealed record TrialRecord
     /// <summary>Images the backbone ran on in this run of the search so far.</summary>
     [JsonPropertyName("backbone_images_total")] public long BackboneImagesTotal { get; init; }
     [JsonPropertyName("finished_utc")] public DateTime FinishedUtc { get; init; }
+    /// <summary>
+    /// Wall-clock time of the search (earlier runs included) when this record was logged: with parallel trials the
+    /// trials' own seconds add up to more than the time spent, so a resumed search takes its time used from here.
+    /// </summary>
+    [JsonPropertyName("search_seconds")] public double? SearchSeconds { get; init; }
 
     [JsonIgnore] public bool Succeeded => Status == Ok && Validation is not null;
+    /// <summary>Fitted on all fitting images: a candidate for the Pareto front, the pick and the audit.</summary>
+    [JsonIgnore] public bool FullFraction => Fraction >= 1;
+    /// <summary>What the log answers a repeated proposal by: the pipeline and the fraction it was fitted on.</summary>
+    [JsonIgnore] public string LookupKey => TrialKeys.Lookup(Key, Fraction);
     [JsonIgnore] public double TotalMs => MsPerImage.TryGetValue("total", out var t) ? t : double.NaN;
+}
+
+public static class TrialKeys
+{
+    public static string Lookup(string pipelineKey, double fraction) =>
+        fraction >= 1 ? pipelineKey : $"{pipelineKey}@{fraction.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}";
 }
 
 /// <summary>

@@ -4,17 +4,23 @@ using System.Text;
 using System.Text.Json.Nodes;
 using PipelineFramework.Abstractions;
 using PipelineFramework.AutoML.SearchSpace;
+using PipelineFramework.AutoML.Tuners;
+using PipelineFramework.Compute;
 using PipelineFramework.Core.Engine;
 using PipelineFramework.Core.Evaluation;
 using PipelineFramework.Core.Plugins;
 
 namespace PipelineFramework.AutoML.Trials;
 
+/// <summary>A trial to run: its number in the log, the proposal (point, rung, fraction) and the pipeline JSON of the point.</summary>
+public sealed record TrialRequest(int Number, Proposal Proposal, JsonObject Json);
+
 /// <summary>
 /// Runs one trial: the pipeline is prepared through the shared <see cref="PreparedSetCache"/> (trials that differ only
 /// after the backbone reuse one backbone pass), fitted, and validated on its own hold-out: held-out good images and
 /// synthetic anomalies made from them, at image and pixel level. Only training images are read. A trial that throws or
-/// passes its memory share is returned as a record with the reason; cancellation is not a result and propagates.
+/// passes its memory share (enforced while it runs, <see cref="MemoryMonitor"/>) is returned as a record with the
+/// reason; cancellation by the caller is not a result and propagates.
 /// </summary>
 public sealed class TrialRunner(IComponentCatalog catalog, HostServices services, IReadOnlyList<string> trainImages, PreparedSetCache cache,
     ObjectiveWeights objective, long memoryShareBytes)
@@ -42,53 +48,143 @@ public sealed class TrialRunner(IComponentCatalog catalog, HostServices services
         }
     }
 
-    public TrialRecord Run(int number, double[] point, JsonObject json, CancellationToken cancellation)
+    /// <summary>Runs one trial (see <see cref="Run(IReadOnlyList{TrialRequest}, CancellationToken)"/>).</summary>
+    public TrialRecord Run(TrialRequest request, CancellationToken cancellation) => Run([request], cancellation)[0];
+
+    /// <summary>
+    /// Runs trials side by side and returns their records in request order. Each is prepared through the cache one
+    /// after another (a shared backbone pass is made once, and backbone counts stay exact), then all are fitted and
+    /// validated in parallel under one <see cref="MemoryMonitor"/> with the whole memory budget (each trial's share is
+    /// 1/N of it). A trial stopped by the monitor is an over-memory record; cancellation by the caller propagates.
+    /// </summary>
+    public IReadOnlyList<TrialRecord> Run(IReadOnlyList<TrialRequest> requests, CancellationToken cancellation)
+    {
+        var records = new TrialRecord?[requests.Count];
+        var started = new List<Started>();
+        try
+        {
+            foreach (var (request, index) in requests.Select((r, i) => (r, i)))
+            {
+                var (record, ready) = Prepare(request, cancellation);
+                records[index] = record;
+                if (ready is not null) started.Add(ready with { Index = index });
+            }
+            if (started.Count > 0)
+            {
+                using var monitor = new MemoryMonitor(memoryShareBytes, cancellation);
+                if (started.Count == 1) records[started[0].Index] = FitAndValidate(started[0], monitor, 1, cancellation);
+                else
+                {
+                    var tasks = started.Select(s => Task.Factory.StartNew(() => FitAndValidate(s, monitor, started.Count, cancellation),
+                        CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
+                    try { Task.WaitAll(tasks); }
+                    catch (AggregateException) when (cancellation.IsCancellationRequested) { throw new OperationCanceledException(cancellation); }
+                    for (int i = 0; i < started.Count; i++) records[started[i].Index] = tasks[i].Result;
+                }
+            }
+            return records.Select(r => r!).ToArray();
+        }
+        finally
+        {
+            foreach (var s in started) s.Prepared.Dispose();
+        }
+    }
+
+    /// <summary>A trial past its preparation: the parsed pipeline and its (subset of the) prepared set, which it owns.</summary>
+    sealed record Started(TrialRequest Request, AnomalyPipeline Pipeline, string Key, PreparedSet Prepared, Stopwatch Watch, long BackboneImages,
+        long PreparePeak, int Index = 0);
+
+    TrialRecord Failure(TrialRequest request, string status, string reason, string key, Stopwatch watch, long memory = 0) => new()
+    {
+        Number = request.Number, Status = status, Reason = reason, Key = key, Point = request.Proposal.Point, Pipeline = request.Json,
+        Fraction = request.Proposal.Fraction, Rung = request.Proposal.Rung, MemoryBytes = memory,
+        Seconds = watch.Elapsed.TotalSeconds, BackboneImagesTotal = BackboneImagesTotal, FinishedUtc = DateTime.UtcNow,
+    };
+
+    /// <summary>Parses and prepares one trial, under the memory monitor alone; a record when it ends here, else the started trial.</summary>
+    (TrialRecord? Record, Started? Ready) Prepare(TrialRequest request, CancellationToken cancellation)
     {
         var watch = Stopwatch.StartNew();
-        var pipeline = TryCreate(json, out var parseError);
-        TrialRecord Failure(string status, string reason, string key) => new()
-        {
-            Number = number, Status = status, Reason = reason, Key = key, Point = point, Pipeline = json,
-            Seconds = watch.Elapsed.TotalSeconds, BackboneImagesTotal = BackboneImagesTotal, FinishedUtc = DateTime.UtcNow,
-        };
-        if (pipeline is null) return Failure(TrialRecord.Failed, parseError!, KeyOfJson(json));
+        var pipeline = TryCreate(request.Json, out var parseError);
+        if (pipeline is null) return (Failure(request, TrialRecord.Failed, parseError!, KeyOfJson(request.Json), watch), null);
         string key = KeyOf(pipeline);
         long backboneBefore = BackboneImagesTotal;
+        using var monitor = new MemoryMonitor(memoryShareBytes, cancellation);
         try
         {
             int missesBefore = cache.Misses;
             var prepareWatch = Stopwatch.StartNew();
-            var prepared = cache.GetOrPrepare(pipeline, trainImages, null, cancellation);
-            long setBefore = prepared.BackboneImages;
+            var prepared = cache.GetOrPrepare(pipeline, trainImages, null, monitor.Token);
             if (cache.Misses > missesBefore)
             {
                 BackboneImagesTotal += prepared.BackboneImages;
                 _prepareMsPerImage[pipeline.PrepareKey] = prepareWatch.Elapsed.TotalMilliseconds / Math.Max(1, prepared.BackboneImages);
             }
-            using var model = pipeline.Fit(prepared, null, cancellation);
+            var subset = FitSubset(prepared, request.Proposal.Fraction, pipeline.Spec.Seed);
+            return (null, new Started(request, pipeline, key, subset, watch, BackboneImagesTotal - backboneBefore, monitor.PeakWorkingSet));
+        }
+        catch (OperationCanceledException) when (monitor.OverLimit && !cancellation.IsCancellationRequested)
+        {
+            return (Failure(request, TrialRecord.OverMemory, monitor.Reason("preparation", 1), key, watch, monitor.PeakWorkingSet), null);
+        }
+        catch (OperationCanceledException) { throw; }
+        catch (OutOfMemoryException e) { return (Failure(request, TrialRecord.OverMemory, e.Message, key, watch, monitor.PeakWorkingSet), null); }
+        catch (Exception e) { return (Failure(request, TrialRecord.Failed, $"{e.GetType().Name}: {e.Message}", key, watch), null); }
+    }
+
+    TrialRecord FitAndValidate(Started trial, MemoryMonitor monitor, int running, CancellationToken cancellation)
+    {
+        var (request, pipeline, key, prepared, watch) = (trial.Request, trial.Pipeline, trial.Key, trial.Prepared, trial.Watch);
+        string phase = "fit";
+        try
+        {
+            using var model = pipeline.Fit(prepared, null, monitor.Token);
+            phase = "validation";
+            monitor.Token.ThrowIfCancellationRequested();
             var validation = Validate(model, prepared, objective);
-            BackboneImagesTotal += prepared.BackboneImages - setBefore;
 
             var ms = new Dictionary<string, double> { ["backbone"] = _prepareMsPerImage.GetValueOrDefault(pipeline.PrepareKey) };
             foreach (var (stage, value) in validation.Ms) ms[stage] = value;
             ms["total"] = ms.Values.Sum();
             using var bytes = new MemoryStream();
             model.Save(bytes);
-            long memory = Environment.WorkingSet;
+            monitor.Sample();
+            long memory = Math.Max(trial.PreparePeak, monitor.PeakWorkingSet);
             var record = new TrialRecord
             {
-                Number = number, Status = TrialRecord.Ok, Key = key, Point = point, Pipeline = json, Validation = validation.Metrics,
+                Number = request.Number, Status = TrialRecord.Ok, Key = key, Point = request.Proposal.Point, Pipeline = request.Json,
+                Fraction = request.Proposal.Fraction, Rung = request.Proposal.Rung, FitImages = prepared.FitImages.Count, Validation = validation.Metrics,
                 MsPerImage = ms.ToDictionary(p => p.Key, p => Math.Round(p.Value, 3)), ModelBytes = bytes.Length, MemoryBytes = memory,
-                Seconds = watch.Elapsed.TotalSeconds, BackboneImages = BackboneImagesTotal - backboneBefore, BackboneImagesTotal = BackboneImagesTotal,
+                Seconds = watch.Elapsed.TotalSeconds, BackboneImages = trial.BackboneImages, BackboneImagesTotal = BackboneImagesTotal,
                 FinishedUtc = DateTime.UtcNow,
             };
-            if (memory > memoryShareBytes)
-                return record with { Status = TrialRecord.OverMemory, Reason = $"working set {memory >> 20} MB is above the memory share {memoryShareBytes >> 20} MB" };
+            // The last sample, at the end: a peak between two samples of a short trial still counts.
+            if (monitor.OverLimit)
+                return record with { Status = TrialRecord.OverMemory, Validation = null, Reason = monitor.Reason("its last step", running, memory) };
             return record;
         }
+        catch (OperationCanceledException) when (monitor.OverLimit && !cancellation.IsCancellationRequested)
+        {
+            long peak = Math.Max(trial.PreparePeak, monitor.PeakWorkingSet);
+            return Failure(request, TrialRecord.OverMemory, monitor.Reason(phase, running, peak), key, watch, peak) with { FitImages = prepared.FitImages.Count };
+        }
         catch (OperationCanceledException) { throw; }
-        catch (OutOfMemoryException e) { return Failure(TrialRecord.OverMemory, e.Message, key); }
-        catch (Exception e) { return Failure(TrialRecord.Failed, $"{e.GetType().Name}: {e.Message}", key); }
+        catch (OutOfMemoryException e) { return Failure(request, TrialRecord.OverMemory, e.Message, key, watch, monitor.PeakWorkingSet); }
+        catch (Exception e) { return Failure(request, TrialRecord.Failed, $"{e.GetType().Name}: {e.Message}", key, watch); }
+    }
+
+    /// <summary>
+    /// The fitting images of a halving rung: a seeded shuffle of the prepared fitting images (the same order for every
+    /// trial and rung, so a smaller fraction's images are part of a larger one's), the first fraction of it, at least 2.
+    /// Gathered from the prepared layer maps: the backbone does not run again.
+    /// </summary>
+    static PreparedSet FitSubset(PreparedSet prepared, double fraction, int seed)
+    {
+        int count = prepared.FitImages.Count;
+        int take = fraction >= 1 ? count : Math.Clamp((int)Math.Round(fraction * count), Math.Min(2, count), count);
+        var order = Enumerable.Range(0, count).ToArray();
+        if (take < count) SeededRandom.Create(seed, 0x48414C56494E47UL).Shuffle(order.AsSpan()); // "HALVING"
+        return prepared.WithFitImages(order.Take(take).Order().ToArray());
     }
 
     /// <summary>The key of a pipeline that does not parse: its JSON as written (a repeat is answered from the log all the same).</summary>

@@ -14,17 +14,33 @@ public interface ITuner
     /// <summary>The next point, or null when the tuner has nothing left to propose (a finished grid).</summary>
     double[]? Propose();
     void Tell(double[] point, double? objective);
+
+    /// <summary>
+    /// Whether the next proposal may be asked for before the outstanding ones are told (parallel trials take several
+    /// at once). A tuner that learns from every result (CFO's walk) says false; proposals that do not depend on
+    /// results (random, grid, CFO's starts, a halving rung) say true.
+    /// </summary>
+    bool ProposesAhead => false;
+
+    /// <summary>The next trial: a point and the share of fitting images to fit it on (1 unless the tuner has rungs).</summary>
+    Proposal? ProposeTrial() => Propose() is { } point ? new Proposal(point) : null;
+
+    void Tell(Proposal proposal, double? objective) => Tell(proposal.Point, objective);
 }
+
+/// <summary>A proposed trial: the point, its successive-halving rung and the share of fitting images it is fitted on.</summary>
+public sealed record Proposal(double[] Point, int Rung = 0, double Fraction = 1);
 
 public static class TunerFactory
 {
-    public static readonly string[] Names = ["cfo", "random", "grid"];
+    public static readonly string[] Names = ["cfo", "random", "grid", "halving"];
 
     public static ITuner Create(string name, SearchSpec space, int seed) => name switch
     {
         "cfo" => new CostFrugalTuner(space, seed),
         "random" => new RandomTuner(space, seed),
         "grid" => new GridTuner(space),
+        "halving" => new HalvingTuner(space.Halving, new RandomTuner(space, seed)),
         _ => throw new PipelineException($"Unknown tuner '{name}'; the tuners are {string.Join(", ", Names)}."),
     };
 }
@@ -42,6 +58,8 @@ public sealed class RandomTuner(SearchSpec space, int seed) : ITuner
     }
 
     public void Tell(double[] point, double? objective) { }
+
+    public bool ProposesAhead => true;
 }
 
 /// <summary>
@@ -80,6 +98,8 @@ public sealed class GridTuner : ITuner
     }
 
     public void Tell(double[] point, double? objective) { }
+
+    public bool ProposesAhead => true;
 }
 
 /// <summary>
@@ -104,7 +124,8 @@ public sealed class CostFrugalTuner : ITuner
     int _noImprovement;
     int _starts;
     bool _walking;
-    double[]? _pending;
+    /// <summary>Proposed and not yet told (several only while the starts are proposed ahead).</summary>
+    readonly List<double[]> _pending = [];
 
     readonly double[][] _latinStarts;
 
@@ -132,25 +153,29 @@ public sealed class CostFrugalTuner : ITuner
         return points;
     }
 
+    /// <summary>The starts do not depend on results; the walk does.</summary>
+    public bool ProposesAhead => !_walking && _starts < RandomStarts;
+
     public double[]? Propose()
     {
         if (!_walking)
-            return _pending = _starts++ == 0 ? (double[])_incumbent.Clone() : _latinStarts[_starts - 2];
-        if (_incumbentValue is null) return _pending = (double[])_incumbent.Clone();
+            return Pending(_starts++ == 0 ? (double[])_incumbent.Clone() : _latinStarts[_starts - 2]);
+        if (_incumbentValue is null) return Pending((double[])_incumbent.Clone());
         if (_direction is null || _triedNegative)
         {
             _direction = RandomDirection();
             _triedNegative = false;
-            return _pending = Move(+1);
+            return Pending(Move(+1));
         }
         _triedNegative = true;
-        return _pending = Move(-1);
+        return Pending(Move(-1));
     }
 
     public void Tell(double[] point, double? objective)
     {
-        if (_pending is null || !point.SequenceEqual(_pending)) return;
-        _pending = null;
+        int pending = _pending.FindIndex(p => p.SequenceEqual(point));
+        if (pending < 0) return;
+        _pending.RemoveAt(pending);
         bool better = objective is { } value && (_incumbentValue is null || value > _incumbentValue);
         if (better)
         {
@@ -160,7 +185,7 @@ public sealed class CostFrugalTuner : ITuner
         if (!_walking)
         {
             // The walk starts from the best start once every start is in (or from a random point if all failed).
-            if (_starts >= RandomStarts)
+            if (_starts >= RandomStarts && _pending.Count == 0)
             {
                 _walking = true;
                 if (_incumbentValue is null) _incumbent = RandomPoint();
@@ -192,6 +217,12 @@ public sealed class CostFrugalTuner : ITuner
                 _direction = null;
             }
         }
+    }
+
+    double[] Pending(double[] point)
+    {
+        _pending.Add(point);
+        return point;
     }
 
     double[] Move(int sign) => _incumbent.Select((x, i) => Math.Clamp(x + sign * _step * _direction![i], 0, 1)).ToArray();

@@ -51,6 +51,33 @@ public sealed class PreparedSet : IDisposable
         + TrainingSyntheticMasks.Sum(m => (long)m.Values.Length * sizeof(float))
         + SyntheticHoldoutMasks.Sum(m => (long)m.Values.Length * sizeof(float));
 
+    /// <summary>
+    /// The same set fitted on only some of its fitting images (indices into <see cref="FitImages"/>), with the hold-out,
+    /// the synthetic anomalies and the backbone shared, not recomputed: AutoML's successive halving fits cheap rungs on
+    /// part of the images and validates every rung on the same hold-out. All indices give a view that copies nothing.
+    /// The result holds the backbone on its own (the cache may drop this set meanwhile); the caller disposes it.
+    /// </summary>
+    public PreparedSet WithFitImages(IReadOnlyList<int> fitIndices)
+    {
+        ArgumentNullException.ThrowIfNull(fitIndices);
+        if (fitIndices.Count == 0) throw new ArgumentException("A fitting set needs at least one image.", nameof(fitIndices));
+        if (fitIndices.Any(i => (uint)i >= (uint)FitImages.Count)) throw new ArgumentOutOfRangeException(nameof(fitIndices), $"Fit image indices run from 0 to {FitImages.Count - 1}.");
+        bool all = fitIndices.Count == FitImages.Count && fitIndices.Select((v, i) => v == i).All(x => x);
+        return new PreparedSet(Key, Backbone.Acquire())
+        {
+            FitImages = all ? FitImages : fitIndices.Select(i => FitImages[i]).ToArray(),
+            HoldoutImages = HoldoutImages,
+            DuplicateImages = DuplicateImages,
+            FitMaps = all ? FitMaps : FitMaps.Gather(fitIndices),
+            HoldoutMaps = HoldoutMaps,
+            Holdout = Holdout,
+            SyntheticHoldoutMaps = SyntheticHoldoutMaps,
+            SyntheticHoldoutMasks = SyntheticHoldoutMasks,
+            TrainingSyntheticMaps = TrainingSyntheticMaps,
+            TrainingSyntheticMasks = TrainingSyntheticMasks,
+        };
+    }
+
     int _disposed;
 
     public void Dispose()

@@ -71,4 +71,17 @@ public class AutomlCliTests
         Assert.True(chosen.ImageAuroc >= baseline.ImageAuroc,
             $"best.json image AUROC {chosen.ImageAuroc:F4} is below the default's {baseline.ImageAuroc:F4} (pixel {chosen.PixelAuroc:F4} vs {baseline.PixelAuroc:F4})");
     }
+
+    [Fact]
+    public void Parallel_and_tuner_options_are_refused_with_what_to_write_before_any_search()
+    {
+        var outDir = Path.Combine(TestData.TempFolder("automl-options"), "out");
+        var (code, _, stderr) = Pf("automl", "--data", TestData.Hazelnut, "--out", outDir, "--parallel", "0");
+        Assert.NotEqual(0, code);
+        Assert.Contains("--parallel: '0' is not a number of trials at once", stderr);
+        (code, _, stderr) = Pf("automl", "--data", TestData.Hazelnut, "--out", outDir, "--tuner", "halvin");
+        Assert.NotEqual(0, code);
+        Assert.Contains("cfo, random, grid, halving", stderr);
+        Assert.False(File.Exists(Path.Combine(outDir, "trials.jsonl")));
+    }
 }
