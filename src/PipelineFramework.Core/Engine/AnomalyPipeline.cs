@@ -201,8 +201,8 @@ public sealed class AnomalyPipeline
             disposables.Add(scorer);
             var calibration = new FittedStages(prepared.Backbone, embedding, scorer, [], Services);
 
-            var goodScores = scorer.Score(embedding.Embed(prepared.HoldoutMaps)).ImageScores;
-            IReadOnlyList<float> syntheticScores = prepared.SyntheticHoldoutMaps is { } synthetic ? scorer.Score(embedding.Embed(synthetic)).ImageScores : [];
+            var goodScores = calibration.Score(prepared.HoldoutMaps, Spec.Map.ImageScore).ImageScores;
+            IReadOnlyList<float> syntheticScores = prepared.SyntheticHoldoutMaps is { } synthetic ? calibration.Score(synthetic, Spec.Map.ImageScore).ImageScores : [];
             RequireFinite(goodScores, "held-out good images");
             RequireFinite(syntheticScores, "synthetic anomalies");
             var decision = Threshold.Decide(new ThresholdInputs { GoodScores = goodScores, SyntheticAnomalyScores = syntheticScores });
@@ -243,6 +243,7 @@ public sealed class AnomalyPipeline
                 {
                     Mode = Preprocessing.Mode.ToString().ToLowerInvariant(), Width = Preprocessing.Width, Height = Preprocessing.Height,
                     Colour = Preprocessing.Colour.ToString().ToLowerInvariant(),
+                    Intensity = Preprocessing.Intensity.ToString().ToLowerInvariant(),
                 },
                 Components = Catalog.Describe(Spec),
                 Threshold = new ThresholdManifest(decision.Threshold, Spec.Threshold.Type, decision.Rationale),
