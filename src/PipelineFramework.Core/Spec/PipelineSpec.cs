@@ -36,11 +36,21 @@ public sealed record MapSpec
     public Engine.ImageScoreMode ImageScore { get; init; } = Engine.ImageScoreMode.Max;
 }
 
+/// <summary>How the hold-out split groups training images (<see cref="CalibrationSpec.HoldoutGroups"/>).</summary>
+public enum HoldoutGrouping { Copies, NamePrefix }
+
 /// <summary>What the threshold is calibrated on: a share of the good training images held out of fitting.</summary>
 public sealed record CalibrationSpec
 {
     /// <summary>Share of good training images held out (at least one image).</summary>
     [OptionRange(0, 1, MinExclusive = true, MaxExclusive = true), NotSearched] public double Holdout { get; init; } = 0.2;
+
+    /// <summary>
+    /// What is held out together: "copies" (identical images stay on one side) or "namePrefix" (also every image whose
+    /// file name starts with the same text before its first '_' or '-', e.g. a batch, lot or part number: the hold-out
+    /// then holds whole batches the fit never saw, as a line sees new batches).
+    /// </summary>
+    [NotSearched] public HoldoutGrouping HoldoutGroups { get; init; } = HoldoutGrouping.Copies;
 
     /// <summary>Synthetic anomalies made from held-out good images (needs a synthesis stage); 0 = none.</summary>
     [OptionRange(0, 10_000), NotSearched] public int SyntheticCount { get; init; } = 0;

@@ -91,4 +91,33 @@ public class ImageScoreAndIntensityTests
         Assert.Contains("$.map.", e.Message);
         Assert.Contains(expected, e.Message);
     }
+
+    static AnomalyPipeline WithHoldoutGroups(string grouping) => AnomalyPipeline.FromJson($$"""
+        { "name": "g", "calibration": { "holdout": 0.3, "holdoutGroups": "{{grouping}}" },
+          "backbone": { "type": "backbone.onnx" }, "scoring": { "type": "scoring.patchcore" } }
+        """, TestData.Catalog);
+
+    [Fact]
+    public void Name_prefix_holdout_keeps_every_batch_on_one_side_and_changes_nothing_without_shared_prefixes()
+    {
+        // 6 batches of 4 (kos01_Part0 ... as KolektorSDD names them), one copy pair across two batches.
+        var paths = Enumerable.Range(0, 24).Select(i => $"/data/kos{i / 4:00}_Part{i % 4}.jpg").ToList();
+        var fingerprints = paths.Select(p => p).ToArray();
+        fingerprints[5] = fingerprints[9];
+        var (fit, holdout, duplicates) = WithHoldoutGroups("namePrefix").Split(paths, fingerprints, 3);
+        Assert.Equal(1, duplicates);
+        var held = holdout.Select(i => AnomalyPipeline.NamePrefix(paths[i])).ToHashSet();
+        Assert.DoesNotContain(fit, i => held.Contains(AnomalyPipeline.NamePrefix(paths[i])));
+        Assert.Equal(24, fit.Length + holdout.Length);
+        Assert.InRange(holdout.Length, 4, 12);
+        Assert.Equal(holdout.Contains(5), holdout.Contains(9));     // copies still together
+
+        // MVTec-style names (000.png) share no prefix: the split is the plain one.
+        var mvtec = Enumerable.Range(0, 20).Select(i => $"/data/{i:000}.png").ToList();
+        var distinct = mvtec.ToArray();
+        Assert.Equal(WithHoldoutGroups("copies").Split(mvtec, distinct, 3).Holdout, WithHoldoutGroups("namePrefix").Split(mvtec, distinct, 3).Holdout);
+        Assert.Equal("kos01", AnomalyPipeline.NamePrefix("/x/kos01_Part3.jpg"));
+        Assert.Equal("lot7", AnomalyPipeline.NamePrefix("lot7-0001.png"));
+        Assert.Equal("000", AnomalyPipeline.NamePrefix("000.png"));
+    }
 }
