@@ -169,6 +169,14 @@ public sealed class AnomalyPipeline
     {
         var groups = Enumerable.Range(0, paths.Count).GroupBy(i => fingerprints[i]).Select(g => g.ToArray()).ToArray();
         int duplicates = paths.Count - groups.Length;
+        if (Spec.Calibration.HoldoutGroups == HoldoutGrouping.NamePrefix)
+        {
+            // Copy groups joined by the name prefix of their first image (so copies still stay together); with a single
+            // prefix there is nothing to hold out as a whole, and with no shared prefix nothing to join: the copy groups
+            // are used as they are (the same split as "copies").
+            var batches = groups.GroupBy(g => NamePrefix(paths[g[0]]), StringComparer.Ordinal).Select(b => b.SelectMany(g => g).ToArray()).ToArray();
+            if (batches.Length >= 2 && batches.Length < groups.Length) groups = batches;
+        }
         if (groups.Length < 2)
             throw new PipelineException($"All {paths.Count} training images are copies of one image; fitting needs at least 2 different good images.");
         SeededRandom.Create(seed, 0x484F4C444F5554UL).Shuffle(groups.AsSpan()); // "HOLDOUT"
@@ -179,6 +187,14 @@ public sealed class AnomalyPipeline
         var fit = groups.Skip(g).SelectMany(x => x).ToList();
         int[] Sorted(IEnumerable<int> indices) => indices.OrderBy(i => paths[i], StringComparer.Ordinal).ToArray();
         return (Sorted(fit), Sorted(holdout), duplicates);
+    }
+
+    /// <summary>A file name's text before its first '_' or '-' (the whole name without extension when it has neither).</summary>
+    internal static string NamePrefix(string path)
+    {
+        var name = Path.GetFileNameWithoutExtension(path);
+        int cut = name.IndexOfAny(['_', '-']);
+        return cut > 0 ? name[..cut] : name;
     }
 
     /// <summary>Fits the stages after the backbone on a prepared set: embedding, scoring, threshold and logic.</summary>
@@ -201,8 +217,8 @@ public sealed class AnomalyPipeline
             disposables.Add(scorer);
             var calibration = new FittedStages(prepared.Backbone, embedding, scorer, [], Services);
 
-            var goodScores = scorer.Score(embedding.Embed(prepared.HoldoutMaps)).ImageScores;
-            IReadOnlyList<float> syntheticScores = prepared.SyntheticHoldoutMaps is { } synthetic ? scorer.Score(embedding.Embed(synthetic)).ImageScores : [];
+            var goodScores = calibration.Score(prepared.HoldoutMaps, Spec.Map.ImageScore).ImageScores;
+            IReadOnlyList<float> syntheticScores = prepared.SyntheticHoldoutMaps is { } synthetic ? calibration.Score(synthetic, Spec.Map.ImageScore).ImageScores : [];
             RequireFinite(goodScores, "held-out good images");
             RequireFinite(syntheticScores, "synthetic anomalies");
             var decision = Threshold.Decide(new ThresholdInputs { GoodScores = goodScores, SyntheticAnomalyScores = syntheticScores });
@@ -243,6 +259,7 @@ public sealed class AnomalyPipeline
                 {
                     Mode = Preprocessing.Mode.ToString().ToLowerInvariant(), Width = Preprocessing.Width, Height = Preprocessing.Height,
                     Colour = Preprocessing.Colour.ToString().ToLowerInvariant(),
+                    Intensity = Preprocessing.Intensity.ToString().ToLowerInvariant(),
                 },
                 Components = Catalog.Describe(Spec),
                 Threshold = new ThresholdManifest(decision.Threshold, Spec.Threshold.Type, decision.Rationale),

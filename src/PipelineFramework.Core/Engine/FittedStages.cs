@@ -41,7 +41,7 @@ sealed class FittedStages : IDisposable
         for (int i = 0; i < Logic.Count; i++) yield return (StageKinds.Logic, i, Logic[i]);
     }
 
-    public PatchScores Score(LayerMaps maps) => Scorer.Score(Embedding.Embed(maps));
+    public PatchScores Score(LayerMaps maps, ImageScoreMode imageScore) => ImageScoring.Apply(Scorer.Score(Embedding.Embed(maps)), imageScore);
 
     /// <summary>Patch scores upsampled to the map size and smoothed (PatchCore: bilinear, then Gaussian sigma 4).</summary>
     public static Grid2D AnomalyMap(PatchScores scores, int index, int height, int width, double sigma)
@@ -150,7 +150,7 @@ sealed class FittedStages : IDisposable
 
         var features = Embedding.Embed(maps);
         timings["embedding"] = Lap();
-        var scores = Scorer.Score(features);
+        var scores = ImageScoring.Apply(Scorer.Score(features), settings.ImageScore);
         timings["scoring"] = Lap();
 
         var heatMaps = new Grid2D[maps.Count];
@@ -238,10 +238,10 @@ sealed class FittedStages : IDisposable
     }
 }
 
-/// <summary>What inspection needs besides the fitted components: geometry, map smoothing, threshold, normalisation.</summary>
+/// <summary>What inspection needs besides the fitted components: geometry, map smoothing, image score, threshold, normalisation.</summary>
 sealed record InspectionSettings(Preprocessing Preprocessing, double Sigma, double Threshold,
-    ModelFiles.ScoreNormalization? Normalization, string ModelId)
+    ModelFiles.ScoreNormalization? Normalization, string ModelId, ImageScoreMode ImageScore = ImageScoreMode.Max)
 {
     public static InspectionSettings For(PipelineSpec spec, double threshold, ModelFiles.ScoreNormalization? normalization, string modelId) =>
-        new(spec.Preprocessing, spec.Map.Sigma, threshold, normalization, modelId);
+        new(spec.Preprocessing, spec.Map.Sigma, threshold, normalization, modelId, spec.Map.ImageScore);
 }

@@ -17,6 +17,19 @@ public enum ResizeMode
 /// <summary>Colour handling: as decoded, or one grey channel (luma) repeated three times for the RGB backbone.</summary>
 public enum ColourMode { Rgb, Grey }
 
+/// <summary>Per-image intensity normalisation, before the geometry (so the statistics are the whole image's).</summary>
+public enum IntensityMode
+{
+    /// <summary>Pixels as decoded.</summary>
+    None,
+    /// <summary>
+    /// Every image's mean intensity (over all its pixels and channels) is moved to <see cref="Preprocessing.MeanIntensity"/>
+    /// by adding one offset; contrast is kept. Parts from batches or lamps of another exposure then look alike to the
+    /// backbone, and a dark or bright defect keeps its contrast to its surroundings.
+    /// </summary>
+    Mean,
+}
+
 /// <summary>
 /// The geometry every image goes through before the backbone: <see cref="ResizeMode.Square"/> (resize to Size x Size with
 /// an antialiased linear filter, as PIL/torchvision do, then centre-crop Crop x Crop) or <see cref="ResizeMode.Fit"/>
@@ -35,6 +48,13 @@ public sealed record Preprocessing
 
     public ResizeMode Mode { get; } = ResizeMode.Square;
     public ColourMode Colour { get; init; } = ColourMode.Rgb;
+    public IntensityMode Intensity { get; init; } = IntensityMode.None;
+
+    /// <summary>
+    /// Where <see cref="IntensityMode.Mean"/> moves every image's mean: the mean of the ImageNet statistics the built-in
+    /// backbone was trained with (0.485, 0.456, 0.406), so a normalised image sits where the backbone expects images.
+    /// </summary>
+    public const float MeanIntensity = 0.449f;
     /// <summary>Square mode: side of the resized square.</summary>
     public int Size { get; }
     /// <summary>Square mode: side of the centre crop.</summary>
@@ -85,6 +105,8 @@ public sealed record Preprocessing
     (ImageTensor Image, ImageTensor Whole) Apply(ImageTensor image, bool padWithEdges)
     {
         if (Colour == ColourMode.Grey && image.Channels == 3) image = ToGrey(image);
+        // Masks (padWithEdges: false) are geometry only: their values are labels, not intensities.
+        if (padWithEdges && Intensity == IntensityMode.Mean) image = ShiftMean(image, MeanIntensity);
         if (Mode == ResizeMode.Square)
         {
             var resized = Resample.Resize(image, Size, Size);
@@ -120,6 +142,16 @@ public sealed record Preprocessing
                 dst[(left + image.Width)..].Fill(src[^1]);
             }
         return new ImageTensor(image.Channels, Height, Width, output);
+    }
+
+    static ImageTensor ShiftMean(ImageTensor image, float target)
+    {
+        double sum = 0;
+        foreach (var v in image.Pixels) sum += v;
+        float offset = target - (float)(sum / Math.Max(1, image.Pixels.Length));
+        var output = new float[image.Pixels.Length];
+        for (int i = 0; i < output.Length; i++) output[i] = image.Pixels[i] + offset;
+        return new ImageTensor(image.Channels, image.Height, image.Width, output);
     }
 
     static ImageTensor ToGrey(ImageTensor image)

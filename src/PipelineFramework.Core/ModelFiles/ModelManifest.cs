@@ -62,6 +62,7 @@ public sealed record PreprocessingManifest(int Size, int Crop, float[] Mean, flo
     public int Width { get; init; }
     public int Height { get; init; }
     public string Colour { get; init; } = "rgb";
+    public string Intensity { get; init; } = "none";
 }
 
 public sealed record ComponentManifest(string Type, string Source, string Version);

@@ -16,6 +16,8 @@ public sealed record InputSpec
     [OptionRange(8, 4096), NotSearched] public int? Width { get; init; }
     [OptionRange(8, 4096), NotSearched] public int? Height { get; init; }
     [NotSearched] public Images.ColourMode Colour { get; init; } = Images.ColourMode.Rgb;
+    /// <summary>Per-image intensity normalisation before the backbone: "none" or "mean" (see <see cref="Images.IntensityMode"/>).</summary>
+    [NotSearched] public Images.IntensityMode Intensity { get; init; } = Images.IntensityMode.None;
     [OptionRange(-10, 10)] public float[] Mean { get; init; } = [0.485f, 0.456f, 0.406f];
     [OptionRange(0, 10, MinExclusive = true)] public float[] Std { get; init; } = [0.229f, 0.224f, 0.225f];
 }
@@ -25,13 +27,30 @@ public sealed record MapSpec
 {
     /// <summary>Gaussian blur of the heat map in map pixels; 0 = none. Above 64 a map is one blur of the whole part.</summary>
     [OptionRange(0, 64, SearchMin = 0, SearchMax = 8)] public double Sigma { get; init; } = 4;
+
+    /// <summary>
+    /// How an image's score is made from its patch scores: "max" (the scorer's, the largest patch score) or
+    /// "maxOverMedian" (the largest over the image's median: parts that differ everywhere, e.g. another batch, are not
+    /// rejected for that alone). The heat map is the same either way.
+    /// </summary>
+    public Engine.ImageScoreMode ImageScore { get; init; } = Engine.ImageScoreMode.Max;
 }
+
+/// <summary>How the hold-out split groups training images (<see cref="CalibrationSpec.HoldoutGroups"/>).</summary>
+public enum HoldoutGrouping { Copies, NamePrefix }
 
 /// <summary>What the threshold is calibrated on: a share of the good training images held out of fitting.</summary>
 public sealed record CalibrationSpec
 {
     /// <summary>Share of good training images held out (at least one image).</summary>
     [OptionRange(0, 1, MinExclusive = true, MaxExclusive = true), NotSearched] public double Holdout { get; init; } = 0.2;
+
+    /// <summary>
+    /// What is held out together: "copies" (identical images stay on one side) or "namePrefix" (also every image whose
+    /// file name starts with the same text before its first '_' or '-', e.g. a batch, lot or part number: the hold-out
+    /// then holds whole batches the fit never saw, as a line sees new batches).
+    /// </summary>
+    [NotSearched] public HoldoutGrouping HoldoutGroups { get; init; } = HoldoutGrouping.Copies;
 
     /// <summary>Synthetic anomalies made from held-out good images (needs a synthesis stage); 0 = none.</summary>
     [OptionRange(0, 10_000), NotSearched] public int SyntheticCount { get; init; } = 0;
@@ -77,7 +96,7 @@ public sealed record PipelineSpec
     /// <summary>Resize, crop or fit, and colour of every image, as fitting and scoring both apply them.</summary>
     public Images.Preprocessing Preprocessing => (Input.Resize == Images.ResizeMode.Fit
         ? Images.Preprocessing.Fit(Input.Width ?? Input.Crop, Input.Height ?? Input.Crop)
-        : new Images.Preprocessing(Input.Size, Input.Crop)) with { Colour = Input.Colour };
+        : new Images.Preprocessing(Input.Size, Input.Crop)) with { Colour = Input.Colour, Intensity = Input.Intensity };
 
     /// <summary>What the backbone is fed: 3 channels at the preprocessed size, normalised with the input's mean and std.</summary>
     public InputGeometry Geometry
