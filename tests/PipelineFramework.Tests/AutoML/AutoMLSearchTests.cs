@@ -13,29 +13,12 @@ namespace PipelineFramework.Tests.AutoML;
 /// <summary>Searches on a few shipped hazelnut images: the trial log, resuming, and one backbone pass per image.</summary>
 public class AutoMLSearchTests
 {
-    /// <summary>8 good images: 2 held out, 8 synthetic anomalies made from them; fast enough for dozens of trials.</summary>
-    static IReadOnlyList<string> FewImages => ImageDataset.ListImages(Path.Combine(TestData.Hazelnut, "train", "good")).Take(8).ToList();
-
-    /// <summary>Options searched only after the backbone: map smoothing, coreset ratio (from its metadata), threshold policy.</summary>
-    static SearchSpec AfterBackboneSearch(string tuner = "random", int trials = 50) => SearchSpec.Parse($$"""
-        {
-          "base": "{{TestData.Pipeline("patchcore-mobilenet").Replace("\\", "/")}}",
-          "search": {
-            "map.sigma": "auto",
-            "scoring.coresetRatio": "auto",
-            "threshold": [ { "type": "threshold.quantile" }, { "type": "threshold.synthetic-f1" } ]
-          },
-          "validation": { "holdout": 0.25, "syntheticCount": 8 },
-          "budget": { "time": "10m", "trials": {{trials}} },
-          "tuner": "{{tuner}}"
-        }
-        """, TestData.Catalog, TestData.RepoRoot);
 
     [Fact]
     public void Fifty_trials_that_differ_after_the_backbone_run_it_once_per_image()
     {
         var log = new TrialLog(Path.Combine(TestData.TempFolder("automl-cache"), "trials.jsonl"));
-        var result = new AutoMLSearch(AfterBackboneSearch(trials: 50), TestData.Catalog).Run(FewImages, log);
+        var result = new AutoMLSearch(AutoMLTestData.AfterBackboneSearch(trials: 50), TestData.Catalog).Run(AutoMLTestData.FewImages, log);
 
         var trials = log.Read();
         Assert.Equal(50, trials.Count);
@@ -65,7 +48,7 @@ public class AutoMLSearchTests
         var folder = TestData.TempFolder("automl-resume");
         var log = new TrialLog(Path.Combine(folder, "trials.jsonl"));
         using var cancel = new CancellationTokenSource();
-        var first = new AutoMLSearch(AfterBackboneSearch(trials: 8), TestData.Catalog).Run(FewImages, log, new CancelAfter(3, cancel), cancel.Token);
+        var first = new AutoMLSearch(AutoMLTestData.AfterBackboneSearch(trials: 8), TestData.Catalog).Run(AutoMLTestData.FewImages, log, new CancelAfter(3, cancel), cancel.Token);
         Assert.Equal("cancelled", first.StopReason);
         Assert.Equal(3, log.Read().Count);
         var finishedBefore = log.Read().Select(t => (t.Key, t.FinishedUtc)).ToList();
@@ -73,7 +56,7 @@ public class AutoMLSearchTests
         // A run killed while writing leaves a torn last line: it is ignored, and cut off by the next append.
         File.AppendAllText(log.Path, """{"trial":3,"status":"ok","key":"dead""");
 
-        var second = new AutoMLSearch(AfterBackboneSearch(trials: 8), TestData.Catalog).Run(FewImages, log);
+        var second = new AutoMLSearch(AutoMLTestData.AfterBackboneSearch(trials: 8), TestData.Catalog).Run(AutoMLTestData.FewImages, log);
         Assert.Equal(3, second.TrialsResumed);
         Assert.Equal(5, second.TrialsRun);
         var all = log.Read();
@@ -85,7 +68,7 @@ public class AutoMLSearchTests
         Assert.Equal(finishedBefore, all.Take(3).Select(t => (t.Key, t.FinishedUtc)));
 
         // The resumed run stops at once: the budget is reached from the log alone.
-        var third = new AutoMLSearch(AfterBackboneSearch(trials: 8), TestData.Catalog).Run(FewImages, log);
+        var third = new AutoMLSearch(AutoMLTestData.AfterBackboneSearch(trials: 8), TestData.Catalog).Run(AutoMLTestData.FewImages, log);
         Assert.Equal(0, third.TrialsRun);
         Assert.Equal("trial budget", third.StopReason);
     }
@@ -103,7 +86,7 @@ public class AutoMLSearchTests
             }
             """, TestData.Catalog, TestData.RepoRoot);
         var log = new TrialLog(Path.Combine(TestData.TempFolder("automl-fail"), "trials.jsonl"));
-        var result = new AutoMLSearch(space, TestData.Catalog).Run(FewImages, log);
+        var result = new AutoMLSearch(space, TestData.Catalog).Run(AutoMLTestData.FewImages, log);
         Assert.Equal("search space exhausted", result.StopReason);
         var failed = Assert.Single(result.Trials, t => !t.Succeeded);
         Assert.Equal(TrialRecord.Failed, failed.Status);

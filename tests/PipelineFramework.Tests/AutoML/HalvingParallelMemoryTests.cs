@@ -13,24 +13,6 @@ namespace PipelineFramework.Tests.AutoML;
 /// <summary>Successive halving, parallel trials and the memory share enforced during a trial, on shipped hazelnut images.</summary>
 public class HalvingParallelMemoryTests
 {
-    /// <summary>8 good images: 2 held out, 6 to fit on, 8 synthetic anomalies made from the held-out ones.</summary>
-    internal static IReadOnlyList<string> FewImages => ImageDataset.ListImages(Path.Combine(TestData.Hazelnut, "train", "good")).Take(8).ToList();
-
-    internal static SearchSpec Space(string tuner, int trials, int parallel = 1) => SearchSpec.Parse($$"""
-        {
-          "base": "{{TestData.Pipeline("patchcore-mobilenet").Replace("\\", "/")}}",
-          "search": {
-            "map.sigma": "auto",
-            "scoring.coresetRatio": "auto",
-            "threshold": [ { "type": "threshold.quantile" }, { "type": "threshold.synthetic-f1" } ]
-          },
-          "validation": { "holdout": 0.25, "syntheticCount": 8 },
-          "budget": { "time": "10m", "trials": {{trials}}, "parallel": {{parallel}} },
-          "halving": { "minFraction": 0.25, "eta": 3 },
-          "tuner": "{{tuner}}"
-        }
-        """, TestData.Catalog, TestData.RepoRoot);
-
     static SearchSpec ParseOnly(string body) => SearchSpec.Parse(
         $$"""{ "base": "{{TestData.Pipeline("patchcore-mobilenet").Replace("\\", "/")}}", {{body}} }""", TestData.Catalog, TestData.RepoRoot, source: "s.json");
 
@@ -96,12 +78,12 @@ public class HalvingParallelMemoryTests
         var folder = TestData.TempFolder("automl-halving");
         var log = new TrialLog(Path.Combine(folder, "trials.jsonl"));
         using var cancel = new CancellationTokenSource();
-        var first = new AutoMLSearch(Space("halving", 13), TestData.Catalog).Run(FewImages, log, new CancelAfter(5, cancel), cancel.Token);
+        var first = new AutoMLSearch(AutoMLTestData.AfterBackboneSearch("halving", 13), TestData.Catalog).Run(AutoMLTestData.FewImages, log, new CancelAfter(5, cancel), cancel.Token);
         Assert.Equal("cancelled", first.StopReason);
         var before = log.Read().Select(t => (t.LookupKey, t.FinishedUtc)).ToList();
         Assert.Equal(5, before.Count);
 
-        var result = new AutoMLSearch(Space("halving", 13), TestData.Catalog).Run(FewImages, log);
+        var result = new AutoMLSearch(AutoMLTestData.AfterBackboneSearch("halving", 13), TestData.Catalog).Run(AutoMLTestData.FewImages, log);
         Assert.Equal(5, result.TrialsResumed);
         Assert.Equal(8, result.TrialsRun);
         var trials = log.Read();
@@ -141,14 +123,14 @@ public class HalvingParallelMemoryTests
     {
         // CFO: its 6 starts are proposed ahead (3 batches of 2), its walk one at a time (each step needs the last result).
         var oneLog = new TrialLog(Path.Combine(TestData.TempFolder("automl-parallel-1"), "trials.jsonl"));
-        var one = new AutoMLSearch(Space("cfo", 9, parallel: 1), TestData.Catalog).Run(FewImages, oneLog);
+        var one = new AutoMLSearch(AutoMLTestData.AfterBackboneSearch("cfo", 9, parallel: 1), TestData.Catalog).Run(AutoMLTestData.FewImages, oneLog);
 
         var twoLog = new TrialLog(Path.Combine(TestData.TempFolder("automl-parallel-2"), "trials.jsonl"));
-        var twoSpace = Space("cfo", 9, parallel: 2);
+        var twoSpace = AutoMLTestData.AfterBackboneSearch("cfo", 9, parallel: 2);
         using var cancel = new CancellationTokenSource();
-        var first = new AutoMLSearch(twoSpace, TestData.Catalog).Run(FewImages, twoLog, new CancelAfter(4, cancel), cancel.Token);
+        var first = new AutoMLSearch(twoSpace, TestData.Catalog).Run(AutoMLTestData.FewImages, twoLog, new CancelAfter(4, cancel), cancel.Token);
         Assert.Equal(4, first.TrialsRun); // two batches of two
-        var two = new AutoMLSearch(twoSpace, TestData.Catalog).Run(FewImages, twoLog);
+        var two = new AutoMLSearch(twoSpace, TestData.Catalog).Run(AutoMLTestData.FewImages, twoLog);
         Assert.Equal(4, two.TrialsResumed);
 
         var a = oneLog.Read();

@@ -61,14 +61,14 @@ public class MemoryShareTests
     {
         using var cache = new PreparedSetCache(1L << 30);
         // The prepared set is made under an ordinary share first, so the low share below meets the trials in their fit.
-        var warm = new AutoMLSearch(HalvingParallelMemoryTests.Space("random", 1), TestData.Catalog).Run(HalvingParallelMemoryTests.FewImages, new TrialLog(Path.Combine(TestData.TempFolder("automl-mem-warm"), "t.jsonl")), cache: cache);
+        var warm = new AutoMLSearch(AutoMLTestData.AfterBackboneSearch("random", 1), TestData.Catalog).Run(AutoMLTestData.FewImages, new TrialLog(Path.Combine(TestData.TempFolder("automl-mem-warm"), "t.jsonl")), cache: cache);
         Assert.True(warm.Trials[0].Succeeded, warm.Trials[0].Reason);
 
         const long share = 1L << 20; // 1 MB: far below what the process holds, so the monitor's first sample stops the trial
-        var search = new AutoMLSearch(HalvingParallelMemoryTests.Space("random", 3), TestData.Catalog);
+        var search = new AutoMLSearch(AutoMLTestData.AfterBackboneSearch("random", 3), TestData.Catalog);
         search.Budget = search.Budget with { MemoryBytes = share };
         var log = new TrialLog(Path.Combine(TestData.TempFolder("automl-mem"), "trials.jsonl"));
-        var result = search.Run(HalvingParallelMemoryTests.FewImages, log, cache: cache);
+        var result = search.Run(AutoMLTestData.FewImages, log, cache: cache);
 
         Assert.Equal("trial budget", result.StopReason);
         var trials = log.Read();
