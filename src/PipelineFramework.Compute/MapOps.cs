@@ -42,8 +42,8 @@ public static class MapOps
         return result;
     }
 
-    /// <summary>torch area_pixel_compute_source_index (align_corners=False, cubic=False) + the bilinear neighbour/weights.</summary>
-    private static (int I0, int I1, float W0, float W1) SourceIndex(float scale, int dst, int inSize)
+    /// <summary>torch area_pixel_compute_source_index (align_corners=False, cubic=False) + the bilinear neighbour/weights. The GPU resize kernel calls it too.</summary>
+    internal static (int I0, int I1, float W0, float W1) SourceIndex(float scale, int dst, int inSize)
     {
         float src = scale * (dst + 0.5f) - 0.5f;
         if (src < 0f) src = 0f;
