@@ -94,7 +94,8 @@ public sealed class TrialRunner(IComponentCatalog catalog, HostServices services
     sealed record Started(TrialRequest Request, AnomalyPipeline Pipeline, string Key, PreparedSet Prepared, Stopwatch Watch, long BackboneImages,
         long PreparePeak, int Index = 0);
 
-    TrialRecord Failure(TrialRequest request, string status, string reason, string key, Stopwatch watch, long memory = 0) => new()
+    /// <summary>A trial's record with what every outcome has (a failure's reason, a success's measurements are added by the caller).</summary>
+    TrialRecord Record(TrialRequest request, string status, string key, Stopwatch watch, string? reason = null, long memory = 0) => new()
     {
         Number = request.Number, Status = status, Reason = reason, Key = key, Point = request.Proposal.Point, Pipeline = request.Json,
         Fraction = request.Proposal.Fraction, Rung = request.Proposal.Rung, MemoryBytes = memory,
@@ -106,7 +107,7 @@ public sealed class TrialRunner(IComponentCatalog catalog, HostServices services
     {
         var watch = Stopwatch.StartNew();
         var pipeline = TryCreate(request.Json, out var parseError);
-        if (pipeline is null) return (Failure(request, TrialRecord.Failed, parseError!, KeyOfJson(request.Json), watch), null);
+        if (pipeline is null) return (Record(request, TrialRecord.Failed, KeyOfJson(request.Json), watch, parseError!), null);
         string key = KeyOf(pipeline);
         long backboneBefore = BackboneImagesTotal;
         using var monitor = new MemoryMonitor(memoryShareBytes, cancellation);
@@ -125,11 +126,11 @@ public sealed class TrialRunner(IComponentCatalog catalog, HostServices services
         }
         catch (OperationCanceledException) when (monitor.OverLimit && !cancellation.IsCancellationRequested)
         {
-            return (Failure(request, TrialRecord.OverMemory, monitor.Reason("preparation", 1), key, watch, monitor.PeakWorkingSet), null);
+            return (Record(request, TrialRecord.OverMemory, key, watch, monitor.Reason("preparation", 1), monitor.PeakWorkingSet), null);
         }
         catch (OperationCanceledException) { throw; }
-        catch (OutOfMemoryException e) { return (Failure(request, TrialRecord.OverMemory, e.Message, key, watch, monitor.PeakWorkingSet), null); }
-        catch (Exception e) { return (Failure(request, TrialRecord.Failed, $"{e.GetType().Name}: {e.Message}", key, watch), null); }
+        catch (OutOfMemoryException e) { return (Record(request, TrialRecord.OverMemory, key, watch, e.Message, monitor.PeakWorkingSet), null); }
+        catch (Exception e) { return (Record(request, TrialRecord.Failed, key, watch, $"{e.GetType().Name}: {e.Message}"), null); }
     }
 
     TrialRecord FitAndValidate(Started trial, MemoryMonitor monitor, int running, CancellationToken cancellation)
@@ -150,13 +151,10 @@ public sealed class TrialRunner(IComponentCatalog catalog, HostServices services
             model.Save(bytes);
             monitor.Sample();
             long memory = Math.Max(trial.PreparePeak, monitor.PeakWorkingSet);
-            var record = new TrialRecord
+            var record = Record(request, TrialRecord.Ok, key, watch, memory: memory) with
             {
-                Number = request.Number, Status = TrialRecord.Ok, Key = key, Point = request.Proposal.Point, Pipeline = request.Json,
-                Fraction = request.Proposal.Fraction, Rung = request.Proposal.Rung, FitImages = prepared.FitImages.Count, Validation = validation.Metrics,
-                MsPerImage = ms.ToDictionary(p => p.Key, p => Math.Round(p.Value, 3)), ModelBytes = bytes.Length, MemoryBytes = memory,
-                Seconds = watch.Elapsed.TotalSeconds, BackboneImages = trial.BackboneImages, BackboneImagesTotal = BackboneImagesTotal,
-                FinishedUtc = DateTime.UtcNow,
+                FitImages = prepared.FitImages.Count, Validation = validation.Metrics,
+                MsPerImage = ms.ToDictionary(p => p.Key, p => Math.Round(p.Value, 3)), ModelBytes = bytes.Length, BackboneImages = trial.BackboneImages,
             };
             // The last sample, at the end: a peak between two samples of a short trial still counts.
             if (monitor.OverLimit)
@@ -166,11 +164,11 @@ public sealed class TrialRunner(IComponentCatalog catalog, HostServices services
         catch (OperationCanceledException) when (monitor.OverLimit && !cancellation.IsCancellationRequested)
         {
             long peak = Math.Max(trial.PreparePeak, monitor.PeakWorkingSet);
-            return Failure(request, TrialRecord.OverMemory, monitor.Reason(phase, running, peak), key, watch, peak) with { FitImages = prepared.FitImages.Count };
+            return Record(request, TrialRecord.OverMemory, key, watch, monitor.Reason(phase, running, peak), peak) with { FitImages = prepared.FitImages.Count };
         }
         catch (OperationCanceledException) { throw; }
-        catch (OutOfMemoryException e) { return Failure(request, TrialRecord.OverMemory, e.Message, key, watch, monitor.PeakWorkingSet); }
-        catch (Exception e) { return Failure(request, TrialRecord.Failed, $"{e.GetType().Name}: {e.Message}", key, watch); }
+        catch (OutOfMemoryException e) { return Record(request, TrialRecord.OverMemory, key, watch, e.Message, monitor.PeakWorkingSet); }
+        catch (Exception e) { return Record(request, TrialRecord.Failed, key, watch, $"{e.GetType().Name}: {e.Message}"); }
     }
 
     /// <summary>
