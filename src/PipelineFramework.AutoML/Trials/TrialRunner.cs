@@ -199,8 +199,11 @@ public sealed class TrialRunner(IComponentCatalog catalog, HostServices services
         if (prepared.SyntheticHoldoutMaps is not { } syntheticMaps || prepared.SyntheticHoldoutMasks.Count == 0)
             throw new PipelineException("Validation needs synthetic anomalies: the search's validation section must name a synthesiser and a syntheticCount above 0.");
         var goodMaps = prepared.ShiftedHoldoutMaps is { } shifted ? LayerMaps.Concat([prepared.HoldoutMaps, shifted], prepared.HoldoutMaps.Layers) : prepared.HoldoutMaps;
-        var good = model.ScoreMaps(goodMaps);
-        var synthetic = model.ScoreMaps(syntheticMaps);
+        // Pixel terms on the scorer's maps, before a ratio image score divides each by its own reference: divided, the
+        // large synthetic anomalies (which raise their own median) made every ratio pipeline lose on pixels, which
+        // KolektorSDD's thin cracks do not (AutoML README, run J).
+        var good = model.ScoreMaps(goodMaps, scorerUnitMaps: true);
+        var synthetic = model.ScoreMaps(syntheticMaps, scorerUnitMaps: true);
         var scores = good.ImageScores.Concat(synthetic.ImageScores).ToArray();
         var labels = good.ImageScores.Select(_ => (byte)0).Concat(synthetic.ImageScores.Select(_ => (byte)1)).ToArray();
         double image = Metrics.Auroc(scores, labels);

@@ -36,13 +36,15 @@ public static class ImageScoring
     /// unchanged. A ratio mode divides every patch score of an image by the same reference (the image's median or lower
     /// quartile patch score), so the heat map, its regions and the logic checks are in the units of the image score and
     /// its threshold: a part that scores high everywhere is not one large region above the threshold.
+    /// <paramref name="divideMap"/> false keeps the patch scores as the scorer made them (AutoML's pixel-level
+    /// validation terms).
     /// </summary>
-    public static PatchScores Apply(PatchScores scores, ImageScoreMode mode)
+    public static PatchScores Apply(PatchScores scores, ImageScoreMode mode, bool divideMap = true)
     {
         if (mode == ImageScoreMode.Max) return scores;
         int positions = scores.Height * scores.Width;
         var imageScores = new float[scores.Count];
-        var values = new float[scores.Values.Length];
+        var values = divideMap ? new float[scores.Values.Length] : scores.Values;
         Parallel.For(0, scores.Count, i =>
         {
             var source = scores.Values.AsSpan(i * positions, positions);
@@ -51,8 +53,11 @@ public static class ImageScoring
             Array.Sort(sorted);
             int reference = mode == ImageScoreMode.MaxOverLowerQuartile ? (positions - 1) / 4 : (positions - 1) / 2;
             float divisor = MathF.Max(MinReference, sorted[reference]);
-            var target = values.AsSpan(i * positions, positions);
-            for (int p = 0; p < positions; p++) target[p] = source[p] / divisor;
+            if (divideMap)
+            {
+                var target = values.AsSpan(i * positions, positions);
+                for (int p = 0; p < positions; p++) target[p] = source[p] / divisor;
+            }
             imageScores[i] = sorted[^1] / divisor;
         });
         return new PatchScores(scores.Count, scores.Height, scores.Width, values, imageScores);
