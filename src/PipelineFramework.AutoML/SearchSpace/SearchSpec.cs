@@ -154,14 +154,15 @@ public sealed class SearchSpec
                 ["holdout"] = validation["holdout"]?.DeepClone() ?? JsonValue.Create(baseSpec.Calibration.Holdout),
                 ["syntheticCount"] = validation["syntheticCount"]?.DeepClone() ?? JsonValue.Create(Math.Max(60, baseSpec.Calibration.SyntheticCount)),
                 ["holdoutGroups"] = validation["holdoutGroups"]?.DeepClone() ?? JsonValue.Create(JsonNamingPolicy.CamelCase.ConvertName(baseSpec.Calibration.HoldoutGroups.ToString())),
+                ["shiftedGoods"] = validation["shiftedGoods"]?.DeepClone() ?? JsonValue.Create(baseSpec.Calibration.ShiftedGoods),
                 ["trainingSyntheticCount"] = JsonValue.Create(baseSpec.Calibration.TrainingSyntheticCount),
                 ["batchSize"] = JsonValue.Create(baseSpec.Calibration.BatchSize),
             },
             ["seed"] = JsonValue.Create(baseSpec.Seed),
         };
         foreach (var (key, _) in validation)
-            if (key is not ("synthesis" or "holdout" or "holdoutGroups" or "syntheticCount"))
-                throw new PipelineException($"{source}: $.validation.{key} is not known; use synthesis, holdout, holdoutGroups, syntheticCount.");
+            if (key is not ("synthesis" or "holdout" or "holdoutGroups" or "syntheticCount" or "shiftedGoods"))
+                throw new PipelineException($"{source}: $.validation.{key} is not known; use synthesis, holdout, holdoutGroups, syntheticCount, shiftedGoods.");
 
         var parameters = new List<SearchParameter>();
         if (root["search"] is JsonObject search)

@@ -190,25 +190,34 @@ public sealed class TrialRunner(IComponentCatalog catalog, HostServices services
         Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(json.ToJsonString())))[..16].ToLowerInvariant();
 
     /// <summary>
-    /// Image AUROC of held-out good images against synthetic anomalies; pixel AUROC and AUPRO of their heat maps against
-    /// the synthetic masks (good images: all-zero masks); combined by the objective weights.
+    /// Image AUROC of held-out good images (with their shifted copies, where the validation makes them) against synthetic
+    /// anomalies; pixel AUROC and AUPRO of the held-out good images' and the anomalies' heat maps against the synthetic
+    /// masks (good images: all-zero masks); combined by the objective weights.
     /// </summary>
     internal static (ValidationMetrics Metrics, IReadOnlyDictionary<string, double> Ms) Validate(AnomalyModel model, PreparedSet prepared, ObjectiveWeights weights)
     {
         if (prepared.SyntheticHoldoutMaps is not { } syntheticMaps || prepared.SyntheticHoldoutMasks.Count == 0)
             throw new PipelineException("Validation needs synthetic anomalies: the search's validation section must name a synthesiser and a syntheticCount above 0.");
-        var good = model.ScoreMaps(prepared.HoldoutMaps);
-        var synthetic = model.ScoreMaps(syntheticMaps);
+        var goodMaps = prepared.ShiftedHoldoutMaps is { } shifted ? LayerMaps.Concat([prepared.HoldoutMaps, shifted], prepared.HoldoutMaps.Layers) : prepared.HoldoutMaps;
+        // Pixel terms on the scorer's maps, before a ratio image score divides each by its own reference: divided, the
+        // large synthetic anomalies (which raise their own median) made every ratio pipeline lose on pixels, which
+        // KolektorSDD's thin cracks do not (AutoML README, run J).
+        var good = model.ScoreMaps(goodMaps, scorerUnitMaps: true);
+        var synthetic = model.ScoreMaps(syntheticMaps, scorerUnitMaps: true);
         var scores = good.ImageScores.Concat(synthetic.ImageScores).ToArray();
         var labels = good.ImageScores.Select(_ => (byte)0).Concat(synthetic.ImageScores.Select(_ => (byte)1)).ToArray();
         double image = Metrics.Auroc(scores, labels);
 
-        var maps = good.Maps.Concat(synthetic.Maps).ToList();
+        // The shifted copies count at image level only: a new exposure must not change a part's verdict, but the heat
+        // maps are measured on where the synthetic defects are, as before (with them in, the pixel terms preferred
+        // settings that lost on KolektorSDD's real cracks: AutoML README, run H).
+        var heldOutMaps = good.Maps.Take(prepared.HoldoutMaps.Count).ToList();
+        var maps = heldOutMaps.Concat(synthetic.Maps).ToList();
         int h = maps[0].Height, w = maps[0].Width;
         double? pixel = null, aupro = null;
         if (prepared.SyntheticHoldoutMasks.All(m => m.Height == h && m.Width == w))
         {
-            var masks = good.Maps.Select(_ => new byte[h * w])
+            var masks = heldOutMaps.Select(_ => new byte[h * w])
                 .Concat(prepared.SyntheticHoldoutMasks.Select(m => m.Values.Select(v => v >= 0.5f ? (byte)1 : (byte)0).ToArray())).ToList();
             var pixels = new float[(long)maps.Count * h * w];
             var pixelLabels = new byte[pixels.Length];

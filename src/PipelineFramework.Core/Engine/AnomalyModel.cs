@@ -105,12 +105,13 @@ public sealed class AnomalyModel : IDisposable
     /// <summary>
     /// Raw image scores and heat maps of layer maps the backbone has already produced (a prepared set's hold-out and
     /// synthetic anomalies): AutoML validates a trial without running the backbone again. Milliseconds per image of
-    /// each stage after the backbone are measured here.
+    /// each stage after the backbone are measured here. <paramref name="scorerUnitMaps"/>: heat maps as the scorer made
+    /// them, before a ratio image score (<see cref="ImageScoreMode.MaxOverMedian"/>) divides each by its reference.
     /// </summary>
-    public MapScores ScoreMaps(LayerMaps maps)
+    public MapScores ScoreMaps(LayerMaps maps, bool scorerUnitMaps = false)
     {
         var timings = new Dictionary<string, double>();
-        var (scores, heatMaps) = _stages.ScoreMaps(maps, _settings, timings);
+        var (scores, heatMaps) = _stages.ScoreMaps(maps, _settings, timings, scorerUnitMaps);
         return new MapScores(scores.ImageScores.ToArray(), heatMaps, timings);
     }
 

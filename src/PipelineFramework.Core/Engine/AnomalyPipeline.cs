@@ -126,8 +126,19 @@ public sealed class AnomalyPipeline
                 trainingMasks = samples.Select(s => s.Mask).ToList();
             }
 
+            LayerMaps? shifted = null;
+            if (Spec.Calibration.ShiftedGoods > 0)
+            {
+                // Shifted as the camera delivers them, before this pipeline's own preprocessing (its intensity
+                // normalisation among it) sees them.
+                var shiftedImages = new ImageTensor[holdout.Length * Spec.Calibration.ShiftedGoods];
+                Parallel.For(0, shiftedImages.Length, new ParallelOptions { CancellationToken = cancellation }, i => shiftedImages[i] =
+                    Preprocessing.Apply(NuisanceShift.Apply(ImageLoader.LoadRgb(holdout[i % holdout.Length]), unchecked(Spec.Seed * 1009 + i))));
+                shifted = RunBackbone(backbone, shiftedImages);
+            }
             return new PreparedSet(PrepareKey, backbone)
             {
+                ShiftedHoldoutMaps = shifted,
                 FitImages = fitSet,
                 HoldoutImages = holdout,
                 DuplicateImages = duplicates,

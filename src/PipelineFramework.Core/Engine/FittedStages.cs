@@ -142,15 +142,18 @@ sealed class FittedStages : IDisposable
     /// <summary>
     /// Image scores and heat maps of backbone maps already computed, with milliseconds per image of embedding, scoring
     /// and map added to <paramref name="timings"/>: the part of inspection that AutoML's validation also runs.
+    /// <paramref name="scorerUnitMaps"/>: heat maps of the scorer's patch scores, not divided by a ratio image score's
+    /// reference.
     /// </summary>
-    public (PatchScores Scores, Grid2D[] Maps) ScoreMaps(LayerMaps maps, InspectionSettings settings, IDictionary<string, double> timings)
+    public (PatchScores Scores, Grid2D[] Maps) ScoreMaps(LayerMaps maps, InspectionSettings settings, IDictionary<string, double> timings,
+        bool scorerUnitMaps = false)
     {
         var watch = Stopwatch.StartNew();
         double Lap() { double ms = watch.Elapsed.TotalMilliseconds / Math.Max(1, maps.Count); watch.Restart(); return ms; }
 
         var features = Embedding.Embed(maps);
         timings["embedding"] = Lap();
-        var scores = ImageScoring.Apply(Scorer.Score(features), settings.ImageScore);
+        var scores = ImageScoring.Apply(Scorer.Score(features), settings.ImageScore, divideMap: !scorerUnitMaps);
         timings["scoring"] = Lap();
 
         var heatMaps = new Grid2D[maps.Count];

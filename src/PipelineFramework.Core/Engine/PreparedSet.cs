@@ -37,6 +37,8 @@ public sealed class PreparedSet : IDisposable
     public IReadOnlyList<Grid2D> SyntheticHoldoutMasks { get; init; } = [];
     /// <summary>Synthetic anomalies made from fit images and their masks (learned scorers train on them).</summary>
     public required LayerMaps? TrainingSyntheticMaps { get; init; }
+    /// <summary>Held-out good images photographed a little differently (<see cref="Spec.CalibrationSpec.ShiftedGoods"/>): good parts for AutoML's validation.</summary>
+    public LayerMaps? ShiftedHoldoutMaps { get; init; }
     public required IReadOnlyList<Grid2D> TrainingSyntheticMasks { get; init; }
 
     /// <summary>Images the backbone has run on so far, through this set and every model fitted from it.</summary>
@@ -44,7 +46,7 @@ public sealed class PreparedSet : IDisposable
 
     /// <summary>Memory held by the layer maps and images (what a cache bounds).</summary>
     public long SizeInBytes =>
-        FitMaps.SizeInBytes + HoldoutMaps.SizeInBytes + (SyntheticHoldoutMaps?.SizeInBytes ?? 0) + (TrainingSyntheticMaps?.SizeInBytes ?? 0)
+        FitMaps.SizeInBytes + HoldoutMaps.SizeInBytes + (SyntheticHoldoutMaps?.SizeInBytes ?? 0) + (ShiftedHoldoutMaps?.SizeInBytes ?? 0) + (TrainingSyntheticMaps?.SizeInBytes ?? 0)
         + Holdout.Sum(h => (long)h.Image.Pixels.Length * sizeof(float))
         // The whole image before the crop (for logic checks) is a buffer of its own where a crop was taken.
         + Holdout.Sum(h => h.Whole is { } whole && !ReferenceEquals(whole, h.Image) ? (long)whole.Pixels.Length * sizeof(float) : 0)
@@ -72,6 +74,7 @@ public sealed class PreparedSet : IDisposable
             HoldoutMaps = HoldoutMaps,
             Holdout = Holdout,
             SyntheticHoldoutMaps = SyntheticHoldoutMaps,
+            ShiftedHoldoutMaps = ShiftedHoldoutMaps,
             SyntheticHoldoutMasks = SyntheticHoldoutMasks,
             TrainingSyntheticMaps = TrainingSyntheticMaps,
             TrainingSyntheticMasks = TrainingSyntheticMasks,

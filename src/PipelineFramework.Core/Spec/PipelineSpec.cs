@@ -31,7 +31,8 @@ public sealed record MapSpec
     /// <summary>
     /// How an image's score is made from its patch scores: "max" (the scorer's, the largest patch score) or
     /// "maxOverMedian" (the largest over the image's median: parts that differ everywhere, e.g. another batch, are not
-    /// rejected for that alone). The heat map is the same either way.
+    /// rejected for that alone) or "maxOverLowerQuartile" (the same over the lower quartile). A ratio divides the whole
+    /// heat map by the same reference, so regions are found in the threshold's units.
     /// </summary>
     public Engine.ImageScoreMode ImageScore { get; init; } = Engine.ImageScoreMode.Max;
 }
@@ -54,6 +55,13 @@ public sealed record CalibrationSpec
 
     /// <summary>Synthetic anomalies made from held-out good images (needs a synthesis stage); 0 = none.</summary>
     [OptionRange(0, 10_000), NotSearched] public int SyntheticCount { get; init; } = 0;
+
+    /// <summary>
+    /// Copies of every held-out good image photographed a little differently (exposure, contrast, gamma, sensor noise:
+    /// <see cref="Synthesis.NuisanceShift"/>), still good parts. AutoML's validation scores them with the held-out good
+    /// images, so a pipeline that rejects a part for a new exposure or batch loses. 0 = none.
+    /// </summary>
+    [OptionRange(0, 10), NotSearched] public int ShiftedGoods { get; init; } = 0;
 
     /// <summary>
     /// Synthetic anomalies made from the fitting images and handed to the scorer as labelled patches (learned scorers

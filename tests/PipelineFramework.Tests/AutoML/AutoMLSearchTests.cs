@@ -74,6 +74,44 @@ public class AutoMLSearchTests
     }
 
     [Fact]
+    public void Shifted_copies_of_the_held_out_good_images_are_validated_as_good_parts_at_image_level()
+    {
+        SearchSpec Search(int shiftedGoods) => SearchSpec.Parse($$"""
+            {
+              "base": "{{TestData.Pipeline("patchcore-mobilenet").Replace("\\", "/")}}",
+              "search": { "map.imageScore": ["max", "maxOverLowerQuartile"] },
+              "validation": { "holdout": 0.25, "syntheticCount": 8, "shiftedGoods": {{shiftedGoods}} },
+              "tuner": "grid"
+            }
+            """, TestData.Catalog, TestData.RepoRoot);
+        var space = Search(2);
+        Assert.Equal(2, space.Validation["calibration"]!["shiftedGoods"]!.GetValue<int>());
+        var shifted = new AutoMLSearch(space, TestData.Catalog).Run(AutoMLTestData.FewImages,
+            new TrialLog(Path.Combine(TestData.TempFolder("automl-shifted"), "trials.jsonl")));
+        var plain = new AutoMLSearch(Search(0), TestData.Catalog).Run(AutoMLTestData.FewImages,
+            new TrialLog(Path.Combine(TestData.TempFolder("automl-unshifted"), "trials.jsonl")));
+
+        Assert.Equal(2, shifted.Trials.Count);
+        // 2 held-out images and 2 shifted copies of each are the good side; the backbone ran over them once, with the
+        // 8 training images and 8 synthetic anomalies.
+        Assert.All(shifted.Trials, t => Assert.Equal((6, 8), (t.Validation!.GoodImages, t.Validation.SyntheticImages)));
+        Assert.All(plain.Trials, t => Assert.Equal((2, 8), (t.Validation!.GoodImages, t.Validation.SyntheticImages)));
+        Assert.Equal(8 + 8 + 4, shifted.BackboneImages);
+        // They count at image level only: the pixel terms are those of the same pipelines without them.
+        for (int i = 0; i < 2; i++)
+        {
+            Assert.Equal(plain.Trials[i].Pipeline["map"]!.ToJsonString(), shifted.Trials[i].Pipeline["map"]!.ToJsonString());
+            Assert.Equal(plain.Trials[i].Validation!.PixelAuroc, shifted.Trials[i].Validation!.PixelAuroc);
+            Assert.Equal(plain.Trials[i].Validation!.Aupro, shifted.Trials[i].Validation!.Aupro);
+        }
+
+        var unknown = Assert.Throws<PipelineException>(() => SearchSpec.Parse($$"""
+            { "base": "{{TestData.Pipeline("patchcore-mobilenet").Replace("\\", "/")}}", "validation": { "shiftedGood": 1 } }
+            """, TestData.Catalog, TestData.RepoRoot));
+        Assert.Contains("shiftedGoods", unknown.Message);
+    }
+
+    [Fact]
     public void A_trial_that_fails_is_recorded_with_its_reason_and_the_search_goes_on()
     {
         // synthetic-f1 without synthetic anomalies is refused by the pipeline; patch size 2 is refused by the embedding.

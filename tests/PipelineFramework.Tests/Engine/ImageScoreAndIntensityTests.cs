@@ -17,19 +17,32 @@ public class ImageScoreAndIntensityTests
     static readonly CategoryDataset Hazelnut = ImageDataset.LoadMvtec(TestData.Hazelnut);
 
     [Fact]
-    public void Max_over_median_divides_the_largest_patch_by_the_images_median_and_keeps_the_map()
+    public void Max_over_median_divides_the_largest_patch_and_the_map_by_the_images_median()
     {
         // Two images of 5 patches: the second is the first scaled by 3 (a part that is "different everywhere").
         float[] values = [1, 2, 2, 3, 8, 3, 6, 6, 9, 24];
         var scores = new PatchScores(2, 1, 5, values, [8, 24]);
         var ratio = ImageScoring.Apply(scores, ImageScoreMode.MaxOverMedian);
         Assert.Equal([4f, 4f], ratio.ImageScores);
-        Assert.Same(values, ratio.Values);
+        // The map is divided by the same median, so the second part's map is the first's: both in the ratio's units.
+        Assert.Equal([0.5f, 1, 1, 1.5f, 4, 0.5f, 1, 1, 1.5f, 4], ratio.Values);
+        Assert.Equal([1f, 2, 2, 3, 8, 3, 6, 6, 9, 24], values);
         Assert.Same(scores, ImageScoring.Apply(scores, ImageScoreMode.Max));
 
         // All patches 0: a finite score, not a division by zero.
         var flat = ImageScoring.Apply(new PatchScores(1, 1, 3, [0, 0, 0], [0]), ImageScoreMode.MaxOverMedian);
         Assert.True(float.IsFinite(flat.ImageScores[0]));
+    }
+
+    [Fact]
+    public void Max_over_lower_quartile_is_not_raised_by_a_defect_covering_half_the_part()
+    {
+        // 8 patches, the worst 10; half the part (4 patches) scores 5: the median is raised to 5, the lower quartile stays 1.
+        float[] values = [5, 1, 5, 1, 10, 5, 1, 5];
+        var scores = new PatchScores(1, 2, 4, values, [10]);
+        Assert.Equal(2f, ImageScoring.Apply(scores, ImageScoreMode.MaxOverMedian).ImageScores[0]);
+        Assert.Equal(10f, ImageScoring.Apply(scores, ImageScoreMode.MaxOverLowerQuartile).ImageScores[0]);
+        Assert.Equal(values, ImageScoring.Apply(scores, ImageScoreMode.MaxOverLowerQuartile).Values);   // divided by 1
     }
 
     [Fact]
@@ -71,6 +84,9 @@ public class ImageScoreAndIntensityTests
         // images through the same image score, is in the same units (a raw Mahalanobis threshold would be far off).
         Assert.All(results, r => Assert.True(r.RawScore > 1));
         Assert.InRange(fitted.Threshold, 1, 2 * results.Max(r => r.RawScore));
+        // The heat map is in the same units: its largest value is at most the image score (smoothing only lowers a
+        // peak), so regions are found against the ratio threshold, not a raw distance that is above it everywhere.
+        Assert.All(results, r => Assert.InRange(r.RawMap.Values.Max(), 0.5 * r.RawScore, r.RawScore * 1.0001));
         Assert.True(results.Select(r => r.RawScore).Distinct().Count() > 1);
 
         var path = Path.Combine(TestData.TempFolder("ratio-model"), "m.pfmodel");
