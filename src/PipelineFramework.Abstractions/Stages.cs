@@ -173,8 +173,9 @@ public sealed record DefectRegion
     public int PeakY { get; init; }
     /// <summary>
     /// The defect's estimated size in the original image's pixels: its bump in the map, read a fifth of the way up from
-    /// what good parts score and shrunk by the blur the map's own geometry adds (the host's DefectSize;
-    /// docs/explanation.md has how it compares with ground-truth masks). 0 when not estimated.
+    /// what good parts score and shrunk by the blur the map's own geometry adds (the host's DefectSize), or, where more,
+    /// the part's pixels in that bump that deviate from good parts beyond what good parts do there (GoodPixels);
+    /// docs/explanation.md has how it compares with ground-truth masks. 0 when not estimated.
     /// </summary>
     public long CoreImageArea { get; init; }
 

@@ -46,6 +46,9 @@ public sealed class AnomalyModel : IDisposable
     /// <summary>Images the backbone has run on through this model (and the prepared set it was fitted from).</summary>
     public long BackboneImages => _stages.Backbone.ImagesRun;
 
+    /// <summary>The per-pixel statistics of good parts that sizes use besides the map; null for a model file written before them.</summary>
+    internal Explain.GoodPixels? GoodPixels => _stages.GoodPixels;
+
     /// <summary>
     /// This model's map of a single-point defect (<see cref="FittedStages.PointSpread"/>), for measuring size estimates
     /// at other levels (bench size). The backbone knows its layers once it has run: inspect an image first.
@@ -166,6 +169,7 @@ public sealed class AnomalyModel : IDisposable
             JsonSerializer.Serialize(entry, Manifest, ModelFileReader.ManifestJson);
         foreach (var (stage, index, component) in _stages.Stored())
             component.Save(new ZipModelWriter(zip, stage.StateFolder(index)));
+        _stages.GoodPixels?.Save(new ZipModelWriter(zip, Explain.GoodPixels.Folder));
         MLNet.MLNetLoadRedirect.AddTo(zip);
     }
 
@@ -238,7 +242,9 @@ public sealed class AnomalyModel : IDisposable
                 loaded.Add(fitted);
                 logic.Add(fitted);
             }
-            return new AnomalyModel(manifest, spec, new FittedStages(new SharedBackbone(backbone), embedding, scorer, logic, services), services, catalog);
+            // Files written before the statistics existed have none: their sizes are the map's alone, as when they were written.
+            var pixels = Explain.GoodPixels.Load(new ZipModelReader(zip, Explain.GoodPixels.Folder, name), spec.Preprocessing.Height, spec.Preprocessing.Width, name);
+            return new AnomalyModel(manifest, spec, new FittedStages(new SharedBackbone(backbone), embedding, scorer, logic, services, pixels), services, catalog);
         }
         catch (PipelineException e) when (!e.Message.Contains(name, StringComparison.Ordinal))
         {

@@ -93,11 +93,13 @@ public sealed class AnomalyPipeline
             // One pass: decode, fingerprint and run the backbone over every image; the split then only gathers maps.
             var sources = ImageSource.FromFiles(goodImages);
             var fingerprints = new string[goodImages.Count];
+            var pixels = new Explain.GoodPixels.Collector(goodImages.Count);
             var parts = new List<LayerMaps>();
             Batches.ForEach(goodImages.Count, batch, (start, count) =>
             {
                 var images = Batches.Decode(sources.Skip(start).Take(count).ToList(), Preprocessing);
                 for (int i = 0; i < count; i++) fingerprints[start + i] = Fingerprint(images[i].Image);
+                Parallel.For(0, count, i => pixels.Add(start + i, images[i].Image));
                 parts.Add(backbone.Run(images.Select(i => i.Image).ToList()));
             }, progress, "backbone", cancellation);
             var all = LayerMaps.Concat(parts, backbone.Layers);
@@ -151,6 +153,7 @@ public sealed class AnomalyPipeline
                 SyntheticHoldoutMasks = syntheticHoldoutMasks,
                 TrainingSyntheticMaps = trainingSynthetic,
                 TrainingSyntheticMasks = trainingMasks,
+                GoodPixels = pixels.Build(fitIndices, holdoutIndices),
             };
         }
         catch
@@ -226,7 +229,7 @@ public sealed class AnomalyPipeline
             cancellation.ThrowIfCancellationRequested();
             var scorer = Scorer.Fit(new ScorerFitInputs { Good = good, Synthetic = TrainingAnomalies(good, embedding, prepared) }, context);
             disposables.Add(scorer);
-            var calibration = new FittedStages(prepared.Backbone, embedding, scorer, [], Services);
+            var calibration = new FittedStages(prepared.Backbone, embedding, scorer, [], Services, prepared.GoodPixels);
 
             var goodScores = calibration.Score(prepared.HoldoutMaps, Spec.Map.ImageScore).ImageScores;
             IReadOnlyList<float> syntheticScores = prepared.SyntheticHoldoutMaps is { } synthetic ? calibration.Score(synthetic, Spec.Map.ImageScore).ImageScores : [];
@@ -278,7 +281,7 @@ public sealed class AnomalyPipeline
                 Training = new TrainingManifest(prepared.FitImages.Count, prepared.HoldoutImages.Count, syntheticScores.Count, watch.Elapsed.TotalSeconds,
                     [shape.Height, shape.Width, shape.Dim], SyntheticAuroc(goodScores, syntheticScores)) { DuplicateImages = prepared.DuplicateImages },
             };
-            return new AnomalyModel(manifest, Spec, new FittedStages(prepared.Backbone.Acquire(), embedding, scorer, logic, Services), Services, Catalog);
+            return new AnomalyModel(manifest, Spec, new FittedStages(prepared.Backbone.Acquire(), embedding, scorer, logic, Services, prepared.GoodPixels), Services, Catalog);
         }
         catch
         {

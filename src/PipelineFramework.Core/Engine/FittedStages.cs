@@ -16,13 +16,14 @@ namespace PipelineFramework.Core.Engine;
 sealed class FittedStages : IDisposable
 {
     public FittedStages(SharedBackbone backbone, IFittedPatchEmbedding embedding, IFittedScorer scorer, IReadOnlyList<IFittedLogicCheck> logic,
-        HostServices? services = null)
+        HostServices? services = null, Explain.GoodPixels? goodPixels = null)
     {
         Compute = ComputeBackend.For(services ?? HostServices.None);
         Backbone = backbone;
         Embedding = embedding;
         Scorer = scorer;
         Logic = logic;
+        GoodPixels = goodPixels;
     }
 
     public SharedBackbone Backbone { get; }
@@ -31,6 +32,8 @@ sealed class FittedStages : IDisposable
     public IReadOnlyList<IFittedLogicCheck> Logic { get; }
     /// <summary>Where the maps are made: the host's device.</summary>
     public ComputeBackend Compute { get; }
+    /// <summary>Per-pixel statistics of good parts for sizing defects; null for models fitted before they existed (map sizes only).</summary>
+    public Explain.GoodPixels? GoodPixels { get; }
 
     /// <summary>Every component whose state goes into the model file, with its stage and index.</summary>
     public IEnumerable<(StageKind Stage, int Index, IFittedComponent Component)> Stored()
@@ -88,16 +91,24 @@ sealed class FittedStages : IDisposable
     Explain.DefectSize SizeEstimate(IReadOnlyList<LayerInfo> layers, InspectionSettings settings) =>
         _defectSize ??= new Explain.DefectSize(PointSpread(Embedding, layers, settings.Preprocessing.Height, settings.Preprocessing.Width, settings.Sigma));
 
-    /// <summary>Regions of the map above the threshold, in map pixels and in the original image's pixels.</summary>
+    /// <summary>
+    /// Regions of the map above the threshold, in map pixels and in the original image's pixels. A region's size is the
+    /// larger of the map's estimate (<see cref="Explain.DefectSize"/>) and the count of the part's pixels in the region's
+    /// bump that deviate from good parts beyond what good parts themselves do there (<see cref="Explain.GoodPixels"/>,
+    /// when the model has the statistics and the preprocessed <paramref name="image"/> is given).
+    /// </summary>
     /// <param name="goodLevel">What good parts score (the median held-out good score): the level a defect's bump rises from. Null
     /// before calibration has measured it; the map's median stands in.</param>
     public static IReadOnlyList<DefectRegion> Regions(Grid2D map, double threshold, double? goodLevel, Preprocessing preprocessing,
-        int originalHeight, int originalWidth, Explain.DefectSize size)
+        int originalHeight, int originalWidth, Explain.DefectSize size, ImageTensor? image = null, Explain.GoodPixels? goodPixels = null)
     {
         var found = ConnectedRegions.Find(map.Values, map.Height, map.Width, (float)threshold);
         var regions = new DefectRegion[found.Length];
         double background = goodLevel ?? (found.Length == 0 ? 0 : Statistics.Quantile(map.Values, 0.5));
         var taken = new bool[map.Values.Length];
+        var deviation = found.Length == 0 || image is null ? null : goodPixels?.Deviation(image);
+        var counted = deviation is null ? null : new bool[deviation.Length];
+        var bump = deviation is null ? null : new List<int>();
         // Images handed over already preprocessed have no original geometry: their pixels are the map's.
         bool preprocessed = originalHeight <= 0;
         double pixelScale = preprocessed ? 1 : preprocessing.PlacementFor(originalHeight, originalWidth).PixelArea;
@@ -106,6 +117,9 @@ sealed class FittedStages : IDisposable
             var r = found[i];
             var mapBox = new PixelBox(r.X, r.Y, r.Width, r.Height);
             var imageBox = preprocessed ? mapBox : preprocessing.ToOriginal(mapBox, originalHeight, originalWidth);
+            bump?.Clear();
+            double core = size.Area(map, background, r.PeakX, r.PeakY, mapBox, taken, bump);
+            if (deviation is not null) core = Math.Max(core, goodPixels!.ExcessArea(deviation, bump!, map.Width, counted!));
             regions[i] = new DefectRegion
             {
                 MapBox = mapBox,
@@ -117,7 +131,7 @@ sealed class FittedStages : IDisposable
                 PeakX = r.PeakX,
                 PeakY = r.PeakY,
                 Location = Explain.PartLocation.Of(mapBox, map.Width, map.Height).Words,
-                CoreImageArea = (long)Math.Round(size.Area(map, background, r.PeakX, r.PeakY, mapBox, taken) * pixelScale),
+                CoreImageArea = (long)Math.Round(core * pixelScale),
             };
         }
         return regions;
@@ -181,7 +195,7 @@ sealed class FittedStages : IDisposable
         var size = SizeEstimate(maps.Layers, settings);
         double? goodLevel = settings.Normalization?.GoodMedian();
         Parallel.For(0, images.Count, i => regions[i] = Regions(heatMaps[i], settings.Threshold, goodLevel, settings.Preprocessing,
-            images[i].OriginalHeight, images[i].OriginalWidth, size));
+            images[i].OriginalHeight, images[i].OriginalWidth, size, images[i].Image, GoodPixels));
         timings["regions"] = Lap();
         var rules = new IReadOnlyList<RuleResult>[images.Count];
         var logicMargins = new double?[images.Count];

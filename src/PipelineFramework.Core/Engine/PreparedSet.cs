@@ -40,6 +40,11 @@ public sealed class PreparedSet : IDisposable
     /// <summary>Held-out good images photographed a little differently (<see cref="Spec.CalibrationSpec.ShiftedGoods"/>): good parts for AutoML's validation.</summary>
     public LayerMaps? ShiftedHoldoutMaps { get; init; }
     public required IReadOnlyList<Grid2D> TrainingSyntheticMasks { get; init; }
+    /// <summary>
+    /// Per-pixel statistics of the fitting images, rated on the hold-out, for sizing defects (null with fewer than 2
+    /// fitting images). A view on fewer fitting images (<see cref="WithFitImages"/>) keeps those of the whole set.
+    /// </summary>
+    internal Explain.GoodPixels? GoodPixels { get; init; }
 
     /// <summary>Images the backbone has run on so far, through this set and every model fitted from it.</summary>
     public long BackboneImages => Backbone.ImagesRun;
@@ -51,7 +56,8 @@ public sealed class PreparedSet : IDisposable
         // The whole image before the crop (for logic checks) is a buffer of its own where a crop was taken.
         + Holdout.Sum(h => h.Whole is { } whole && !ReferenceEquals(whole, h.Image) ? (long)whole.Pixels.Length * sizeof(float) : 0)
         + TrainingSyntheticMasks.Sum(m => (long)m.Values.Length * sizeof(float))
-        + SyntheticHoldoutMasks.Sum(m => (long)m.Values.Length * sizeof(float));
+        + SyntheticHoldoutMasks.Sum(m => (long)m.Values.Length * sizeof(float))
+        + (GoodPixels?.SizeInBytes ?? 0);
 
     /// <summary>
     /// The same set fitted on only some of its fitting images (indices into <see cref="FitImages"/>), with the hold-out,
@@ -78,6 +84,7 @@ public sealed class PreparedSet : IDisposable
             SyntheticHoldoutMasks = SyntheticHoldoutMasks,
             TrainingSyntheticMaps = TrainingSyntheticMaps,
             TrainingSyntheticMasks = TrainingSyntheticMasks,
+            GoodPixels = GoodPixels,
         };
     }
 

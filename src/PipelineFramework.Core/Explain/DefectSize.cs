@@ -49,9 +49,10 @@ public sealed class DefectSize
     /// Estimated area in map pixels of the defect whose bump peaks at (<paramref name="peakX"/>, <paramref name="peakY"/>):
     /// the pixels connected to the peak above the level, inside <paramref name="box"/> widened by <see cref="Reach"/> and
     /// not <paramref name="taken"/> by a stronger region (they are marked taken), as an ellipse of the same area and
-    /// second moments whose semi-axes each lose <see cref="EdgeSpread"/>. At least 1.
+    /// second moments whose semi-axes each lose <see cref="EdgeSpread"/>. At least 1. The followed pixels (map indices)
+    /// are added to <paramref name="followed"/> when one is given: where the pixels of the part are looked at (<see cref="GoodPixels"/>).
     /// </summary>
-    public double Area(Grid2D map, double background, int peakX, int peakY, PixelBox box, bool[] taken)
+    public double Area(Grid2D map, double background, int peakX, int peakY, PixelBox box, bool[] taken, List<int>? followed = null)
     {
         int w = map.Width, h = map.Height;
         float peak = map.Values[peakY * w + peakX];
@@ -67,6 +68,7 @@ public sealed class DefectSize
         while (stack.Count > 0)
         {
             int i = stack.Pop(), y = i / w, x = i % w;
+            followed?.Add(i);
             n++; sx += x; sy += y; sxx += (double)x * x; syy += (double)y * y; sxy += (double)x * y;
             for (int yy = Math.Max(y0, y - 1); yy <= Math.Min(y1 - 1, y + 1); yy++)
             for (int xx = Math.Max(x0, x - 1); xx <= Math.Min(x1 - 1, x + 1); xx++)
