@@ -132,15 +132,18 @@ public sealed class AnomalyPipeline
             if (Spec.Calibration.ShiftedGoods > 0)
             {
                 // Shifted as the camera delivers them, before this pipeline's own preprocessing (its intensity
-                // normalisation among it) sees them.
+                // normalisation among it) sees them. Copy c of held-out image h is at c * holdout.Length + h.
                 var shiftedImages = new ImageTensor[holdout.Length * Spec.Calibration.ShiftedGoods];
-                Parallel.For(0, shiftedImages.Length, new ParallelOptions { CancellationToken = cancellation }, i => shiftedImages[i] =
-                    Preprocessing.Apply(NuisanceShift.Apply(ImageLoader.LoadRgb(holdout[i % holdout.Length]), unchecked(Spec.Seed * 1009 + i))));
+                Parallel.For(0, holdout.Length, new ParallelOptions { CancellationToken = cancellation }, h =>
+                {
+                    var decoded = ImageLoader.LoadRgb(holdout[h]);
+                    for (int i = h; i < shiftedImages.Length; i += holdout.Length)
+                        shiftedImages[i] = Preprocessing.Apply(NuisanceShift.Apply(decoded, unchecked(Spec.Seed * 1009 + i)));
+                });
                 shifted = RunBackbone(backbone, shiftedImages);
             }
             return new PreparedSet(PrepareKey, backbone)
             {
-                ShiftedHoldoutMaps = shifted,
                 FitImages = fitSet,
                 HoldoutImages = holdout,
                 DuplicateImages = duplicates,
@@ -151,6 +154,7 @@ public sealed class AnomalyPipeline
                 Holdout = Batches.Decode(ImageSource.FromFiles(holdout), Preprocessing),
                 SyntheticHoldoutMaps = syntheticHoldout,
                 SyntheticHoldoutMasks = syntheticHoldoutMasks,
+                ShiftedHoldoutMaps = shifted,
                 TrainingSyntheticMaps = trainingSynthetic,
                 TrainingSyntheticMasks = trainingMasks,
                 GoodPixels = pixels.Build(fitIndices, holdoutIndices),

@@ -35,10 +35,10 @@ public sealed class PreparedSet : IDisposable
     public required LayerMaps? SyntheticHoldoutMaps { get; init; }
     /// <summary>Masks of <see cref="SyntheticHoldoutMaps"/> at the crop size, in the same order (AutoML's pixel-level validation).</summary>
     public IReadOnlyList<Grid2D> SyntheticHoldoutMasks { get; init; } = [];
-    /// <summary>Synthetic anomalies made from fit images and their masks (learned scorers train on them).</summary>
-    public required LayerMaps? TrainingSyntheticMaps { get; init; }
     /// <summary>Held-out good images photographed a little differently (<see cref="Spec.CalibrationSpec.ShiftedGoods"/>): good parts for AutoML's validation.</summary>
     public LayerMaps? ShiftedHoldoutMaps { get; init; }
+    /// <summary>Synthetic anomalies made from fit images and their masks (learned scorers train on them).</summary>
+    public required LayerMaps? TrainingSyntheticMaps { get; init; }
     public required IReadOnlyList<Grid2D> TrainingSyntheticMasks { get; init; }
     /// <summary>
     /// Per-pixel statistics of the fitting images, rated on the hold-out, for sizing defects (null with fewer than 2
