@@ -163,6 +163,15 @@ public sealed class SearchSpec
         foreach (var (key, _) in validation)
             if (key is not ("synthesis" or "holdout" or "holdoutGroups" or "syntheticCount" or "shiftedGoods"))
                 throw new PipelineException($"{source}: $.validation.{key} is not known; use synthesis, holdout, holdoutGroups, syntheticCount, shiftedGoods.");
+        // The validation goes into every trial's pipeline: a mistake in it is reported now, under the search file's own
+        // names, rather than failing every trial of the search.
+        var validated = (JsonObject)basePipeline.DeepClone();
+        foreach (var (key, value) in validationSections) validated[key] = value?.DeepClone();
+        try { PipelineSpecParser.Parse(validated.ToJsonString(), source, catalog); }
+        catch (PipelineException e)
+        {
+            throw new PipelineException(e.Message.Replace("$.calibration.", "$.validation.").Replace("$.synthesis", "$.validation.synthesis"), e);
+        }
 
         var parameters = new List<SearchParameter>();
         if (root["search"] is JsonObject search)

@@ -68,6 +68,15 @@ public class SearchSpaceTests
         Assert.Contains("did you mean 'search'", e.Message);
         e = Assert.Throws<PipelineException>(() => SearchSpec.Parse("""{ "base": "nowhere.json" }""", TestData.Catalog, TestData.RepoRoot));
         Assert.Contains("$.base 'nowhere.json'", e.Message);
+        // The validation section is checked before any trial, under its own path (it used to fail every trial instead).
+        SearchSpec WithValidation(string validation) =>
+            SearchSpec.Parse($$"""{ "base": "{{Base}}", "validation": {{validation}} }""", TestData.Catalog, TestData.RepoRoot);
+        e = Assert.Throws<PipelineException>(() => WithValidation("""{ "shiftedGoods": -1 }"""));
+        Assert.Contains("$.validation.shiftedGoods: -1 is out of range", e.Message);
+        e = Assert.Throws<PipelineException>(() => WithValidation("""{ "holdout": 3 }"""));
+        Assert.Contains("$.validation.holdout: 3 is out of range", e.Message);
+        e = Assert.Throws<PipelineException>(() => WithValidation("""{ "synthesis": [ { "type": "synthesis.cutpast" } ] }"""));
+        Assert.Contains("$.validation.synthesis", e.Message);
     }
 
     [Fact]
