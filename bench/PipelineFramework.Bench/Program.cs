@@ -12,8 +12,16 @@ using PipelineFramework.Core.Plugins;
 // dotnet run --project bench/PipelineFramework.Bench -c Release -- [--data <category>] [--out bench.json] [--skip-compute]
 // dotnet run --project bench/PipelineFramework.Bench -c Release -- gpu [...]: CPU vs ILGPU kernels (see GpuBench).
 // dotnet run --project bench/PipelineFramework.Bench -c Release -- size --data <category>: defect size estimates vs masks (see SizeBench).
-if (args is ["gpu", ..]) return GpuBench.Run(args[1..]);
-if (args is ["size", ..]) return SizeBench.Run(args[1..]);
+try
+{
+    if (args is ["gpu", ..]) return GpuBench.Run(args[1..]);
+    if (args is ["size", ..]) return SizeBench.Run(args[1..]);
+}
+catch (Exception e) when (e is PipelineException or InvalidOperationException or IOException or FormatException)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 1;
+}
 string? data = null, outPath = "bench-results.json";
 bool skipCompute = false;
 for (int i = 0; i < args.Length; i++)

@@ -352,6 +352,6 @@ static class SizeBench
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "PipelineFramework.sln"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("run from inside the repository, or pass --pipeline");
+        return dir?.FullName ?? throw new InvalidOperationException($"size: no --pipeline given, and no PipelineFramework.sln above {AppContext.BaseDirectory} to find pipelines/patchcore-mobilenet.json in; pass --pipeline <file>.");
     }
 }
