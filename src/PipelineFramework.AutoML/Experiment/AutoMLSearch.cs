@@ -55,7 +55,8 @@ public sealed class AutoMLSearch
     {
         if (trainImages.Count < 3)
             throw new PipelineException($"AutoML needs at least 3 good training images (fit, hold-out and synthetic anomalies come from them); got {trainImages.Count}.");
-        var earlier = log.Read();
+        string trainingSet = LogCompatibility.TrainingSetId(trainImages);
+        var earlier = LogCompatibility.Check(log.Read(), trainingSet, _space.Pipeline(_space.StartPoint), _space.Objective, log.Path, trainImages.Count);
         var byKey = new Dictionary<string, TrialRecord>();
         foreach (var t in earlier) byKey.TryAdd(t.LookupKey, t);
         var trials = new List<TrialRecord>(earlier);
@@ -103,7 +104,7 @@ public sealed class AutoMLSearch
                 catch (OperationCanceledException) { stop = "cancelled"; break; }
                 foreach (var record in records)
                 {
-                    var logged = record with { SearchSeconds = Math.Round(Elapsed().TotalSeconds, 3) };
+                    var logged = record with { SearchSeconds = Math.Round(Elapsed().TotalSeconds, 3), TrainingSet = trainingSet };
                     log.Append(logged);
                     trials.Add(logged);
                     byKey.TryAdd(logged.LookupKey, logged);

@@ -52,6 +52,11 @@ public sealed record TrialRecord
     /// trials' own seconds add up to more than the time spent, so a resumed search takes its time used from here.
     /// </summary>
     [JsonPropertyName("search_seconds")] public double? SearchSeconds { get; init; }
+    /// <summary>
+    /// Which training images the trial was validated on (<see cref="LogCompatibility.TrainingSetId"/>): a search resumed
+    /// on other images refuses the log. Absent in logs written before it was recorded.
+    /// </summary>
+    [JsonPropertyName("training_set")] public string? TrainingSet { get; init; }
 
     [JsonIgnore] public bool Succeeded => Status == Ok && Validation is not null;
     /// <summary>Fitted on all fitting images: a candidate for the Pareto front, the pick and the audit.</summary>

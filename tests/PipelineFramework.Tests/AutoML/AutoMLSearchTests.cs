@@ -74,6 +74,38 @@ public class AutoMLSearchTests
     }
 
     [Fact]
+    public void A_log_of_other_training_images_or_another_validation_is_refused_and_left_as_it_was_and_new_weights_rescore_it()
+    {
+        var folder = TestData.TempFolder("automl-log-identity");
+        var log = new TrialLog(Path.Combine(folder, "trials.jsonl"));
+        new AutoMLSearch(AutoMLTestData.AfterBackboneSearch(trials: 3), TestData.Catalog).Run(AutoMLTestData.FewImages, log);
+        var written = File.ReadAllBytes(log.Path);
+        Assert.All(log.Read(), t => Assert.Equal(LogCompatibility.TrainingSetId(AutoMLTestData.FewImages), t.TrainingSet));
+
+        // Another category's images into the same --out folder: refused before any trial, the log untouched.
+        var otherImages = AutoMLTestData.FewImages.Skip(1).ToList();
+        var other = Assert.Throws<PipelineException>(() =>
+            new AutoMLSearch(AutoMLTestData.AfterBackboneSearch(trials: 4), TestData.Catalog).Run(otherImages, log));
+        Assert.Contains("trial 0 was run on other training images than these 7", other.Message);
+        Assert.Contains("give another --out folder", other.Message);
+        Assert.Equal(written, File.ReadAllBytes(log.Path));
+
+        // Another validation: the difference is named by its search-file path.
+        var validation = Assert.Throws<PipelineException>(() =>
+            new AutoMLSearch(AutoMLTestData.AfterBackboneSearch(trials: 4, syntheticCount: 6), TestData.Catalog).Run(AutoMLTestData.FewImages, log));
+        Assert.Contains("$.validation.syntheticCount is 8 in the log, 6 in this search", validation.Message);
+        Assert.Equal(written, File.ReadAllBytes(log.Path));
+
+        // Other objective weights are no reason to refuse: the logged terms are recombined with the new ones.
+        var imageOnly = new AutoMLSearch(AutoMLTestData.AfterBackboneSearch(trials: 3, objective: """{ "imageAuroc": 1, "pixelAuroc": 0, "aupro": 0 }"""), TestData.Catalog)
+            .Run(AutoMLTestData.FewImages, log);
+        Assert.Equal(0, imageOnly.TrialsRun);
+        Assert.Equal(3, imageOnly.Trials.Count);
+        Assert.All(imageOnly.Trials, t => Assert.Equal(t.Validation!.ImageAuroc, t.Validation.Objective, 12));
+        Assert.Contains(log.Read(), t => Math.Abs(t.Validation!.Objective - t.Validation.ImageAuroc) > 1e-6);
+    }
+
+    [Fact]
     public void Shifted_copies_of_the_held_out_good_images_are_validated_as_good_parts_at_image_level()
     {
         SearchSpec Search(int shiftedGoods) => SearchSpec.Parse($$"""

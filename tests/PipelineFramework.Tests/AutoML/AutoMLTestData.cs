@@ -11,7 +11,8 @@ static class AutoMLTestData
     internal static IReadOnlyList<string> FewImages => ImageDataset.ListImages(Path.Combine(TestData.Hazelnut, "train", "good")).Take(8).ToList();
 
     /// <summary>Options searched only after the backbone (map smoothing, coreset ratio from its metadata, threshold policy), so a search of dozens of trials runs the backbone once per image.</summary>
-    internal static SearchSpec AfterBackboneSearch(string tuner = "random", int trials = 50, int parallel = 1) => SearchSpec.Parse($$"""
+    internal static SearchSpec AfterBackboneSearch(string tuner = "random", int trials = 50, int parallel = 1, int syntheticCount = 8,
+        string objective = """{ "imageAuroc": 0.2, "pixelAuroc": 0.6, "aupro": 0.2 }""") => SearchSpec.Parse($$"""
         {
           "base": "{{TestData.Pipeline("patchcore-mobilenet").Replace("\\", "/")}}",
           "search": {
@@ -19,7 +20,8 @@ static class AutoMLTestData
             "scoring.coresetRatio": "auto",
             "threshold": [ { "type": "threshold.quantile" }, { "type": "threshold.synthetic-f1" } ]
           },
-          "validation": { "holdout": 0.25, "syntheticCount": 8 },
+          "validation": { "holdout": 0.25, "syntheticCount": {{syntheticCount}} },
+          "objective": {{objective}},
           "budget": { "time": "10m", "trials": {{trials}}, "parallel": {{parallel}} },
           "halving": { "minFraction": 0.25, "eta": 3 },
           "tuner": "{{tuner}}"
