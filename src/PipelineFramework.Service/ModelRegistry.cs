@@ -175,10 +175,10 @@ public sealed class ModelRegistry : IDisposable
     /// <summary>A model that loads but cannot score (or scores NaN) is refused before it serves anyone.</summary>
     static void Validate(AnomalyModel model)
     {
-        int crop = model.Spec.Input.Crop;
-        var grey = new float[3 * crop * crop];
+        // The model's own input geometry: a fit-mode input (224 x 560, as AutoML chooses) is not square.
+        var grey = new float[3 * model.MapHeight * model.MapWidth];
         Array.Fill(grey, 0.5f);
-        var result = model.Inspect([new ImageTensor(3, crop, crop, grey)], ["validation"])[0];
+        var result = model.Inspect([new ImageTensor(3, model.MapHeight, model.MapWidth, grey)], ["validation"])[0];
         if (!double.IsFinite(result.RawScore))
             throw new PipelineException($"the model scores a blank grey image as {result.RawScore}; the file's state is damaged. Fit it again.");
     }

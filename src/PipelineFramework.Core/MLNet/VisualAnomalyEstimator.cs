@@ -102,7 +102,6 @@ public sealed class VisualAnomalyEstimator : IEstimator<VisualAnomalyTransformer
             || imageColumn.Kind != SchemaShape.Column.VectorKind.Scalar && imageColumn.ItemType == NumberDataViewType.Byte;
         if (!isImage)
             throw new PipelineException($"Column '{ImageColumnName}' must be text (image paths), a byte vector of encoded images or an MLImage.");
-        var crop = Pipeline.Spec.Input.Crop;
         return new SchemaShape(inputSchema.Concat(
         [
             ShapeColumn(VisualAnomalyColumns.Score, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Single),

@@ -43,6 +43,24 @@ public class ModelSwapTests(ServiceModels models)
     }
 
     [Fact]
+    public async Task A_model_whose_input_is_not_square_is_served()
+    {
+        // AutoML chooses inputs that keep the aspect ratio (e.g. 224 x 560); the check a model passes before it serves
+        // once fed it a square image and refused every such model.
+        var pipeline = AnomalyPipeline.FromJson(File.ReadAllText(TestData.Pipeline("patchcore-mobilenet"))
+            .Replace("\"input\": { \"size\": 256, \"crop\": 224 }", "\"input\": { \"resize\": \"fit\", \"width\": 224, \"height\": 448 }", StringComparison.Ordinal), TestData.Catalog);
+        Assert.Equal((448, 224), (pipeline.Spec.Preprocessing.Height, pipeline.Spec.Preprocessing.Width));
+        await using var service = await RunningService.StartAsync(models);
+        using (var tall = pipeline.Fit(Directory.GetFiles(Path.Combine(TestData.Hazelnut, "train", "good")).Order().Take(6).ToList()))
+            tall.Save(Path.Combine(service.ModelsFolder, "tall.pfmodel"));
+        service.Server.CheckModelsNow();
+
+        Assert.Empty((await ServiceApiTests.Json(service.Client, "/v1/models"))["refused"]!.AsArray());
+        var answer = await service.InspectAsync("tall", ServiceModels.DefectiveHazelnut, "?heatmap=true");
+        Assert.Equal((224, 448), ((int)answer["heatMap"]!["width"]!, (int)answer["heatMap"]!["height"]!));
+    }
+
+    [Fact]
     public async Task Model_swap_under_load_loses_no_request_and_never_mixes_two_models_in_one_answer()
     {
         await using var service = await RunningService.StartAsync(models, o => o with { MaxBatch = 4, QueueCapacity = 64 });
