@@ -178,7 +178,7 @@ public static class VisualAnomalyColumns
     /// <summary>The scorer's own score (units depend on the method).</summary>
     public const string RawScore = "RawScore";
     public const string IsAnomaly = "IsAnomaly";
-    /// <summary>Normalised heat map, row-major, Crop x Crop of the preprocessed image.</summary>
+    /// <summary>Normalised heat map, row-major, at the model's input size (MapHeight x MapWidth: the crop, or the fit size of an aspect-keeping input).</summary>
     public const string AnomalyMap = "AnomalyMap";
     /// <summary>The explainer's summary of why the part got its verdict (only when asked for).</summary>
     public const string Explanation = "Explanation";

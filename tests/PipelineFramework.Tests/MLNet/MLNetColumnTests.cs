@@ -155,6 +155,29 @@ public class MLNetColumnTests : IClassFixture<MLNetColumnTests.FittedHazelnut>
         Assert.True(ours > 0.6, $"hazelnut AUROC {ours}");
     }
 
+    public sealed class TallScoredRow
+    {
+        public float Score { get; set; }
+        [VectorType(96 * 64)] public float[] AnomalyMap { get; set; } = [];
+    }
+
+    [Fact]
+    public void An_aspect_keeping_input_gives_a_map_column_of_its_own_height_and_width()
+    {
+        // AutoML's choices keep the aspect ratio (224 x 560 for KolektorSDD); the map column follows the model's input.
+        string tall = SmallPipeline.Replace("\"input\": { \"size\": 72, \"crop\": 64 }", "\"input\": { \"resize\": \"fit\", \"width\": 64, \"height\": 96 }", StringComparison.Ordinal);
+        Assert.NotEqual(SmallPipeline, tall);
+        var train = ML.Data.LoadFromEnumerable(ImageDataset.LoadMvtec(TestData.Hazelnut).Train.Take(12).Select(t => new PathRow { ImagePath = t.Path }));
+        using var model = ML.VisualAnomaly(TestData.Catalog).PipelineFromJson(tall).Fit(train);
+        var scored = model.Transform(PathView());
+        var mapType = (VectorDataViewType)scored.Schema[VisualAnomalyColumns.AnomalyMap].Type;
+        Assert.Equal([96, 64], mapType.Dimensions.ToArray());
+        var rows = ML.Data.CreateEnumerable<TallScoredRow>(scored, reuseRowObject: false).ToList();
+        Assert.All(rows, r => Assert.Equal(96 * 64, r.AnomalyMap.Length));
+        var direct = model.Model.Inspect(_fixture.Test.Select(t => t.Path).ToList());
+        Assert.Equal(direct.Select(r => r.RawMap.Values.Length), rows.Select(r => r.AnomalyMap.Length));
+    }
+
     [Fact]
     public void Explanation_column_holds_the_offline_explainers_summary()
     {
