@@ -116,7 +116,7 @@ static partial class Commands
             string F(double? x) => x is { } d && double.IsFinite(d) ? d.ToString("F4", inv) : "-";
             text.AppendLine($"{o.Category,-14} {o.Result.Trials.Count,6} {F(v?.Objective),8} {F(v?.ImageAuroc),8} {F(v?.PixelAuroc),8} " +
                 $"{(c is null ? "-" : c.TotalMs.ToString("F1", inv)),8} {o.Result.Elapsed.TotalSeconds.ToString("F0", inv),9} {F(test?.TestImageAuroc),9} {(audit?.TauObjective is { } tau ? tau.ToString("F2", inv) : "-"),6}  " +
-                (o.Error ?? (c is null ? "no successful trial" : AutoML.Report.AutoMLReport.Summary(c))));
+                (o.Error ?? (o.Result.ChosenAsWritten is { } written ? AutoML.Report.AutoMLReport.Summary(written) : "no successful trial")));
         }
         return text.ToString();
     }

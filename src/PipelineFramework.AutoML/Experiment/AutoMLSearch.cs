@@ -15,7 +15,15 @@ public sealed record SearchProgress(int TrialsDone, int TrialsRun, TrialRecord L
 
 /// <summary>What a search found: every trial (earlier runs' included), the Pareto front and the chosen trial.</summary>
 public sealed record SearchResult(IReadOnlyList<TrialRecord> Trials, IReadOnlyList<TrialRecord> Front, TrialRecord? Chosen, int TrialsRun,
-    int TrialsResumed, long BackboneImages, TimeSpan Elapsed, string StopReason);
+    int TrialsResumed, long BackboneImages, TimeSpan Elapsed, string StopReason)
+{
+    /// <summary>The chosen pipeline's threshold policy, picked after the search (null when the search file lists no alternatives).</summary>
+    public ThresholdChoice? Threshold { get; init; }
+
+    /// <summary>The chosen trial as best.json has it: with the threshold chosen after the search.</summary>
+    public TrialRecord? ChosenAsWritten => Chosen is null || Threshold is null ? Chosen
+        : Chosen with { Pipeline = AutoMLSearch.BestPipeline(Chosen, Chosen.Pipeline["name"]?.ToString() ?? "automl", Threshold) };
+}
 
 /// <summary>
 /// The search loop: the tuner proposes, the trial runner fits and validates, the log records. Points whose pipeline is
@@ -120,7 +128,9 @@ public sealed class AutoMLSearch
                 repeats = requests.Count > 0 ? 0 : repeats + batch.Count;
                 if (repeats >= MaxRepeats && stop == "") stop = "search space exhausted";
             }
-            return new SearchResult(trials, Pareto.Front(trials), Pareto.Choose(trials, Pick), run, resumed.Count, runner.BackboneImagesTotal, Elapsed(), stop);
+            var chosen = Pareto.Choose(trials, Pick);
+            var threshold = chosen is not null && stop != "cancelled" ? ChooseThreshold(chosen, runner, trainImages, cache, cancellation) : null;
+            return new SearchResult(trials, Pareto.Front(trials), chosen, run, resumed.Count, runner.BackboneImagesTotal, Elapsed(), stop) { Threshold = threshold };
         }
         finally
         {
@@ -135,12 +145,46 @@ public sealed class AutoMLSearch
     static TimeSpan TimeUsed(IReadOnlyList<TrialRecord> earlier) =>
         TimeSpan.FromSeconds(earlier.Select(t => t.SearchSeconds ?? 0).DefaultIfEmpty(0).Max() + earlier.Where(t => t.SearchSeconds is null).Sum(t => t.Seconds));
 
-    /// <summary>The chosen trial's pipeline as a plain pipeline JSON that <c>pf fit</c> / <c>pf evaluate</c> take as it is.</summary>
-    public static JsonObject BestPipeline(TrialRecord chosen, string name)
+    /// <summary>
+    /// The search file's threshold alternatives, judged on the chosen pipeline's validation scores
+    /// (<see cref="ThresholdSelection"/>); null when it lists fewer than two. The alternative of the chosen trial's own
+    /// type keeps that trial's options. A failure here keeps the trial's own threshold: it never ends the search.
+    /// </summary>
+    ThresholdChoice? ChooseThreshold(TrialRecord chosen, TrialRunner runner, IReadOnlyList<string> trainImages, PreparedSetCache cache, CancellationToken cancellation)
+    {
+        if (_space.Parameters.FirstOrDefault(p => p.Name == "$.threshold" && p.IsChoice) is not { Choices.Count: >= 2 } parameter) return null;
+        var own = chosen.Pipeline["threshold"] as JsonObject;
+        var alternatives = parameter.Choices.OfType<JsonObject>()
+            .Select(a => own is not null && a["type"]?.ToString() == own["type"]?.ToString() ? (JsonObject)own.DeepClone() : (JsonObject)a.DeepClone())
+            .ToList();
+        try
+        {
+            var pipeline = runner.TryCreate(chosen.Pipeline, out var error) ?? throw new PipelineException(error ?? "the chosen pipeline does not parse");
+            var prepared = cache.GetOrPrepare(pipeline, trainImages, null, cancellation);
+            using var model = pipeline.Fit(prepared, null, cancellation);
+            var heldOut = model.ScoreMaps(prepared.HoldoutMaps, scorerUnitMaps: true).ImageScores;
+            var shifted = prepared.ShiftedHoldoutMaps is { } maps ? model.ScoreMaps(maps, scorerUnitMaps: true).ImageScores : [];
+            var synthetic = prepared.SyntheticHoldoutMaps is { } anomalies ? model.ScoreMaps(anomalies, scorerUnitMaps: true).ImageScores : [];
+            return ThresholdSelection.Choose(alternatives, heldOut, shifted, synthetic, _catalog, _space.Seed);
+        }
+        catch (PipelineException e)
+        {
+            _services.Log.Warning($"The threshold was not chosen after the search ({e.Message}); best.json keeps trial {chosen.Number}'s.");
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The chosen trial's pipeline as a plain pipeline JSON that <c>pf fit</c> / <c>pf evaluate</c> take as it is, with
+    /// the threshold chosen after the search where there is one.
+    /// </summary>
+    public static JsonObject BestPipeline(TrialRecord chosen, string name, ThresholdChoice? threshold = null)
     {
         var json = (JsonObject)chosen.Pipeline.DeepClone();
         json["name"] = name;
-        json["description"] = $"Chosen by AutoML (trial {chosen.Number}, validation objective {chosen.Validation?.Objective:F4}) from good training images only.";
+        if (threshold is not null) json["threshold"] = threshold.Threshold.DeepClone();
+        json["description"] = $"Chosen by AutoML (trial {chosen.Number}, validation objective {chosen.Validation?.Objective:F4}) from good training images only"
+            + (threshold is null ? "." : $"; {threshold.Describe()}.");
         return json;
     }
 }

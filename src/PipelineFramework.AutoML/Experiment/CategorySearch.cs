@@ -43,7 +43,7 @@ public static class CategorySearch
         string? bestJson = null;
         if (result.Chosen is { } chosen && !cancellation.IsCancellationRequested)
         {
-            var best = AutoMLSearch.BestPipeline(chosen, $"automl-{name}");
+            var best = AutoMLSearch.BestPipeline(chosen, $"automl-{name}", result.Threshold);
             bestJson = best.ToJsonString(Indented);
             bestPath = Path.Combine(outFolder, BestFile);
             AtomicFile.WriteText(bestPath, bestJson + "\n");
@@ -79,7 +79,8 @@ public static class CategorySearch
             ["chosen_trial"] = o.Result.Chosen?.Number,
             ["validation"] = o.Result.Chosen?.Validation is { } v ? JsonSerializer.SerializeToNode(v) : null,
             ["ms_per_image"] = o.Result.Chosen is { } c ? Math.Round(c.TotalMs, 2) : null,
-            ["chosen"] = o.Result.Chosen is { } ch ? AutoMLReport.Summary(ch) : null,
+            ["chosen"] = o.Result.ChosenAsWritten is { } ch ? AutoMLReport.Summary(ch) : null,
+            ["threshold_choice"] = o.Result.Threshold?.Describe(),
             ["best_json"] = o.BestJsonPath,
             ["model"] = o.ModelPath,
         }).ToArray()),

@@ -75,7 +75,7 @@ public sealed class VisualAnomalyAutoMLExperiment
         {
             var result = _search.Run(paths, new TrialLog(log), null, cancellation);
             if (result.Chosen is not { } best) return new(null, null, null, result.Trials, result.Front);
-            string json = AutoMLSearch.BestPipeline(best, "automl").ToJsonString();
+            string json = AutoMLSearch.BestPipeline(best, "automl", result.Threshold).ToJsonString();
             return new(_catalog.PipelineFromJson(json, imagePathColumn), json, best, result.Trials, result.Front);
         }
         finally

@@ -33,6 +33,24 @@ public class AutoMLSearchTests
         Assert.True(trials.Select(t => t.Validation!.Objective).Distinct().Count() > 5);
     }
 
+    [Fact]
+    public void After_the_search_the_threshold_alternatives_are_judged_on_the_chosen_pipeline_and_best_json_takes_the_choice()
+    {
+        var log = new TrialLog(Path.Combine(TestData.TempFolder("automl-threshold"), "trials.jsonl"));
+        var result = new AutoMLSearch(AutoMLTestData.AfterBackboneSearch(trials: 4), TestData.Catalog).Run(AutoMLTestData.FewImages, log);
+
+        var choice = Assert.IsType<ThresholdChoice>(result.Threshold);
+        Assert.Equal(["threshold.quantile", "threshold.synthetic-f1"], choice.Candidates.Select(c => c.Threshold["type"]!.ToString()));
+        Assert.All(choice.Candidates, c => Assert.InRange(c.ExpectedError, 0, 1));
+        Assert.Equal(choice.Candidates.Min(c => c.ExpectedError), choice.Candidates.Single(c => ReferenceEquals(c.Threshold, choice.Threshold)).ExpectedError);
+        var best = AutoMLSearch.BestPipeline(result.Chosen!, "automl-test", result.Threshold);
+        Assert.True(JsonNode.DeepEquals(choice.Threshold, best["threshold"]));
+        Assert.Contains("chosen after the search", best["description"]!.ToString());
+        Assert.True(JsonNode.DeepEquals(choice.Threshold, result.ChosenAsWritten!.Pipeline["threshold"]));
+        // The log keeps each trial as it ran.
+        Assert.Equal(log.Read().Single(t => t.Number == result.Chosen!.Number).Pipeline.ToJsonString(), result.Chosen!.Pipeline.ToJsonString());
+    }
+
     /// <summary>Cancels through the progress callback after a number of trials, as Ctrl-C does between trials.</summary>
     sealed class CancelAfter(int trials, CancellationTokenSource source) : IProgress<SearchProgress>
     {

@@ -160,6 +160,36 @@ public class SearchSpaceTests
     }
 
     [Fact]
+    public void The_threshold_is_chosen_by_its_expected_error_on_held_out_halves_at_a_low_defect_rate()
+    {
+        // Good parts 0.00..0.95, synthetic anomalies 0.50..1.45 (they overlap): F1 between the two (as many anomalies as
+        // good parts) cuts low and rejects about half of the good parts; the 0.99 quantile passes nearly all of them.
+        var good = Enumerable.Range(0, 20).Select(i => i * 0.05f).ToList();
+        var synthetic = Enumerable.Range(0, 20).Select(i => 0.5f + i * 0.05f).ToList();
+        JsonObject quantile = new() { ["type"] = "threshold.quantile", ["quantile"] = 0.99, ["margin"] = 1.0 }, f1 = new() { ["type"] = "threshold.synthetic-f1" };
+
+        var choice = ThresholdSelection.Choose([f1, quantile], good, [], synthetic, TestData.Catalog, seed: 3);
+        Assert.Same(quantile, choice.Threshold);
+        var (byF1, byQuantile) = (choice.Candidates[0], choice.Candidates[1]);
+        Assert.True(byQuantile.GoodPassRate >= 0.8, $"quantile passed {byQuantile.GoodPassRate}");
+        Assert.True(byF1.GoodPassRate <= 0.7, $"F1 passed {byF1.GoodPassRate}");
+        Assert.True(byF1.SyntheticRejectRate > byQuantile.SyntheticRejectRate);
+        Assert.All(choice.Candidates, c => Assert.Equal((1 - ThresholdSelection.DefectRate) * (1 - c.GoodPassRate) + ThresholdSelection.DefectRate * (1 - c.SyntheticRejectRate), c.ExpectedError, 12));
+        Assert.Contains("threshold.quantile chosen after the search", choice.Describe());
+
+        // Shifted copies count as good parts where they are judged: copies far above every threshold are rejected.
+        var shifted = good.Select(s => s + 10f).ToList();
+        var withShifted = ThresholdSelection.Choose([quantile], good, shifted, synthetic, TestData.Catalog, seed: 3);
+        Assert.Equal(byQuantile.GoodPassRate / 2, withShifted.Candidates[0].GoodPassRate, 12);
+
+        // The same decisions whatever the order; a tie keeps the earlier alternative.
+        Assert.Same(quantile, ThresholdSelection.Choose([quantile, f1], good, [], synthetic, TestData.Catalog, seed: 3).Threshold);
+        var twin = (JsonObject)quantile.DeepClone();
+        Assert.Same(twin, ThresholdSelection.Choose([twin, quantile], good, [], synthetic, TestData.Catalog, seed: 3).Threshold);
+        Assert.Throws<PipelineException>(() => ThresholdSelection.Choose([quantile], good.Take(1).ToList(), [], synthetic, TestData.Catalog, seed: 3));
+    }
+
+    [Fact]
     public void Kendall_tau_matches_known_values()
     {
         Assert.Equal(1.0, Audit.KendallTau([1, 2, 3, 4], [10, 20, 30, 40]));
