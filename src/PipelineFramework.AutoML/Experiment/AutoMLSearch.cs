@@ -172,6 +172,10 @@ public sealed class AutoMLSearch
             _services.Log.Warning($"The threshold was not chosen after the search ({e.Message}); best.json keeps trial {chosen.Number}'s.");
             return null;
         }
+        catch (OperationCanceledException)
+        {
+            return null;   // stopped by the user: a cancelled search writes no best.json
+        }
     }
 
     /// <summary>
