@@ -71,6 +71,8 @@ static partial class Commands
                     var outcome = CategorySearch.Run(search, category, folder, catalog, Services, progress, cancellation);
                     outcomes.Add(outcome);
                     if (cancellation.IsCancellationRequested) break;
+                    var r = outcome.Result;
+                    Console.Error.WriteLine($"[{name}] search ended ({r.StopReason}) after {r.Trials.Count} trials ({r.TrialsRun} this run, {r.TrialsResumed} from trials.jsonl)");
                     if (parse.GetValue(auditOption) && outcome.Result.Chosen is not null)
                     {
                         var audit = Audit.Run(category, outcome.Result.Trials, outcome.Result.Chosen.Number, catalog, Services, space.Objective, auditTrials,

@@ -33,8 +33,12 @@ public sealed record SearchResult(IReadOnlyList<TrialRecord> Trials, IReadOnlyLi
 /// </summary>
 public sealed class AutoMLSearch
 {
-    /// <summary>Consecutive repeated proposals after which the space counts as exhausted.</summary>
-    const int MaxRepeats = 200;
+    /// <summary>
+    /// Consecutive repeated proposals after which the space counts as exhausted. A resumed run's first visit to each
+    /// logged trial is its tuner replaying the earlier run, not a repeat: otherwise a log of 200 trials or more could
+    /// never be extended (a run with a larger --trials stopped at once, "search space exhausted").
+    /// </summary>
+    internal int MaxRepeats { get; init; } = 200;
 
     readonly SearchSpec _space;
     readonly IComponentCatalog _catalog;
@@ -67,6 +71,7 @@ public sealed class AutoMLSearch
         var earlier = LogCompatibility.Check(log.Read(), trainingSet, _space.Pipeline(_space.StartPoint), _space.Objective, log.Path, trainImages.Count);
         var byKey = new Dictionary<string, TrialRecord>();
         foreach (var t in earlier) byKey.TryAdd(t.LookupKey, t);
+        var earlierKeys = byKey.Keys.ToHashSet();
         var trials = new List<TrialRecord>(earlier);
         var elapsedBefore = TimeUsed(earlier);
         var watch = Stopwatch.StartNew();
@@ -119,13 +124,14 @@ public sealed class AutoMLSearch
                     run++;
                     progress?.Report(new SearchProgress(trials.Count, run, logged, Pareto.Choose(trials, Pick.Best), Elapsed(), Budget.Time));
                 }
+                int replayed = 0;
                 foreach (var (proposal, lookup, request) in batch)
                 {
                     var answer = byKey[lookup];
-                    if (request is null && earlier.Contains(answer)) resumed.Add(lookup);
+                    if (request is null && earlierKeys.Contains(lookup) && resumed.Add(lookup)) replayed++;
                     tuner.Tell(proposal, answer.Succeeded ? answer.Validation!.Objective : null);
                 }
-                repeats = requests.Count > 0 ? 0 : repeats + batch.Count;
+                repeats = requests.Count > 0 ? 0 : repeats + batch.Count - replayed;
                 if (repeats >= MaxRepeats && stop == "") stop = "search space exhausted";
             }
             var chosen = Pareto.Choose(trials, Pick);

@@ -76,6 +76,7 @@ public static class CategorySearch
             ["trials"] = o.Result.Trials.Count,
             ["failed_trials"] = o.Result.Trials.Count(t => !t.Succeeded),
             ["search_seconds"] = Math.Round(o.Result.Elapsed.TotalSeconds, 1),
+            ["stop_reason"] = o.Result.StopReason,
             ["chosen_trial"] = o.Result.Chosen?.Number,
             ["validation"] = o.Result.Chosen?.Validation is { } v ? JsonSerializer.SerializeToNode(v) : null,
             ["ms_per_image"] = o.Result.Chosen is { } c ? Math.Round(c.TotalMs, 2) : null,

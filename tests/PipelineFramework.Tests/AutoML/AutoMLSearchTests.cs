@@ -92,6 +92,22 @@ public class AutoMLSearchTests
     }
 
     [Fact]
+    public void A_larger_trial_budget_extends_a_finished_search_however_long_its_log()
+    {
+        var log = new TrialLog(Path.Combine(TestData.TempFolder("automl-extend"), "trials.jsonl"));
+        new AutoMLSearch(AutoMLTestData.AfterBackboneSearch(trials: 8), TestData.Catalog).Run(AutoMLTestData.FewImages, log);
+
+        // The tuner replays the 8 logged trials before it proposes new points; with the repeat limit below the log's
+        // length, that replay once ended the run as "search space exhausted" before any new trial.
+        var extended = new AutoMLSearch(AutoMLTestData.AfterBackboneSearch(trials: 10), TestData.Catalog) { MaxRepeats = 5 }
+            .Run(AutoMLTestData.FewImages, log);
+        Assert.Equal(8, extended.TrialsResumed);
+        Assert.Equal(2, extended.TrialsRun);
+        Assert.Equal("trial budget", extended.StopReason);
+        Assert.Equal(10, log.Read().Count);
+    }
+
+    [Fact]
     public void A_log_of_other_training_images_or_another_validation_is_refused_and_left_as_it_was_and_new_weights_rescore_it()
     {
         var folder = TestData.TempFolder("automl-log-identity");
