@@ -72,7 +72,7 @@ static partial class Commands
                     outcomes.Add(outcome);
                     if (cancellation.IsCancellationRequested) break;
                     var r = outcome.Result;
-                    Console.Error.WriteLine($"[{name}] search ended ({r.StopReason}) after {r.Trials.Count} trials ({r.TrialsRun} this run, {r.TrialsResumed} from trials.jsonl)");
+                    Console.Error.WriteLine($"[{name}] search ended ({r.StopReason}) after {r.Trials.Count} trials ({r.TrialsRun} this run, {r.Trials.Count - r.TrialsRun} from trials.jsonl)");
                     if (parse.GetValue(auditOption) && outcome.Result.Chosen is not null)
                     {
                         var audit = Audit.Run(category, outcome.Result.Trials, outcome.Result.Chosen.Number, catalog, Services, space.Objective, auditTrials,

@@ -68,7 +68,11 @@ public sealed class AutoMLSearch
         if (trainImages.Count < 3)
             throw new PipelineException($"AutoML needs at least 3 good training images (fit, hold-out and synthetic anomalies come from them); got {trainImages.Count}.");
         string trainingSet = LogCompatibility.TrainingSetId(trainImages);
-        var earlier = LogCompatibility.Check(log.Read(), trainingSet, _space.Pipeline(_space.StartPoint), _space.Objective, log.Path, trainImages.Count);
+        var logged = log.Read(out var unreadable);
+        if (unreadable.Count > 0)
+            _services.Log.Warning($"{log.Path}: line{(unreadable.Count == 1 ? "" : "s")} {string.Join(", ", unreadable)} {(unreadable.Count == 1 ? "is not a trial record" : "are not trial records")} " +
+                "(edited or damaged) and skipped: the trials there run again if the tuner proposes them; the rest of the log is used.");
+        var earlier = LogCompatibility.Check(logged, trainingSet, _space.Pipeline(_space.StartPoint), _space.Objective, log.Path, trainImages.Count);
         var byKey = new Dictionary<string, TrialRecord>();
         foreach (var t in earlier) byKey.TryAdd(t.LookupKey, t);
         var earlierKeys = byKey.Keys.ToHashSet();
@@ -86,6 +90,8 @@ public sealed class AutoMLSearch
             var tuner = TunerFactory.Create(TunerName, _space, _space.Seed);
             int run = 0, repeats = 0;
             var resumed = new HashSet<string>();
+            // After the highest logged number, not the count: a skipped line must not give two trials one number.
+            int nextNumber = trials.Count == 0 ? 0 : trials.Max(t => t.Number) + 1;
             string stop = "";
             while (stop == "")
             {
@@ -106,7 +112,7 @@ public sealed class AutoMLSearch
                     var pipeline = runner.TryCreate(json, out _);
                     string lookup = TrialKeys.Lookup(pipeline is null ? TrialRunner.KeyOfJson(json) : TrialRunner.KeyOf(pipeline), proposal.Fraction);
                     bool known = byKey.ContainsKey(lookup) || batch.Any(b => b.LookupKey == lookup);
-                    var request = known ? null : new TrialRequest(trials.Count + newTrials++, proposal, json);
+                    var request = known ? null : new TrialRequest(nextNumber + newTrials++, proposal, json);
                     batch.Add((proposal, lookup, request));
                 }
                 if (batch.Count == 0) break;
@@ -117,12 +123,13 @@ public sealed class AutoMLSearch
                 catch (OperationCanceledException) { stop = "cancelled"; break; }
                 foreach (var record in records)
                 {
-                    var logged = record with { SearchSeconds = Math.Round(Elapsed().TotalSeconds, 3), TrainingSet = trainingSet };
-                    log.Append(logged);
-                    trials.Add(logged);
-                    byKey.TryAdd(logged.LookupKey, logged);
+                    var finished = record with { SearchSeconds = Math.Round(Elapsed().TotalSeconds, 3), TrainingSet = trainingSet };
+                    log.Append(finished);
+                    trials.Add(finished);
+                    byKey.TryAdd(finished.LookupKey, finished);
+                    nextNumber = Math.Max(nextNumber, finished.Number + 1);
                     run++;
-                    progress?.Report(new SearchProgress(trials.Count, run, logged, Pareto.Choose(trials, Pick.Best), Elapsed(), Budget.Time));
+                    progress?.Report(new SearchProgress(trials.Count, run, finished, Pareto.Choose(trials, Pick.Best), Elapsed(), Budget.Time));
                 }
                 int replayed = 0;
                 foreach (var (proposal, lookup, request) in batch)

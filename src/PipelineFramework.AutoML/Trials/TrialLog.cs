@@ -81,18 +81,27 @@ public sealed class TrialLog(string path)
     static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
     public string Path { get; } = path;
 
-    public IReadOnlyList<TrialRecord> Read()
+    public IReadOnlyList<TrialRecord> Read() => Read(out _);
+
+    /// <param name="unreadableLines">Line numbers (from 1) of lines that are not trial records, a torn last line excepted.</param>
+    public IReadOnlyList<TrialRecord> Read(out IReadOnlyList<int> unreadableLines)
     {
+        var unreadable = new List<int>();
+        unreadableLines = unreadable;
         if (!File.Exists(Path)) return [];
+        var text = File.ReadAllText(Path);
+        var lines = text.Split('\n');
         var records = new List<TrialRecord>();
-        foreach (var line in File.ReadAllLines(Path))
+        for (int i = 0; i < lines.Length; i++)
         {
-            if (string.IsNullOrWhiteSpace(line)) continue;
+            if (string.IsNullOrWhiteSpace(lines[i])) continue;
+            bool tornLast = i == lines.Length - 1;   // a complete log ends in a newline, so its last piece is empty
             try
             {
-                if (JsonSerializer.Deserialize<TrialRecord>(line, Json) is { } record) records.Add(record);
+                if (JsonSerializer.Deserialize<TrialRecord>(lines[i], Json) is { } record) { records.Add(record); continue; }
             }
-            catch (JsonException) { /* a torn last line from a killed run: that trial runs again */ }
+            catch (JsonException) { }
+            if (!tornLast) unreadable.Add(i + 1);   // a torn last line is a killed run's: that trial runs again, unremarked
         }
         return records;
     }

@@ -108,6 +108,28 @@ public class AutoMLSearchTests
     }
 
     [Fact]
+    public void A_damaged_line_inside_the_log_is_named_and_skipped_and_new_trials_never_reuse_a_number()
+    {
+        var log = new TrialLog(Path.Combine(TestData.TempFolder("automl-damaged"), "trials.jsonl"));
+        new AutoMLSearch(AutoMLTestData.AfterBackboneSearch(trials: 4), TestData.Catalog).Run(AutoMLTestData.FewImages, log);
+        var lines = File.ReadAllLines(log.Path);
+        lines[1] = "{\"trial\": 1, \"status\": \"ok\", edited by hand";
+        File.WriteAllLines(log.Path, lines);
+        log.Read(out var unreadable);
+        Assert.Equal([2], unreadable);
+
+        var warnings = new RecordingLog();
+        var resumed = new AutoMLSearch(AutoMLTestData.AfterBackboneSearch(trials: 6), TestData.Catalog, HostServices.None with { Log = warnings })
+            .Run(AutoMLTestData.FewImages, log);
+        Assert.Contains(warnings.Lines, l => l.Contains("trials.jsonl: line 2 is not a trial record") && l.Contains("skipped"));
+        Assert.Equal(3, resumed.TrialsResumed);
+        Assert.Equal(3, resumed.TrialsRun);
+        var numbers = log.Read().Select(t => t.Number).ToList();
+        Assert.Equal(numbers.Count, numbers.Distinct().Count());
+        Assert.Equal([0, 2, 3, 4, 5, 6], numbers.Order());
+    }
+
+    [Fact]
     public void A_log_of_other_training_images_or_another_validation_is_refused_and_left_as_it_was_and_new_weights_rescore_it()
     {
         var folder = TestData.TempFolder("automl-log-identity");
