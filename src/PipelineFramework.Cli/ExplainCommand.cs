@@ -45,7 +45,7 @@ static partial class Commands
                 var json = new JsonObject
                 {
                     ["image"] = result.Id, ["score"] = result.Score, ["raw_score"] = result.RawScore, ["threshold"] = model.Threshold,
-                    ["is_anomaly"] = result.IsAnomaly,
+                    ["is_anomaly"] = result.IsAnomaly, ["input_warning"] = result.InputWarning,
                     ["explanation"] = ExplanationJson.ToJson(first),
                     ["follow_ups"] = new JsonArray(answers.Skip(1).Select(a => (JsonNode)new JsonObject
                     {
@@ -56,6 +56,7 @@ static partial class Commands
                 return ExitCodes.Ok;
             }
             var c = CultureInfo.InvariantCulture;
+            if (result.InputWarning is { } unlike) Console.Error.WriteLine($"warning: {unlike}");
             Console.WriteLine($"{result.Id}: {first.Verdict}, score {result.Score.ToString("0.000", c)} (raw {result.RawScore.ToString("0.###", c)}, threshold {model.Threshold.ToString("0.###", c)})");
             foreach (var (question, answer) in answers)
             {

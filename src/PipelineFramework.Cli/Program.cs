@@ -145,7 +145,8 @@ namespace PipelineFramework.Cli
                 var results = fitted.Inspect(images, new ConsoleProgress(), cancellation);
                 Console.WriteLine($"{"score",7} {"verdict",-9} image");
                 foreach (var r in results)
-                    Console.WriteLine($"{r.Score,7:0.000} {(r.IsAnomaly ? "ANOMALY" : "ok"),-9} {r.Id}");
+                    Console.WriteLine($"{r.Score,7:0.000} {(r.IsAnomaly ? "ANOMALY" : "ok"),-9} {r.Id}{(r.InputWarning is null ? "" : "  (unlike the fitted images)")}");
+                WarnUnlikeImages(results);
                 if (outPath is not null)
                 {
                     var json = new JsonObject
@@ -298,10 +299,19 @@ namespace PipelineFramework.Cli
             return pipeline;
         }
 
+        /// <summary>Why images were flagged as unlike the fitted ones: each of the first few, then a count.</summary>
+        internal static void WarnUnlikeImages(IReadOnlyList<InspectionResult> results)
+        {
+            const int shown = 5;
+            var unlike = results.Where(r => r.InputWarning is not null).ToList();
+            foreach (var r in unlike.Take(shown)) Console.Error.WriteLine($"warning: {r.Id}: {r.InputWarning}");
+            if (unlike.Count > shown) Console.Error.WriteLine($"warning: {unlike.Count - shown} more images are unlike the fitted images (input_warning in --out).");
+        }
+
         /// <summary>One result as <c>pf score --out</c> writes it: verdict, regions, rule results, per-stage timings.</summary>
         static JsonObject ResultJson(InspectionResult r) => new()
         {
-            ["path"] = r.Id, ["score"] = r.Score, ["raw_score"] = r.RawScore, ["is_anomaly"] = r.IsAnomaly,
+            ["path"] = r.Id, ["score"] = r.Score, ["raw_score"] = r.RawScore, ["is_anomaly"] = r.IsAnomaly, ["input_warning"] = r.InputWarning,
             ["regions"] = new JsonArray(r.Regions.Select(g => (JsonNode)new JsonObject
             {
                 ["box"] = new JsonArray(g.ImageBox.X, g.ImageBox.Y, g.ImageBox.Width, g.ImageBox.Height),

@@ -184,7 +184,7 @@ sealed class InspectionQueue : IAsyncDisposable
                 Id = job.Id, Category = job.Category, ReceivedUtc = job.ReceivedUtc, IsAnomaly = result.IsAnomaly, Score = result.Score,
                 RawScore = result.RawScore, Threshold = model.Threshold, ModelId = result.ModelId, ModelVersion = served.Version,
                 MapWidth = result.RawMap.Width, MapHeight = result.RawMap.Height, Regions = result.Regions, Rules = result.Rules,
-                Timings = result.Timings, ImageFile = imageFile, HeatFile = heatFile,
+                Timings = result.Timings, ImageFile = imageFile, HeatFile = heatFile, InputWarning = result.InputWarning,
             },
         };
     }

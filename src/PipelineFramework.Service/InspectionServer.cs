@@ -403,6 +403,7 @@ public sealed class InspectionServer : IAsyncDisposable
             ["score"] = r.Score,
             ["rawScore"] = r.RawScore,
             ["threshold"] = r.Threshold,
+            ["inputWarning"] = r.InputWarning,
             ["regions"] = JsonSerializer.SerializeToNode(r.Regions, ModelJson),
             ["rules"] = JsonSerializer.SerializeToNode(r.Rules, ModelJson),
             ["model"] = new JsonObject { ["id"] = r.ModelId, ["version"] = r.ModelVersion },

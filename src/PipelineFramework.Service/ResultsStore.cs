@@ -27,6 +27,8 @@ public sealed record StoredInspection
     public string? ImageFile { get; init; }
     /// <summary>The reject's raw heat map (see <see cref="RejectOverlay"/>); the overlay PNG is drawn from it on first view.</summary>
     public string? HeatFile { get; init; }
+    /// <summary>Why the image is unlike the model's fitted images (<see cref="Core.Engine.InspectionResult.InputWarning"/>); null when it is like them.</summary>
+    public string? InputWarning { get; init; }
 }
 
 public sealed record StoredExplanation(string InspectionId, DateTime AskedUtc, string? Question, string Verdict, string Summary,
@@ -68,6 +70,8 @@ public sealed class ResultsStore : IDisposable
               question TEXT, verdict TEXT NOT NULL, summary TEXT NOT NULL, reasons TEXT NOT NULL, source TEXT NOT NULL);
             CREATE INDEX IF NOT EXISTS explanations_inspection ON explanations (inspection_id, seq);
             """);
+        // Added 2026-11-28: a results.db written before gets the column, its rows null (nothing was flagged then).
+        if (!HasColumn(db, "inspections", "input_warning")) Execute(db, "ALTER TABLE inspections ADD COLUMN input_warning TEXT;");
     }
 
     public string DatabasePath { get; }
@@ -125,8 +129,8 @@ public sealed class ResultsStore : IDisposable
                 insert.Transaction = tx;
                 insert.CommandText = """
                     INSERT INTO inspections (id, category, received_utc, is_anomaly, score, raw_score, threshold, model_id, model_version,
-                      map_width, map_height, regions, rules, timings, image_file, heat_file)
-                    VALUES ($id, $category, $received, $anomaly, $score, $raw, $threshold, $model, $version, $mw, $mh, $regions, $rules, $timings, $image, $heat)
+                      map_width, map_height, regions, rules, timings, image_file, heat_file, input_warning)
+                    VALUES ($id, $category, $received, $anomaly, $score, $raw, $threshold, $model, $version, $mw, $mh, $regions, $rules, $timings, $image, $heat, $unlike)
                     """;
                 foreach (var r in batch)
                 {
@@ -147,6 +151,7 @@ public sealed class ResultsStore : IDisposable
                     insert.Parameters.AddWithValue("$timings", JsonSerializer.Serialize(r.Timings, Json));
                     insert.Parameters.AddWithValue("$image", (object?)r.ImageFile ?? DBNull.Value);
                     insert.Parameters.AddWithValue("$heat", (object?)r.HeatFile ?? DBNull.Value);
+                    insert.Parameters.AddWithValue("$unlike", (object?)r.InputWarning ?? DBNull.Value);
                     insert.ExecuteNonQuery();
                 }
                 tx.Commit();
@@ -261,7 +266,7 @@ public sealed class ResultsStore : IDisposable
         catch (SqliteException) { return false; }
     }
 
-    const string Columns = "id, category, received_utc, is_anomaly, score, raw_score, threshold, model_id, model_version, map_width, map_height, regions, rules, timings, image_file, heat_file";
+    const string Columns = "id, category, received_utc, is_anomaly, score, raw_score, threshold, model_id, model_version, map_width, map_height, regions, rules, timings, image_file, heat_file, input_warning";
 
     static StoredInspection Read(SqliteDataReader r) => new()
     {
@@ -272,7 +277,16 @@ public sealed class ResultsStore : IDisposable
         Rules = JsonSerializer.Deserialize<List<RuleResult>>(r.GetString(12), Json) ?? [],
         Timings = JsonSerializer.Deserialize<Dictionary<string, double>>(r.GetString(13), Json) ?? [],
         ImageFile = r.IsDBNull(14) ? null : r.GetString(14), HeatFile = r.IsDBNull(15) ? null : r.GetString(15),
+        InputWarning = r.IsDBNull(16) ? null : r.GetString(16),
     };
+
+    static bool HasColumn(SqliteConnection db, string table, string column)
+    {
+        using var command = db.CreateCommand();
+        command.CommandText = $"SELECT 1 FROM pragma_table_info('{table}') WHERE name = $column";
+        command.Parameters.AddWithValue("$column", column);
+        return command.ExecuteScalar() is not null;
+    }
 
     // Fixed-width UTC text sorts in time order.
     static string Time(DateTime utc) => utc.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", CultureInfo.InvariantCulture);

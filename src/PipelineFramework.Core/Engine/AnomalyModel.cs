@@ -26,7 +26,7 @@ public sealed class AnomalyModel : IDisposable
         Services = services;
         Catalog = catalog;
         _stages = stages;
-        _settings = InspectionSettings.For(spec, manifest.Threshold.Value, manifest.Normalization, manifest.ModelId);
+        _settings = InspectionSettings.For(spec, manifest.Threshold.Value, manifest.Normalization, manifest.ModelId, manifest.Training.ImageSizes);
     }
 
     public ModelManifest Manifest { get; }

@@ -93,12 +93,17 @@ public sealed class AnomalyPipeline
             // One pass: decode, fingerprint and run the backbone over every image; the split then only gathers maps.
             var sources = ImageSource.FromFiles(goodImages);
             var fingerprints = new string[goodImages.Count];
+            var sizes = new (int Width, int Height)[goodImages.Count];
             var pixels = new Explain.GoodPixels.Collector(goodImages.Count);
             var parts = new List<LayerMaps>();
             Batches.ForEach(goodImages.Count, batch, (start, count) =>
             {
                 var images = Batches.Decode(sources.Skip(start).Take(count).ToList(), Preprocessing);
-                for (int i = 0; i < count; i++) fingerprints[start + i] = Fingerprint(images[i].Image);
+                for (int i = 0; i < count; i++)
+                {
+                    fingerprints[start + i] = Fingerprint(images[i].Image);
+                    sizes[start + i] = (images[i].OriginalWidth, images[i].OriginalHeight);
+                }
                 Parallel.For(0, count, i => pixels.Add(start + i, images[i].Image));
                 parts.Add(backbone.Run(images.Select(i => i.Image).ToList()));
             }, progress, "backbone", cancellation);
@@ -158,6 +163,7 @@ public sealed class AnomalyPipeline
                 TrainingSyntheticMaps = trainingSynthetic,
                 TrainingSyntheticMasks = trainingMasks,
                 GoodPixels = pixels.Build(fitIndices, holdoutIndices),
+                GoodImageSizes = GoodImageSizes.Of(sizes),
             };
         }
         catch
@@ -248,7 +254,7 @@ public sealed class AnomalyPipeline
             var logic = new List<IFittedLogicCheck>();
             if (LogicChecks.Count > 0)
             {
-                var settings = InspectionSettings.For(Spec, decision.Threshold, normalization, modelId);
+                var settings = InspectionSettings.For(Spec, decision.Threshold, normalization, modelId, prepared.GoodImageSizes);
                 var holdout = calibration.InspectMaps(prepared.HoldoutMaps, prepared.Holdout, prepared.HoldoutImages, settings);
                 var subjects = holdout.Select((r, i) => new InspectionSubject
                 {
@@ -283,7 +289,7 @@ public sealed class AnomalyPipeline
                 Threshold = new ThresholdManifest(decision.Threshold, Spec.Threshold.Type, decision.Rationale),
                 Normalization = normalization,
                 Training = new TrainingManifest(prepared.FitImages.Count, prepared.HoldoutImages.Count, syntheticScores.Count, watch.Elapsed.TotalSeconds,
-                    [shape.Height, shape.Width, shape.Dim], SyntheticAuroc(goodScores, syntheticScores)) { DuplicateImages = prepared.DuplicateImages },
+                    [shape.Height, shape.Width, shape.Dim], SyntheticAuroc(goodScores, syntheticScores)) { DuplicateImages = prepared.DuplicateImages, ImageSizes = prepared.GoodImageSizes },
             };
             return new AnomalyModel(manifest, Spec, new FittedStages(prepared.Backbone.Acquire(), embedding, scorer, logic, Services, prepared.GoodPixels), Services, Catalog);
         }

@@ -228,6 +228,7 @@ sealed class FittedStages : IDisposable
                 Rules = rules[i],
                 Timings = timings,
                 ModelId = settings.ModelId,
+                InputWarning = settings.GoodImageSizes?.Unlike(images[i].OriginalWidth, images[i].OriginalHeight),
             };
         }
         return results;
@@ -257,8 +258,9 @@ sealed class FittedStages : IDisposable
 
 /// <summary>What inspection needs besides the fitted components: geometry, map smoothing, image score, threshold, normalisation.</summary>
 sealed record InspectionSettings(Preprocessing Preprocessing, double Sigma, double Threshold,
-    ModelFiles.ScoreNormalization? Normalization, string ModelId, ImageScoreMode ImageScore = ImageScoreMode.Max)
+    ModelFiles.ScoreNormalization? Normalization, string ModelId, ImageScoreMode ImageScore = ImageScoreMode.Max, GoodImageSizes? GoodImageSizes = null)
 {
-    public static InspectionSettings For(PipelineSpec spec, double threshold, ModelFiles.ScoreNormalization? normalization, string modelId) =>
-        new(spec.Preprocessing, spec.Map.Sigma, threshold, normalization, modelId, spec.Map.ImageScore);
+    public static InspectionSettings For(PipelineSpec spec, double threshold, ModelFiles.ScoreNormalization? normalization, string modelId,
+        GoodImageSizes? goodImageSizes) =>
+        new(spec.Preprocessing, spec.Map.Sigma, threshold, normalization, modelId, spec.Map.ImageScore, goodImageSizes);
 }

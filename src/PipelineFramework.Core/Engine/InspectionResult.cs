@@ -29,6 +29,11 @@ public sealed record InspectionResult
     public IReadOnlyDictionary<string, double> Timings { get; init; } = new Dictionary<string, double>();
     /// <summary>Id of the model that gave this verdict (recorded in its manifest).</summary>
     public string ModelId { get; init; } = "";
+    /// <summary>
+    /// Set when the image's size or aspect ratio is unlike the good images the model was fitted on (see
+    /// <see cref="Images.GoodImageSizes"/>): the verdict stands, but it compares the part with parts seen otherwise.
+    /// </summary>
+    public string? InputWarning { get; init; }
 
     /// <summary>True when the score alone is above the threshold (a failed rule can also make a part anomalous).</summary>
     public bool ScoreAboveThreshold(double threshold) => RawScore > threshold;

@@ -46,6 +46,9 @@ public sealed class PreparedSet : IDisposable
     /// </summary>
     internal Explain.GoodPixels? GoodPixels { get; init; }
 
+    /// <summary>Sizes of all the good images (fitting and hold-out) as decoded; the model keeps them to flag unlike images.</summary>
+    public GoodImageSizes? GoodImageSizes { get; init; }
+
     /// <summary>Images the backbone has run on so far, through this set and every model fitted from it.</summary>
     public long BackboneImages => Backbone.ImagesRun;
 
@@ -76,6 +79,7 @@ public sealed class PreparedSet : IDisposable
             FitImages = all ? FitImages : fitIndices.Select(i => FitImages[i]).ToArray(),
             HoldoutImages = HoldoutImages,
             DuplicateImages = DuplicateImages,
+            GoodImageSizes = GoodImageSizes,
             FitMaps = all ? FitMaps : FitMaps.Gather(fitIndices),
             HoldoutMaps = HoldoutMaps,
             Holdout = Holdout,

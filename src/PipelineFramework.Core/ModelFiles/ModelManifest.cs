@@ -43,6 +43,7 @@ public sealed record ModelManifest
         if (!double.IsFinite(Normalization.Center) || !(Normalization.Scale > 0) || !double.IsFinite(Normalization.Scale))
             return $"normalization center {Normalization.Center} and scale {Normalization.Scale} must be finite with scale > 0";
         if (Components.Count == 0) return "components is empty";
+        if (Training.ImageSizes?.Problem() is { } sizes) return sizes;
         foreach (var (stage, component) in Components)
         {
             if (component is null) return $"components.{stage} is null";
@@ -78,6 +79,8 @@ public sealed record TrainingManifest(int FitImages, int HoldoutImages, int Synt
 {
     /// <summary>Training images that repeated another one's pixels (kept on one side of the hold-out split).</summary>
     public int DuplicateImages { get; init; }
+    /// <summary>Sizes of the good images as decoded (absent in files written before 2026-11-28: nothing is flagged then).</summary>
+    public Images.GoodImageSizes? ImageSizes { get; init; }
 }
 
 /// <summary>

@@ -92,6 +92,49 @@ public class ServiceApiTests(ServiceModels models)
     }
 
     [Fact]
+    public async Task An_image_unlike_the_fitted_ones_is_flagged_in_the_answer_and_the_store_and_an_older_results_file_gains_the_column()
+    {
+        // results.db as the service wrote it before input_warning existed, with one part in it.
+        var data = TestData.TempFolder("service-older-db");
+        using (var db = new SqliteConnection($"Data Source={Path.Combine(data, "results.db")}"))
+        {
+            db.Open();
+            using var create = db.CreateCommand();
+            create.CommandText = """
+                CREATE TABLE inspections (
+                  id TEXT PRIMARY KEY, category TEXT NOT NULL, received_utc TEXT NOT NULL, is_anomaly INTEGER NOT NULL,
+                  score REAL NOT NULL, raw_score REAL NOT NULL, threshold REAL NOT NULL, model_id TEXT NOT NULL, model_version INTEGER NOT NULL,
+                  map_width INTEGER NOT NULL, map_height INTEGER NOT NULL, regions TEXT NOT NULL, rules TEXT NOT NULL, timings TEXT NOT NULL,
+                  image_file TEXT, heat_file TEXT);
+                INSERT INTO inspections VALUES ('older', 'hazelnut', '2026-11-27T10:00:00.0000000Z', 0, 0.1, 1.0, 2.0, 'm', 1, 224, 224, '[]', '[]', '{}', NULL, NULL);
+                """;
+            create.ExecuteNonQuery();
+        }
+        SqliteConnection.ClearAllPools();
+        var thumbnailFolder = TestData.TempFolder("service-thumbnail");
+        var thumbnail = Path.Combine(thumbnailFolder, "thumbnail.png");
+        var part = Core.Images.ImageLoader.LoadRgb(ServiceModels.GoodHazelnut);
+        Core.Images.ImageLoader.SavePng(Core.Images.Resample.Resize(part, part.Height / 8, part.Width / 8), thumbnail);
+
+        await using (var service = await RunningService.StartAsync(models, o => o with { DataFolder = data }))
+        {
+            service.KeepDataFolder = true;
+            var odd = await service.InspectAsync("hazelnut", thumbnail);
+            Assert.Contains("shorter side", (string)odd["inputWarning"]!);
+            var good = await service.InspectAsync("hazelnut", ServiceModels.GoodHazelnut);
+            Assert.Null(good["inputWarning"]);
+
+            var listed = (await Json(service.Client, "/v1/inspections"))["inspections"]!.AsArray();
+            Assert.Equal(3, listed.Count);
+            Assert.Equal((string)odd["inputWarning"]!, (string)listed.Single(i => (string)i!["id"]! == (string)odd["id"]!)!["inputWarning"]!);
+            Assert.Null(listed.Single(i => (string)i!["id"]! == "older")!["inputWarning"]);
+        }
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(data, recursive: true);
+        Directory.Delete(thumbnailFolder, recursive: true);
+    }
+
+    [Fact]
     public async Task Multipart_upload_scores_like_raw_bytes()
     {
         await using var service = await RunningService.StartAsync(models);
