@@ -28,7 +28,14 @@ public sealed record CategoryResult(
     public IReadOnlyList<MaskProblem> MaskProblems { get; init; } = [];
     /// <summary>Entries named like images that are not regular files (FIFOs, devices, broken links), not evaluated.</summary>
     public IReadOnlyList<string> SkippedFiles { get; init; } = [];
+    /// <summary>Test images unlike the good training images in size or aspect ratio (<see cref="InspectionResult.InputWarning"/>), with the reason.</summary>
+    public IReadOnlyList<UnlikeImage> UnlikeImages { get; init; } = [];
 }
+
+/// <summary>A test image unlike the good training images, and how.</summary>
+public sealed record UnlikeImage(
+    [property: JsonPropertyName("image")] string Image,
+    [property: JsonPropertyName("warning")] string Warning);
 
 /// <summary>A defective test image whose ground-truth mask cannot be used, and why.</summary>
 public sealed record MaskProblem(
@@ -146,6 +153,7 @@ public static class Evaluator
         {
             MaskProblems = maskProblems.OfType<MaskProblem>().ToList(),
             SkippedFiles = data.Skipped,
+            UnlikeImages = results.Where(r => r.InputWarning is not null).Select(r => new UnlikeImage(r.Id, r.InputWarning!)).ToList(),
         };
 
         WriteMetrics(result, model, Path.Combine(outputFolder, "metrics.json"));
@@ -252,6 +260,8 @@ public static class Evaluator
         json["mask_problem_count"] = result.MaskProblems.Count;
         json["mask_problems"] = JsonSerializer.SerializeToNode(result.MaskProblems, Json);
         json["skipped_files"] = new JsonArray(result.SkippedFiles.Select(f => (JsonNode)f).ToArray());
+        json["unlike_image_count"] = result.UnlikeImages.Count;
+        json["unlike_images"] = JsonSerializer.SerializeToNode(result.UnlikeImages, Json);
         json["machine"] = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}";
         // The device is the host's run-time choice, so it is reported with the run, never stored in the model.
         json["device"] = model.Services.Device.ToString().ToLowerInvariant();
@@ -350,6 +360,9 @@ public static class Evaluator
             table.AppendLine($"{r.Category}: logical anomalies image AUROC {F(r.Metrics.LogicalAuroc)}, structural {F(r.Metrics.StructuralAuroc)}");
         foreach (var f in failures)
             table.AppendLine($"{f.Category,-16} FAILED: {f.Error}");
+        foreach (var r in results.Where(r => r.UnlikeImages.Count > 0))
+            table.AppendLine($"{r.Category}: {r.UnlikeImages.Count} test images unlike the good training images in size or aspect ratio, scored as they are " +
+                $"(first: {r.UnlikeImages[0].Warning}); see unlike_images in {Path.Combine(r.OutputFolder, "metrics.json")}");
         foreach (var r in results.Where(r => r.MaskProblems.Count > 0))
             table.AppendLine($"{r.Category}: {r.MaskProblems.Count} defective images without a usable mask, left out of the pixel metrics " +
                 $"({r.Metrics.PixelMetricImages} of {r.TestImages} images counted); see mask_problems in {Path.Combine(r.OutputFolder, "metrics.json")}");

@@ -19,6 +19,7 @@ public class EvaluatorTests
             Assert.NotNull(metrics[key]);
         Assert.Equal(28, metrics["train_images"]!.GetValue<int>());
         Assert.Equal(23, metrics["test_images"]!.GetValue<int>());
+        Assert.Equal(0, metrics["unlike_image_count"]!.GetValue<int>());
         Assert.True(metrics["image_auroc"]!.GetValue<double>() >= 0.95, $"image AUROC {metrics["image_auroc"]}");
         Assert.True(metrics["pixel_auroc"]!.GetValue<double>() >= 0.9, $"pixel AUROC {metrics["pixel_auroc"]}");
 
@@ -47,6 +48,33 @@ public class DatasetRootEvaluationTests
             Directory.CreateDirectory(dir.Replace(source, target));
         foreach (var file in Directory.GetFiles(source, "*", SearchOption.AllDirectories))
             File.Copy(file, file.Replace(source, target));
+    }
+
+    [Fact]
+    public void A_test_image_unlike_the_training_images_is_scored_and_listed_with_the_reason()
+    {
+        var category = Path.Combine(TestData.TempFolder("unlike-test-image"), "hazelnut");
+        CopyTree(TestData.Hazelnut, category);
+        var good = Directory.GetFiles(Path.Combine(category, "test", "good")).Order().First();
+        var part = Core.Images.ImageLoader.LoadRgb(good);
+        File.Delete(good);
+        var thumbnail = Path.ChangeExtension(good, ".png");
+        Core.Images.ImageLoader.SavePng(Core.Images.Resample.Resize(part, part.Height / 8, part.Width / 8), thumbnail);
+
+        var pipeline = AnomalyPipeline.FromJson("""
+            { "name": "unlike-test", "features": { "type": "features.onnx" }, "scoring": { "type": "scoring.padim", "reducedDim": 32 } }
+            """, TestData.Catalog);
+        var outDir = TestData.TempFolder("unlike-test-image-out");
+        var result = Evaluator.Run(pipeline, category, outDir).Single();
+
+        Assert.Equal(23, result.TestImages);
+        var unlike = Assert.Single(result.UnlikeImages);
+        Assert.Equal(thumbnail, unlike.Image);
+        Assert.Contains("shorter side", unlike.Warning);
+        var metrics = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "metrics.json")))!;
+        Assert.Equal(1, metrics["unlike_image_count"]!.GetValue<int>());
+        Assert.Equal(thumbnail, metrics["unlike_images"]![0]!["image"]!.GetValue<string>());
+        Assert.Contains("1 test images unlike the good training images", Evaluator.FormatTable([result]));
     }
 
     [Fact]
