@@ -109,6 +109,7 @@ public sealed class VisualAnomalyEstimator : IEstimator<VisualAnomalyTransformer
             ShapeColumn(VisualAnomalyColumns.RawScore, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Single),
             ShapeColumn(VisualAnomalyColumns.IsAnomaly, SchemaShape.Column.VectorKind.Scalar, BooleanDataViewType.Instance),
             ShapeColumn(VisualAnomalyColumns.AnomalyMap, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single),
+            ShapeColumn(VisualAnomalyColumns.InputWarning, SchemaShape.Column.VectorKind.Scalar, TextDataViewType.Instance),
             .. ExplanationColumnName is null ? Array.Empty<SchemaShape.Column>()
                 : [ShapeColumn(ExplanationColumnName, SchemaShape.Column.VectorKind.Scalar, TextDataViewType.Instance)],
         ]));
@@ -180,6 +181,8 @@ public static class VisualAnomalyColumns
     public const string IsAnomaly = "IsAnomaly";
     /// <summary>Normalised heat map, row-major, at the model's input size (MapHeight x MapWidth: the crop, or the fit size of an aspect-keeping input).</summary>
     public const string AnomalyMap = "AnomalyMap";
+    /// <summary>Why the image is unlike the good images the model was fitted on (size, aspect ratio); empty when it is like them.</summary>
+    public const string InputWarning = "InputWarning";
     /// <summary>The explainer's summary of why the part got its verdict (only when asked for).</summary>
     public const string Explanation = "Explanation";
 

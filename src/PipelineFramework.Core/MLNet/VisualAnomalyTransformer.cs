@@ -8,7 +8,8 @@ namespace PipelineFramework.Core.MLNet;
 /// <summary>
 /// A fitted visual anomaly model as an ML.NET transformer. It appends <c>Score</c> (normalised, higher = more anomalous,
 /// 0.5 = the threshold), <c>PredictedLabel</c> (ML.NET's anomaly convention; equal to <c>IsAnomaly</c>), <c>RawScore</c>,
-/// <c>IsAnomaly</c>, <c>AnomalyMap</c> and, when asked for, <c>Explanation</c>.
+/// <c>IsAnomaly</c>, <c>AnomalyMap</c>, <c>InputWarning</c> (empty, or why the image is unlike the fitted ones) and, when
+/// asked for, <c>Explanation</c>.
 /// <see cref="Transform"/> is lazy and streams: a cursor scores one batch (the pipeline's <c>calibration.batchSize</c>)
 /// when it reaches it, so memory stays bounded for any number of rows. It is also a row-to-row mapper, so
 /// <c>mlContext.Model.CreatePredictionEngine</c> scores one image at a time. Save with <see cref="SaveModel"/> (the
@@ -49,7 +50,7 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
     IReadOnlyList<string> OutputNames =>
     [
         VisualAnomalyColumns.Score, VisualAnomalyColumns.PredictedLabel, VisualAnomalyColumns.RawScore,
-        VisualAnomalyColumns.IsAnomaly, VisualAnomalyColumns.AnomalyMap, .. ExplanationColumnName is null ? Array.Empty<string>() : [ExplanationColumnName],
+        VisualAnomalyColumns.IsAnomaly, VisualAnomalyColumns.AnomalyMap, VisualAnomalyColumns.InputWarning, .. ExplanationColumnName is null ? Array.Empty<string>() : [ExplanationColumnName],
     ];
 
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
@@ -64,6 +65,7 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
         builder.AddColumn(VisualAnomalyColumns.RawScore, NumberDataViewType.Single);
         builder.AddColumn(VisualAnomalyColumns.IsAnomaly, BooleanDataViewType.Instance);
         builder.AddColumn(VisualAnomalyColumns.AnomalyMap, new VectorDataViewType(NumberDataViewType.Single, Model.MapHeight, Model.MapWidth));
+        builder.AddColumn(VisualAnomalyColumns.InputWarning, TextDataViewType.Instance);
         if (ExplanationColumnName is not null) builder.AddColumn(ExplanationColumnName, TextDataViewType.Instance);
         return builder.ToSchema();
     }
@@ -97,6 +99,7 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
                 var map = current().NormalizedMap(Model.Normalization);
                 v = new VBuffer<float>(map.Values.Length, map.Values);
             }),
+            VisualAnomalyColumns.InputWarning => (ValueGetter<ReadOnlyMemory<char>>)((ref ReadOnlyMemory<char> v) => v = (current().InputWarning ?? "").AsMemory()),
             _ when column.Name == ExplanationColumnName => ExplanationGetter(current),
             _ => throw new InvalidOperationException($"Unknown column '{column.Name}'."),
         };

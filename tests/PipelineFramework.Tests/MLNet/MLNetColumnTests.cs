@@ -179,6 +179,22 @@ public class MLNetColumnTests : IClassFixture<MLNetColumnTests.FittedHazelnut>
     }
 
     [Fact]
+    public void InputWarning_column_says_why_an_image_is_unlike_the_fitted_ones_and_is_empty_for_the_rest()
+    {
+        var folder = TestData.TempFolder("mlnet-unlike");
+        var part = Core.Images.ImageLoader.LoadRgb(_fixture.Test[0].Path);
+        var strip = Path.Combine(folder, "strip.png");
+        Core.Images.ImageLoader.SavePng(Core.Images.Resample.Resize(part, part.Height / 10, part.Width), strip);
+        var paths = _fixture.Test.Select(t => t.Path).Append(strip).ToList();
+
+        var scored = _fixture.Model.Transform(ML.Data.LoadFromEnumerable(paths.Select(p => new PathRow { ImagePath = p })));
+        var warnings = scored.GetColumn<string>(VisualAnomalyColumns.InputWarning).ToList();
+        Assert.All(warnings.Take(_fixture.Test.Count), w => Assert.Equal("", w));
+        Assert.Contains("aspect ratio", warnings[^1]);
+        Assert.Equal(_fixture.Model.Model.Inspect([strip])[0].InputWarning, warnings[^1]);
+    }
+
+    [Fact]
     public void Explanation_column_holds_the_offline_explainers_summary()
     {
         var model = _fixture.Model.WithExplanation();
