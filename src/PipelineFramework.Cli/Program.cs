@@ -142,11 +142,20 @@ namespace PipelineFramework.Cli
                     OutputPaths.CheckFolder("--maps", mapsDir, [new(scoredFolder ?? Path.GetDirectoryName(Path.GetFullPath(imagesArgument))!, "the folder of the images to score (--images)")]);
 
                 using var fitted = AnomalyModel.Load(modelPath, catalog, Services, cancellation);
-                var results = fitted.Inspect(images, new ConsoleProgress(), cancellation);
+                var outcomes = fitted.InspectReadable(ImageSource.FromFiles(images), new ConsoleProgress(), cancellation);
+                var results = outcomes.Where(o => o.Result is not null).Select(o => o.Result!).ToList();
+                var unreadable = outcomes.Where(o => o.Error is not null).ToList();
+                if (results.Count == 0)
+                    throw new PipelineException(unreadable.Count == 1 ? unreadable[0].Error! : $"None of the {unreadable.Count} images could be read; the first: {unreadable[0].Error}");
                 Console.WriteLine($"{"score",7} {"verdict",-9} image");
-                foreach (var r in results)
-                    Console.WriteLine($"{r.Score,7:0.000} {(r.IsAnomaly ? "ANOMALY" : "ok"),-9} {r.Id}{(r.InputWarning is null ? "" : "  (unlike the fitted images)")}");
+                foreach (var o in outcomes)
+                {
+                    if (o.Result is { } r)
+                        Console.WriteLine($"{r.Score,7:0.000} {(r.IsAnomaly ? "ANOMALY" : "ok"),-9} {r.Id}{(r.InputWarning is null ? "" : "  (unlike the fitted images)")}");
+                    else Console.WriteLine($"{"-",7} {"UNREAD",-9} {o.Id}");
+                }
                 WarnUnlikeImages(results);
+                foreach (var o in unreadable) Console.Error.WriteLine($"error: {o.Error}");
                 if (outPath is not null)
                 {
                     var json = new JsonObject
@@ -154,7 +163,8 @@ namespace PipelineFramework.Cli
                         ["model"] = Path.GetFullPath(modelPath),
                         ["threshold"] = fitted.Threshold,
                         ["model_id"] = fitted.ModelId,
-                        ["results"] = new JsonArray(results.Select(r => (JsonNode)ResultJson(r)).ToArray()),
+                        ["results"] = new JsonArray(outcomes.Select(o => (JsonNode)(o.Result is { } r ? ResultJson(r)
+                            : new JsonObject { ["path"] = o.Id, ["error"] = o.Error })).ToArray()),
                     };
                     AtomicFile.WriteText(outPath, json.ToJsonString(Json));
                     Console.WriteLine($"Results written to {Path.GetFullPath(outPath)}");
@@ -168,6 +178,12 @@ namespace PipelineFramework.Cli
                         ImageLoader.SavePng(new ImageTensor(1, map.Height, map.Width, map.Values), HeatMapFiles.PathFor(mapsDir, scoredFolder, r.Id));
                     }
                     Console.WriteLine($"Heat maps written to {Path.GetFullPath(mapsDir)}");
+                }
+                if (unreadable.Count > 0)
+                {
+                    Console.Error.WriteLine($"error: {unreadable.Count} of {outcomes.Count} images could not be read (above); the other {results.Count} were scored. " +
+                        "Replace or remove the unreadable files and score them again.");
+                    return ExitCodes.InputError;
                 }
                 return ExitCodes.Ok;
             });

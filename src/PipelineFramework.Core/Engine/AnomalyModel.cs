@@ -87,6 +87,30 @@ public sealed class AnomalyModel : IDisposable
     }
 
     /// <summary>
+    /// Scores every image that can be read and says why each other one could not: a damaged file among many (a folder
+    /// of a shift's parts) costs its own result only. Results keep the input order.
+    /// </summary>
+    public IReadOnlyList<ImageOutcome> InspectReadable(IReadOnlyList<ImageSource> sources, IProgress<ProgressUpdate>? progress = null,
+        CancellationToken cancellation = default)
+    {
+        var outcomes = new ImageOutcome[sources.Count];
+        Batches.ForEach(sources.Count, Spec.Calibration.BatchSize, (start, count) =>
+        {
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            var slice = sources.Skip(start).Take(count).ToList();
+            var (images, errors) = Batches.TryDecode(slice, Preprocessing);
+            var readable = Enumerable.Range(0, count).Where(i => images[i] is not null).ToList();
+            for (int i = 0; i < count; i++)
+                if (errors[i] is { } error) outcomes[start + i] = new ImageOutcome(slice[i].Id, null, error.Message);
+            if (readable.Count == 0) return;
+            var decode = new Dictionary<string, double> { ["decode"] = watch.Elapsed.TotalMilliseconds / readable.Count };
+            var results = _stages.Inspect(readable.Select(i => images[i]!).ToList(), readable.Select(i => slice[i].Id).ToList(), _settings, decode);
+            for (int k = 0; k < readable.Count; k++) outcomes[start + readable[k]] = new ImageOutcome(slice[readable[k]].Id, results[k], null);
+        }, progress, "scoring", cancellation);
+        return outcomes;
+    }
+
+    /// <summary>
     /// Scores images already preprocessed to the model's input geometry (see <see cref="Preprocessing"/>); regions are
     /// then reported in those pixels only.
     /// </summary>

@@ -47,15 +47,22 @@ static class Batches
     /// </summary>
     public static PreparedImage[] Decode(IReadOnlyList<ImageSource> sources, Preprocessing preprocessing)
     {
-        var images = new PreparedImage[sources.Count];
+        var (images, errors) = TryDecode(sources, preprocessing);
+        if (errors.FirstOrDefault(e => e is not null) is { } first) throw new PipelineException(first.Message, first);
+        return images!;
+    }
+
+    /// <summary>Decodes in parallel; an image that cannot be read gets its error in place of its pixels.</summary>
+    public static (PreparedImage?[] Images, PipelineException?[] Errors) TryDecode(IReadOnlyList<ImageSource> sources, Preprocessing preprocessing)
+    {
+        var images = new PreparedImage?[sources.Count];
         var errors = new PipelineException?[sources.Count];
         Parallel.For(0, sources.Count, i =>
         {
             try { images[i] = sources[i].Load(preprocessing); }
             catch (PipelineException e) { errors[i] = e; }
         });
-        if (errors.FirstOrDefault(e => e is not null) is { } first) throw new PipelineException(first.Message, first);
-        return images;
+        return (images, errors);
     }
 }
 

@@ -47,6 +47,9 @@ public sealed record InspectionResult
     }
 }
 
+/// <summary>One image of <see cref="AnomalyModel.InspectReadable"/>: its result, or why it could not be read.</summary>
+public sealed record ImageOutcome(string Id, InspectionResult? Result, string? Error);
+
 /// <summary>
 /// Scores of images whose backbone maps were already computed (<see cref="AnomalyModel.ScoreMaps"/>): raw image scores,
 /// raw heat maps at the map size, and milliseconds per image of the stages after the backbone.

@@ -55,6 +55,23 @@ public class CliTests
         Assert.Equal(17, rows.Count);
         Assert.True(rows.Count(r => r!["is_anomaly"]!.GetValue<bool>()) >= 15, "most colour defects are flagged");
         Assert.Equal(17, Directory.GetFiles(maps, "*.map.png").Length);
+
+        // A damaged file among the parts costs its own result only: the rest are scored and written, the exit code says 1.
+        var shift = TestData.TempFolder("cli-score-damaged");
+        foreach (var image in Directory.GetFiles(Path.Combine(TestData.Hazelnut, "test", "colour")).Order().Take(2))
+            File.Copy(image, Path.Combine(shift, Path.GetFileName(image)));
+        var damaged = Path.Combine(shift, "03-cut.jpg");
+        File.WriteAllBytes(damaged, File.ReadAllBytes(Directory.GetFiles(Path.Combine(TestData.Hazelnut, "test", "colour")).Order().First())[..300]);
+        var partial = Path.Combine(outDir, "partial.json");
+        (code, output, err) = Pf("score", "--model", model, "--images", shift, "--out", partial);
+        Assert.Equal(1, code);
+        Assert.Contains("UNREAD    " + damaged, output);
+        Assert.Contains("03-cut.jpg", err);
+        Assert.Contains("1 of 3 images could not be read (above); the other 2 were scored", err);
+        var written = JsonNode.Parse(File.ReadAllText(partial))!["results"]!.AsArray();
+        Assert.Equal(3, written.Count);
+        Assert.Equal(2, written.Count(r => r!["score"] is not null));
+        Assert.Contains("03-cut.jpg", written.Single(r => r!["error"] is not null)!["error"]!.GetValue<string>());
     }
 
     [Fact]
