@@ -151,7 +151,8 @@ public sealed class AnomalyModel : IDisposable
         Converse(result).ExplainAsync(cancellation);
 
     /// <summary>An explanation of one part that follow-up questions can continue (<see cref="Explain.ExplanationConversation.AskAsync"/>).</summary>
-    public Explain.ExplanationConversation Converse(InspectionResult result) => Converse(FactsOf(result));
+    public Explain.ExplanationConversation Converse(InspectionResult result) =>
+        Converse(FactsOf(result), result.InputWarning is { } unlike ? [unlike] : []);
 
     /// <summary>
     /// The same from facts kept elsewhere (a results store), when the heat map itself is no longer at hand; the facts
@@ -161,11 +162,13 @@ public sealed class AnomalyModel : IDisposable
         Converse(facts).ExplainAsync(cancellation);
 
     /// <summary>A conversation about a part from its stored facts, with the same guard rails.</summary>
-    public Explain.ExplanationConversation Converse(InspectionFacts facts)
+    public Explain.ExplanationConversation Converse(InspectionFacts facts) => Converse(facts, []);
+
+    Explain.ExplanationConversation Converse(InspectionFacts facts, IReadOnlyList<string> hostNotes)
     {
         var spec = Spec.Explain ?? new ComponentSpec(Explain.OfflineExplainer.TypeName, new(), "$.explain");
         var explainer = Catalog.Create<IExplainer>(spec, ComponentKind.Explainer);
-        return new Explain.ExplanationConversation(explainer, facts, Services);
+        return new Explain.ExplanationConversation(explainer, facts, Services) { HostNotes = hostNotes };
     }
 
     /// <summary>The facts an explainer gets about a part: the result, the threshold and what good parts score.</summary>

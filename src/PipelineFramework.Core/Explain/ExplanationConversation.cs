@@ -28,6 +28,12 @@ public sealed class ExplanationConversation
 
     public InspectionFacts Facts { get; }
 
+    /// <summary>
+    /// What the host knows about the part beyond the facts and adds to every answer as a note, whichever explainer wrote
+    /// it (an image unlike the fitted ones: <see cref="Engine.InspectionResult.InputWarning"/>).
+    /// </summary>
+    public IReadOnlyList<string> HostNotes { get; init; } = [];
+
     /// <summary>The turns so far; the first one's question is empty.</summary>
     public IReadOnlyList<ExplanationTurn> Turns => _turns;
 
@@ -35,7 +41,7 @@ public sealed class ExplanationConversation
     public async Task<Explanation> ExplainAsync(CancellationToken cancellation = default)
     {
         if (_turns.Count > 0) return _turns[0].Answer;
-        var answer = await Guarded(() => _explainer.ExplainAsync(Facts, _services, cancellation), "", cancellation).ConfigureAwait(false);
+        var answer = WithHostNotes(await Guarded(() => _explainer.ExplainAsync(Facts, _services, cancellation), "", cancellation).ConfigureAwait(false));
         _turns.Add(new ExplanationTurn("", answer));
         return answer;
     }
@@ -47,10 +53,12 @@ public sealed class ExplanationConversation
         if (question.Length > MaxQuestionLength) throw new PipelineException($"The question is {question.Length} characters long; at most {MaxQuestionLength} are accepted.");
         await ExplainAsync(cancellation).ConfigureAwait(false);
         var history = _turns.ToList();
-        var answer = await Guarded(() => _explainer.AskAsync(Facts, history, question, _services, cancellation), question, cancellation).ConfigureAwait(false);
+        var answer = WithHostNotes(await Guarded(() => _explainer.AskAsync(Facts, history, question, _services, cancellation), question, cancellation).ConfigureAwait(false));
         _turns.Add(new ExplanationTurn(question, answer));
         return answer;
     }
+
+    Explanation WithHostNotes(Explanation answer) => HostNotes.Count == 0 ? answer : answer with { Notes = [.. answer.Notes, .. HostNotes] };
 
     async Task<Explanation> Guarded(Func<Task<Explanation>> ask, string question, CancellationToken cancellation)
     {

@@ -52,6 +52,10 @@ public class UnlikeImageTests
         Assert.Contains("shorter side", odd[0].InputWarning);
         Assert.Contains($"The image is {part.Width} x 80 px", odd[1].InputWarning);
         Assert.Contains("aspect ratio", odd[1].InputWarning);
+        // Every explanation of the part carries the warning as a note, whichever explainer answers.
+        var explained = model.ExplainAsync(odd[1]).GetAwaiter().GetResult();
+        Assert.Contains(odd[1].InputWarning, explained.Notes);
+        Assert.DoesNotContain(model.ExplainAsync(test[0]).GetAwaiter().GetResult().Notes, n => n.Contains("fitted on good images of"));
         // The verdict is still the model's: the same as the fitted model gives, flag and all.
         var before = fitted.Inspect([thumbnail, strip]);
         Assert.Equal(before.Select(r => (r.RawScore, r.IsAnomaly, r.InputWarning)), odd.Select(r => (r.RawScore, r.IsAnomaly, r.InputWarning)));
