@@ -56,7 +56,6 @@ static partial class Commands
                 return ExitCodes.Ok;
             }
             var c = CultureInfo.InvariantCulture;
-            if (result.InputWarning is { } unlike) Console.Error.WriteLine($"warning: {unlike}");
             Console.WriteLine($"{result.Id}: {first.Verdict}, score {result.Score.ToString("0.000", c)} (raw {result.RawScore.ToString("0.###", c)}, threshold {model.Threshold.ToString("0.###", c)})");
             foreach (var (question, answer) in answers)
             {
