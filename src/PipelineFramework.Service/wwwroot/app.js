@@ -70,6 +70,7 @@ async function refreshParts() {
       cell(row, p.receivedUtc.replace("T", " ").slice(0, 19));
       cell(row, p.category);
       cell(row, p.verdict, p.verdict);
+      if (p.inputWarning) row.title = p.inputWarning;
       cell(row, fmt(p.score));
       cell(row, `${p.modelId.slice(0, 8)} v${p.modelVersion}`);
       row.addEventListener("click", () => { location.hash = "#/parts/" + p.id; });
@@ -94,6 +95,8 @@ async function showPart(id) {
     $("detail-title").className = p.verdict;
     $("detail-facts").textContent =
       `score ${fmt(p.score)} (0.5 = threshold) · raw ${fmt(p.rawScore, 4)} against threshold ${fmt(p.threshold, 4)} · model ${p.modelId} v${p.modelVersion} · id ${p.id}`;
+    $("detail-warning").textContent = p.inputWarning ? "Unlike the fitted images: " + p.inputWarning : "";
+    $("detail-warning").hidden = !p.inputWarning;
     const img = $("detail-overlay");
     if (p.links.overlay) {
       if (img.dataset.src !== p.links.overlay) { img.src = p.links.overlay; img.dataset.src = p.links.overlay; }

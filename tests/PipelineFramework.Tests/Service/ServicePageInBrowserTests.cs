@@ -81,6 +81,21 @@ public class ServicePageInBrowserTests(ServiceModels models)
         var shotPath = Path.Combine(artefacts, $"service-page-{category}.png");
         File.WriteAllBytes(shotPath, screenshot);
         Console.WriteLine($"service page screenshot: {shotPath}");
+
+        // A thumbnail of a part is unlike the images the model was fitted on: the page says so beside its facts.
+        var thumbnail = Path.Combine(TestData.TempFolder("service-page-thumbnail"), "thumbnail.png");
+        var pixels = Core.Images.ImageLoader.LoadRgb(goodImage);
+        Core.Images.ImageLoader.SavePng(Core.Images.Resample.Resize(pixels, pixels.Height / 8, pixels.Width / 8), thumbnail);
+        var small = await service.InspectAsync(category, thumbnail);
+        await browser.EvaluateAsync("(() => { location.hash = '#/parts/" + (string)small["id"]! + "'; return true; })()");
+        JsonNode? warning = null;
+        for (var until = DateTime.UtcNow.AddSeconds(15); DateTime.UtcNow < until; await Task.Delay(200))
+        {
+            warning = await browser.EvaluateAsync("(() => { const w = document.getElementById('detail-warning'); return { hidden: w.hidden, text: w.textContent }; })()");
+            if (!(bool)warning!["hidden"]!) break;
+        }
+        Assert.False((bool)warning!["hidden"]!);
+        Assert.Equal("Unlike the fitted images: " + (string)small["inputWarning"]!, (string)warning["text"]!);
     }
 
     const string PageFacts = """
