@@ -167,7 +167,12 @@ public class CliHardeningTests
         var folder = TestData.TempFolder("cli-cancel");
         var images = CopyImages(folder, 6);
         var model = Path.Combine(folder, "m.pfmodel");
-        using var process = Start(null, ["fit", "--pipeline", "simplenet-mobilenet", "--data", images, "--model", model]);
+        // Ten thousand epochs (minutes): on a loaded machine the shipped ten could end the fit before the signal arrives.
+        var pipeline = Path.Combine(folder, "long.json");
+        var shipped = File.ReadAllText(TestData.Pipeline("simplenet-mobilenet"));
+        File.WriteAllText(pipeline, shipped.Replace("\"epochs\": 10", "\"epochs\": 10000", StringComparison.Ordinal));
+        Assert.NotEqual(shipped, File.ReadAllText(pipeline));
+        using var process = Start(null, ["fit", "--pipeline", pipeline, "--data", images, "--model", model]);
         var stderr = process.StandardError.ReadToEndAsync();
         // Wait until fitting has started, so the signal reaches the work and not the start-up.
         Assert.StartsWith("Fitting", process.StandardOutput.ReadLine());
