@@ -70,28 +70,20 @@ public sealed class AnomalyModel : IDisposable
         CancellationToken cancellation = default) =>
         Inspect(ImageSource.FromFiles(imagePaths), progress, cancellation);
 
-    /// <summary>Scores images from any source, decoded and inspected batch by batch.</summary>
+    /// <summary>Scores images from any source, decoded and inspected batch by batch; an unreadable image is an error naming it.</summary>
     public IReadOnlyList<InspectionResult> Inspect(IReadOnlyList<ImageSource> sources, IProgress<ProgressUpdate>? progress = null,
-        CancellationToken cancellation = default)
-    {
-        var results = new InspectionResult[sources.Count];
-        Batches.ForEach(sources.Count, Spec.Calibration.BatchSize, (start, count) =>
-        {
-            var watch = System.Diagnostics.Stopwatch.StartNew();
-            var slice = sources.Skip(start).Take(count).ToList();
-            var images = Batches.Decode(slice, Preprocessing);
-            var decode = new Dictionary<string, double> { ["decode"] = watch.Elapsed.TotalMilliseconds / count };
-            _stages.Inspect(images, slice.Select(s => s.Id).ToList(), _settings, decode).CopyTo(results, start);
-        }, progress, "scoring", cancellation);
-        return results;
-    }
+        CancellationToken cancellation = default) =>
+        InspectBatches(sources, stopAtUnreadable: true, progress, cancellation).Select(o => o.Result!).ToList();
 
     /// <summary>
     /// Scores every image that can be read and says why each other one could not: a damaged file among many (a folder
     /// of a shift's parts) costs its own result only. Results keep the input order.
     /// </summary>
     public IReadOnlyList<ImageOutcome> InspectReadable(IReadOnlyList<ImageSource> sources, IProgress<ProgressUpdate>? progress = null,
-        CancellationToken cancellation = default)
+        CancellationToken cancellation = default) =>
+        InspectBatches(sources, stopAtUnreadable: false, progress, cancellation);
+
+    ImageOutcome[] InspectBatches(IReadOnlyList<ImageSource> sources, bool stopAtUnreadable, IProgress<ProgressUpdate>? progress, CancellationToken cancellation)
     {
         var outcomes = new ImageOutcome[sources.Count];
         Batches.ForEach(sources.Count, Spec.Calibration.BatchSize, (start, count) =>
@@ -99,6 +91,8 @@ public sealed class AnomalyModel : IDisposable
             var watch = System.Diagnostics.Stopwatch.StartNew();
             var slice = sources.Skip(start).Take(count).ToList();
             var (images, errors) = Batches.TryDecode(slice, Preprocessing);
+            // The first unreadable image in input order, so the message does not depend on thread timing.
+            if (stopAtUnreadable && errors.FirstOrDefault(e => e is not null) is { } first) throw new PipelineException(first.Message, first);
             var readable = Enumerable.Range(0, count).Where(i => images[i] is not null).ToList();
             for (int i = 0; i < count; i++)
                 if (errors[i] is { } error) outcomes[start + i] = new ImageOutcome(slice[i].Id, null, error.Message);
