@@ -80,7 +80,18 @@ public sealed class InspectionServer : IAsyncDisposable
 
     public async Task StartAsync()
     {
-        await _app.StartAsync();
+        try { await _app.StartAsync(); }
+        catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+        {
+            // An operator's situation, not a bug: another program (or another pf serve) holds the port.
+            throw new PipelineException($"Port {Options.Port} on {Options.Address} is already in use by another program; stop it, or choose another port with --port.", e);
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            // An address this machine does not have, or a port below 1024 without the right to bind it.
+            throw new PipelineException($"Cannot listen on {Options.Address} port {Options.Port}: {e.Message}. Give --host an address of this machine " +
+                "(127.0.0.1, or 0.0.0.0 for every interface) and a --port above 1023 unless pf runs with the right to bind low ports.", e);
+        }
         var address = _app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         BaseAddress = new Uri(address.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal).Replace("[::]", "[::1]", StringComparison.Ordinal) + "/");
         _fileWatcher = new FileSystemWatcher(Registry.Folder, "*" + ModelRegistry.Extension)

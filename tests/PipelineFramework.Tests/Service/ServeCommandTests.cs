@@ -66,21 +66,41 @@ public class ServeCommandTests(ServiceModels models)
         (code, err) = Run("serve", "--models", folder, "--host", "0.0.0.0", "--port", "0", "--data", folder);
         Assert.Equal(1, code);
         Assert.Contains("Set PF_API_KEY", err);
+
+        // A port another program holds: the operator's situation in one line, not a bug report with a log.
+        using var holder = new TcpListener(IPAddress.Loopback, 0);
+        holder.Start();
+        int taken = ((IPEndPoint)holder.LocalEndpoint).Port;
+        (code, err) = Run("serve", "--models", folder, "--port", taken.ToString(), "--data", folder);
+        Assert.Equal(1, code);
+        Assert.Contains($"error: Port {taken} on 127.0.0.1 is already in use by another program; stop it, or choose another port with --port.", err);
+        Assert.DoesNotContain("report this bug", err);
+
+        // An address this machine does not have (TEST-NET-1, RFC 5737), with the key an open address needs.
+        (code, err) = Run(new Dictionary<string, string> { ["PF_API_KEY"] = "serve-test-key-0123456789abcdef" }, "serve", "--models", folder, "--host", "192.0.2.1", "--port", "0", "--data", folder);
+        Assert.Equal(1, code);
+        Assert.Contains("error: Cannot listen on 192.0.2.1 port 0: ", err);
+        Assert.DoesNotContain("report this bug", err);
     }
 
-    static Process Start(params string[] args)
+    static Process Start(params string[] args) => Start(new Dictionary<string, string>(), args);
+
+    static Process Start(Dictionary<string, string> environment, params string[] args)
     {
         Assert.True(File.Exists(PfDll), $"{PfDll} is missing: the test project builds the CLI next to itself.");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(PfDll);
         foreach (var a in args) start.ArgumentList.Add(a);
         start.Environment.Remove("PF_API_KEY");
+        foreach (var (name, value) in environment) start.Environment[name] = value;
         return Process.Start(start)!;
     }
 
-    static (int Code, string Err) Run(params string[] args)
+    static (int Code, string Err) Run(params string[] args) => Run(new Dictionary<string, string>(), args);
+
+    static (int Code, string Err) Run(Dictionary<string, string> environment, params string[] args)
     {
-        using var process = Start(args);
+        using var process = Start(environment, args);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         Assert.True(process.WaitForExit(TimeSpan.FromMinutes(1)), "pf did not finish in a minute");
