@@ -316,7 +316,7 @@ namespace PipelineFramework.Cli
         }
 
         /// <summary>Why images were flagged as unlike the fitted ones: each of the first few, then a count.</summary>
-        internal static void WarnUnlikeImages(IReadOnlyList<InspectionResult> results)
+        static void WarnUnlikeImages(IReadOnlyList<InspectionResult> results)
         {
             const int shown = 5;
             var unlike = results.Where(r => r.InputWarning is not null).ToList();

@@ -55,7 +55,7 @@ public static class ThresholdSelection
         random.Shuffle(syntheticOrder.AsSpan());
         var goodHalves = new[] { goodOrder[..(goodOrder.Length / 2)], goodOrder[(goodOrder.Length / 2)..] };
         var syntheticHalves = new[] { syntheticOrder[..(syntheticOrder.Length / 2)], syntheticOrder[(syntheticOrder.Length / 2)..] };
-        int copies = heldOutGood.Count == 0 ? 0 : shiftedGood.Count / heldOutGood.Count;
+        int copies = shiftedGood.Count / heldOutGood.Count;
 
         var candidates = new List<ThresholdCandidate>();
         foreach (var alternative in alternatives)

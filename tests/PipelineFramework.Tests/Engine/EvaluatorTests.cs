@@ -56,10 +56,8 @@ public class DatasetRootEvaluationTests
         var category = Path.Combine(TestData.TempFolder("unlike-test-image"), "hazelnut");
         CopyTree(TestData.Hazelnut, category);
         var good = Directory.GetFiles(Path.Combine(category, "test", "good")).Order().First();
-        var part = Core.Images.ImageLoader.LoadRgb(good);
+        var thumbnail = TestData.WriteThumbnail(good, Path.ChangeExtension(good, ".png"));
         File.Delete(good);
-        var thumbnail = Path.ChangeExtension(good, ".png");
-        Core.Images.ImageLoader.SavePng(Core.Images.Resample.Resize(part, part.Height / 8, part.Width / 8), thumbnail);
 
         var pipeline = AnomalyPipeline.FromJson("""
             { "name": "unlike-test", "features": { "type": "features.onnx" }, "scoring": { "type": "scoring.padim", "reducedDim": 32 } }

@@ -38,8 +38,7 @@ public class UnlikeImageTests
         var part = ImageLoader.LoadRgb(Service.ServiceModels.DefectiveHazelnut);
         Assert.True(sizes["minWidth"]!.GetValue<int>() <= part.Width && part.Width <= sizes["maxWidth"]!.GetValue<int>());
 
-        var thumbnail = Path.Combine(folder, "thumbnail.png");
-        ImageLoader.SavePng(Resample.Resize(part, part.Height / 8, part.Width / 8), thumbnail);
+        var thumbnail = TestData.WriteThumbnail(Service.ServiceModels.DefectiveHazelnut, Path.Combine(folder, "thumbnail.png"));
         var strip = Path.Combine(folder, "strip.png");
         ImageLoader.SavePng(Rows(part, part.Height / 2 - 40, 80), strip);
 

@@ -112,9 +112,7 @@ public class ServiceApiTests(ServiceModels models)
         }
         SqliteConnection.ClearAllPools();
         var thumbnailFolder = TestData.TempFolder("service-thumbnail");
-        var thumbnail = Path.Combine(thumbnailFolder, "thumbnail.png");
-        var part = Core.Images.ImageLoader.LoadRgb(ServiceModels.GoodHazelnut);
-        Core.Images.ImageLoader.SavePng(Core.Images.Resample.Resize(part, part.Height / 8, part.Width / 8), thumbnail);
+        var thumbnail = TestData.WriteThumbnail(ServiceModels.GoodHazelnut, Path.Combine(thumbnailFolder, "thumbnail.png"));
 
         await using (var service = await RunningService.StartAsync(models, o => o with { DataFolder = data }))
         {

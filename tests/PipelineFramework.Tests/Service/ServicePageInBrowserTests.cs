@@ -83,9 +83,7 @@ public class ServicePageInBrowserTests(ServiceModels models)
         Console.WriteLine($"service page screenshot: {shotPath}");
 
         // A thumbnail of a part is unlike the images the model was fitted on: the page says so beside its facts.
-        var thumbnail = Path.Combine(TestData.TempFolder("service-page-thumbnail"), "thumbnail.png");
-        var pixels = Core.Images.ImageLoader.LoadRgb(goodImage);
-        Core.Images.ImageLoader.SavePng(Core.Images.Resample.Resize(pixels, pixels.Height / 8, pixels.Width / 8), thumbnail);
+        var thumbnail = TestData.WriteThumbnail(goodImage, Path.Combine(TestData.TempFolder("service-page-thumbnail"), "thumbnail.png"));
         var small = await service.InspectAsync(category, thumbnail);
         await browser.EvaluateAsync("(() => { location.hash = '#/parts/" + (string)small["id"]! + "'; return true; })()");
         JsonNode? warning = null;

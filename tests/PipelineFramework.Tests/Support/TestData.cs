@@ -48,6 +48,17 @@ public static class TestData
     public const int GallerySize = 8;
     static readonly ConcurrentDictionary<string, Lazy<CategoryResult>> Evaluations = new();
 
+    /// <summary>
+    /// Writes the image at <paramref name="source"/> shrunk to an eighth of each side, as PNG at <paramref name="target"/>:
+    /// an image unlike the ones a model was fitted on (see GoodImageSizes).
+    /// </summary>
+    public static string WriteThumbnail(string source, string target)
+    {
+        var pixels = Core.Images.ImageLoader.LoadRgb(source);
+        Core.Images.ImageLoader.SavePng(Core.Images.Resample.Resize(pixels, pixels.Height / 8, pixels.Width / 8), target);
+        return target;
+    }
+
     public static string TempFolder(string name)
     {
         var path = Path.Combine(Path.GetTempPath(), "pf-tests", name + "-" + Guid.NewGuid().ToString("N")[..8]);
