@@ -3,6 +3,7 @@ using PipelineFramework.Abstractions;
 using PipelineFramework.Compute;
 using PipelineFramework.Compute.Gpu;
 using PipelineFramework.Tests.Compute;
+using PipelineFramework.Tests.Support;
 
 namespace PipelineFramework.Tests.Gpu;
 
@@ -17,13 +18,6 @@ static class CudaOnCpuAccelerator
 
     public static GpuRuntime Runtime => GpuRuntime.TryGetShared(out var reason) ?? throw new InvalidOperationException(reason);
     public static HostServices Services(IComponentLog? log = null) => HostServices.None with { Device = ComputeDevice.Cuda, Log = log ?? HostServices.None.Log };
-}
-
-sealed class RecordingLog : IComponentLog
-{
-    public List<string> Warnings { get; } = [];
-    public void Info(string message) { }
-    public void Warning(string message) { lock (Warnings) Warnings.Add(message); }
 }
 
 /// <summary>The shared runtime's memory budget is process state: these tests change it, so they run one at a time.</summary>
@@ -135,7 +129,7 @@ public class GpuKernelTests
             Assert.Equal(KCenterGreedy.Select(data, count, dim, select, 0, seed: 1), picks);
         }
         finally { runtime.MemoryBudgetBytes = saved; }
-        var warning = Assert.Single(log.Warnings);
+        var warning = Assert.Single(log.Lines, line => line.StartsWith("warning: "));
         Assert.Contains("over the budget", warning);
         Assert.Contains("runs on the CPU", warning);
     }
