@@ -56,6 +56,7 @@ static partial class Commands
             var outDir = Path.GetFullPath(parse.GetValue(outOption)!);
             OutputPaths.CheckFolder("--out", outDir, [new(data, "the data folder (--data)")]);
             bool root = categories.Count > 1 || Path.GetFullPath(categories[0]) != Path.GetFullPath(data);
+            using var outputLock = OutputFolderLock.Acquire(outDir);
             Console.Error.WriteLine($"AutoML '{space.Name}' ({searchPath}): {space.Parameters.Count} parameters, tuner {search.TunerName}, " +
                 $"budget {search.Budget.Time.TotalMinutes:0.#} min / {search.Budget.Trials} trials per category, {search.Parallel} at once, {categories.Count} categor{(categories.Count == 1 ? "y" : "ies")}");
 

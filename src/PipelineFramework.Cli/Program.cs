@@ -46,7 +46,7 @@ try
     // System.CommandLine's own report is the errors plus the whole help text; one line that points at --help is clearer.
     if (parsed.Errors.Count > 0 && parsed.Action is not { ClearsParseErrors: true })
     {
-        Console.Error.WriteLine($"error: {string.Join(" ", parsed.Errors.Select(e => e.Message).Distinct())} Run '{Commands.CommandLine(parsed)} --help' for the options.");
+        Console.Error.WriteLine($"error: {string.Join(" ", parsed.Errors.Select(e => Commands.PlainParseError(e.Message)).Distinct())} Run '{Commands.CommandLine(parsed)} --help' for the options.");
         return ExitCodes.InputError;
     }
     if (parsed.Action is not { ClearsParseErrors: true } && !Commands.UseDevice(parsed.GetValue(deviceOption))) return ExitCodes.InputError;
@@ -398,6 +398,22 @@ namespace PipelineFramework.Cli
             }
             throw new PipelineException($"'{value}' is neither an image file nor a folder.");
         }
+
+        /// <summary>
+        /// A parse error without .NET type names: "Cannot parse argument '9e99' for option '--trials' as expected type
+        /// 'System.Nullable`1[System.Int32]'." names a type a user of pf never sees; say what the option takes instead.
+        /// </summary>
+        public static string PlainParseError(string message) => ExpectedType().Replace(message, match => match.Groups[1].Value switch
+        {
+            "System.Int32" or "System.Nullable`1[System.Int32]" => "a whole number (at most 2147483647)",
+            "System.Int64" or "System.Nullable`1[System.Int64]" => "a whole number",
+            "System.Double" or "System.Nullable`1[System.Double]" or "System.Single" or "System.Nullable`1[System.Single]" => "a number",
+            "System.Boolean" or "System.Nullable`1[System.Boolean]" => "true or false",
+            _ => match.Value,
+        });
+
+        [System.Text.RegularExpressions.GeneratedRegex(@"expected type '([^']+)'")]
+        private static partial System.Text.RegularExpressions.Regex ExpectedType();
 
         /// <summary>The command as typed, e.g. "pf fit", for a pointer to its --help.</summary>
         public static string CommandLine(ParseResult parsed)

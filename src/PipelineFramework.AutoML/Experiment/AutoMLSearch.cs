@@ -71,7 +71,7 @@ public sealed class AutoMLSearch
         var logged = log.Read(out var unreadable);
         if (unreadable.Count > 0)
             _services.Log.Warning($"{log.Path}: line{(unreadable.Count == 1 ? "" : "s")} {string.Join(", ", unreadable)} {(unreadable.Count == 1 ? "is not a trial record" : "are not trial records")} " +
-                "(edited or damaged) and skipped: the trials there run again if the tuner proposes them; the rest of the log is used.");
+                "(edited or damaged, or numbers no trial measures, such as an AUROC above 1) and skipped: the trials there run again if the tuner proposes them; the rest of the log is used.");
         var earlier = LogCompatibility.Check(logged, trainingSet, _space.Pipeline(_space.StartPoint), _space.Objective, log.Path, trainImages.Count);
         var byKey = new Dictionary<string, TrialRecord>();
         foreach (var t in earlier) byKey.TryAdd(t.LookupKey, t);

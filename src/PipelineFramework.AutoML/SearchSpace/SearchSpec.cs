@@ -181,15 +181,15 @@ public sealed class SearchSpec
 
         return new SearchSpec
         {
-            Name = root["name"]?.GetValue<string>() ?? Path.GetFileNameWithoutExtension(source),
+            Name = root["name"] is { } nameNode ? Text(nameNode, "$.name", source) : Path.GetFileNameWithoutExtension(source),
             BasePipeline = basePipeline,
             Parameters = parameters,
             Validation = validationSections,
             Budget = ParseBudget(root["budget"] as JsonObject, source),
             Objective = ParseObjective(root["objective"] as JsonObject, source),
-            Tuner = root["tuner"]?.GetValue<string>() ?? "cfo",
+            Tuner = root["tuner"] is { } tuner ? TunerName(Text(tuner, "$.tuner", source), source) : "cfo",
             Halving = ParseHalving(root["halving"], source),
-            Seed = root["seed"]?.GetValue<int>() ?? 1,
+            Seed = root["seed"] is { } seed ? (int)WholeNumber(seed, "$.seed", source, int.MinValue, int.MaxValue) : 1,
         };
     }
 
@@ -234,7 +234,7 @@ public sealed class SearchSpec
             var nested = new List<(int Index, JsonObject Component, ComponentDescriptor Descriptor)>();
             foreach (var alt in alternatives)
             {
-                if (alt is not JsonObject component || component["type"]?.GetValue<string>() is not { } type)
+                if (alt is not JsonObject component || component["type"] is not JsonValue typeValue || !typeValue.TryGetValue<string>(out var type))
                     throw new PipelineException($"{source}: {path}[{components.Count}]: each alternative is a component object with a \"type\".");
                 var descriptor = catalog.Find(type, stage.Kind);
                 var fixedPart = new JsonObject();
@@ -244,6 +244,7 @@ public sealed class SearchSpec
                 nested.Add((components.Count, component, descriptor));
                 components.Add(fixedPart);
             }
+            if (components.Count == 0) throw new PipelineException($"{source}: {path}: the list of alternatives is empty; give at least one component.");
             string baseType = baseSpec.Components(stage) is [var only] ? only.Type : "";
             int start = Math.Max(0, components.FindIndex(c => c?["type"]?.GetValue<string>() == baseType));
             var choice = new SearchParameter { Name = $"$.{section}", Choices = components, Start = (start + 0.5) / components.Count };
@@ -266,6 +267,7 @@ public sealed class SearchSpec
         if (option is null)
         {
             if (node is not JsonArray values) throw new PipelineException($"{source}: {path}: a section takes an array of alternative values.");
+            if (values.Count == 0) throw new PipelineException($"{source}: {path}: the list of alternatives is empty; give at least one value.");
             int start = Math.Max(0, values.ToList().FindIndex(v => JsonNode.DeepEquals(v, basePipeline[section])));
             parameters.Add(new SearchParameter { Name = $"$.{section}", Choices = values.Select(v => v?.DeepClone()).ToList(), Start = (start + 0.5) / values.Count });
             return;
@@ -297,19 +299,23 @@ public sealed class SearchSpec
         {
             case JsonArray array:
             {
+                if (array.Count == 0) throw new PipelineException($"{source}: {name}: the list of choices is empty; give at least one value.");
                 int start = Math.Max(0, array.ToList().FindIndex(v => JsonNode.DeepEquals(v, defaultValue)));
                 return new SearchParameter { Name = name, Choices = array.Select(v => v?.DeepClone()).ToList(), Start = (start + 0.5) / array.Count };
             }
             case JsonObject range:
             {
-                double min = range["min"]?.GetValue<double>() ?? throw new PipelineException($"{source}: {name}: a range needs \"min\".");
-                double max = range["max"]?.GetValue<double>() ?? throw new PipelineException($"{source}: {name}: a range needs \"max\".");
-                bool log = range["log"]?.GetValue<bool>() ?? false;
+                foreach (var (key, _) in range)
+                    if (key is not ("min" or "max" or "log" or "int"))
+                        throw new PipelineException($"{source}: {name}.{key} is not known{DidYouMean(key, ["min", "max", "log", "int"])}; a range has min, max, log, int.");
+                double min = range["min"] is { } minNode ? Number(minNode, $"{name}.min", source) : throw new PipelineException($"{source}: {name}: a range needs \"min\".");
+                double max = range["max"] is { } maxNode ? Number(maxNode, $"{name}.max", source) : throw new PipelineException($"{source}: {name}: a range needs \"max\".");
+                bool log = range["log"] is { } logNode && Flag(logNode, $"{name}.log", source);
                 if (!(min < max) || (log && min <= 0))
                     throw new PipelineException($"{source}: {name}: the range needs min < max{(log ? " and min > 0 on a log scale" : "")}; got {min}..{max}.");
                 if (info.Range is { } valid && (!valid.Contains(min) || !valid.Contains(max)))
                     throw new PipelineException($"{source}: {name}: {min}..{max} leaves the option's valid range {valid.Min}..{valid.Max}.");
-                var p = new SearchParameter { Name = name, Min = min, Max = max, Log = log, Integer = range["int"]?.GetValue<bool>() ?? integer };
+                var p = new SearchParameter { Name = name, Min = min, Max = max, Log = log, Integer = range["int"] is { } intNode ? Flag(intNode, $"{name}.int", source) : integer };
                 return p with { Start = StartOf(p, defaultValue) };
             }
             case JsonValue v when v.TryGetValue<string>(out var word) && word == AutoWord:
@@ -344,7 +350,7 @@ public sealed class SearchSpec
             result = key switch
             {
                 "time" => result with { Time = ParseDuration(value!.ToString(), $"{source}: $.budget.time") },
-                "trials" => result with { Trials = value!.GetValue<int>() },
+                "trials" => result with { Trials = (int)WholeNumber(value, "$.budget.trials", source, 1, int.MaxValue) },
                 "memory" => result with { MemoryBytes = ParseBytes(value!.ToString(), $"{source}: $.budget.memory") },
                 "parallel" => result with { Parallel = ParseParallel(value?.ToString() ?? "", $"{source}: $.budget.parallel") },
                 _ => throw new PipelineException($"{source}: $.budget.{key} is not known{DidYouMean(key, ["time", "trials", "memory", "parallel"])}; use time, trials, memory, parallel."),
@@ -386,7 +392,7 @@ public sealed class SearchSpec
         if (objective is null) return result;
         foreach (var (key, value) in objective)
         {
-            double w = value!.GetValue<double>();
+            double w = Number(value, $"$.objective.{key}", source);
             if (w < 0) throw new PipelineException($"{source}: $.objective.{key} is a weight and must be 0 or more.");
             result = key switch
             {
@@ -396,7 +402,37 @@ public sealed class SearchSpec
                 _ => throw new PipelineException($"{source}: $.objective.{key} is not known{DidYouMean(key, ["imageAuroc", "pixelAuroc", "aupro"])}; use imageAuroc, pixelAuroc, aupro."),
             };
         }
+        if (result.ImageAuroc + result.PixelAuroc + result.Aupro <= 0)
+            throw new PipelineException($"{source}: $.objective: every weight is 0, so no trial would be better than another; give at least one weight above 0.");
         return result;
+    }
+
+    static string TunerName(string name, string source) => Tuners.TunerFactory.Names.Contains(name) ? name
+        : throw new PipelineException($"{source}: $.tuner '{name}' is not known{DidYouMean(name, Tuners.TunerFactory.Names)}; use {string.Join(", ", Tuners.TunerFactory.Names)}.");
+
+    /// <summary>A finite JSON number, or an error naming the path (a string such as "NaN", 1e400 or an object is not one).</summary>
+    static double Number(JsonNode? node, string path, string source) =>
+        node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<double>(out var d) && double.IsFinite(d) ? d
+            : throw new PipelineException($"{source}: {path}: {Shown(node)} is not a finite number.");
+
+    static long WholeNumber(JsonNode? node, string path, string source, long min, long max)
+    {
+        double d = Number(node, path, source);
+        return d == Math.Floor(d) && d >= min && d <= max ? (long)d
+            : throw new PipelineException($"{source}: {path}: {Shown(node)} must be a whole number from {min} to {max}.");
+    }
+
+    static bool Flag(JsonNode node, string path, string source) =>
+        node is JsonValue v && v.GetValueKind() is JsonValueKind.True or JsonValueKind.False ? v.GetValue<bool>()
+            : throw new PipelineException($"{source}: {path}: {Shown(node)} must be true or false.");
+
+    static string Text(JsonNode node, string path, string source) =>
+        node is JsonValue v && v.TryGetValue<string>(out var text) ? text : throw new PipelineException($"{source}: {path}: {Shown(node)} must be a string.");
+
+    static string Shown(JsonNode? node)
+    {
+        var json = node?.ToJsonString() ?? "null";
+        return json.Length <= 40 ? json : json[..40] + "...";
     }
 
     /// <summary>"10m", "90s", "1h", "1h30m" or a number of seconds.</summary>
@@ -422,14 +458,21 @@ public sealed class SearchSpec
         return total > TimeSpan.Zero ? total : throw new PipelineException($"{what}: the duration must be above zero.");
     }
 
-    /// <summary>"4GB", "512MB" or a number of bytes.</summary>
+    /// <summary>"4GB", "512MB", "64KB", "1TB" or a number of bytes; from 1 MB (the idle process alone is larger) to 1 PB.</summary>
     public static long ParseBytes(string text, string what)
     {
-        text = text.Trim().ToUpperInvariant();
-        (string unit, long factor) = text.EndsWith("GB") ? ("GB", 1L << 30) : text.EndsWith("MB") ? ("MB", 1L << 20) : ("", 1L);
-        if (double.TryParse(text[..^unit.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && n > 0) return (long)(n * factor);
-        throw new PipelineException($"{what}: '{text}' is not a size; write e.g. 4GB or 512MB.");
+        var upper = text.Trim().ToUpperInvariant();
+        (string unit, long factor) = upper.EndsWith("TB") ? ("TB", 1L << 40) : upper.EndsWith("GB") ? ("GB", 1L << 30) : upper.EndsWith("MB") ? ("MB", 1L << 20)
+            : upper.EndsWith("KB") ? ("KB", 1L << 10) : upper.EndsWith('B') ? ("B", 1L) : ("", 1L);
+        if (!double.TryParse(upper[..^unit.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var n) || !double.IsFinite(n))
+            throw new PipelineException($"{what}: '{text}' is not a size; write e.g. 4GB or 512MB (units B, KB, MB, GB, TB).");
+        double bytes = n * factor;
+        if (bytes < MinMemoryBytes || bytes > MaxMemoryBytes)
+            throw new PipelineException($"{what}: '{text}' is outside the sizes a memory share can have, 1MB to 1024TB; write e.g. 4GB or 512MB.");
+        return (long)bytes;
     }
+
+    const long MinMemoryBytes = 1L << 20, MaxMemoryBytes = 1L << 50;
 
     internal static string DidYouMean(string word, IEnumerable<string> known)
     {

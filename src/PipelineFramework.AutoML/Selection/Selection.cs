@@ -17,8 +17,9 @@ public sealed record Pick(string Kind, double Value)
     {
         var parts = text.Split(':', 2);
         if (parts[0] == "best" && parts.Length == 1) return Best;
-        if (parts is ["fastest" or "weight", var number] && double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v >= 0)
-            return new(parts[0], v);
+        if (parts is ["fastest" or "weight", var number] && double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && double.IsFinite(v))
+            return v >= 0 ? new(parts[0], v)
+                : throw new PipelineException($"--pick '{text}': {(parts[0] == "fastest" ? "the milliseconds per image" : "the weight")} must be 0 or more.");
         throw new PipelineException($"--pick '{text}' is not understood; write best, fastest:<ms per image> (e.g. fastest:50) or weight:<w> (e.g. weight:0.01).");
     }
 

@@ -64,6 +64,24 @@ public sealed record TrialRecord
     /// <summary>What the log answers a repeated proposal by: the pipeline and the fraction it was fitted on.</summary>
     [JsonIgnore] public string LookupKey => TrialKeys.Lookup(Key, Fraction);
     [JsonIgnore] public double TotalMs => MsPerImage.TryGetValue("total", out var t) ? t : double.NaN;
+
+    /// <summary>Highest trial number a log may hold: far above any budget, and room to number the trials after it.</summary>
+    public const int MaxNumber = 10_000_000;
+
+    /// <summary>
+    /// Whether the numbers could have been measured: AUROC and objective in [0, 1], times, sizes and counts not negative,
+    /// unit coordinates in [0, 1]. A hand-edited line with an objective of 1e300 would otherwise win every search it is in.
+    /// </summary>
+    [JsonIgnore] public bool IsPlausible =>
+        Number is >= 0 and <= MaxNumber && Status is Ok or Failed or OverMemory && !string.IsNullOrEmpty(Key)
+        && Point.All(Unit) && Fraction is > 0 and <= 1 && Rung >= 0 && FitImages >= 0
+        && (Validation is not { } v || (Unit(v.ImageAuroc) && (v.PixelAuroc is not { } px || Unit(px)) && (v.Aupro is not { } pro || Unit(pro))
+            && Unit(v.Objective) && v.GoodImages >= 0 && v.SyntheticImages >= 0))
+        && MsPerImage.Values.All(NotNegative) && ModelBytes >= 0 && MemoryBytes >= 0 && NotNegative(Seconds)
+        && BackboneImages >= 0 && BackboneImagesTotal >= 0 && (SearchSeconds is not { } clock || NotNegative(clock));
+
+    static bool Unit(double x) => x is >= 0 and <= 1;
+    static bool NotNegative(double x) => x >= 0 && double.IsFinite(x);
 }
 
 public static class TrialKeys
@@ -83,11 +101,16 @@ public sealed class TrialLog(string path)
 
     public IReadOnlyList<TrialRecord> Read() => Read(out _);
 
-    /// <param name="unreadableLines">Line numbers (from 1) of lines that are not trial records, a torn last line excepted.</param>
+    /// <param name="unreadableLines">
+    /// Line numbers (from 1) of lines that are not trial records or hold numbers no trial measures
+    /// (<see cref="TrialRecord.IsPlausible"/>), a torn last line excepted.
+    /// </param>
     public IReadOnlyList<TrialRecord> Read(out IReadOnlyList<int> unreadableLines)
     {
         var unreadable = new List<int>();
         unreadableLines = unreadable;
+        if (Directory.Exists(Path))
+            throw new Abstractions.PipelineException($"'{Path}' is a folder, where the search keeps its trial log (a file); move the folder away or choose another --out.");
         if (!File.Exists(Path)) return [];
         var text = File.ReadAllText(Path);
         var lines = text.Split('\n');
@@ -98,7 +121,7 @@ public sealed class TrialLog(string path)
             bool tornLast = i == lines.Length - 1;   // a complete log ends in a newline, so its last piece is empty
             try
             {
-                if (JsonSerializer.Deserialize<TrialRecord>(lines[i], Json) is { } record) { records.Add(record); continue; }
+                if (JsonSerializer.Deserialize<TrialRecord>(lines[i], Json) is { IsPlausible: true } record) { records.Add(record); continue; }
             }
             catch (JsonException) { }
             if (!tornLast) unreadable.Add(i + 1);   // a torn last line is a killed run's: that trial runs again, unremarked

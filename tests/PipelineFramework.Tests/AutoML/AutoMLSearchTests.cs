@@ -130,6 +130,53 @@ public class AutoMLSearchTests
     }
 
     [Fact]
+    public void A_log_line_with_numbers_no_trial_measures_is_skipped_like_a_damaged_one()
+    {
+        var log = new TrialLog(Path.Combine(TestData.TempFolder("automl-absurd"), "trials.jsonl"));
+        new AutoMLSearch(AutoMLTestData.AfterBackboneSearch(trials: 3), TestData.Catalog).Run(AutoMLTestData.FewImages, log);
+        var lines = File.ReadAllLines(log.Path);
+        // A hand edit that once won the search (objective 12.04 printed as the best) and one that overflowed the trial
+        // numbers after it (the next trial was numbered -2147483648).
+        var edited = JsonNode.Parse(lines[1])!.AsObject();
+        edited["validation"]!["objective"] = 1e300;
+        edited["validation"]!["image_auroc"] = 57;
+        lines[1] = edited.ToJsonString();
+        var renumbered = JsonNode.Parse(lines[2])!.AsObject();
+        renumbered["trial"] = int.MaxValue;
+        lines[2] = renumbered.ToJsonString();
+        File.WriteAllLines(log.Path, lines);
+
+        var kept = log.Read(out var unreadable);
+        Assert.Equal([2, 3], unreadable);
+        Assert.Equal([0], kept.Select(t => t.Number));
+        var resumed = new AutoMLSearch(AutoMLTestData.AfterBackboneSearch(trials: 3), TestData.Catalog).Run(AutoMLTestData.FewImages, log);
+        Assert.All(resumed.Trials, t => Assert.InRange(t.Validation!.Objective, 0, 1));
+        Assert.All(resumed.Trials, t => Assert.InRange(t.Number, 0, 10));
+    }
+
+    [Fact]
+    public void A_folder_where_the_trial_log_belongs_is_named_in_the_error()
+    {
+        var folder = Path.Combine(TestData.TempFolder("automl-log-folder"), "trials.jsonl");
+        Directory.CreateDirectory(folder);
+        var e = Assert.Throws<PipelineException>(() =>
+            new AutoMLSearch(AutoMLTestData.AfterBackboneSearch(trials: 1), TestData.Catalog).Run(AutoMLTestData.FewImages, new TrialLog(folder)));
+        Assert.Contains($"'{folder}' is a folder", e.Message);
+    }
+
+    [Fact]
+    public void A_second_run_into_the_same_output_folder_is_refused_while_the_first_holds_it()
+    {
+        var folder = TestData.TempFolder("automl-lock");
+        using (OutputFolderLock.Acquire(folder))
+        {
+            var e = Assert.Throws<PipelineException>(() => OutputFolderLock.Acquire(folder));
+            Assert.Contains($"Another AutoML run is writing to '{folder}'", e.Message);
+        }
+        using var again = OutputFolderLock.Acquire(folder);   // released with the first
+    }
+
+    [Fact]
     public void A_log_of_other_training_images_or_another_validation_is_refused_and_left_as_it_was_and_new_weights_rescore_it()
     {
         var folder = TestData.TempFolder("automl-log-identity");

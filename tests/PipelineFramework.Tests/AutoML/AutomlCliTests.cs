@@ -82,6 +82,16 @@ public class AutomlCliTests
         (code, _, stderr) = Pf("automl", "--data", TestData.Hazelnut, "--out", outDir, "--tuner", "halvin");
         Assert.NotEqual(0, code);
         Assert.Contains("cfo, random, grid, halving", stderr);
+        (code, _, stderr) = Pf("automl", "--data", TestData.Hazelnut, "--out", outDir, "--trials", "99999999999");
+        Assert.Equal(1, code);
+        Assert.Contains("for option '--trials' as a whole number (at most 2147483647)", stderr);   // not "System.Nullable`1[System.Int32]"
+        Assert.DoesNotContain("System.", stderr);
+        (code, _, stderr) = Pf("automl", "--data", Path.Combine(TestData.Hazelnut, "train", "good", "00.jpg"), "--out", outDir);
+        Assert.Equal(1, code);
+        Assert.Contains("00.jpg' is a file; give a category folder", stderr);
+        (code, _, stderr) = Pf("automl", "--data", TestData.Hazelnut, "--out", outDir, "--pick", "fastest:-5");
+        Assert.Equal(1, code);
+        Assert.Contains("--pick 'fastest:-5': the milliseconds per image must be 0 or more", stderr);
         Assert.False(File.Exists(Path.Combine(outDir, "trials.jsonl")));
     }
 }

@@ -79,6 +79,42 @@ public class SearchSpaceTests
         Assert.Contains("$.validation.synthesis", e.Message);
     }
 
+    [Theory]
+    [InlineData("""{ "search": { "embedding.patchSize": [] } }""", "$.embedding.patchSize: the list of choices is empty")]
+    [InlineData("""{ "search": { "input": [] } }""", "$.search.input: the list of alternatives is empty")]
+    [InlineData("""{ "search": { "scoring": [] } }""", "$.search.scoring: the list of alternatives is empty")]
+    [InlineData("""{ "objective": { "imageAuroc": 1e400 } }""", "$.objective.imageAuroc: 1e400 is not a finite number")]
+    [InlineData("""{ "objective": { "imageAuroc": "NaN" } }""", "$.objective.imageAuroc: \"NaN\" is not a finite number")]
+    [InlineData("""{ "objective": { "imageAuroc": 0, "pixelAuroc": 0, "aupro": 0 } }""", "$.objective: every weight is 0")]
+    [InlineData("""{ "search": { "map.sigma": { "min": 0, "max": "8" } } }""", "$.map.sigma.max: \"8\" is not a finite number")]
+    [InlineData("""{ "search": { "map.sigma": { "min": 0, "max": 8, "lgo": true } } }""", "$.map.sigma.lgo is not known (did you mean 'log'?)")]
+    [InlineData("""{ "search": { "map.sigma": { "min": 1, "max": 8, "log": "yes" } } }""", "$.map.sigma.log: \"yes\" must be true or false")]
+    [InlineData("""{ "budget": { "trials": 2.5 } }""", "$.budget.trials: 2.5 must be a whole number from 1")]
+    [InlineData("""{ "budget": { "memory": "1KB" } }""", "'1KB' is outside the sizes a memory share can have, 1MB to 1024TB")]
+    [InlineData("""{ "budget": { "memory": "1e30GB" } }""", "'1e30GB' is outside the sizes")]
+    [InlineData("""{ "tuner": "bogus" }""", "$.tuner 'bogus' is not known")]
+    [InlineData("""{ "tuner": 3 }""", "$.tuner: 3 must be a string")]
+    [InlineData("""{ "seed": "x" }""", "$.seed: \"x\" is not a finite number")]
+    [InlineData("""{ "name": {} }""", "$.name: {} must be a string")]
+    public void Values_of_the_wrong_kind_are_refused_with_their_path_before_any_trial(string keys, string expected)
+    {
+        // Each of these once got past the parser and ended a started search with exit code 2 (an empty choice list made
+        // a start point of infinity, which the trial log cannot write), or was taken silently (all weights 0).
+        var json = JsonNode.Parse(keys)!.AsObject();
+        json["base"] = Base;
+        var e = Assert.Throws<PipelineException>(() => SearchSpec.Parse(json.ToJsonString(), TestData.Catalog, TestData.RepoRoot, source: "s.json"));
+        Assert.Contains(expected, e.Message);
+        Assert.StartsWith("s.json: ", e.Message);
+    }
+
+    [Theory]
+    [InlineData("4GB", 4L << 30)]
+    [InlineData("512mb", 512L << 20)]
+    [InlineData("1TB", 1L << 40)]
+    [InlineData("2048KB", 2L << 20)]
+    [InlineData("1048576", 1L << 20)]
+    public void Memory_shares_read_the_usual_units(string text, long bytes) => Assert.Equal(bytes, SearchSpec.ParseBytes(text, "memory"));
+
     [Fact]
     public void The_shipped_default_search_parses_and_its_start_is_the_default_pipeline()
     {
