@@ -1,4 +1,3 @@
-using System.Net;
 using Microsoft.SemanticKernel;
 using Microsoft.SemanticKernel.ChatCompletion;
 using Microsoft.SemanticKernel.Connectors.OpenAI;
@@ -69,35 +68,10 @@ public sealed class LlmExplainer(LlmExplainerOptions options) : IExplainer
             FunctionChoiceBehavior = FunctionChoiceBehavior.Auto(options: new FunctionChoiceBehaviorOptions { AllowConcurrentInvocation = false }),
             Temperature = 0,
         };
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-        deadline.CancelAfter(Options.Timeout);
-        string? reply;
-        try
-        {
-            var service = kernel.GetRequiredService<IChatCompletionService>();
-            var message = await service.GetChatMessageContentAsync(chat, settings, kernel, deadline.Token).ConfigureAwait(false);
-            reply = message.Content;
-        }
-        catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
-        {
-            throw new PipelineException($"the model did not answer within {Options.TimeoutSeconds:0.#} s (timeoutSeconds)");
-        }
-        catch (HttpOperationException e) when (e.StatusCode is { } status)
-        {
-            throw new PipelineException($"the model endpoint answered HTTP {(int)status} ({status}){Hint(status)}");
-        }
-        catch (HttpOperationException e) when (e.InnerException is TaskCanceledException or TimeoutException && !cancellation.IsCancellationRequested)
-        {
-            throw new PipelineException($"the model did not answer within {Options.TimeoutSeconds:0.#} s (timeoutSeconds)");
-        }
-        catch (HttpOperationException e)
-        {
-            throw new PipelineException($"the model endpoint could not be reached ({(e.InnerException as HttpRequestException)?.HttpRequestError.ToString() ?? e.InnerException?.GetType().Name ?? "no answer"})");
-        }
-        catch (HttpRequestException e)
-        {
-            throw new PipelineException($"the model endpoint could not be reached ({e.HttpRequestError})");
-        }
+        var service = kernel.GetRequiredService<IChatCompletionService>();
+        var message = await LlmFailure.CallAsync(Options, "timeoutSeconds",
+            deadline => service.GetChatMessageContentAsync(chat, settings, kernel, deadline), cancellation).ConfigureAwait(false);
+        var reply = message.Content;
         if (tools.Calls.Count > Options.MaxToolCalls)
             throw new PipelineException($"the model called {tools.Calls.Count} tools; at most {Options.MaxToolCalls} are allowed (maxToolCalls)");
 
@@ -133,12 +107,4 @@ public sealed class LlmExplainer(LlmExplainerOptions options) : IExplainer
         }
         return new ChatMessageContent(AuthorRole.User, items);
     }
-
-    static string Hint(HttpStatusCode status) => status switch
-    {
-        HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => "; check the API key (PF_LLM_API_KEY, OPENAI_API_KEY or AZURE_OPENAI_API_KEY)",
-        HttpStatusCode.NotFound => "; check the model or deployment name and the endpoint URL",
-        HttpStatusCode.TooManyRequests => "; the endpoint is rate limiting, try again later",
-        _ => "",
-    };
 }

@@ -86,23 +86,15 @@ static partial class Commands
         history.AddUserMessage(RuleProposals.UserPrompt(description, book));
         Console.WriteLine($"Asking {LlmConnection.Describe(endpoint)} for rules ({book.Classes.Count} classes, {book.Good.Count} good parts)");
         string? reply;
-        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation))
+        try
         {
-            timeout.CancelAfter(endpoint.Timeout);
-            try
-            {
-                reply = chat.GetChatMessageContentAsync(history, cancellationToken: timeout.Token).GetAwaiter().GetResult().Content;
-            }
-            catch (Exception e) when (e is OperationCanceledException or TimeoutException or HttpOperationException or HttpRequestException
-                                      && !cancellation.IsCancellationRequested)
-            {
-                // The HttpClient's own timeout and ours are the same; SK may wrap either in an HttpOperationException.
-                bool timedOut = timeout.IsCancellationRequested || e is OperationCanceledException or TimeoutException
-                    || e.InnerException is OperationCanceledException or TimeoutException;
-                throw new PipelineException(timedOut
-                    ? $"{LlmConnection.Describe(endpoint)} did not answer within {endpoint.TimeoutSeconds:0.#} s; the model is unchanged. Raise llmTimeoutSeconds or check the endpoint."
-                    : $"{LlmConnection.Describe(endpoint)} failed ({Clip(e.Message)}); the model is unchanged. Check the endpoint and key (PF_LLM_ENDPOINT, PF_LLM_API_KEY).");
-            }
+            reply = LlmFailure.CallAsync(endpoint, "llmTimeoutSeconds",
+                async deadline => (await chat.GetChatMessageContentAsync(history, cancellationToken: deadline).ConfigureAwait(false)).Content,
+                cancellation).GetAwaiter().GetResult();
+        }
+        catch (PipelineException e)
+        {
+            throw new PipelineException($"{e.Message}; the model is unchanged.");
         }
         RuleBook updated;
         IReadOnlyList<Rule> accepted;
@@ -125,8 +117,6 @@ static partial class Commands
         Console.WriteLine($"Accepted {accepted.Count} proposed rules ({string.Join(", ", accepted.Select(r => r.Id))}), each verified on {book.Good.Count} good parts; {refused.Count} refused.");
         return ExitCodes.Ok;
     }
-
-    static string Clip(string text) => text.Length <= 200 ? text : text[..200] + "…";
 
     static RuleBook LoadBook(string modelPath, string folder)
     {

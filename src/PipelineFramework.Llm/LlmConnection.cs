@@ -18,6 +18,11 @@ public static class LlmConnection
     /// <summary>The name passed to <see cref="HostServices.CreateHttpClient"/>.</summary>
     public const string HttpClientName = "llm";
 
+    /// <summary>
+    /// Longest reply body read from an endpoint (4 MiB). An explanation is a few KiB and a rules document at most
+    /// 1 MiB (<c>RuleParser.MaxDocumentBytes</c>, with room for JSON escaping); anything longer fails while it arrives.
+    /// </summary>
+    public const long MaxReplyBytes = 4L << 20;
 
     /// <summary>A Kernel with the chat service registered; add plugins (tools) to it.</summary>
     public static Kernel CreateKernel(LlmEndpointOptions options, HostServices services)
@@ -35,10 +40,11 @@ public static class LlmConnection
         if (problems.Count > 0)
             throw new PipelineException(string.Join("; ", problems.Select(p => $"{p.Option}: {p.Message}")));
 
-        var http = services.CreateHttpClient(HttpClientName);
+        var host = services.CreateHttpClient(HttpClientName);
         // The host's client may have a longer default; a model call gets the pipeline's timeout. (Only a fresh client
         // accepts a new timeout; the host hands out a new one per call.)
-        try { http.Timeout = options.Timeout; } catch (InvalidOperationException) { }
+        try { host.Timeout = options.Timeout; } catch (InvalidOperationException) { }
+        var http = new HttpClient(new ReplySizeLimit(host, MaxReplyBytes)) { Timeout = options.Timeout };
 
         var secrets = services.Secrets;
         switch (options.Kind)
