@@ -53,17 +53,17 @@ public static class LlmConnection
             {
                 var key = First(secrets, LlmSecretNames.ApiKey, LlmSecretNames.OpenAIApiKey)
                     ?? throw Missing(options.Kind, $"{LlmSecretNames.OpenAIApiKey} (or {LlmSecretNames.ApiKey})", "the API key");
-                var endpoint = secrets.Get(LlmSecretNames.Endpoint);
+                var endpoint = Secret(secrets, LlmSecretNames.Endpoint);
                 return endpoint is null
                     ? new OpenAIChatCompletionService(options.Model, key, httpClient: http)
                     : new OpenAIChatCompletionService(options.Model, ParseEndpoint(endpoint, LlmSecretNames.Endpoint), key, httpClient: http);
             }
             case LlmKinds.OpenAICompatible:
             {
-                var endpoint = secrets.Get(LlmSecretNames.Endpoint)
+                var endpoint = Secret(secrets, LlmSecretNames.Endpoint)
                     ?? throw Missing(options.Kind, LlmSecretNames.Endpoint, "the server's base URL (e.g. http://localhost:11434/v1 for Ollama)");
                 // Local servers usually need no key; the OpenAI client insists on a non-empty one.
-                var key = secrets.Get(LlmSecretNames.ApiKey) ?? "none";
+                var key = Secret(secrets, LlmSecretNames.ApiKey) ?? "none";
                 return new OpenAIChatCompletionService(options.Model, ParseEndpoint(endpoint, LlmSecretNames.Endpoint), key, httpClient: http);
             }
             case LlmKinds.AzureOpenAI:
@@ -83,7 +83,22 @@ public static class LlmConnection
     /// <summary>What may be logged about an endpoint: its kind and model, never its URL or key.</summary>
     public static string Describe(LlmEndpointOptions options) => $"{options.Kind} model '{options.Model}'";
 
-    static string? First(ISecretStore secrets, string name, string fallback) => secrets.Get(name) ?? secrets.Get(fallback);
+    static string? First(ISecretStore secrets, string name, string fallback) => Secret(secrets, name) ?? Secret(secrets, fallback);
+
+    /// <summary>
+    /// A secret as it may go into a URL or a header: surrounding whitespace trimmed (a secrets file or a pasted key
+    /// often ends with a newline), empty taken as unset, and any control character left inside refused, since a line
+    /// break in a header value starts another header (or ends the headers). The message names the variable, never the value.
+    /// </summary>
+    static string? Secret(ISecretStore secrets, string name)
+    {
+        var value = secrets.Get(name)?.Trim();
+        if (string.IsNullOrEmpty(value)) return null;
+        if (value.Any(char.IsControl))
+            throw new PipelineException($"{name} holds a control character (a line break, tab or escape) inside its value; " +
+                "set it to the value alone, on one line.");
+        return value;
+    }
 
     static PipelineException Missing(string kind, string variable, string what) =>
         new($"The {kind} endpoint needs {what}: set {variable} in the environment or in the user secrets file " +

@@ -19,6 +19,34 @@ public class LlmConnectionTests
             new HostServices { Secrets = new DictionarySecrets(new Dictionary<string, string> { [LlmSecretNames.Endpoint] = endpoint, [LlmSecretNames.ApiKey] = key }) })
         .ExplainAsync();
 
+    [Fact]
+    public async Task A_key_with_a_trailing_newline_is_trimmed_and_sent_as_one_header()
+    {
+        using var server = new FakeOpenAIServer(FakeReply.Text(LlmExplainerTests.Answer()));
+        var explanation = await Explain(server, " " + server.BaseUrl + "/v1\n", "sk-clean-key\r\n");
+        Assert.True(explanation.Notes.Count == 0, string.Join("\n", explanation.Notes));
+        Assert.Equal("Bearer sk-clean-key", Assert.Single(server.Received).Authorization);
+    }
+
+    [Theory]
+    [InlineData(LlmSecretNames.ApiKey, "sk-secret-inside\nX-Injected: evil")]
+    [InlineData(LlmSecretNames.ApiKey, "sk-secret-inside\r\n\r\nGET /smuggled HTTP/1.1")]
+    [InlineData(LlmSecretNames.ApiKey, "sk-secret-inside\u001b[2K")]
+    [InlineData(LlmSecretNames.Endpoint, "http://127.0.0.1:1/v1\nX-Injected: sk-secret-inside")]
+    public async Task A_secret_with_a_control_character_inside_is_refused_by_name_and_never_sent_or_printed(string variable, string value)
+    {
+        using var server = new FakeOpenAIServer(FakeReply.Text(LlmExplainerTests.Answer()));
+        var explanation = await Explain(server,
+            variable == LlmSecretNames.Endpoint ? value : server.BaseUrl + "/v1",
+            variable == LlmSecretNames.ApiKey ? value : "sk-ok");
+        Assert.Equal(OfflineExplainer.SourceName, explanation.Source);
+        var note = Assert.Single(explanation.Notes);
+        Assert.Contains($"{variable} holds a control character", note);
+        Assert.DoesNotContain("secret-inside", note);
+        Assert.DoesNotContain("Injected", note);
+        Assert.Empty(server.Received);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
