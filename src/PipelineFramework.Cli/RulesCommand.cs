@@ -101,7 +101,7 @@ static partial class Commands
         IReadOnlyList<Refusal> refused;
         try
         {
-            (updated, accepted, refused) = book.Add(RuleProposals.ExtractJson(reply), RuleSource.Llm);
+            (updated, accepted, refused) = book.Add(RuleProposals.ExtractJson(reply), RuleSource.Llm, rule => ProposalProblem(rule, book));
         }
         catch (RuleException e)
         {
@@ -116,6 +116,24 @@ static partial class Commands
         ModelFileEntries.ReplaceText(modelPath, new Dictionary<string, string> { [folder + "rules.json"] = updated.RulesJson() });
         Console.WriteLine($"Accepted {accepted.Count} proposed rules ({string.Join(", ", accepted.Select(r => r.Id))}), each verified on {book.Good.Count} good parts; {refused.Count} refused.");
         return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// Why a proposed rule is refused before it is verified, or null: a proposal adds rules and never replaces one
+    /// (reusing a learned rule's id would weaken it silently), says it is the LLM's, and its description (stored in
+    /// the model and shown to the explainer's model later) is printable and does not try to instruct a model.
+    /// </summary>
+    static string? ProposalProblem(Rule rule, RuleBook book)
+    {
+        if (book.Rules.FirstOrDefault(r => r.Id == rule.Id) is { } existing)
+            return $"rule '{rule.Id}' has the id of a {existing.Source.ToString().ToLowerInvariant()} rule already in the model; a proposal cannot replace it";
+        if (rule.Source != RuleSource.Llm)
+            return $"rule '{rule.Id}' claims the source '{rule.Source.ToString().ToLowerInvariant()}'; a proposed rule is the LLM's";
+        if (LlmText.FirstControlCharacter(rule.Description) is { } c)
+            return $"rule '{rule.Id}': its description holds the control character U+{(int)c:X4} (terminal escapes are never stored or printed)";
+        return LlmText.Instruction(rule.Description) is { } words
+            ? $"rule '{rule.Id}': its description holds text that tries to instruct a model (\"{words}\")"
+            : null;
     }
 
     static RuleBook LoadBook(string modelPath, string folder)
