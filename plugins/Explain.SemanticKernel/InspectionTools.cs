@@ -119,7 +119,6 @@ public sealed class InspectionTools(InspectionFacts facts)
             }
         }
         Walk(Verdict(f)); Walk(Regions(f)); Walk(Rules(f)); Walk(GoodParts(f));
-        numbers.AddRange(AnswerCheck.NumbersIn(f.Id));
         // Region boxes are also quoted by their far edges ("x 10-50").
         foreach (var r in f.Regions) { numbers.Add(r.ImageBox.X + r.ImageBox.Width); numbers.Add(r.ImageBox.Y + r.ImageBox.Height); }
         for (int i = 1; i <= f.Regions.Count; i++) numbers.Add(i);

@@ -86,30 +86,22 @@ static partial class Commands
         history.AddUserMessage(RuleProposals.UserPrompt(description, book));
         Console.WriteLine($"Asking {LlmConnection.Describe(endpoint)} for rules ({book.Classes.Count} classes, {book.Good.Count} good parts)");
         string? reply;
-        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation))
+        try
         {
-            timeout.CancelAfter(endpoint.Timeout);
-            try
-            {
-                reply = chat.GetChatMessageContentAsync(history, cancellationToken: timeout.Token).GetAwaiter().GetResult().Content;
-            }
-            catch (Exception e) when (e is OperationCanceledException or TimeoutException or HttpOperationException or HttpRequestException
-                                      && !cancellation.IsCancellationRequested)
-            {
-                // The HttpClient's own timeout and ours are the same; SK may wrap either in an HttpOperationException.
-                bool timedOut = timeout.IsCancellationRequested || e is OperationCanceledException or TimeoutException
-                    || e.InnerException is OperationCanceledException or TimeoutException;
-                throw new PipelineException(timedOut
-                    ? $"{LlmConnection.Describe(endpoint)} did not answer within {endpoint.TimeoutSeconds:0.#} s; the model is unchanged. Raise llmTimeoutSeconds or check the endpoint."
-                    : $"{LlmConnection.Describe(endpoint)} failed ({Clip(e.Message)}); the model is unchanged. Check the endpoint and key (PF_LLM_ENDPOINT, PF_LLM_API_KEY).");
-            }
+            reply = LlmFailure.CallAsync(endpoint, "llmTimeoutSeconds",
+                async deadline => (await chat.GetChatMessageContentAsync(history, cancellationToken: deadline).ConfigureAwait(false)).Content,
+                cancellation).GetAwaiter().GetResult();
+        }
+        catch (PipelineException e)
+        {
+            throw new PipelineException($"{e.Message}; the model is unchanged.");
         }
         RuleBook updated;
         IReadOnlyList<Rule> accepted;
         IReadOnlyList<Refusal> refused;
         try
         {
-            (updated, accepted, refused) = book.Add(RuleProposals.ExtractJson(reply), RuleSource.Llm);
+            (updated, accepted, refused) = book.Add(RuleProposals.ExtractJson(reply), RuleSource.Llm, rule => ProposalProblem(rule, book));
         }
         catch (RuleException e)
         {
@@ -126,7 +118,23 @@ static partial class Commands
         return ExitCodes.Ok;
     }
 
-    static string Clip(string text) => text.Length <= 200 ? text : text[..200] + "…";
+    /// <summary>
+    /// Why a proposed rule is refused before it is verified, or null: a proposal adds rules and never replaces one
+    /// (reusing a learned rule's id would weaken it silently), says it is the LLM's, and its description (stored in
+    /// the model and shown to the explainer's model later) is printable and does not try to instruct a model.
+    /// </summary>
+    static string? ProposalProblem(Rule rule, RuleBook book)
+    {
+        if (book.Rules.FirstOrDefault(r => r.Id == rule.Id) is { } existing)
+            return $"rule '{rule.Id}' has the id of a {existing.Source.ToString().ToLowerInvariant()} rule already in the model; a proposal cannot replace it";
+        if (rule.Source != RuleSource.Llm)
+            return $"rule '{rule.Id}' claims the source '{rule.Source.ToString().ToLowerInvariant()}'; a proposed rule is the LLM's";
+        if (LlmText.FirstControlCharacter(rule.Description) is { } c)
+            return $"rule '{rule.Id}': its description holds the control character U+{(int)c:X4} (terminal escapes are never stored or printed)";
+        return LlmText.Instruction(rule.Description) is { } words
+            ? $"rule '{rule.Id}': its description holds text that tries to instruct a model (\"{words}\")"
+            : null;
+    }
 
     static RuleBook LoadBook(string modelPath, string folder)
     {

@@ -18,6 +18,11 @@ public static class LlmConnection
     /// <summary>The name passed to <see cref="HostServices.CreateHttpClient"/>.</summary>
     public const string HttpClientName = "llm";
 
+    /// <summary>
+    /// Longest reply body read from an endpoint (4 MiB). An explanation is a few KiB and a rules document at most
+    /// 1 MiB (<c>RuleParser.MaxDocumentBytes</c>, with room for JSON escaping); anything longer fails while it arrives.
+    /// </summary>
+    public const long MaxReplyBytes = 4L << 20;
 
     /// <summary>A Kernel with the chat service registered; add plugins (tools) to it.</summary>
     public static Kernel CreateKernel(LlmEndpointOptions options, HostServices services)
@@ -35,10 +40,11 @@ public static class LlmConnection
         if (problems.Count > 0)
             throw new PipelineException(string.Join("; ", problems.Select(p => $"{p.Option}: {p.Message}")));
 
-        var http = services.CreateHttpClient(HttpClientName);
+        var host = services.CreateHttpClient(HttpClientName);
         // The host's client may have a longer default; a model call gets the pipeline's timeout. (Only a fresh client
         // accepts a new timeout; the host hands out a new one per call.)
-        try { http.Timeout = options.Timeout; } catch (InvalidOperationException) { }
+        try { host.Timeout = options.Timeout; } catch (InvalidOperationException) { }
+        var http = new HttpClient(new ReplySizeLimit(host, MaxReplyBytes)) { Timeout = options.Timeout };
 
         var secrets = services.Secrets;
         switch (options.Kind)
@@ -47,17 +53,17 @@ public static class LlmConnection
             {
                 var key = First(secrets, LlmSecretNames.ApiKey, LlmSecretNames.OpenAIApiKey)
                     ?? throw Missing(options.Kind, $"{LlmSecretNames.OpenAIApiKey} (or {LlmSecretNames.ApiKey})", "the API key");
-                var endpoint = secrets.Get(LlmSecretNames.Endpoint);
+                var endpoint = Secret(secrets, LlmSecretNames.Endpoint);
                 return endpoint is null
                     ? new OpenAIChatCompletionService(options.Model, key, httpClient: http)
                     : new OpenAIChatCompletionService(options.Model, ParseEndpoint(endpoint, LlmSecretNames.Endpoint), key, httpClient: http);
             }
             case LlmKinds.OpenAICompatible:
             {
-                var endpoint = secrets.Get(LlmSecretNames.Endpoint)
+                var endpoint = Secret(secrets, LlmSecretNames.Endpoint)
                     ?? throw Missing(options.Kind, LlmSecretNames.Endpoint, "the server's base URL (e.g. http://localhost:11434/v1 for Ollama)");
                 // Local servers usually need no key; the OpenAI client insists on a non-empty one.
-                var key = secrets.Get(LlmSecretNames.ApiKey) ?? "none";
+                var key = Secret(secrets, LlmSecretNames.ApiKey) ?? "none";
                 return new OpenAIChatCompletionService(options.Model, ParseEndpoint(endpoint, LlmSecretNames.Endpoint), key, httpClient: http);
             }
             case LlmKinds.AzureOpenAI:
@@ -77,7 +83,22 @@ public static class LlmConnection
     /// <summary>What may be logged about an endpoint: its kind and model, never its URL or key.</summary>
     public static string Describe(LlmEndpointOptions options) => $"{options.Kind} model '{options.Model}'";
 
-    static string? First(ISecretStore secrets, string name, string fallback) => secrets.Get(name) ?? secrets.Get(fallback);
+    static string? First(ISecretStore secrets, string name, string fallback) => Secret(secrets, name) ?? Secret(secrets, fallback);
+
+    /// <summary>
+    /// A secret as it may go into a URL or a header: surrounding whitespace trimmed (a secrets file or a pasted key
+    /// often ends with a newline), empty taken as unset, and any control character left inside refused, since a line
+    /// break in a header value starts another header (or ends the headers). The message names the variable, never the value.
+    /// </summary>
+    static string? Secret(ISecretStore secrets, string name)
+    {
+        var value = secrets.Get(name)?.Trim();
+        if (string.IsNullOrEmpty(value)) return null;
+        if (value.Any(char.IsControl))
+            throw new PipelineException($"{name} holds a control character (a line break, tab or escape) inside its value; " +
+                "set it to the value alone, on one line.");
+        return value;
+    }
 
     static PipelineException Missing(string kind, string variable, string what) =>
         new($"The {kind} endpoint needs {what}: set {variable} in the environment or in the user secrets file " +

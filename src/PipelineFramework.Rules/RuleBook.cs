@@ -36,16 +36,20 @@ public sealed class RuleBook
     /// <summary>
     /// Parses <paramref name="json"/> against this book's classes, verifies every rule on the good parts and returns the
     /// book with the accepted ones added (a rule with an existing id replaces it) and the refusals with their reasons.
-    /// A document that cannot be read throws <see cref="RuleException"/> and changes nothing.
+    /// <paramref name="screen"/>, when given, refuses a rule before it is verified by returning the reason (what a
+    /// caller does not take from this source, e.g. an LLM proposal replacing a rule). A document that cannot be read
+    /// throws <see cref="RuleException"/> and changes nothing.
     /// </summary>
-    public (RuleBook Book, IReadOnlyList<Rule> Accepted, IReadOnlyList<Refusal> Refused) Add(string json, RuleSource source)
+    public (RuleBook Book, IReadOnlyList<Rule> Accepted, IReadOnlyList<Refusal> Refused) Add(string json, RuleSource source,
+        Func<Rule, string?>? screen = null)
     {
         var proposed = RuleParser.ParseDocument(json, source, Classes);
         var accepted = new List<Rule>();
         var refused = new List<Refusal>();
         foreach (var rule in proposed)
         {
-            if (Verify(rule) is { } refusal) refused.Add(refusal);
+            if (screen?.Invoke(rule) is { } reason) refused.Add(new Refusal(rule.Id, reason));
+            else if (Verify(rule) is { } refusal) refused.Add(refusal);
             else accepted.Add(rule);
         }
         var ids = accepted.Select(r => r.Id).ToHashSet();

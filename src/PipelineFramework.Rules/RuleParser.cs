@@ -83,7 +83,13 @@ public static class RuleParser
             ? value : throw context.Error(path, $"'{Clip(text)}' is not one of {string.Join(", ", names)}{Hint(text, names)}");
     }
 
-    internal static string Clip(string s) => s.Length <= 40 ? s : s[..40] + "…";
+    /// <summary>A value quoted in a message: at most 40 characters, control characters written as \uXXXX (a quoted escape
+    /// sequence from a proposal must not act on the terminal).</summary>
+    internal static string Clip(string s)
+    {
+        var clipped = s.Length <= 40 ? s : s[..40] + "…";
+        return clipped.Any(char.IsControl) ? string.Concat(clipped.Select(c => char.IsControl(c) ? $"\\u{(int)c:X4}" : c.ToString())) : clipped;
+    }
 
     internal static string Hint(string given, IEnumerable<string> known)
     {

@@ -17,6 +17,14 @@ public sealed record FakeRequest(string Path, string? ApiKeyHeader, string? Auth
 /// <summary>What the fake server sends back: a status, a body and how long it waits first.</summary>
 public sealed record FakeReply(int Status, string Body, TimeSpan Delay = default)
 {
+    /// <summary>Send this many bytes of the body (with the whole body's Content-Length), then drop the connection.</summary>
+    public int? CutAfterBytes { get; init; }
+
+    /// <summary>Send the body chunked, with no Content-Length (so only reading it tells its size).</summary>
+    public bool Chunked { get; init; }
+
+    public string ContentType { get; init; } = "application/json";
+
     /// <summary>An assistant message asking for tool calls (names as SK sends them: <c>plugin-function</c>).</summary>
     public static FakeReply ToolCalls(params string[] functions) => new(200, Completion(new JsonObject
     {
@@ -96,9 +104,18 @@ public sealed class FakeOpenAIServer : IDisposable
                     if (reply.Delay > TimeSpan.Zero) await Task.Delay(reply.Delay);
                     var bytes = Encoding.UTF8.GetBytes(reply.Body);
                     context.Response.StatusCode = reply.Status;
-                    context.Response.ContentType = "application/json";
-                    context.Response.ContentLength64 = bytes.Length;
-                    await context.Response.OutputStream.WriteAsync(bytes);
+                    context.Response.ContentType = reply.ContentType;
+                    if (reply.Chunked) context.Response.SendChunked = true;
+                    else context.Response.ContentLength64 = bytes.Length;
+                    if (reply.CutAfterBytes is { } cut)
+                    {
+                        await context.Response.OutputStream.WriteAsync(bytes.AsMemory(0, cut));
+                        await context.Response.OutputStream.FlushAsync();
+                        context.Response.Abort();
+                        return;
+                    }
+                    for (int sent = 0; sent < bytes.Length; sent += 1 << 16)
+                        await context.Response.OutputStream.WriteAsync(bytes.AsMemory(sent, Math.Min(1 << 16, bytes.Length - sent)));
                     context.Response.Close();
                 }
                 catch (Exception) { /* the client gave up (timeout test) */ }

@@ -1,0 +1,72 @@
+
+namespace PipelineFramework.Llm;
+
+/// <summary>A reply body longer than <see cref="LlmConnection.MaxReplyBytes"/>: refused while it arrives, never buffered whole.</summary>
+public sealed class LlmReplyTooLargeException() : IOException($"the reply is longer than {LlmConnection.MaxReplyBytes} bytes");
+
+/// <summary>
+/// Sends each request through the host's HttpClient (its handler, proxy and timeout) and hands the SDK a reply body
+/// that fails with <see cref="LlmReplyTooLargeException"/> past <paramref name="maxBytes"/>: the SDK buffers whole
+/// bodies, so without this a hostile endpoint's gigabyte reply would be held in memory (several times over) before any
+/// check could refuse it. A declared Content-Length over the limit fails before the body is read.
+/// </summary>
+sealed class ReplySizeLimit(HttpClient host, long maxBytes) : HttpMessageHandler
+{
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellation)
+    {
+        // An HttpClient sends a request message once, and the SDK's client has marked this one: the host's gets a copy.
+        var copy = new HttpRequestMessage(request.Method, request.RequestUri)
+        {
+            Version = request.Version, VersionPolicy = request.VersionPolicy, Content = request.Content,
+        };
+        foreach (var (name, values) in request.Headers) copy.Headers.TryAddWithoutValidation(name, values);
+        var response = await host.SendAsync(copy, HttpCompletionOption.ResponseHeadersRead, cancellation).ConfigureAwait(false);
+        response.RequestMessage = request;
+        if (response.Content.Headers.ContentLength > maxBytes)
+        {
+            response.Dispose();
+            throw new LlmReplyTooLargeException();
+        }
+        var body = await response.Content.ReadAsStreamAsync(cancellation).ConfigureAwait(false);
+        var limited = new StreamContent(new LimitedStream(body, maxBytes));
+        foreach (var (name, values) in response.Content.Headers) limited.Headers.TryAddWithoutValidation(name, values);
+        response.Content = limited;
+        return response;
+    }
+
+    /// <summary>A read-only stream that throws once more than <c>max</c> bytes have been read from it.</summary>
+    sealed class LimitedStream(Stream inner, long max) : Stream
+    {
+        long _read;
+
+        int Count(int n)
+        {
+            _read += n;
+            if (_read > max) throw new LlmReplyTooLargeException();
+            return n;
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
+        public override int Read(Span<byte> buffer) => Count(inner.Read(buffer));
+        public override async Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellation) =>
+            Count(await inner.ReadAsync(buffer.AsMemory(offset, count), cancellation).ConfigureAwait(false));
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellation = default) =>
+            Count(await inner.ReadAsync(buffer, cancellation).ConfigureAwait(false));
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => _read; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) inner.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+}
