@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using PipelineFramework.Abstractions;
+using PipelineFramework.Core;
 using PipelineFramework.Core.Engine;
 using PipelineFramework.Core.Explain;
 
@@ -28,7 +29,7 @@ static partial class Commands
             var modelPath = parse.GetValue(modelOption)!;
             var image = parse.GetValue(imageOption)!;
             var questions = parse.GetValue(askOption) ?? [];
-            if (!File.Exists(image)) throw new PipelineException($"Image '{image}' does not exist; give the path of one image file with --image.");
+            UserPaths.RequireFile(image, "Image", "Give the path of one image file with --image.");
             foreach (var q in questions)
                 if (string.IsNullOrWhiteSpace(q)) throw new PipelineException("--ask is empty; give a question, e.g. --ask \"is it on the label or on the glass?\".");
 

@@ -1,4 +1,5 @@
 using PipelineFramework.Abstractions;
+using PipelineFramework.Core;
 
 namespace PipelineFramework.Cli;
 
@@ -22,6 +23,7 @@ static class OutputPaths
     /// </summary>
     public static void CheckFile(string option, string path, IEnumerable<Input> inputs)
     {
+        RequireShortNames(option, path, System.IO.Path.GetFullPath(path), AtomicFile.MaxFileNameBytes);
         var output = Canonical(path);
         if (Directory.Exists(output))
             throw new PipelineException($"{option} {path}: is a folder; give a file name, e.g. {System.IO.Path.Combine(path, "out" + OutputExtension(option))}");
@@ -39,6 +41,7 @@ static class OutputPaths
     /// </summary>
     public static void CheckFolder(string option, string path, IEnumerable<Input> inputFolders)
     {
+        RequireShortNames(option, path, System.IO.Path.GetFullPath(path), MaxNameBytes);
         var output = Canonical(path);
         if (File.Exists(output))
             throw new PipelineException($"{option} {path}: is a file, not a folder; give a folder for the outputs.");
@@ -106,6 +109,27 @@ static class OutputPaths
             throw new PipelineException($"{option} {given}: cannot write in {existing} ({e.Message.TrimEnd('.')}). Choose a folder you can write to.");
         }
     }
+
+    const int MaxNameBytes = 255, MaxPathBytes = 4000;
+
+    /// <summary>
+    /// A name longer than the file system takes (255 bytes; less for a file, which is written through a longer-named
+    /// temporary) or a path near PATH_MAX (4096) used to fail only when the result was written, after the work.
+    /// </summary>
+    static void RequireShortNames(string option, string given, string full, int lastNameBytes)
+    {
+        if (System.Text.Encoding.UTF8.GetByteCount(full) > MaxPathBytes)
+            throw new PipelineException($"{option} {Shorten(given)}: the path is longer than {MaxPathBytes} bytes; choose a shorter one.");
+        var names = full.Split(System.IO.Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries);
+        for (int i = 0; i < names.Length; i++)
+        {
+            int limit = i == names.Length - 1 ? lastNameBytes : MaxNameBytes;
+            if (System.Text.Encoding.UTF8.GetByteCount(names[i]) > limit)
+                throw new PipelineException($"{option} {Shorten(given)}: the name '{Shorten(names[i])}' is longer than {limit} bytes; choose a shorter one.");
+        }
+    }
+
+    static string Shorten(string text) => text.Length <= 60 ? text : text[..28] + "..." + text[^28..];
 
     static string OutputExtension(string option) => option == "--model" ? ".pfmodel" : ".json";
 }

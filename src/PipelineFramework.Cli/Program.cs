@@ -205,7 +205,7 @@ namespace PipelineFramework.Cli
                 var catalog = Catalog(parse.GetValue(plugins));
                 var pipeline = LoadPipeline(ResolvePipeline(parse.GetValue(pipelineOption)!), catalog);
                 var data = parse.GetValue(dataOption)!;
-                if (!Directory.Exists(data)) throw new PipelineException($"Data folder '{data}' does not exist.");
+                UserPaths.RequireFolder(data, "Data folder", "Point --data at a category folder (train/good, test/...) or a data-set root.");
                 var outDir = parse.GetValue(outOption)!;
                 OutputPaths.CheckFolder("--out", outDir, [new(data, "the data folder (--data)")]);
                 var results = Evaluator.Run(pipeline, data, outDir, new EvaluationOptions
@@ -371,7 +371,7 @@ namespace PipelineFramework.Cli
         /// <summary>A path, or the name of a pipeline shipped with the tool (pipelines/NAME.json).</summary>
         static string ResolvePipeline(string value)
         {
-            if (File.Exists(value)) return value;
+            if (RegularFile.Problem(value) is not RegularFile.Missing) return value;   // the parser says what is wrong with a folder or a FIFO
             var shippedFolder = Path.Combine(AppContext.BaseDirectory, "pipelines");
             var shipped = Path.Combine(shippedFolder, value.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? Path.GetFileName(value) : value + ".json");
             if (File.Exists(shipped)) return shipped;
@@ -381,7 +381,7 @@ namespace PipelineFramework.Cli
 
         static IReadOnlyList<string> GoodImages(string data)
         {
-            if (!Directory.Exists(data)) throw new PipelineException($"Data folder '{data}' does not exist.");
+            UserPaths.RequireFolder(data, "Data folder", "Point --data at a folder of good images or a category folder (train/good inside).");
             if (ImageDataset.IsMvtecCategory(data)) return ImageDataset.LoadMvtec(data).Train.Select(t => t.Path).ToList();
             var images = ImageDataset.ListImages(data);
             if (images.Count == 0) throw new PipelineException($"'{data}' holds no PNG, JPEG or BMP images (and no train/good folder).");

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Microsoft.SemanticKernel;
 using Microsoft.SemanticKernel.ChatCompletion;
 using PipelineFramework.Abstractions;
+using PipelineFramework.Core;
 using PipelineFramework.Core.ModelFiles;
 using PipelineFramework.Llm;
 using PipelineFramework.Rules;
@@ -49,7 +50,7 @@ static partial class Commands
                 PrintRules(book);
                 return ExitCodes.Ok;
             }
-            if (!File.Exists(addPath)) throw new PipelineException($"Rules file '{addPath}' does not exist.");
+            UserPaths.RequireFile(addPath, "Rules file", "Write one as plugins/Logic.Components/README.md shows ({\"rules\": [...]}), or ask for proposals with --propose.");
             if (new FileInfo(addPath).Length > RuleParser.MaxDocumentBytes) throw new PipelineException($"Rules file '{addPath}' is larger than {RuleParser.MaxDocumentBytes / 1024} KiB.");
             var (updated, accepted, refused) = AddRules(book, File.ReadAllText(addPath), RuleSource.Hand);
             foreach (var r in refused) Console.Error.WriteLine($"refused: {r.Reason}");

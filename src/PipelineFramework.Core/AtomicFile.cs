@@ -13,6 +13,12 @@ public static class AtomicFile
 {
     const string TempMarker = ".tmp-";
 
+    /// <summary>
+    /// The longest file name (UTF-8 bytes) this class can write: the temporary's suffix (<c>.tmp-</c>, a process id of
+    /// up to 10 digits, <c>-</c>, 8 hex digits) must fit in the 255 bytes a name may have on Linux, macOS and Windows.
+    /// </summary>
+    public const int MaxFileNameBytes = 255 - (5 + 10 + 1 + 8);
+
     static readonly ConcurrentDictionary<string, byte> InFlight = new(StringComparer.Ordinal);
 
     public static void Write(string path, Action<Stream> write)

@@ -59,8 +59,7 @@ public static class CategorySearch
     /// <summary>Category folders under a root (train/good inside each), or the folder itself when it is one.</summary>
     public static IReadOnlyList<string> Categories(string data)
     {
-        if (File.Exists(data)) throw new PipelineException($"--data '{data}' is a file; give a category folder (train/good inside) or a root of category folders.");
-        if (!Directory.Exists(data)) throw new PipelineException($"Data folder '{data}' does not exist. Point --data at a category folder (train/good inside) or a root of category folders.");
+        UserPaths.RequireFolder(data, "Data folder", "Point --data at a category folder (train/good inside) or a root of category folders.");
         if (Directory.Exists(Path.Combine(data, "train", "good"))) return [data];
         var found = Directory.GetDirectories(data).Where(d => Directory.Exists(Path.Combine(d, "train", "good"))).OrderBy(d => d, StringComparer.Ordinal).ToList();
         return found.Count > 0 ? found : throw new PipelineException($"'{data}' holds no category folder with train/good inside.");

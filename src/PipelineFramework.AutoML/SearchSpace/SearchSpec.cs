@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using PipelineFramework.Abstractions;
+using PipelineFramework.Core;
 using PipelineFramework.Core.Engine;
 using PipelineFramework.Core.Plugins;
 using PipelineFramework.Core.Spec;
@@ -115,7 +116,7 @@ public sealed class SearchSpec
 
     public static SearchSpec ParseFile(string path, IComponentCatalog catalog, Func<string, string>? resolvePipeline = null)
     {
-        if (!File.Exists(path)) throw new PipelineException($"Search file '{path}' does not exist.");
+        UserPaths.RequireFile(path, "Search file", "The shipped search is pipelines/automl-default.json.");
         return Parse(File.ReadAllText(path), catalog, Path.GetDirectoryName(Path.GetFullPath(path))!, resolvePipeline, path);
     }
 

@@ -199,8 +199,7 @@ public sealed class AnomalyModel : IDisposable
 
     public static AnomalyModel Load(string path, IComponentCatalog catalog, HostServices? services, CancellationToken cancellation = default)
     {
-        if (!File.Exists(path))
-            throw new PipelineException($"Model file '{path}' does not exist. Create one with `pf fit --pipeline <json> --data <folder> --model {path}`.");
+        UserPaths.RequireFile(path, "Model file", $"Create one with `pf fit --pipeline <json> --data <folder> --model {path}`.");
         byte[] bytes;
         try { bytes = File.ReadAllBytes(path); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

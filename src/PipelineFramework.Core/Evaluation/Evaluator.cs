@@ -90,8 +90,7 @@ public static class Evaluator
     public static EvaluationResults Run(AnomalyPipeline pipeline, string dataPath, string outputFolder, EvaluationOptions? options = null)
     {
         options ??= new EvaluationOptions();
-        if (!Directory.Exists(dataPath))
-            throw new PipelineException($"Data folder '{dataPath}' does not exist. Point --data at a category folder (train/good, test/...) or a data-set root.");
+        UserPaths.RequireFolder(dataPath, "Data folder", "Point --data at a category folder (train/good, test/...) or a data-set root.");
         if (ImageDataset.IsMvtecCategory(dataPath))
             return new([RunCategory(pipeline, ImageDataset.LoadMvtec(dataPath), outputFolder, options)], []);
 

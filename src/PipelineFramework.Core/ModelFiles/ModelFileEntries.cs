@@ -47,6 +47,9 @@ public static class ModelFileEntries
         });
     }
 
-    static FileStream Open(string path) =>
-        File.Exists(path) ? File.OpenRead(path) : throw new Abstractions.PipelineException($"Model file '{path}' does not exist. Create one with `pf fit`.");
+    static FileStream Open(string path)
+    {
+        UserPaths.RequireFile(path, "Model file", "Create one with `pf fit`.");
+        return File.OpenRead(path);
+    }
 }

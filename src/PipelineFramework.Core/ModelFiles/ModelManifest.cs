@@ -42,6 +42,10 @@ public sealed record ModelManifest
         if (!double.IsFinite(Threshold.Value)) return $"threshold value {Threshold.Value} is not a finite number";
         if (!double.IsFinite(Normalization.Center) || !(Normalization.Scale > 0) || !double.IsFinite(Normalization.Scale))
             return $"normalization center {Normalization.Center} and scale {Normalization.Scale} must be finite with scale > 0";
+        // The normalised score is 0.5 at the threshold by construction (ScoreNormalization.FromCalibration); a file where
+        // they differ would print a score below 0.5 beside the verdict ANOMALY.
+        if (Math.Abs(Normalization.Center - Threshold.Value) > 1e-9 * Math.Max(1.0, Math.Abs(Threshold.Value)))
+            return $"normalization center {Normalization.Center} differs from the threshold {Threshold.Value} (they are one number when a model is fitted)";
         if (Components.Count == 0) return "components is empty";
         if (Training.ImageSizes?.Problem() is { } sizes) return sizes;
         foreach (var (stage, component) in Components)

@@ -25,7 +25,7 @@ public static class PipelineSpecParser
 
     public static PipelineSpec ParseFile(string path, IComponentCatalog catalog)
     {
-        if (!File.Exists(path)) throw new PipelineException($"Pipeline file not found: {path}. The ready pipelines are in pipelines/.");
+        UserPaths.RequireFile(path, "Pipeline file", "The ready pipelines are in pipelines/.");
         string text;
         try { text = File.ReadAllText(path); }
         catch (IOException e) { throw new PipelineException($"Cannot read pipeline file {path}: {e.Message}", e); }
@@ -261,10 +261,17 @@ public static class PipelineSpecParser
         return spec with { Options = catalog.NormalizeOptions(descriptor, spec.Options, spec.JsonPath) };
     }
 
+    /// <summary>The reader's message without its own position tail (" Path: ..." or " LineNumber: ..."), which ours replaces.</summary>
     static string FirstSentence(string message)
     {
-        int cut = message.IndexOf(" Path:", StringComparison.Ordinal);
-        return (cut > 0 ? message[..cut] : message).Trim();
+        if (message.Contains("maximum configured depth", StringComparison.Ordinal))
+            return "nested deeper than 64 levels (the JSON reader's limit); a pipeline nests a few, so the file is not a pipeline or was generated wrongly";
+        foreach (var tail in new[] { " Path:", " LineNumber:" })
+        {
+            int cut = message.IndexOf(tail, StringComparison.Ordinal);
+            if (cut > 0) message = message[..cut];
+        }
+        return message.Trim();
     }
 
     /// <summary>Options that do not apply (fit mode's width and height in square mode) are left out, not written as null.</summary>

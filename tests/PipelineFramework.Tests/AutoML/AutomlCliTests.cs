@@ -88,7 +88,7 @@ public class AutomlCliTests
         Assert.DoesNotContain("System.", stderr);
         (code, _, stderr) = Pf("automl", "--data", Path.Combine(TestData.Hazelnut, "train", "good", "00.jpg"), "--out", outDir);
         Assert.Equal(1, code);
-        Assert.Contains("00.jpg' is a file; give a category folder", stderr);
+        Assert.Contains("00.jpg' is a file, not a folder. Point --data at a category folder", stderr);
         (code, _, stderr) = Pf("automl", "--data", TestData.Hazelnut, "--out", outDir, "--pick", "fastest:-5");
         Assert.Equal(1, code);
         Assert.Contains("--pick 'fastest:-5': the milliseconds per image must be 0 or more", stderr);

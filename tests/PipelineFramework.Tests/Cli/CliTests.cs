@@ -34,6 +34,37 @@ public class CliTests
     }
 
     [Fact]
+    public void Paths_that_are_not_what_the_option_takes_are_refused_before_any_work()
+    {
+        var folder = TestData.TempFolder("cli-paths");
+        var model = Path.Combine(folder, "m.pfmodel");
+        // A FIFO as a model or pipeline blocked pf in open(2), where neither Ctrl+C nor SIGTERM reached it.
+        if (OperatingSystem.IsLinux())
+        {
+            var fifo = Path.Combine(folder, "fifo.pfmodel");
+            System.Diagnostics.Process.Start("mkfifo", fifo)!.WaitForExit();
+            var (code, _, err) = Pf("score", "--model", fifo, "--images", Path.Combine(TestData.Hazelnut, "test", "good"));
+            Assert.Equal(1, code);
+            Assert.Contains($"Model file '{fifo}' is a FIFO (named pipe), not a regular file", err);
+            (code, _, err) = Pf("fit", "--pipeline", fifo, "--data", TestData.Hazelnut, "--model", model);
+            Assert.Equal(1, code);
+            Assert.Contains($"Pipeline file '{fifo}' is a FIFO (named pipe)", err);
+        }
+        var (exit, _, error) = Pf("fit", "--pipeline", folder, "--data", TestData.Hazelnut, "--model", model);
+        Assert.Equal(1, exit);
+        Assert.Contains($"Pipeline file '{folder}' is a folder, not a regular file", error);   // was "not found"
+        (exit, _, error) = Pf("evaluate", "--pipeline", "patchcore-mobilenet", "--data", Path.Combine(TestData.Hazelnut, "train", "good", "00.jpg"), "--out", folder);
+        Assert.Equal(1, exit);
+        Assert.Contains("00.jpg' is a file, not a folder", error);   // was "does not exist"
+        // A legal 245-character name failed only after the fit, when its temporary (the name + .tmp-<pid>-<hex>) was too long.
+        (exit, var output, error) = Pf("fit", "--pipeline", "patchcore-mobilenet", "--data", TestData.Hazelnut, "--model", Path.Combine(folder, new string('c', 245) + ".pfmodel"));
+        Assert.Equal(1, exit);
+        Assert.Contains("is longer than 231 bytes; choose a shorter one", error);
+        Assert.DoesNotContain("Fitting", output);
+        Assert.Empty(Directory.GetFiles(folder, "*.pfmodel*").Where(f => !f.EndsWith("fifo.pfmodel")));
+    }
+
+    [Fact]
     public void Evaluate_fit_and_score_work_end_to_end()
     {
         var outDir = TestData.TempFolder("cli-eval");

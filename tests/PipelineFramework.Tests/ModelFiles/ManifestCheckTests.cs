@@ -66,6 +66,8 @@ public class ManifestCheckTests
         Assert.Contains("size", LoadFails(m => m["preprocessing"]!["size"] = 0).Message);
         Assert.Contains("std", LoadFails(m => m["preprocessing"]!["std"] = new JsonArray(0.2, 0.0, 0.2)).Message);
         Assert.Contains("mean", LoadFails(m => m["preprocessing"]!["mean"] = new JsonArray(0.5)).Message);
+        // A threshold edited apart from the normalisation centre gave "score 0.001" beside "ANOMALY".
+        Assert.Contains("differs from the threshold -1E+300", LoadFails(m => m["threshold"]!["value"] = -1e300).Message);
         var e = LoadFails(m => m["threshold"]!["value"] = "NaN");
         Assert.Contains("threshold", e.Message);
         Assert.Contains("fit the model again", e.Message, StringComparison.OrdinalIgnoreCase);

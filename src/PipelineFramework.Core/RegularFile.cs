@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace PipelineFramework.Core.Images;
+namespace PipelineFramework.Core;
 
 /// <summary>
 /// Tells a regular file from anything else before it is opened. .NET reports a FIFO or a device as an ordinary file
@@ -8,7 +8,7 @@ namespace PipelineFramework.Core.Images;
 /// /dev/zero never ends. On Linux the file type comes from statx(2), whose struct layout is the same on every
 /// architecture; elsewhere, or without statx, only missing files and folders are told apart.
 /// </summary>
-internal static partial class RegularFile
+public static partial class RegularFile
 {
     public const string Missing = "missing";
 

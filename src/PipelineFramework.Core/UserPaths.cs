@@ -1,0 +1,35 @@
+using PipelineFramework.Abstractions;
+
+namespace PipelineFramework.Core;
+
+/// <summary>
+/// The checks on a path a user gave, before anything opens it, in one wording: what it is to the user, and what to do.
+/// </summary>
+public static class UserPaths
+{
+    /// <summary>
+    /// Throws unless <paramref name="path"/> is a regular file. A FIFO given as a model or a pipeline once blocked pf in
+    /// open(2), where neither Ctrl+C nor SIGTERM reaches it.
+    /// </summary>
+    /// <param name="what">What the file is to the user, e.g. "Model file".</param>
+    /// <param name="missingHint">What to do when it does not exist, e.g. "Create one with `pf fit`."</param>
+    public static void RequireFile(string path, string what, string missingHint)
+    {
+        switch (RegularFile.Problem(path))
+        {
+            case null: return;
+            case RegularFile.Missing: throw new PipelineException($"{what} '{path}' does not exist. {missingHint}");
+            case var problem: throw new PipelineException($"{what} '{path}' is {problem}, not a regular file; point at the file itself.");
+        }
+    }
+
+    /// <summary>Throws unless <paramref name="path"/> is a folder; a file there is named as a file, not as missing.</summary>
+    /// <param name="hint">What the folder should be, e.g. "Point --data at a category folder (train/good inside)."</param>
+    public static void RequireFolder(string path, string what, string hint)
+    {
+        if (Directory.Exists(path)) return;
+        throw new PipelineException(RegularFile.Problem(path) is RegularFile.Missing
+            ? $"{what} '{path}' does not exist. {hint}"
+            : $"{what} '{path}' is a file, not a folder. {hint}");
+    }
+}
