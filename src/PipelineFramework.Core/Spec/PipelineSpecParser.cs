@@ -229,6 +229,7 @@ public static class PipelineSpecParser
         foreach (var (name, _) in section)
             if (!known.ContainsKey(name))
                 throw new PipelineException($"$.{key}.{name}: unknown option; known options: {string.Join(", ", known.Keys)}");
+        ComponentOptions.RefuseNulls(section, typeof(T), $"$.{key}");
         T parsed;
         try { parsed = section.Deserialize<T>(ComponentOptions.Json)!; }
         catch (JsonException e)
@@ -245,8 +246,10 @@ public static class PipelineSpecParser
     static ComponentSpec ReadComponentNode(JsonNode? node, string path, StageKind stage, IComponentCatalog catalog)
     {
         if (node is not JsonObject component) throw new PipelineException($"{path}: expected an object with a \"type\"");
-        if (!component.TryGetPropertyValue("type", out var typeNode) || typeNode is not JsonValue typeValue || !typeValue.TryGetValue<string>(out var type))
+        if (!component.TryGetPropertyValue("type", out var typeNode) || typeNode is null)
             throw new PipelineException($"{path}.type: missing; name the component, e.g. \"type\": \"{Example(stage, catalog)}\"");
+        if (typeNode is not JsonValue typeValue || !typeValue.TryGetValue<string>(out var type))
+            throw new PipelineException($"{path}.type: must be a string naming the component, e.g. \"type\": \"{Example(stage, catalog)}\"");
         var options = new JsonObject();
         foreach (var (k, v) in component)
             if (k != "type") options[k] = v?.DeepClone();
