@@ -26,7 +26,7 @@ static class LastResort
     public static int Report(Exception exception, string[] args)
     {
         ConsoleProgress.EndOpenLine();
-        switch (exception)
+        switch (Unwrapped(exception))
         {
             case PipelineException e:
                 Console.Error.WriteLine($"error: {e.Message}");
@@ -43,6 +43,19 @@ static class LastResort
                         : $"Please report this bug with the command you ran (no log written: {logProblem})"));
                 return ExitCodes.InternalError;
         }
+    }
+
+    /// <summary>
+    /// A Parallel.For (or a task) wraps what its workers throw in an AggregateException, one copy per worker that hit
+    /// the same problem. When every inner exception is the user's problem (a PipelineException) or a cancellation, the
+    /// user sees the first of them as if the loop had not been there; anything else inside keeps it a bug report.
+    /// </summary>
+    static Exception Unwrapped(Exception exception)
+    {
+        if (exception is not AggregateException aggregate) return exception;
+        var inner = aggregate.Flatten().InnerExceptions;
+        if (inner.Count == 0 || !inner.All(e => e is PipelineException or OperationCanceledException)) return exception;
+        return inner.FirstOrDefault(e => e is PipelineException) ?? inner[0];
     }
 
     /// <summary>
