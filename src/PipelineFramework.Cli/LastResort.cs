@@ -29,7 +29,8 @@ static class LastResort
         switch (Unwrapped(exception))
         {
             case PipelineException e:
-                Console.Error.WriteLine($"error: {e.Message}");
+                // One line: a file name with a line break, quoted in the message, must not split it.
+                Console.Error.WriteLine($"error: {TerminalText.Escape(e.Message)}");
                 return ExitCodes.InputError;
             case OperationCanceledException:
                 Console.Error.WriteLine("cancelled; nothing was written for the unfinished step");
