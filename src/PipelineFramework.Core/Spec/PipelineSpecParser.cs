@@ -171,44 +171,7 @@ public static class PipelineSpecParser
     /// </summary>
     static void RefuseDuplicateKeys(string json)
     {
-        var reader = new Utf8JsonReader(System.Text.Encoding.UTF8.GetBytes(json),
-            new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-        // One frame per open object or array: the keys seen so far (objects) or the index of the next item (arrays).
-        var frames = new Stack<(HashSet<string>? Keys, string Path, int Index)>();
-        string pendingPath = "$";
-        while (reader.Read())
-        {
-            switch (reader.TokenType)
-            {
-                case JsonTokenType.PropertyName:
-                    var (keys, path, _) = frames.Peek();
-                    var key = reader.GetString()!;
-                    pendingPath = $"{path}.{key}";
-                    if (!keys!.Add(key)) throw new PipelineException($"{pendingPath}: given twice; keep one of the two values");
-                    continue;
-                case JsonTokenType.StartObject:
-                case JsonTokenType.StartArray:
-                    var itemPath = NextValuePath(frames, pendingPath);
-                    frames.Push((reader.TokenType == JsonTokenType.StartObject ? new HashSet<string>(StringComparer.Ordinal) : null, itemPath, 0));
-                    continue;
-                case JsonTokenType.EndObject:
-                case JsonTokenType.EndArray:
-                    frames.Pop();
-                    continue;
-                default:
-                    NextValuePath(frames, pendingPath);
-                    continue;
-            }
-        }
-    }
-
-    /// <summary>The path of the value starting now: an array's next item, or the property just named.</summary>
-    static string NextValuePath(Stack<(HashSet<string>? Keys, string Path, int Index)> frames, string propertyPath)
-    {
-        if (frames.Count == 0 || frames.Peek().Keys is not null) return propertyPath;
-        var array = frames.Pop();
-        frames.Push(array with { Index = array.Index + 1 });
-        return $"{array.Path}[{array.Index}]";
+        if (JsonDuplicateKeys.FirstDuplicate(json) is { } path) throw new PipelineException($"{path}: given twice; keep one of the two values");
     }
 
     static T? ReadValue<T>(JsonObject obj, string key, string expected)
