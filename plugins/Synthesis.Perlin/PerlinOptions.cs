@@ -47,5 +47,38 @@ public sealed record PerlinOptions : IValidatableOptions
             yield return new("betaMin", $"Opacity range [{BetaMin}, {BetaMax}): betaMin must be below betaMax.");
         if (TextureFolder is not null && string.IsNullOrWhiteSpace(TextureFolder))
             yield return new("textureFolder", "Is empty; leave it out to take textures from the other good images.");
+        // The folder is read when the first anomaly is drawn, deep inside parallel work; checked here, a missing or
+        // empty folder is one clear error when the pipeline is read, before any work (and also for a fit that would
+        // never draw an anomaly: the pipeline as written is wrong either way).
+        else if (TextureFolder is not null && TextureProblem(TextureFolder) is { } problem)
+            yield return new("textureFolder", problem);
     }
+
+    internal static readonly string[] TextureExtensions = [".png", ".jpg", ".jpeg", ".bmp"];
+
+    /// <summary>The texture files of <paramref name="folder"/> in a fixed order; throws when there are none.</summary>
+    internal static string[] TextureFiles(string folder) =>
+        TextureProblem(folder) is { } problem ? throw new PipelineException($"synthesis.perlin: textureFolder: {problem}") : ListTextures(folder);
+
+    static string? TextureProblem(string folder)
+    {
+        if (File.Exists(folder)) return $"'{folder}' is a file; name a folder of texture images, or leave textureFolder out to use the other good images.";
+        if (!Directory.Exists(folder)) return $"the folder '{folder}' does not exist; create it and put texture images in it, or leave textureFolder out to use the other good images.";
+        try
+        {
+            return ListTextures(folder).Length == 0
+                ? $"the folder '{folder}' holds no *.png, *.jpg, *.jpeg or *.bmp files; put texture images in it, or leave textureFolder out to use the other good images."
+                : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"the folder '{folder}' cannot be read ({e.Message}); check its permissions, or leave textureFolder out.";
+        }
+    }
+
+    static string[] ListTextures(string folder) =>
+        Directory.EnumerateFiles(folder)
+            .Where(f => TextureExtensions.Contains(Path.GetExtension(f), StringComparer.OrdinalIgnoreCase))
+            .OrderBy(f => f, StringComparer.Ordinal)
+            .ToArray();
 }

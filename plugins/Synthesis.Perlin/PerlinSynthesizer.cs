@@ -14,7 +14,6 @@ namespace PipelineFramework.Synthesis.Perlin;
 public sealed class PerlinSynthesizer : IImageSynthesizer
 {
     private const ulong Salt = 0x5045_524C_494E_4452UL; // "PERLINDR"
-    private static readonly string[] TextureExtensions = [".png", ".jpg", ".jpeg", ".bmp"];
 
     private readonly PerlinOptions _options;
 
@@ -30,7 +29,7 @@ public sealed class PerlinSynthesizer : IImageSynthesizer
         ArgumentNullException.ThrowIfNull(good);
         ArgumentNullException.ThrowIfNull(source);
         var rng = SeededRandom.Create(seed, Salt);
-        string[]? files = _options.TextureFolder is null ? null : ListTextures(_options.TextureFolder);
+        string[]? files = _options.TextureFolder is null ? null : PerlinOptions.TextureFiles(_options.TextureFolder);
         if (files is not null && source.LoadImage is null)
             throw new PipelineException($"synthesis.perlin: textureFolder is set to '{_options.TextureFolder}', but this host cannot read image files here. Leave textureFolder out to use the other good images as textures.");
 
@@ -115,19 +114,6 @@ public sealed class PerlinSynthesizer : IImageSynthesizer
         }
         if (_options.AugmentTexture) TextureAugmenter.Apply(texture, c, h, w, _options.TextureAugmentations, rng);
         return texture;
-    }
-
-    private static string[] ListTextures(string folder)
-    {
-        if (!Directory.Exists(folder))
-            throw new PipelineException($"synthesis.perlin: the texture folder '{folder}' (option textureFolder) does not exist. Create it and put texture images in it, or leave textureFolder out to use the other good images.");
-        string[] files = Directory.EnumerateFiles(folder)
-            .Where(f => TextureExtensions.Contains(Path.GetExtension(f), StringComparer.OrdinalIgnoreCase))
-            .OrderBy(f => f, StringComparer.Ordinal)
-            .ToArray();
-        if (files.Length == 0)
-            throw new PipelineException($"synthesis.perlin: the texture folder '{folder}' (option textureFolder) holds no *.png, *.jpg, *.jpeg or *.bmp files.");
-        return files;
     }
 
     /// <summary>The image at the target's channel count and size (see <see cref="PlanarImageOps.Fit"/>).</summary>

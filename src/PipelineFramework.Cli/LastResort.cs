@@ -26,10 +26,11 @@ static class LastResort
     public static int Report(Exception exception, string[] args)
     {
         ConsoleProgress.EndOpenLine();
-        switch (exception)
+        switch (Unwrapped(exception))
         {
             case PipelineException e:
-                Console.Error.WriteLine($"error: {e.Message}");
+                // One line: a file name with a line break, quoted in the message, must not split it.
+                Console.Error.WriteLine($"error: {TerminalText.Escape(e.Message)}");
                 return ExitCodes.InputError;
             case OperationCanceledException:
                 Console.Error.WriteLine("cancelled; nothing was written for the unfinished step");
@@ -43,6 +44,19 @@ static class LastResort
                         : $"Please report this bug with the command you ran (no log written: {logProblem})"));
                 return ExitCodes.InternalError;
         }
+    }
+
+    /// <summary>
+    /// A Parallel.For (or a task) wraps what its workers throw in an AggregateException, one copy per worker that hit
+    /// the same problem. When every inner exception is the user's problem (a PipelineException) or a cancellation, the
+    /// user sees the first of them as if the loop had not been there; anything else inside keeps it a bug report.
+    /// </summary>
+    static Exception Unwrapped(Exception exception)
+    {
+        if (exception is not AggregateException aggregate) return exception;
+        var inner = aggregate.Flatten().InnerExceptions;
+        if (inner.Count == 0 || !inner.All(e => e is PipelineException or OperationCanceledException)) return exception;
+        return inner.FirstOrDefault(e => e is PipelineException) ?? inner[0];
     }
 
     /// <summary>

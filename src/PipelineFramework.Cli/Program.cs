@@ -23,6 +23,7 @@ var pluginsOption = new Option<string[]>("--plugins")
     AllowMultipleArgumentsPerToken = true,
 };
 
+TerminalOutput.Install();
 var deviceOption = Commands.DeviceOption();
 using var interruption = new Interruption();
 // Exceptions on worker threads never reach the catch below; without this they would end the process with a stack trace.
@@ -151,11 +152,11 @@ namespace PipelineFramework.Cli
                 foreach (var o in outcomes)
                 {
                     if (o.Result is { } r)
-                        Console.WriteLine($"{r.Score,7:0.000} {(r.IsAnomaly ? "ANOMALY" : "ok"),-9} {r.Id}{(r.InputWarning is null ? "" : "  (unlike the fitted images)")}");
-                    else Console.WriteLine($"{"-",7} {"UNREAD",-9} {o.Id}");
+                        Console.WriteLine($"{r.Score,7:0.000} {(r.IsAnomaly ? "ANOMALY" : "ok"),-9} {TerminalText.Escape(r.Id)}{(r.InputWarning is null ? "" : "  (unlike the fitted images)")}");
+                    else Console.WriteLine($"{"-",7} {"UNREAD",-9} {TerminalText.Escape(o.Id)}");
                 }
                 WarnUnlikeImages(results);
-                foreach (var o in unreadable) Console.Error.WriteLine($"error: {o.Error}");
+                foreach (var o in unreadable) Console.Error.WriteLine($"error: {TerminalText.Escape(o.Error!)}");
                 if (outPath is not null)
                 {
                     var json = new JsonObject
@@ -320,7 +321,7 @@ namespace PipelineFramework.Cli
         {
             const int shown = 5;
             var unlike = results.Where(r => r.InputWarning is not null).ToList();
-            foreach (var r in unlike.Take(shown)) Console.Error.WriteLine($"warning: {r.Id}: {r.InputWarning}");
+            foreach (var r in unlike.Take(shown)) Console.Error.WriteLine($"warning: {TerminalText.Escape(r.Id)}: {r.InputWarning}");
             if (unlike.Count > shown) Console.Error.WriteLine($"warning: {unlike.Count - shown} more images are unlike the fitted images (input_warning in --out).");
         }
 
@@ -454,7 +455,8 @@ namespace PipelineFramework.Cli
                 }
                 if (_openStage is not null && _openStage != value.Stage) Console.Error.WriteLine();
                 _openStage = value.Stage;
-                Console.Error.Write($"\r  {value.Stage,-12} {value.Done,6}/{value.Total}");
+                // Raw: this carriage return is pf's own, to redraw the line (the escaping writer would show it as \u000D).
+                TerminalOutput.RawError.Write($"\r  {value.Stage,-12} {value.Done,6}/{value.Total}");
                 if (value.Done >= value.Total) { Console.Error.WriteLine(); _openStage = null; }
             }
         }

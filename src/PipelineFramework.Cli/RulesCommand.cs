@@ -38,24 +38,26 @@ static partial class Commands
                     ? $"Model '{modelPath}' has no logic check with rules; fit it with a pipeline that has a \"logic\" stage (e.g. patchcore-logic-mobilenet)."
                     : $"Model '{modelPath}' has no rules at --logic {index}; its checks with rules: {string.Join(", ", checks.Select(c => c.Split('/')[1]))}.");
             }
-            var book = LoadBook(modelPath, folder);
             var addPath = parse.GetValue(addOption);
-            if (parse.GetValue(proposeOption))
+            bool propose = parse.GetValue(proposeOption);
+            if (propose && addPath is not null) throw new PipelineException("Give --add or --propose, not both.");
+            if (!propose && addPath is null)
             {
-                if (addPath is not null) throw new PipelineException("Give --add or --propose, not both.");
-                return Propose(modelPath, index, folder, book, cancellation);
-            }
-            if (addPath is null)
-            {
-                PrintRules(book);
+                PrintRules(LoadBook(modelPath, folder));
                 return ExitCodes.Ok;
             }
-            UserPaths.RequireFile(addPath, "Rules file", "Write one as plugins/Logic.Components/README.md shows ({\"rules\": [...]}), or ask for proposals with --propose.");
-            if (new FileInfo(addPath).Length > RuleParser.MaxDocumentBytes) throw new PipelineException($"Rules file '{addPath}' is larger than {RuleParser.MaxDocumentBytes / 1024} KiB.");
-            var (updated, accepted, refused) = AddRules(book, File.ReadAllText(addPath), RuleSource.Hand);
+            string? addText = addPath is null ? null : ReadRulesFile(addPath);
+            // Read, change and write the model under one lock: two changes at once would each write the rules they
+            // read plus their own, and the first one's rules would be lost while both reported success.
+            using var held = ModelChangeLock.Acquire(modelPath, cancellation);
+            var book = LoadBook(modelPath, folder);
+            if (addText is null) return Propose(modelPath, index, folder, book, cancellation);
+            var (updated, accepted, refused) = AddRules(book, addText, RuleSource.Hand);
+            if (accepted.Count + refused.Count == 0)
+                throw new PipelineException($"Rules file '{addPath}' holds no rules; nothing to add. Write {{\"rules\": [ {{ \"id\": ..., \"kind\": ..., \"check\": ... }} ]}}.");
             foreach (var r in refused) Console.Error.WriteLine($"refused: {r.Reason}");
             if (refused.Count > 0)
-                throw new PipelineException($"{refused.Count} of {refused.Count + accepted.Count} rules refused (each rejects a good training part); the model is unchanged. Fix or remove them and add again.");
+                throw new PipelineException($"{refused.Count} of {refused.Count + accepted.Count} rules refused (reasons above); the model is unchanged. Fix or remove them and add again.");
             ModelFileEntries.ReplaceText(modelPath, new Dictionary<string, string> { [folder + "rules.json"] = updated.RulesJson() });
             Console.WriteLine($"Added {accepted.Count} rules ({string.Join(", ", accepted.Select(r => r.Id))}), each verified on {book.Good.Count} good parts; the model now has {updated.Rules.Count}.");
             return ExitCodes.Ok;
@@ -102,7 +104,7 @@ static partial class Commands
         IReadOnlyList<Refusal> refused;
         try
         {
-            (updated, accepted, refused) = book.Add(RuleProposals.ExtractJson(reply), RuleSource.Llm, rule => ProposalProblem(rule, book));
+            (updated, accepted, refused) = book.Add(RuleProposals.ExtractJson(reply), RuleSource.Llm, DescriptionProblem);
         }
         catch (RuleException e)
         {
@@ -120,21 +122,25 @@ static partial class Commands
     }
 
     /// <summary>
-    /// Why a proposed rule is refused before it is verified, or null: a proposal adds rules and never replaces one
-    /// (reusing a learned rule's id would weaken it silently), says it is the LLM's, and its description (stored in
-    /// the model and shown to the explainer's model later) is printable and does not try to instruct a model.
+    /// Why a rule's description is refused before the rule is verified, or null, for a rule added by hand or proposed:
+    /// the description is stored in the model, printed by `pf rules` and shown to the explainer's model later, so it is
+    /// printable (no terminal escapes) and does not try to instruct a model. (That adding never replaces a rule nor
+    /// claims another source is <see cref="RuleBook.Add"/>'s own check.)
     /// </summary>
-    static string? ProposalProblem(Rule rule, RuleBook book)
+    static string? DescriptionProblem(Rule rule)
     {
-        if (book.Rules.FirstOrDefault(r => r.Id == rule.Id) is { } existing)
-            return $"rule '{rule.Id}' has the id of a {existing.Source.ToString().ToLowerInvariant()} rule already in the model; a proposal cannot replace it";
-        if (rule.Source != RuleSource.Llm)
-            return $"rule '{rule.Id}' claims the source '{rule.Source.ToString().ToLowerInvariant()}'; a proposed rule is the LLM's";
         if (LlmText.FirstControlCharacter(rule.Description) is { } c)
             return $"rule '{rule.Id}': its description holds the control character U+{(int)c:X4} (terminal escapes are never stored or printed)";
         return LlmText.Instruction(rule.Description) is { } words
             ? $"rule '{rule.Id}': its description holds text that tries to instruct a model (\"{words}\")"
             : null;
+    }
+
+    static string ReadRulesFile(string path)
+    {
+        UserPaths.RequireFile(path, "Rules file", "Write one as plugins/Logic.Components/README.md shows ({\"rules\": [...]}), or ask for proposals with --propose.");
+        if (new FileInfo(path).Length > RuleParser.MaxDocumentBytes) throw new PipelineException($"Rules file '{path}' is larger than {RuleParser.MaxDocumentBytes / 1024} KiB.");
+        return File.ReadAllText(path);
     }
 
     static RuleBook LoadBook(string modelPath, string folder)
@@ -153,11 +159,11 @@ static partial class Commands
     {
         try
         {
-            return book.Add(json, source);
+            return book.Add(json, source, DescriptionProblem);
         }
         catch (RuleException e)
         {
-            throw new PipelineException($"The rules were not added: {e.Message}. The model is unchanged.");
+            throw new PipelineException($"The rules were not added: {e.Message.TrimEnd('.')}. The model is unchanged.");
         }
     }
 

@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Net;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 using PipelineFramework.Abstractions;
 using PipelineFramework.Service;
 
@@ -36,7 +38,10 @@ static partial class Commands
                 ApiKey = Services.Secrets.Get(ServiceOptions.ApiKeyVariable),
                 RejectImagesKept = parse.GetValue(keepOption),
             };
-            var server = InspectionServer.Create(options, Catalog(parse.GetValue(plugins)), Services);
+            var server = InspectionServer.Create(options, Catalog(parse.GetValue(plugins)), Services,
+                // pf's output escapes control characters (TerminalOutput), the console logger's colour codes included;
+                // plain lines read better than escaped colour codes.
+                logging => logging.AddSimpleConsole(console => console.ColorBehavior = LoggerColorBehavior.Disabled));
             if (server.Registry.Categories.Count == 0)
                 Console.Error.WriteLine($"warning: no model is served yet; put <category>{ModelRegistry.Extension} files into {options.ModelsFolder} (readiness reports 503 until then)");
             try

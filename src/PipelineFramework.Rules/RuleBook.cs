@@ -35,9 +35,11 @@ public sealed class RuleBook
 
     /// <summary>
     /// Parses <paramref name="json"/> against this book's classes, verifies every rule on the good parts and returns the
-    /// book with the accepted ones added (a rule with an existing id replaces it) and the refusals with their reasons.
-    /// <paramref name="screen"/>, when given, refuses a rule before it is verified by returning the reason (what a
-    /// caller does not take from this source, e.g. an LLM proposal replacing a rule). A document that cannot be read
+    /// book with the accepted ones added and the refusals with their reasons. Adding never replaces: a rule whose id is
+    /// already in the book is refused (silently replacing a learned rule would weaken the check while saying "added"),
+    /// and so is a rule that names a source other than <paramref name="source"/> (provenance shown by `pf rules` must
+    /// be true). <paramref name="screen"/>, when given, refuses a rule before it is verified by returning the reason
+    /// (what a caller does not take, e.g. a description with control characters). A document that cannot be read
     /// throws <see cref="RuleException"/> and changes nothing.
     /// </summary>
     public (RuleBook Book, IReadOnlyList<Rule> Accepted, IReadOnlyList<Refusal> Refused) Add(string json, RuleSource source,
@@ -48,14 +50,24 @@ public sealed class RuleBook
         var refused = new List<Refusal>();
         foreach (var rule in proposed)
         {
-            if (screen?.Invoke(rule) is { } reason) refused.Add(new Refusal(rule.Id, reason));
+            if ((AdditionProblem(rule, source) ?? screen?.Invoke(rule)) is { } reason) refused.Add(new Refusal(rule.Id, reason));
             else if (Verify(rule) is { } refusal) refused.Add(refusal);
             else accepted.Add(rule);
         }
-        var ids = accepted.Select(r => r.Id).ToHashSet();
-        var rules = Rules.Where(r => !ids.Contains(r.Id)).Concat(accepted).ToList();
-        return (new RuleBook(Classes, rules, Good), accepted, refused);
+        return (new RuleBook(Classes, Rules.Concat(accepted).ToList(), Good), accepted, refused);
     }
+
+    /// <summary>Why <paramref name="rule"/> cannot be added from <paramref name="source"/> whatever it checks, or null.</summary>
+    string? AdditionProblem(Rule rule, RuleSource source)
+    {
+        if (Rules.FirstOrDefault(r => r.Id == rule.Id) is { } existing)
+            return $"rule '{rule.Id}' has the id of a {Name(existing.Source)} rule already in the model; adding never replaces a rule, so give the new one another id";
+        if (rule.Source != source)
+            return $"rule '{rule.Id}' claims the source '{Name(rule.Source)}'; a rule added this way is '{Name(source)}' (leave \"source\" out)";
+        return null;
+    }
+
+    static string Name(RuleSource source) => source.ToString().ToLowerInvariant();
 
     public IReadOnlyList<(Rule Rule, RuleOutcome Outcome)> Evaluate(PartFacts part) =>
         Rules.Select(r => (r, r.Check.Evaluate(part))).ToList();

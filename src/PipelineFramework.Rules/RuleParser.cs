@@ -19,6 +19,7 @@ public static class RuleParser
     public const int MaxNodes = 200;
     public const double MaxMagnitude = 1e6;
     public const int MaxStringLength = 100;
+    const int ReaderMaxDepth = 256;
 
     static readonly string[] ConditionForms = ["range", "compare", "above", "leftOf", "inside", "within", "present", "absent", "sameColour", "all", "any", "not", "if"];
     static readonly string[] RuleKeys = ["id", "kind", "source", "description", "check"];
@@ -28,15 +29,23 @@ public static class RuleParser
     {
         if (Encoding.UTF8.GetByteCount(json) > MaxDocumentBytes)
             throw new RuleException($"The rules document is larger than {MaxDocumentBytes / 1024} KiB; split it or remove rules.");
+        if (json.Trim().TrimStart('\uFEFF').Length == 0)
+            throw new RuleException("The rules document is empty; write {\"rules\": [ { \"id\": ..., \"kind\": ..., \"check\": ... } ]}");
         JsonNode? root;
         try
         {
             // Our own depth limit (per rule) is far lower; this one only keeps the reader itself bounded.
-            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { MaxDepth = 256, CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            if (JsonDuplicateKeys.FirstDuplicate(json, ReaderMaxDepth) is { } duplicate)
+                throw new RuleException($"{duplicate}: given twice; keep one of the two values");
+            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { MaxDepth = ReaderMaxDepth, CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
         }
         catch (JsonException e)
         {
-            throw new RuleException($"The rules document is not valid JSON ({e.Message.Split(" Path:")[0]}); rules nest at most {MaxDepth} levels.");
+            // The reader's message ends in its own " Path: $ | LineNumber: 0 | ..." tail, which repeats the position.
+            var reason = e.Message.Split([" Path:", " LineNumber:"], StringSplitOptions.None)[0].TrimEnd('.', ' ');
+            var where = e.LineNumber is { } line ? $" at line {line + 1}, position {e.BytePositionInLine + 1}" : "";
+            var hint = reason.Contains("maximum configured depth", StringComparison.OrdinalIgnoreCase) ? $"; rules nest at most {MaxDepth} levels" : "";
+            throw new RuleException($"The rules document is not valid JSON{where}: {reason}{hint}");
         }
         var array = root switch
         {
@@ -87,8 +96,7 @@ public static class RuleParser
     /// sequence from a proposal must not act on the terminal).</summary>
     internal static string Clip(string s)
     {
-        var clipped = s.Length <= 40 ? s : s[..40] + "…";
-        return clipped.Any(char.IsControl) ? string.Concat(clipped.Select(c => char.IsControl(c) ? $"\\u{(int)c:X4}" : c.ToString())) : clipped;
+        return TerminalText.Escape(s.Length <= 40 ? s : s[..40] + "…");
     }
 
     internal static string Hint(string given, IEnumerable<string> known)

@@ -92,6 +92,7 @@ public static class ComponentOptions
                     (hint is null ? "" : $" (did you mean '{hint}'?)") + $"; known options: {string.Join(", ", known.Keys)}");
             }
         }
+        RefuseNulls(options, descriptor.OptionsType, jsonPath);
         object parsed;
         try
         {
@@ -113,6 +114,37 @@ public static class ComponentOptions
                 throw new PipelineException(string.Join("; ", errors.Select(e => $"{jsonPath}.{e.Option}: {e.Message}")));
         }
         return parsed;
+    }
+
+    /// <summary>
+    /// A JSON <c>null</c> where the option cannot hold one (a list, a string, a number), or as an item of such a list, is
+    /// refused here with its path. The serializer would store the null in a property the component's code trusts to be
+    /// set, and the first use (Validate, or the work) would fail with a NullReferenceException instead of a clear line.
+    /// Options declared nullable (<c>string?</c>, <c>int?</c>) take null as "not set". Used for every component's
+    /// options and for the pipeline's own sections (input, map, calibration).
+    /// </summary>
+    public static void RefuseNulls(JsonObject options, Type optionsType, string jsonPath)
+    {
+        var nullability = new NullabilityInfoContext();
+        var properties = Properties(optionsType).ToDictionary(JsonName, StringComparer.Ordinal);
+        foreach (var (key, value) in options)
+        {
+            // An unknown key is refused by the caller, with the known ones listed.
+            if (!properties.TryGetValue(key, out var property)) continue;
+            var info = nullability.Create(property);
+            if (value is null)
+            {
+                if (info.WriteState != NullabilityState.Nullable)
+                    throw new PipelineException($"{jsonPath}.{key}: null is not allowed; give {DescribeType(property.PropertyType)} or leave the key out for the default");
+                continue;
+            }
+            if (value is not JsonArray items) continue;
+            var element = info.ElementType ?? (info.GenericTypeArguments.Length == 1 ? info.GenericTypeArguments[0] : null);
+            if (element is null || element.WriteState == NullabilityState.Nullable) continue;
+            for (int i = 0; i < items.Count; i++)
+                if (items[i] is null)
+                    throw new PipelineException($"{jsonPath}.{key}[{i}]: null is not allowed in this list; give {DescribeType(element.Type)}");
+        }
     }
 
     public static string DescribeType(Type type)

@@ -171,44 +171,7 @@ public static class PipelineSpecParser
     /// </summary>
     static void RefuseDuplicateKeys(string json)
     {
-        var reader = new Utf8JsonReader(System.Text.Encoding.UTF8.GetBytes(json),
-            new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-        // One frame per open object or array: the keys seen so far (objects) or the index of the next item (arrays).
-        var frames = new Stack<(HashSet<string>? Keys, string Path, int Index)>();
-        string pendingPath = "$";
-        while (reader.Read())
-        {
-            switch (reader.TokenType)
-            {
-                case JsonTokenType.PropertyName:
-                    var (keys, path, _) = frames.Peek();
-                    var key = reader.GetString()!;
-                    pendingPath = $"{path}.{key}";
-                    if (!keys!.Add(key)) throw new PipelineException($"{pendingPath}: given twice; keep one of the two values");
-                    continue;
-                case JsonTokenType.StartObject:
-                case JsonTokenType.StartArray:
-                    var itemPath = NextValuePath(frames, pendingPath);
-                    frames.Push((reader.TokenType == JsonTokenType.StartObject ? new HashSet<string>(StringComparer.Ordinal) : null, itemPath, 0));
-                    continue;
-                case JsonTokenType.EndObject:
-                case JsonTokenType.EndArray:
-                    frames.Pop();
-                    continue;
-                default:
-                    NextValuePath(frames, pendingPath);
-                    continue;
-            }
-        }
-    }
-
-    /// <summary>The path of the value starting now: an array's next item, or the property just named.</summary>
-    static string NextValuePath(Stack<(HashSet<string>? Keys, string Path, int Index)> frames, string propertyPath)
-    {
-        if (frames.Count == 0 || frames.Peek().Keys is not null) return propertyPath;
-        var array = frames.Pop();
-        frames.Push(array with { Index = array.Index + 1 });
-        return $"{array.Path}[{array.Index}]";
+        if (JsonDuplicateKeys.FirstDuplicate(json) is { } path) throw new PipelineException($"{path}: given twice; keep one of the two values");
     }
 
     static T? ReadValue<T>(JsonObject obj, string key, string expected)
@@ -229,6 +192,7 @@ public static class PipelineSpecParser
         foreach (var (name, _) in section)
             if (!known.ContainsKey(name))
                 throw new PipelineException($"$.{key}.{name}: unknown option; known options: {string.Join(", ", known.Keys)}");
+        ComponentOptions.RefuseNulls(section, typeof(T), $"$.{key}");
         T parsed;
         try { parsed = section.Deserialize<T>(ComponentOptions.Json)!; }
         catch (JsonException e)
@@ -245,8 +209,10 @@ public static class PipelineSpecParser
     static ComponentSpec ReadComponentNode(JsonNode? node, string path, StageKind stage, IComponentCatalog catalog)
     {
         if (node is not JsonObject component) throw new PipelineException($"{path}: expected an object with a \"type\"");
-        if (!component.TryGetPropertyValue("type", out var typeNode) || typeNode is not JsonValue typeValue || !typeValue.TryGetValue<string>(out var type))
+        if (!component.TryGetPropertyValue("type", out var typeNode) || typeNode is null)
             throw new PipelineException($"{path}.type: missing; name the component, e.g. \"type\": \"{Example(stage, catalog)}\"");
+        if (typeNode is not JsonValue typeValue || !typeValue.TryGetValue<string>(out var type))
+            throw new PipelineException($"{path}.type: must be a string naming the component, e.g. \"type\": \"{Example(stage, catalog)}\"");
         var options = new JsonObject();
         foreach (var (k, v) in component)
             if (k != "type") options[k] = v?.DeepClone();

@@ -135,7 +135,7 @@ public sealed class LlmRuleProposalTests : IDisposable
         var (code, output, err) = Pf(path, "rules", "--model", path, "--propose");
         Assert.True(code == 0, err);
         Assert.Contains("Accepted 1 proposed rules (at-most-five-red)", output);
-        Assert.Contains("refused: rule 'red-count' has the id of a learned rule already in the model; a proposal cannot replace it", output);
+        Assert.Contains("refused: rule 'red-count' has the id of a learned rule already in the model; adding never replaces a rule", output);
         Assert.Contains("refused: rule 'claims-learned' claims the source 'learned'", output);
         Assert.Contains("refused: rule 'instructs': its description holds text that tries to instruct a model", output);
         Assert.Contains("refused: rule 'escapes': its description holds the control character U+001B", output);

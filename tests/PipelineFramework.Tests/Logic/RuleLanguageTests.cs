@@ -125,7 +125,7 @@ public class RuleLanguageTests
     public void Rules_survive_writing_and_reading_with_their_source()
     {
         var book = new RuleBook(Classes, [], [Scene("a.png")]);
-        book = book.Add("""[{"id": "two-pins", "kind": "quantity", "source": "llm", "description": "two pins", "check": {"range": {"count": "red"}, "min": 2, "max": 2}}]""", RuleSource.Hand).Book;
+        book = book.Add("""[{"id": "two-pins", "kind": "quantity", "source": "llm", "description": "two pins", "check": {"range": {"count": "red"}, "min": 2, "max": 2}}]""", RuleSource.Llm).Book;
         book = book.Add("""[{"id": "pins-left", "kind": "position", "check": {"leftOf": ["red", "blue"]}}]""", RuleSource.Hand).Book;
         var back = RuleBook.Load(book.RulesJson(), PartFacts.ToJson(book.Good));
         Assert.Equal(book.Classes, back.Classes);
@@ -193,6 +193,44 @@ public class RuleLanguageTests
         var huge = Assert.Throws<RuleException>(() => RuleParser.ParseDocument("[" + new string(' ', RuleParser.MaxDocumentBytes) + "]", RuleSource.Hand, Classes));
         Assert.Contains("larger than 1024 KiB", huge.Message);
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"hostile rules took {watch.Elapsed.TotalSeconds:0.0} s to refuse");
+    }
+
+    [Fact]
+    public void Adding_never_replaces_a_rule_nor_takes_a_source_other_than_the_adders()
+    {
+        var book = new RuleBook(Classes, [], [Scene("a.png")]);
+        book = book.Add("""[{"id": "two-pins", "kind": "quantity", "check": {"range": {"count": "red"}, "min": 0, "max": 6}}]""", RuleSource.Learned).Book;
+
+        // Before, the hand rule replaced the learned one and "added" left the count unchanged.
+        var (same, accepted, refused) = book.Add("""[{"id": "two-pins", "kind": "quantity", "check": {"present": "red"}}]""", RuleSource.Hand);
+        Assert.Empty(accepted);
+        Assert.Contains("rule 'two-pins' has the id of a learned rule already in the model", Assert.Single(refused).Reason);
+        Assert.Equal(RuleSource.Learned, Assert.Single(same.Rules).Source);
+
+        // Before, "source": "learned" on a hand-added rule was stored as learned.
+        (_, accepted, refused) = book.Add("""[{"id": "fake", "kind": "quantity", "source": "learned", "check": {"present": "red"}}]""", RuleSource.Hand);
+        Assert.Empty(accepted);
+        Assert.Contains("rule 'fake' claims the source 'learned'; a rule added this way is 'hand'", Assert.Single(refused).Reason);
+    }
+
+    [Fact]
+    public void A_key_given_twice_in_a_rule_is_refused_with_its_json_path()
+    {
+        // Before: ArgumentException "An item with the same key has already been added" (exit 2).
+        var e = Assert.Throws<RuleException>(() => RuleParser.ParseDocument("""{"rules": [{"id": "a", "id": "b", "kind": "quantity", "check": {"present": "red"}}]}""", RuleSource.Hand, Classes));
+        Assert.Equal("$.rules[0].id: given twice; keep one of the two values", e.Message);
+    }
+
+    [Theory]
+    [InlineData("", "The rules document is empty; write {\"rules\": [")]
+    [InlineData("{\"rules\": [", "The rules document is not valid JSON at line 1, position ")]
+    public void A_document_that_is_not_json_says_where_without_the_readers_tail_or_an_unrelated_nesting_hint(string json, string expected)
+    {
+        var e = Assert.Throws<RuleException>(() => RuleParser.ParseDocument(json, RuleSource.Hand, Classes));
+        Assert.StartsWith(expected, e.Message);
+        Assert.DoesNotContain("nest at most", e.Message);
+        Assert.DoesNotContain("LineNumber", e.Message);
+        Assert.DoesNotMatch(@"[^.]\.\.(?!\.)", e.Message);   // a double period, not an ellipsis
     }
 
     [Fact]

@@ -95,3 +95,33 @@ public class PerlinTests
         Assert.Empty(new PerlinOptions().Validate());
     }
 }
+
+/// <summary>
+/// A bad textureFolder is refused when the pipeline is read, before any work, as one error naming the JSON path; before,
+/// it was found inside a parallel loop after the backbone pass (exit 2, an AggregateException with one copy per worker),
+/// and a fit that drew no anomaly accepted it silently.
+/// </summary>
+public class PerlinTextureFolderValidationTests
+{
+    static PipelineException Fails(string folder) => Assert.Throws<PipelineException>(() => PipelineFramework.Core.Spec.PipelineSpecParser.Parse(
+        """{ "name": "x", "backbone": { "type": "backbone.onnx" }, "embedding": { "type": "embedding.patch" }, "scoring": { "type": "scoring.patchcore" }, """ +
+        $$""" "synthesis": [ { "type": "synthesis.perlin", "textureFolder": {{System.Text.Json.JsonSerializer.Serialize(folder)}} } ] }""",
+        "p.json", PipelineFramework.Tests.Support.TestData.Catalog));
+
+    [Fact]
+    public void A_missing_folder_a_file_or_a_folder_without_images_is_refused_when_the_pipeline_is_read()
+    {
+        var root = PipelineFramework.Tests.Support.TestData.TempFolder("perlin-textures");
+        var missing = Path.Combine(root, "none");
+        var file = Path.Combine(root, "a.txt");
+        File.WriteAllText(file, "x");
+        var empty = Path.Combine(root, "empty");
+        Directory.CreateDirectory(empty);
+        File.WriteAllText(Path.Combine(empty, "notes.txt"), "no images");
+
+        Assert.Contains("p.json: $.synthesis[0].textureFolder: the folder", Fails(missing).Message);
+        Assert.Contains("does not exist", Fails(missing).Message);
+        Assert.Contains("p.json: $.synthesis[0].textureFolder: '" + file + "' is a file", Fails(file).Message);
+        Assert.Contains("holds no *.png, *.jpg, *.jpeg or *.bmp files", Fails(empty).Message);
+    }
+}

@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using PipelineFramework.Core.Engine;
+using PipelineFramework.Tests.Logic;
+using PipelineFramework.Tests.Support;
+
+namespace PipelineFramework.Tests.Cli;
+
+/// <summary>
+/// `pf rules --add` on the real `pf`: a rules file that cannot be taken is one `error:` line and exit 1 with the model
+/// unchanged; two changes of one model at once both land (they take turns on a lock).
+/// </summary>
+public class RulesCliTests
+{
+    static readonly Lazy<string> Model = new(() =>
+    {
+        using var model = AnomalyPipeline.FromJson(LogicPipelineTests.LogicPipeline().ToJsonString(), TestData.Catalog)
+            .Fit(Directory.GetFiles(Path.Combine(LogicPipelineTests.Data.Value, "train", "good")));
+        var path = Path.Combine(TestData.TempFolder("rules-cli-model"), "m.pfmodel");
+        model.Save(path);
+        return path;
+    });
+
+    static string CopyOfModel(string name)
+    {
+        var path = Path.Combine(TestData.TempFolder("rules-cli-" + name), "m.pfmodel");
+        File.Copy(Model.Value, path);
+        return path;
+    }
+
+    static string RulesFile(string model, string name, string json)
+    {
+        var path = Path.Combine(Path.GetDirectoryName(model)!, name + ".json");
+        File.WriteAllText(path, json);
+        return path;
+    }
+
+    static string Rule(string id, int max) =>
+        $$$"""{"rules": [{"id": "{{{id}}}", "kind": "quantity", "check": {"range": {"count": "red"}, "min": 0, "max": {{{max}}}}}]}""";
+
+    static void AssertRefusedUnchanged((int ExitCode, string Out, string Err) run, string model, byte[] before, string expected)
+    {
+        Assert.True(run.ExitCode == 1, $"exit {run.ExitCode}: {run.Err}");
+        Assert.Contains(expected, run.Err);
+        Assert.DoesNotContain("unexpected", run.Err);
+        Assert.DoesNotMatch(@"[^.]\.\.(?!\.)", run.Err);   // a double period, not an ellipsis
+        Assert.Equal(before, File.ReadAllBytes(model));
+    }
+
+    [Fact]
+    public void A_rules_file_that_cannot_be_taken_is_one_clear_error_and_the_model_is_unchanged()
+    {
+        var model = CopyOfModel("refused");
+        var before = File.ReadAllBytes(model);
+        var (code, listing, _) = PfProcess.Run("rules", "--model", model);
+        Assert.Equal(0, code);
+        var learned = listing.Split('\n').Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .First(columns => columns.Length > 2 && columns[2] == "learned")[0];
+
+        // F5: was exit 2 (ArgumentException).
+        AssertRefusedUnchanged(PfProcess.Run("rules", "--model", model, "--add",
+            RulesFile(model, "twice", """{"rules":[{"id":"a","id":"b","kind":"quantity","check":{"present":"red"}}]}""")),
+            model, before, "$.rules[0].id: given twice");
+        // F7: was "Added 1 rules", the learned rule silently replaced.
+        AssertRefusedUnchanged(PfProcess.Run("rules", "--model", model, "--add",
+            RulesFile(model, "same-id", $$$"""{"rules":[{"id":"{{{learned}}}","kind":"quantity","check":{"range":{"count":"red"},"min":0,"max":1000}}]}""")),
+            model, before, $"rule '{learned}' has the id of a learned rule already in the model");
+        AssertRefusedUnchanged(PfProcess.Run("rules", "--model", model, "--add",
+            RulesFile(model, "claims", """{"rules":[{"id":"claims","source":"learned","kind":"quantity","check":{"range":{"count":"red"},"min":0,"max":1000}}]}""")),
+            model, before, "rule 'claims' claims the source 'learned'");
+        // F11: was "Added 0 rules ()", exit 0; an empty file ended in "; rules nest at most 12 levels..".
+        AssertRefusedUnchanged(PfProcess.Run("rules", "--model", model, "--add", RulesFile(model, "none", """{"rules":[]}""")),
+            model, before, "holds no rules; nothing to add");
+        AssertRefusedUnchanged(PfProcess.Run("rules", "--model", model, "--add", RulesFile(model, "empty", "")),
+            model, before, "The rules document is empty");
+    }
+
+    [Fact]
+    public void Two_adds_to_one_model_at_once_both_land()
+    {
+        // F6: each read the model, added its rule and wrote it back; the first one's rule was lost, both said "Added".
+        var model = CopyOfModel("race");
+        var runs = Enumerable.Range(0, 3)
+            .Select(i => PfProcess.Start(null, "rules", "--model", model, "--add", RulesFile(model, $"r{i}", Rule($"race-{i}", 1000 + i))))
+            .ToList();
+        foreach (var run in runs)
+        {
+            Assert.True(run.WaitForExit(TimeSpan.FromMinutes(2)), "pf rules --add did not finish");
+            Assert.True(run.ExitCode == 0, run.StandardError.ReadToEnd());
+        }
+        var (_, listing, _) = PfProcess.Run("rules", "--model", model);
+        foreach (var i in Enumerable.Range(0, 3)) Assert.Contains($"race-{i} ", listing);
+    }
+
+    [Fact]
+    public void An_add_waits_while_another_change_holds_the_model()
+    {
+        var model = CopyOfModel("held");
+        var lockPath = Path.Combine(Path.GetDirectoryName(model)!, ".m.pfmodel.lock");
+        Process run;
+        using (new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+        {
+            run = PfProcess.Start(null, "rules", "--model", model, "--add", RulesFile(model, "held", Rule("held", 1000)));
+            Assert.False(run.WaitForExit(TimeSpan.FromSeconds(4)), "pf changed the model while another change held it");
+        }
+        Assert.True(run.WaitForExit(TimeSpan.FromMinutes(1)));
+        Assert.True(run.ExitCode == 0, run.StandardError.ReadToEnd());
+        Assert.Contains("held ", PfProcess.Run("rules", "--model", model).Out);
+    }
+}
