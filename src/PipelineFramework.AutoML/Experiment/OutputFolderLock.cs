@@ -1,30 +1,21 @@
 using PipelineFramework.Abstractions;
+using PipelineFramework.Core;
 
 namespace PipelineFramework.AutoML.Experiment;
 
 /// <summary>
-/// One search at a time in an output folder. Two runs into one folder would each run the same trials, append them twice
-/// to trials.jsonl and overwrite each other's best.json and model. The lock is the operating system's (an exclusive
-/// share of <see cref="FileName"/>), so it ends with the process that holds it, a killed one included; the empty file
-/// stays behind.
+/// One search at a time in an output folder: a <see cref="FileLock"/> on <see cref="FileName"/> inside it. Two runs into
+/// one folder would each run the same trials, append them twice to trials.jsonl and overwrite each other's best.json
+/// and model.
 /// </summary>
-public sealed class OutputFolderLock : IDisposable
+public static class OutputFolderLock
 {
     public const string FileName = ".automl.lock";
-    readonly FileStream _held;
 
-    OutputFolderLock(FileStream held) => _held = held;
-
-    public static OutputFolderLock Acquire(string folder)
+    public static FileLock Acquire(string folder)
     {
         Directory.CreateDirectory(folder);
-        var path = Path.Combine(folder, FileName);
-        try { return new OutputFolderLock(new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None)); }
-        catch (IOException)
-        {
-            throw new PipelineException($"Another AutoML run is writing to '{folder}' (it holds {FileName}); wait for it to finish, or give this run another --out.");
-        }
+        return FileLock.TryAcquire(Path.Combine(folder, FileName), TimeSpan.Zero)
+            ?? throw new PipelineException($"Another AutoML run is writing to '{folder}' (it holds {FileName}); wait for it to finish, or give this run another --out.");
     }
-
-    public void Dispose() => _held.Dispose();
 }
