@@ -55,7 +55,9 @@ public sealed class InspectionServer : IAsyncDisposable
             k.Limits.MaxRequestBodySize = options.MaxRequestBytes;
             k.AddServerHeader = false;
         });
-        builder.Services.Configure<FormOptions>(f => { f.MultipartBodyLengthLimit = options.MaxRequestBytes; f.ValueCountLimit = 16; });
+        // The body's size is limited by Kestrel (MaxRequestBodySize, 413); the form reader's own body limit is off so that its
+        // errors are all about a malformed form (400), never a size.
+        builder.Services.Configure<FormOptions>(f => { f.MultipartBodyLengthLimit = long.MaxValue; f.ValueCountLimit = 16; });
         builder.Services.AddProblemDetails();
         builder.Services.AddOpenApi();
         // Request-by-request framework logs would drown the model swaps and refusals an operator needs to see.
@@ -390,9 +392,12 @@ public sealed class InspectionServer : IAsyncDisposable
             if (http.Request.ContentLength > Options.MaxRequestBytes) return TooLarge(http.Request.ContentLength.Value);
             body = await ReadImage(http.Request);
         }
+        // The size limit is Kestrel's alone (the form reader's own body limit is off), so 413 means the body was too large
+        // and every other failure of the form reader is a malformed form: 400.
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge) { return TooLarge(null); }
-        catch (InvalidDataException e) { return Problem(e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase) ? 413 : 400, "Unreadable form", $"The multipart form cannot be read: {e.Message}"); }
         catch (BadHttpRequestException e) { return Problem(400, "Unreadable request", e.Message); }
+        catch (InvalidDataException e) { return UnreadableForm(e.Message.TrimEnd('.')); }
+        catch (IOException) { return UnreadableForm("the body ended early, before the form's closing boundary"); }
 
         if (ImageHeader.Check(body, Options.MaxPixels, out var extension) is { } bad) return Problem(bad.Status, bad.Title, bad.Detail);
         var job = new InspectionJob(category, body, extension, heatmap == true);
@@ -434,6 +439,10 @@ public sealed class InspectionServer : IAsyncDisposable
             };
         return Results.Json(json);
     }
+
+    static IResult UnreadableForm(string reason) => Problem(400, "Unreadable form",
+        $"The multipart form cannot be read: {reason}. Send a complete multipart/form-data body whose parts are separated by the boundary " +
+        "named in Content-Type, or send the image itself as the body (with any other Content-Type).");
 
     IResult TooLarge(long? length) => Problem(413, "Request too large",
         $"The request body{(length is { } l ? $" ({l} bytes)" : "")} is over this service's limit of {Options.MaxRequestBytes} bytes. Send a smaller (downscaled or compressed) image.");

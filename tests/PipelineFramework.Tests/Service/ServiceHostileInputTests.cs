@@ -1,0 +1,51 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.Data.Sqlite;
+using PipelineFramework.Service;
+using static PipelineFramework.Tests.Service.ServiceApiTests;
+
+namespace PipelineFramework.Tests.Service;
+
+/// <summary>
+/// What a hostile-user pass found (2026-11-28), each over real HTTP with a real SQLite file: bodies that broke the
+/// readers, a results database that is damaged, deleted or locked, paths leaking to clients, and unclear answers.
+/// </summary>
+[Collection("Service")]
+public class ServiceHostileInputTests(ServiceModels models)
+{
+    static HttpContent Raw(string body, string contentType)
+    {
+        var content = new ByteArrayContent(Encoding.UTF8.GetBytes(body));
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        return content;
+    }
+
+    [Fact]
+    public async Task A_form_that_ends_early_or_is_not_multipart_is_a_400_that_says_so_and_only_a_real_size_is_413()
+    {
+        await using var service = await RunningService.StartAsync(models, o => o with { MaxRequestBytes = 1024 * 1024 });
+        const string form = "multipart/form-data; boundary=xyz";
+        // Cut off inside the file part (was 500: IOException "Unexpected end of Stream").
+        await AssertProblem(await service.Client.PostAsync("/v1/inspect/hazelnut",
+            Raw("--xyz\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.jpg\"\r\n\r\nabc", form)), 400, "the body ended early");
+        // A JPEG under a multipart Content-Type: malformed, not too large (was 413 because the message said "limit").
+        using (var jpeg = new ByteArrayContent(File.ReadAllBytes(ServiceModels.GoodHazelnut)))
+        {
+            jpeg.Headers.TryAddWithoutValidation("Content-Type", form);
+            await AssertProblem(await service.Client.PostAsync("/v1/inspect/hazelnut", jpeg), 400, "multipart form cannot be read");
+        }
+        using (var jpeg = new ByteArrayContent(File.ReadAllBytes(ServiceModels.GoodHazelnut)))
+        {
+            jpeg.Headers.TryAddWithoutValidation("Content-Type", "multipart/form-data; boundary=" + new string('b', 80));
+            await AssertProblem(await service.Client.PostAsync("/v1/inspect/hazelnut", jpeg), 400, null);
+        }
+        // A form over the size limit is still 413.
+        using var big = new MultipartFormDataContent { { new ByteArrayContent(new byte[2 * 1024 * 1024]), "image", "big.png" } };
+        big.Headers.ContentLength = null;
+        await AssertProblem(await service.Client.PostAsync("/v1/inspect/hazelnut", big), 413, "limit of 1048576 bytes");
+        Assert.Equal("OK", (string)(await service.InspectAsync("hazelnut", ServiceModels.GoodHazelnut))["verdict"]!);
+    }
+}
