@@ -470,23 +470,48 @@ public sealed class InspectionServer : IAsyncDisposable
 
     const int MaxQuestionLength = 2000;
 
+    /// <summary>
+    /// The question of an explain body (none for an empty body); a 400 problem for anything else. Read with
+    /// <see cref="JsonDocument"/> and checked step by step: a client's body must never reach a throwing indexer
+    /// (a repeated key) or a throwing string read (an escaped lone surrogate) and become a 500.
+    /// </summary>
+    static IResult? ReadQuestion(string text, out string? question)
+    {
+        question = null;
+        if (string.IsNullOrWhiteSpace(text)) return null;
+        const string expected = "Send {\"question\": \"...\"} or no body at all.";
+        JsonDocument document;
+        try { document = JsonDocument.Parse(text); }
+        catch (JsonException e) { return Problem(400, "Body is not valid JSON", $"The body is not valid JSON ({e.Message}). {expected}"); }
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+                return Problem(400, "Body is not a JSON object", $"The body is not a JSON object. {expected}");
+            bool seen = false;
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                if (!property.NameEquals("question")) continue;
+                if (seen) return Problem(400, "Question given twice", $"The body has the key \"question\" more than once; which one is meant is unclear. {expected}");
+                seen = true;
+                if (property.Value.ValueKind == JsonValueKind.Null) continue;
+                if (property.Value.ValueKind != JsonValueKind.String) return Problem(400, "Question is not text", "$.question must be a string (or left out).");
+                try { question = property.Value.GetString(); }
+                catch (InvalidOperationException)
+                {
+                    return Problem(400, "Question is not valid text",
+                        "$.question contains an escape of half a UTF-16 surrogate pair (\\uD800-\\uDFFF without its partner), which is no character. Send the text as UTF-8, or escape both halves of the pair.");
+                }
+            }
+        }
+        return null;
+    }
+
     async Task<IResult> Explain(HttpContext http, string inspectionId, CancellationToken cancellation)
     {
         if (Refusal(http) is { } refused) return refused;
-        string? question = null;
-        using (var reader = new StreamReader(http.Request.Body, Encoding.UTF8))
-        {
-            var text = await reader.ReadToEndAsync(cancellation);
-            if (!string.IsNullOrWhiteSpace(text))
-            {
-                JsonNode? node;
-                try { node = JsonNode.Parse(text); }
-                catch (JsonException e) { return Problem(400, "Body is not valid JSON", $"The body is not valid JSON ({e.Message}). Send {{\"question\": \"...\"}} or no body at all."); }
-                if (node is not JsonObject obj) return Problem(400, "Body is not a JSON object", "The body is not a JSON object. Send {\"question\": \"...\"} or no body at all.");
-                if (obj["question"] is JsonValue value && value.TryGetValue<string>(out var asked)) question = asked;
-                else if (obj["question"] is not null) return Problem(400, "Question is not text", "$.question must be a string (or left out).");
-            }
-        }
+        string text;
+        using (var reader = new StreamReader(http.Request.Body, Encoding.UTF8)) text = await reader.ReadToEndAsync(cancellation);
+        if (ReadQuestion(text, out var question) is { } malformed) return malformed;
         if (question is { Length: > MaxQuestionLength }) return Problem(400, "Question too long", $"The question has {question.Length} characters; at most {MaxQuestionLength}.");
         if (Store.Find(inspectionId) is not { } record) return UnknownInspection(inspectionId);
         if (Registry.Acquire(record.Category) is not { } lease)

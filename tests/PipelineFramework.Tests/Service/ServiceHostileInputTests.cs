@@ -48,4 +48,19 @@ public class ServiceHostileInputTests(ServiceModels models)
         await AssertProblem(await service.Client.PostAsync("/v1/inspect/hazelnut", big), 413, "limit of 1048576 bytes");
         Assert.Equal("OK", (string)(await service.InspectAsync("hazelnut", ServiceModels.GoodHazelnut))["verdict"]!);
     }
+
+    [Fact]
+    public async Task An_explain_body_with_the_question_twice_or_half_a_surrogate_pair_is_a_400_that_says_which()
+    {
+        await using var service = await RunningService.StartAsync(models);
+        var part = await service.InspectAsync("hazelnut", ServiceModels.GoodHazelnut);
+        var explain = $"/v1/explain/{part["id"]}";
+        // Both were 500 (a throwing JsonObject indexer, a throwing string read).
+        await AssertProblem(await service.Client.PostAsync(explain, Raw("{\"question\":\"a\",\"question\":\"b\"}", "application/json")), 400, "more than once");
+        await AssertProblem(await service.Client.PostAsync(explain, Raw("{\"question\":\"\\ud800\"}", "application/json")), 400, "half a UTF-16 surrogate pair");
+        // A whole pair is a character, and other keys may repeat.
+        using var pair = await service.Client.PostAsync(explain, Raw("{\"x\":1,\"x\":2,\"question\":\"\\ud83d\\ude00?\"}", "application/json"));
+        Assert.Equal(HttpStatusCode.OK, pair.StatusCode);
+        Assert.Equal("\U0001F600?", (string)JsonNode.Parse(await pair.Content.ReadAsStringAsync())!["question"]!);
+    }
 }
