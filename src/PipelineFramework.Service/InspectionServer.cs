@@ -373,13 +373,23 @@ public sealed class InspectionServer : IAsyncDisposable
         try
         {
             if (overlay) return Results.Bytes(Store.Overlay(record, () => Registry.Current(record.Category)?.Model.Preprocessing), "image/png");
+            var type = Path.GetExtension(record.ImageFile).ToLowerInvariant() switch { ".png" => "image/png", ".jpg" => "image/jpeg", ".bmp" => "image/bmp", _ => "application/octet-stream" };
+            // Opened here, not by the result: a file that retention (or a person) removes after the lookup is a 404
+            // now, and once open, its removal no longer matters.
+            return Results.Stream(File.OpenRead(Path.Combine(Store.RejectsFolder, record.ImageFile)), type);
         }
-        catch (Exception e) when (e is PipelineException or IOException)
+        catch (PipelineException e)
         {
             return Problem(404, "Overlay unavailable", $"The overlay of inspection '{id}' cannot be drawn: {e.Message}");
         }
-        var type = Path.GetExtension(record.ImageFile).ToLowerInvariant() switch { ".png" => "image/png", ".jpg" => "image/jpeg", ".bmp" => "image/bmp", _ => "application/octet-stream" };
-        return Results.File(Path.Combine(Store.RejectsFolder, record.ImageFile), type);
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The path stays in the log; the client learns what happened, not where the files are.
+            Log.LogWarning("The files of reject {Id} cannot be read: {Message}", id, e.Message);
+            return Problem(404, "Image no longer on disk",
+                $"The {(overlay ? "overlay" : "image")} of inspection '{id}' is no longer on disk: the retention limit ({Options.RejectImagesKept} rejects kept) " +
+                $"or a person removed it from the rejects folder. Its result is kept (GET /v1/inspections/{id}).");
+        }
     }
 
     async Task<IResult> Inspect(HttpContext http, string category, bool? heatmap)

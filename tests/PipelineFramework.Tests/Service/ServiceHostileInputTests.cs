@@ -63,4 +63,19 @@ public class ServiceHostileInputTests(ServiceModels models)
         Assert.Equal(HttpStatusCode.OK, pair.StatusCode);
         Assert.Equal("\U0001F600?", (string)JsonNode.Parse(await pair.Content.ReadAsStringAsync())!["question"]!);
     }
+
+    [Fact]
+    public async Task A_reject_whose_files_are_gone_answers_404_for_its_image_and_overlay_alike_without_a_path()
+    {
+        await using var service = await RunningService.StartAsync(models);
+        var reject = await service.InspectAsync("hazelnut", ServiceModels.DefectiveHazelnut);
+        Directory.Delete(Path.Combine(service.DataFolder, "rejects"), recursive: true);
+        foreach (var link in new[] { "image", "overlay" })
+        {
+            using var response = await service.Client.GetAsync((string)reject["links"]![link]!);
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.DoesNotContain(service.DataFolder, text);
+            await AssertProblem(response, 404, "is no longer on disk"); // the image was 500 (FileNotFoundException)
+        }
+    }
 }
