@@ -154,17 +154,21 @@ public sealed class InspectionServer : IAsyncDisposable
         app.UseStatusCodePages();
         app.MapOpenApi("/openapi/v1.json");
 
-        app.MapGet("/health/live", () => Results.Json(new { status = "alive" })).WithSummary("Liveness: the process answers.");
-        app.MapGet("/health/ready", Ready).WithSummary("Readiness: the results store answers and at least one model is served.");
-        app.MapGet("/v1/access", Access).WithSummary("Whether this client may use the write endpoints (inspect, explain).");
-        app.MapGet("/v1/models", Models).WithSummary("Served models per category, and model files that were refused.");
-        app.MapGet("/v1/models/{category}", Model).WithSummary("One category's model: its manifest (pipeline, threshold, training).");
-        app.MapGet("/v1/models/{category}/report", Report).WithSummary("The evaluation report kept beside the model file (<category>.report.html).");
-        app.MapGet("/v1/inspections", Recent).WithSummary("Recent inspections, newest first; filter by category and verdict (anomaly|ok).");
-        app.MapGet("/v1/inspections/{id}", Inspection).WithSummary("One inspection with its explanations.");
-        app.MapGet("/v1/inspections/{id}/image", (string id) => RejectFile(id, overlay: false)).WithSummary("A reject's image as sent.");
-        app.MapGet("/v1/inspections/{id}/overlay.png", (string id) => RejectFile(id, overlay: true)).WithSummary("A reject's heat-map overlay.");
+        app.Use(SecurityHeaders);
+
+        MapRead("/health/live", () => Results.Json(new { status = "alive" })).WithSummary("Liveness: the process answers.");
+        MapRead("/health/ready", Ready).WithSummary("Readiness: the results store answers, its last write succeeded, and at least one model is served.");
+        MapRead("/v1/access", Access).WithSummary("Whether this client may use the write endpoints (inspect, explain).");
+        MapRead("/v1/models", Models).WithSummary("Served models per category, and model files that were refused.");
+        MapRead("/v1/models/{category}", Model).WithSummary("One category's model: its manifest (pipeline, threshold, training).");
+        MapRead("/v1/models/{category}/report", Report).WithSummary("The evaluation report kept beside the model file (<category>.report.html).");
+        MapRead("/v1/inspections", Recent).WithSummary("Recent inspections, newest first; filter by category and verdict (anomaly|ok).")
+            .AddOpenApiOperationTransformer(QueryParameters(("category", "only this category"), ("verdict", "anomaly, ok or all (any case)"), ("limit", "1 to 500, default 50")));
+        MapRead("/v1/inspections/{id}", Inspection).WithSummary("One inspection with its explanations.");
+        MapRead("/v1/inspections/{id}/image", (string id) => RejectFile(id, overlay: false)).WithSummary("A reject's image as sent.");
+        MapRead("/v1/inspections/{id}/overlay.png", (string id) => RejectFile(id, overlay: true)).WithSummary("A reject's heat-map overlay.");
         app.MapPost("/v1/inspect/{category}", Inspect)
+            .AddOpenApiOperationTransformer(QueryParameters(("heatmap", "true adds the heat map as PNG; false (default)")))
             // No Accepts metadata: it would make routing refuse bodies by their Content-Type (415 before our own checks),
             // and a line camera's client rarely sets one; the bytes themselves are checked instead.
             .WithSummary("Scores one image (PNG/JPEG/BMP as the raw body, or a file part of a multipart form): verdict, score, threshold, regions, rules, model, timings. ?heatmap=true adds the heat map as PNG.")
@@ -190,8 +194,46 @@ public sealed class InspectionServer : IAsyncDisposable
         foreach (var (path, type) in new[] { ("/", "text/html; charset=utf-8"), ("/app.js", "text/javascript; charset=utf-8"), ("/app.css", "text/css; charset=utf-8") })
         {
             var bytes = PageFile(path == "/" ? "index.html" : path[1..]);
-            app.MapGet(path, () => Results.Bytes(bytes, type)).ExcludeFromDescription();
+            MapRead(path, () => Results.Bytes(bytes, type)).ExcludeFromDescription();
         }
+
+        // HEAD wherever GET is allowed (probes and load balancers use it); Kestrel sends the headers without the body.
+        // The HEAD route stays out of the OpenAPI document, which would otherwise list every operation twice.
+        RouteHandlerBuilder MapRead(string pattern, Delegate handler)
+        {
+            app.MapMethods(pattern, [HttpMethods.Head], handler).ExcludeFromDescription();
+            return app.MapGet(pattern, handler);
+        }
+    }
+
+    /// <summary>Documents query parameters that an endpoint reads itself (see <see cref="QueryValue"/>).</summary>
+    static Func<Microsoft.OpenApi.OpenApiOperation, Microsoft.AspNetCore.OpenApi.OpenApiOperationTransformerContext, CancellationToken, Task> QueryParameters(
+        params (string Name, string Description)[] parameters) => (operation, _, _) =>
+    {
+        operation.Parameters ??= [];
+        foreach (var (name, description) in parameters)
+            operation.Parameters.Add(new Microsoft.OpenApi.OpenApiParameter
+            {
+                Name = name, In = Microsoft.OpenApi.ParameterLocation.Query, Description = description,
+                Schema = new Microsoft.OpenApi.OpenApiSchema { Type = Microsoft.OpenApi.JsonSchemaType.String },
+            });
+        return Task.CompletedTask;
+    };
+
+    /// <summary>
+    /// Every answer: no content sniffing. The page: a policy that allows only this service's own scripts, styles and
+    /// images (the page needs nothing else; the evaluation report is framed from here only), and no framing by others.
+    /// </summary>
+    static Task SecurityHeaders(HttpContext http, Func<Task> next)
+    {
+        var headers = http.Response.Headers;
+        headers.XContentTypeOptions = "nosniff";
+        headers.ContentSecurityPolicy = http.Request.Path.StartsWithSegments("/v1/models") && http.Request.Path.Value!.EndsWith("/report", StringComparison.Ordinal)
+            // The report is pf evaluate's self-contained HTML (inline style and script, data: images): it may be framed by the page only.
+            ? "frame-ancestors 'self'"
+            : "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; frame-src 'self'; " +
+              "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+        return next();
     }
 
     static byte[] PageFile(string name)
@@ -317,20 +359,37 @@ public sealed class InspectionServer : IAsyncDisposable
 
     // ---------------------------------------------------------------- inspections
 
-    IResult Recent(string? category, string? verdict, int? limit)
+    IResult Recent(HttpRequest request)
     {
-        bool? anomalous = verdict?.ToLowerInvariant() switch
+        if (QueryValue(request, "category", "a category name", out var category) is { } badCategory) return badCategory;
+        if (QueryValue(request, "verdict", "anomaly, ok or all", out var verdict) is { } badVerdict) return badVerdict;
+        if (QueryValue(request, "limit", "a whole number from 1 to 500", out var limitText) is { } badLimit) return badLimit;
+        // One comparison, case-insensitive for every spelling: ALL, Anomaly and ok alike.
+        bool? anomalous;
+        switch (verdict?.ToLowerInvariant())
         {
-            null or "" or "all" => null,
-            "anomaly" or "reject" or "ng" => true,
-            "ok" or "good" or "accept" => false,
-            _ => (bool?)null,
-        };
-        if (verdict is not null && anomalous is null && verdict is not ("" or "all"))
-            return Problem(400, "Unknown verdict filter", $"verdict='{verdict}' is not a filter; use anomaly, ok or all.");
-        int n = limit ?? 50;
-        if (n is < 1 or > 500) return Problem(400, "Limit out of range", $"limit={n}; use 1 to 500.");
-        return Results.Json(new { inspections = Store.Recent(string.IsNullOrEmpty(category) ? null : category, anomalous, n).Select(InspectionJson).ToList() });
+            case null or "" or "all": anomalous = null; break;
+            case "anomaly" or "reject" or "ng": anomalous = true; break;
+            case "ok" or "good" or "accept": anomalous = false; break;
+            default: return Problem(400, "Unknown verdict filter", $"verdict='{verdict}' is not a filter; use anomaly, ok or all (any case).");
+        }
+        int limit = 50;
+        if (limitText is not null && (!int.TryParse(limitText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out limit) || limit is < 1 or > 500))
+            return Problem(400, "Limit out of range", $"limit={limitText} is not accepted; use a whole number from 1 to 500 (default 50).");
+        return Results.Json(new { inspections = Store.Recent(string.IsNullOrEmpty(category) ? null : category, anomalous, limit).Select(InspectionJson).ToList() });
+    }
+
+    /// <summary>
+    /// A query parameter given at most once (null when absent); a 400 naming it otherwise. Query values are read here,
+    /// not bound by the framework, whose binding failures answer 400 without saying which parameter was wrong.
+    /// </summary>
+    static IResult? QueryValue(HttpRequest request, string name, string allowed, out string? value)
+    {
+        var values = request.Query[name];
+        value = values.Count == 0 ? null : values[0];
+        return values.Count > 1
+            ? Problem(400, "Query parameter repeated", $"?{name} is given {values.Count} times; give it once: {allowed}.")
+            : null;
     }
 
     static JsonObject InspectionJson(StoredInspection r)
@@ -392,9 +451,13 @@ public sealed class InspectionServer : IAsyncDisposable
         }
     }
 
-    async Task<IResult> Inspect(HttpContext http, string category, bool? heatmap)
+    async Task<IResult> Inspect(HttpContext http, string category)
     {
         if (Refusal(http) is { } refused) return refused;
+        if (QueryValue(http.Request, "heatmap", "heatmap=true or heatmap=false", out var heatmapText) is { } badHeatmap) return badHeatmap;
+        bool heatmap = false;
+        if (heatmapText is not null && !bool.TryParse(heatmapText, out heatmap))
+            return Problem(400, "Bad heatmap parameter", $"heatmap={heatmapText} is not accepted; use heatmap=true (adds the heat map as PNG) or heatmap=false (the default).");
         if (Registry.Current(category) is null) return UnknownCategory(category);
         byte[] body;
         try
@@ -410,7 +473,7 @@ public sealed class InspectionServer : IAsyncDisposable
         catch (IOException) { return UnreadableForm("the body ended early, before the form's closing boundary"); }
 
         if (ImageHeader.Check(body, Options.MaxPixels, out var extension) is { } bad) return Problem(bad.Status, bad.Title, bad.Detail);
-        var job = new InspectionJob(category, body, extension, heatmap == true);
+        var job = new InspectionJob(category, body, extension, heatmap);
         if (!Queue.TryEnqueue(job))
         {
             http.Response.Headers.RetryAfter = Options.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -441,7 +504,7 @@ public sealed class InspectionServer : IAsyncDisposable
             ["links"] = Links(r.Id, r.ImageFile is not null),
         };
         if (outcome.StoreError is not null) json["storeError"] = outcome.StoreError;
-        if (heatmap == true && outcome.HeatMapPng is not null)
+        if (heatmap && outcome.HeatMapPng is not null)
             json["heatMap"] = new JsonObject
             {
                 ["png"] = Convert.ToBase64String(outcome.HeatMapPng), ["width"] = r.MapWidth, ["height"] = r.MapHeight,

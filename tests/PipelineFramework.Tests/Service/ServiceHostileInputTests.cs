@@ -78,4 +78,36 @@ public class ServiceHostileInputTests(ServiceModels models)
             await AssertProblem(response, 404, "is no longer on disk"); // the image was 500 (FileNotFoundException)
         }
     }
+
+    [Fact]
+    public async Task Query_parameters_that_are_wrong_are_named_with_what_is_allowed_and_verdict_is_read_in_any_case()
+    {
+        await using var service = await RunningService.StartAsync(models);
+        var jpeg = File.ReadAllBytes(ServiceModels.GoodHazelnut);
+        // All were 400 {"title":"Bad Request"} with nothing else.
+        await AssertProblem(await service.PostImageAsync("hazelnut", jpeg, "?heatmap=abc"), 400, "heatmap=true");
+        await AssertProblem(await service.PostImageAsync("hazelnut", jpeg, "?heatmap=true&heatmap=false"), 400, "?heatmap is given 2 times");
+        await AssertProblem(await service.Client.GetAsync("/v1/inspections?limit=abc"), 400, "limit=abc is not accepted; use a whole number from 1 to 500");
+        await AssertProblem(await service.Client.GetAsync("/v1/inspections?limit=99999999999999"), 400, "1 to 500");
+        // ALL was refused while ANOMALY and Ok were accepted.
+        foreach (var verdict in new[] { "ALL", "All", "ANOMALY", "Ok" })
+            Assert.Equal(HttpStatusCode.OK, (await service.Client.GetAsync($"/v1/inspections?verdict={verdict}")).StatusCode);
+        Assert.Equal("OK", (string)(await service.InspectAsync("hazelnut", ServiceModels.GoodHazelnut, "?heatmap=False"))["verdict"]!);
+    }
+
+    [Fact]
+    public async Task HEAD_is_answered_wherever_GET_is_and_the_page_sends_its_security_headers()
+    {
+        await using var service = await RunningService.StartAsync(models);
+        foreach (var path in new[] { "/", "/health/live", "/health/ready", "/v1/inspections", "/app.js" })
+        {
+            using var head = await service.Client.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+            Assert.True(head.StatusCode == HttpStatusCode.OK, $"HEAD {path}: {(int)head.StatusCode}"); // was 405
+        }
+        using var page = await service.Client.GetAsync("/");
+        Assert.Equal("nosniff", page.Headers.GetValues("X-Content-Type-Options").Single());
+        var policy = page.Headers.GetValues("Content-Security-Policy").Single();
+        Assert.Contains("frame-ancestors 'none'", policy);
+        Assert.Contains("script-src 'self'", policy);
+    }
 }
