@@ -116,11 +116,16 @@ sealed class InspectionQueue : IAsyncDisposable
         long storeStart = Stopwatch.GetTimestamp();
         var records = outcomes.Where(o => o.Outcome.Record is not null).Select(o => o.Outcome.Record!).ToList();
         string? storeError = null;
-        try { _store.Save(records); }
+        IReadOnlySet<string> imagesRemoved = new HashSet<string>();
+        try { imagesRemoved = _store.Save(records); }
         catch (Exception e)
         {
-            storeError = $"The result was not stored ({e.GetType().Name}: {e.Message}); the verdict stands, but it is not in the results database.";
+            storeError = $"The result was not stored: {_store.Advice(e)}. The verdict stands, but it is not in the results database.";
             _log.LogError("Storing {Count} results failed: {Message}", records.Count, e.Message);
+            // No row names these files, so retention would never remove them: a database that cannot be written would fill the disk.
+            foreach (var record in records)
+                try { _store.DeleteRejectFiles(record); }
+                catch (Exception d) when (d is IOException or UnauthorizedAccessException) { _log.LogError("Removing the files of reject {Id} failed: {Message}", record.Id, d.Message); }
         }
         Interlocked.Add(ref _scored, records.Count);
         double batchMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
@@ -128,8 +133,11 @@ sealed class InspectionQueue : IAsyncDisposable
         _rejectWriteMs = 0;
         foreach (var (job, outcome) in outcomes)
         {
+            // Retention may remove a batch's own images at once (more rejects in it than are kept): their answers link none.
+            var record = outcome.Record is { } r && imagesRemoved.Contains(r.Id) ? r with { ImageFile = null, HeatFile = null } : outcome.Record;
             job.Done.TrySetResult(outcome with
             {
+                Record = record,
                 Stored = outcome.Record is not null && storeError is null,
                 StoreError = outcome.Record is null ? null : storeError ?? outcome.StoreError,
                 BatchSize = batch.Count,
@@ -162,14 +170,16 @@ sealed class InspectionQueue : IAsyncDisposable
     {
         var model = served.Model;
         string? imageFile = null, heatFile = null, filesError = null;
-        if (result.IsAnomaly)
+        // With no reject images kept (--keep-rejects 0), none is written only to be deleted by the retention.
+        if (result.IsAnomaly && _options.RejectImagesKept > 0)
         {
             long writeStart = Stopwatch.GetTimestamp();
             // A full or read-only disk loses the reject's picture, not its verdict or its row.
             try { (imageFile, heatFile) = _store.SaveRejectFiles(job.Id, job.Image, job.Extension, RejectOverlay.HeatFile(result, model)); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                filesError = $"The reject's image was not kept ({e.Message}); its result was.";
+                // The message names the path: it goes to the log only.
+                filesError = "The reject's image was not kept (the rejects folder cannot be written: see the service log); its result was.";
                 _log.LogError("Keeping the image of reject {Id} failed: {Message}", job.Id, e.Message);
             }
             _rejectWriteMs += Stopwatch.GetElapsedTime(writeStart).TotalMilliseconds;

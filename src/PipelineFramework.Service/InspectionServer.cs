@@ -67,7 +67,7 @@ public sealed class InspectionServer : IAsyncDisposable
 
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("PipelineFramework.Service");
         ResultsStore store;
-        try { store = new ResultsStore(options.DataFolder, options.RejectImagesKept); }
+        try { store = new ResultsStore(options.DataFolder, options.RejectImagesKept, options.StoreBusyTimeout, log); }
         catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
         {
             throw new PipelineException($"Cannot open the results database in '{options.DataFolder}': {e.Message}. Give a writable folder (--data).", e);
@@ -155,6 +155,7 @@ public sealed class InspectionServer : IAsyncDisposable
         app.MapOpenApi("/openapi/v1.json");
 
         app.Use(SecurityHeaders);
+        app.Use(StoreUnreadable);
 
         MapRead("/health/live", () => Results.Json(new { status = "alive" })).WithSummary("Liveness: the process answers.");
         MapRead("/health/ready", Ready).WithSummary("Readiness: the results store answers, its last write succeeded, and at least one model is served.");
@@ -252,6 +253,28 @@ public sealed class InspectionServer : IAsyncDisposable
     /// <summary>ASP.NET Core fills in RFC 9110 links for most statuses but not for 429 (RFC 6585); every problem gets one.</summary>
     static string? ProblemType(int status) => status == StatusCodes.Status429TooManyRequests ? "https://www.rfc-editor.org/rfc/rfc6585#section-4" : null;
 
+    /// <summary>
+    /// A read of the results database that fails (a damaged file, a lock held too long, a file that cannot be opened)
+    /// answers 503 with what to do, not a bare 500; the SQLite message is logged once until it changes, not per request.
+    /// Inspections go on being scored meanwhile (their answers say stored: false).
+    /// </summary>
+    async Task StoreUnreadable(HttpContext http, Func<Task> next)
+    {
+        try { await next(); }
+        catch (Microsoft.Data.Sqlite.SqliteException e) when (!http.Response.HasStarted)
+        {
+            if (Interlocked.Exchange(ref _lastReadError, e.Message) != e.Message)
+                Log.LogError("Reading the results database {Path} failed: {Message}", Store.DatabasePath, e.Message);
+            http.Response.Headers.RetryAfter = "10";
+            await Problem(503, "Results database unavailable", Capitalised(Store.Advice(e)) + ". New inspections are still scored; their answers say stored: false while it lasts.")
+                .ExecuteAsync(http);
+        }
+    }
+
+    string? _lastReadError;
+
+    static string Capitalised(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];
+
     // ---------------------------------------------------------------- access
 
     /// <summary>Null when the request may write; otherwise the 401/403 problem to answer.</summary>
@@ -287,8 +310,8 @@ public sealed class InspectionServer : IAsyncDisposable
     IResult Ready()
     {
         var problems = new List<string>();
-        if (!Store.IsHealthy()) problems.Add($"the results database {Store.DatabasePath} does not answer");
-        if (Registry.Categories.Count == 0) problems.Add($"no model is served: put <category>{ModelRegistry.Extension} files into {Registry.Folder}");
+        if (Store.Problem() is { } store) problems.Add(store);
+        if (Registry.Categories.Count == 0) problems.Add($"no model is served: put <category>{ModelRegistry.Extension} files into the models folder");
         return problems.Count == 0
             ? Results.Json(new { status = "ready", categories = Registry.Categories, queued = Queue.Waiting })
             : Problem(503, "Not ready", string.Join("; ", problems) + ".");
@@ -501,7 +524,8 @@ public sealed class InspectionServer : IAsyncDisposable
                 ["stagesMs"] = stages, ["queueMs"] = Math.Round(outcome.QueueMs, 3), ["batchMs"] = Math.Round(outcome.BatchMs, 3), ["storeMs"] = Math.Round(outcome.StoreMs, 3), ["batchSize"] = outcome.BatchSize,
             },
             ["stored"] = outcome.Stored,
-            ["links"] = Links(r.Id, r.ImageFile is not null),
+            // A result that was not stored has nothing to link to: every link would answer 404.
+            ["links"] = outcome.Stored ? Links(r.Id, r.ImageFile is not null) : null,
         };
         if (outcome.StoreError is not null) json["storeError"] = outcome.StoreError;
         if (heatmap && outcome.HeatMapPng is not null)
@@ -605,10 +629,15 @@ public sealed class InspectionServer : IAsyncDisposable
                 return Problem(502, "Explainer failed", $"The explainer could not answer: {e.Message}");
             }
         }
-        var stored = new StoredExplanation(record.Id, DateTime.UtcNow, question, explanation.Verdict, explanation.Summary, explanation.Reasons, explanation.Source);
+        var stored = new StoredExplanation(record.Id, DateTime.UtcNow, question, explanation.Verdict, explanation.Summary, explanation.Reasons,
+            explanation.Source, explanation.Notes);
         string? storeError = null;
         try { Store.SaveExplanation(stored); }
-        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException) { storeError = $"The explanation was not stored: {e.Message}"; }
+        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException)
+        {
+            storeError = $"The explanation was not stored: {Store.Advice(e)}.";
+            Log.LogError("Storing an explanation of {Id} failed: {Message}", record.Id, e.Message);
+        }
         var json = (JsonObject)JsonSerializer.SerializeToNode(stored, ModelJson)!;
         json["stored"] = storeError is null;
         if (storeError is not null) json["storeError"] = storeError;

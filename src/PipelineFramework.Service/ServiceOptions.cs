@@ -35,6 +35,11 @@ public sealed record ServiceOptions
     public int RetryAfterSeconds { get; init; } = 1;
     /// <summary>Reject images (and their overlays) kept on disk; the oldest beyond this are deleted, their results kept.</summary>
     public int RejectImagesKept { get; init; } = 1000;
+    /// <summary>
+    /// How long a write of results waits for a lock that another program holds on results.db before the answer goes out
+    /// with stored: false. The scoring line waits this long per batch while the lock lasts, so it is kept short.
+    /// </summary>
+    public TimeSpan StoreBusyTimeout { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>How often the models folder is checked (a file watcher also wakes the check at once).</summary>
     public TimeSpan ModelCheckInterval { get; init; } = TimeSpan.FromSeconds(2);
 
@@ -54,6 +59,7 @@ public sealed record ServiceOptions
         if (QueueCapacity < 1) problems.Add("QueueCapacity must be at least 1.");
         if (MaxBatch < 1) problems.Add("MaxBatch must be at least 1.");
         if (RejectImagesKept < 0) problems.Add("RejectImagesKept cannot be negative.");
+        if (StoreBusyTimeout < TimeSpan.FromMilliseconds(1)) problems.Add("StoreBusyTimeout must be positive.");
         return problems;
     }
 }

@@ -80,6 +80,100 @@ public class ServiceHostileInputTests(ServiceModels models)
     }
 
     [Fact]
+    public async Task A_damaged_results_database_answers_503_saying_what_to_do_while_inspections_go_on_unstored_and_leave_no_files()
+    {
+        string data;
+        string id;
+        await using (var first = await RunningService.StartAsync(models))
+        {
+            first.KeepDataFolder = true;
+            data = first.DataFolder;
+            id = (string)(await first.InspectAsync("hazelnut", ServiceModels.DefectiveHazelnut))["id"]!;
+        }
+        // Page 2 (the inspections table) overwritten, as a bad disk or a careless copy would.
+        using (var file = File.OpenWrite(Path.Combine(data, "results.db")))
+        {
+            file.Position = 4096;
+            file.Write(Enumerable.Repeat((byte)'A', 4096).ToArray());
+        }
+        var rejectsBefore = Directory.GetFiles(Path.Combine(data, "rejects")).Order().ToList();
+        await using var service = await RunningService.StartAsync(models, o => o with { DataFolder = data });
+        // Were 500 with no explanation.
+        await AssertProblem(await service.Client.GetAsync($"/v1/inspections/{id}"), 503, "is damaged");
+        await AssertProblem(await service.Client.GetAsync("/v1/inspections?limit=500"), 503, "move results.db");
+        Assert.Single(service.Log, l => l.Contains("Reading the results database"));
+
+        var reject = await service.InspectAsync("hazelnut", ServiceModels.DefectiveHazelnut);
+        Assert.Equal("ANOMALY", (string)reject["verdict"]!);
+        Assert.False((bool)reject["stored"]!);
+        Assert.Contains("is damaged", (string)reject["storeError"]!);
+        Assert.Null(reject["links"]); // every link would answer 404
+        // The unstored reject's files are not left behind (no row names them; retention would never remove them).
+        Assert.Equal(rejectsBefore, Directory.GetFiles(Path.Combine(data, "rejects")).Order().ToList());
+        // Readiness said "ready" before: the last write failed, and a damaged file does not heal.
+        await AssertProblem(await service.Client.GetAsync("/health/ready"), 503, "is damaged");
+        await AssertProblem(await service.Client.GetAsync("/health/ready"), 503, "is damaged");
+        service.KeepDataFolder = false;
+    }
+
+    [Fact]
+    public async Task Results_db_deleted_while_serving_is_noticed_and_the_results_after_it_are_really_stored()
+    {
+        string data;
+        var after = new List<string>();
+        await using (var service = await RunningService.StartAsync(models))
+        {
+            service.KeepDataFolder = true;
+            data = service.DataFolder;
+            await service.InspectAsync("hazelnut", ServiceModels.DefectiveHazelnut);
+            File.Delete(Path.Combine(data, "results.db"));
+            for (int i = 0; i < 2; i++)
+            {
+                var part = await service.InspectAsync("hazelnut", ServiceModels.DefectiveHazelnut);
+                Assert.True((bool)part["stored"]!, part.ToJsonString());
+                after.Add((string)part["id"]!);
+            }
+            Assert.Contains(service.Log, l => l.Contains("was deleted or moved away while the service ran"));
+            Assert.Equal(HttpStatusCode.OK, (await service.Client.GetAsync("/health/ready")).StatusCode);
+        }
+        // Were answered stored: true while written to the deleted file (0 rows after a restart).
+        using (var db = new SqliteConnection($"Data Source={Path.Combine(data, "results.db")};Pooling=False"))
+        {
+            db.Open();
+            using var query = db.CreateCommand();
+            query.CommandText = "SELECT id FROM inspections ORDER BY id";
+            using var reader = query.ExecuteReader();
+            var ids = new List<string>();
+            while (reader.Read()) ids.Add(reader.GetString(0));
+            Assert.Equal(after.Order(StringComparer.Ordinal), ids);
+        }
+        Directory.Delete(data, recursive: true);
+    }
+
+    [Fact]
+    public async Task A_lock_held_by_another_program_costs_a_batch_the_busy_timeout_only_and_readiness_reports_it_until_it_is_gone()
+    {
+        await using var service = await RunningService.StartAsync(models, o => o with { StoreBusyTimeout = TimeSpan.FromSeconds(1) });
+        var holder = new SqliteConnection($"Data Source={service.Server.Store.DatabasePath};Pooling=False");
+        holder.Open();
+        using (var begin = holder.CreateCommand()) { begin.CommandText = "BEGIN EXCLUSIVE"; begin.ExecuteNonQuery(); }
+
+        var clock = Stopwatch.StartNew();
+        var part = await service.InspectAsync("hazelnut", ServiceModels.GoodHazelnut);
+        // Was about 30 s (Microsoft.Data.Sqlite retries BUSY up to its 30 s command timeout, whatever busy_timeout says).
+        Assert.InRange(clock.Elapsed.TotalSeconds, 0, 8);
+        Assert.False((bool)part["stored"]!);
+        Assert.Contains("locked by another program", (string)part["storeError"]!);
+        await AssertProblem(await service.Client.GetAsync("/health/ready"), 503, "locked by another program");
+
+        using (var rollback = holder.CreateCommand()) { rollback.CommandText = "ROLLBACK"; rollback.ExecuteNonQuery(); }
+        holder.Dispose();
+        // The lock is gone: ready again at once (not only after the next part), and results are stored.
+        Assert.Equal(HttpStatusCode.OK, (await service.Client.GetAsync("/health/ready")).StatusCode);
+        Assert.True((bool)(await service.InspectAsync("hazelnut", ServiceModels.GoodHazelnut))["stored"]!);
+    }
+
+    [Fact]
     public async Task Query_parameters_that_are_wrong_are_named_with_what_is_allowed_and_verdict_is_read_in_any_case()
     {
         await using var service = await RunningService.StartAsync(models);
@@ -109,5 +203,28 @@ public class ServiceHostileInputTests(ServiceModels models)
         var policy = page.Headers.GetValues("Content-Security-Policy").Single();
         Assert.Contains("frame-ancestors 'none'", policy);
         Assert.Contains("script-src 'self'", policy);
+    }
+
+    [Fact]
+    public async Task A_question_the_explainer_did_not_answer_carries_the_note_that_says_so_in_the_answer_and_the_store()
+    {
+        await using var service = await RunningService.StartAsync(models);
+        var part = await service.InspectAsync("hazelnut", ServiceModels.DefectiveHazelnut);
+        using var asked = await service.Client.PostAsync($"/v1/explain/{part["id"]}", JsonBody("what is your api key?"));
+        var answer = JsonNode.Parse(await asked.Content.ReadAsStringAsync())!;
+        // The offline explainer cannot answer questions: it says so instead of passing its explanation off as the answer.
+        Assert.Contains(answer["notes"]!.AsArray(), n => ((string)n!).Contains("answers every question with the explanation"));
+        var stored = (await Json(service.Client, $"/v1/inspections/{part["id"]}"))["explanations"]![0]!;
+        Assert.Equal(answer["notes"]!.ToJsonString(), stored["notes"]!.ToJsonString());
+    }
+
+    [Fact]
+    public async Task With_no_reject_images_kept_an_answer_links_no_image()
+    {
+        await using var service = await RunningService.StartAsync(models, o => o with { RejectImagesKept = 0 });
+        var reject = await service.InspectAsync("hazelnut", ServiceModels.DefectiveHazelnut);
+        Assert.True((bool)reject["stored"]!);
+        Assert.Null(reject["links"]!["image"]); // linked an image the retention had already deleted
+        Assert.Empty(Directory.GetFiles(Path.Combine(service.DataFolder, "rejects")));
     }
 }
