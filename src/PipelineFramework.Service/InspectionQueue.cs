@@ -8,8 +8,10 @@ using PipelineFramework.Core.Images;
 namespace PipelineFramework.Service;
 
 /// <summary>One request waiting to be scored.</summary>
-sealed class InspectionJob(string category, byte[] image, string extension, bool wantsHeatMap)
+sealed class InspectionJob(string category, byte[] image, string extension, long pixels, bool wantsHeatMap)
 {
+    /// <summary>Width x height as the header declares it: what decoding the image will cost (about 16 bytes a pixel).</summary>
+    public long Pixels { get; } = pixels;
     public bool WantsHeatMap { get; } = wantsHeatMap;
     public string Id { get; } = Guid.CreateVersion7().ToString("N");
     public string Category { get; } = category;
@@ -42,7 +44,8 @@ sealed record InspectionOutcome
 /// A bounded queue in front of one scoring loop. Requests that arrive while a batch is scored wait together and are
 /// scored as the next batch (up to <see cref="ServiceOptions.MaxBatch"/>, one backbone call); each category's part of
 /// a batch is scored by one model lease, so a response names exactly the model that scored it. A full queue refuses
-/// at once (the endpoint answers 429), so memory is bounded by the queue places times the request size limit.
+/// at once (the endpoint answers 429): the bodies waiting take at most the queue places times the request size limit,
+/// and a batch's decoding is bounded by <see cref="ServiceOptions.MaxBatchPixels"/>.
 /// Results are stored (one transaction per batch) before any response of the batch is released.
 /// </summary>
 sealed class InspectionQueue : IAsyncDisposable
@@ -80,7 +83,15 @@ sealed class InspectionQueue : IAsyncDisposable
         while (await reader.WaitToReadAsync())
         {
             batch.Clear();
-            while (batch.Count < _options.MaxBatch && reader.TryRead(out var job)) batch.Add(job);
+            // A batch is decoded at once: its declared pixels are bounded (MaxBatchPixels), not only its count, or eight
+            // small, flat 25-megapixel PNGs would cost gigabytes. One image is always taken, whatever its size.
+            long pixels = 0;
+            while (batch.Count < _options.MaxBatch && reader.TryPeek(out var next) && (batch.Count == 0 || pixels + next.Pixels <= _options.MaxBatchPixels)
+                && reader.TryRead(out var job))
+            {
+                batch.Add(job);
+                pixels += job.Pixels;
+            }
             if (batch.Count == 0) continue;
             try { ScoreBatch(batch); }
             catch (Exception e)
@@ -162,7 +173,9 @@ sealed class InspectionQueue : IAsyncDisposable
         }
         catch (PipelineException e)
         {
-            return [(null, (422, "Image cannot be scored", e.Message))];
+            // The engine names the image by its internal id, which the client never saw.
+            return [(null, (422, "Image cannot be decoded", e.Message.Replace(jobs[0].Id, "sent", StringComparison.Ordinal) +
+                " Send the complete file as the camera saved it (PNG, JPEG or BMP); a cut-off upload or a damaged file fails here."))];
         }
     }
 

@@ -495,8 +495,8 @@ public sealed class InspectionServer : IAsyncDisposable
         catch (InvalidDataException e) { return UnreadableForm(e.Message.TrimEnd('.')); }
         catch (IOException) { return UnreadableForm("the body ended early, before the form's closing boundary"); }
 
-        if (ImageHeader.Check(body, Options.MaxPixels, out var extension) is { } bad) return Problem(bad.Status, bad.Title, bad.Detail);
-        var job = new InspectionJob(category, body, extension, heatmap);
+        if (ImageHeader.Check(body, Options.MaxPixels, out var extension, out long pixels) is { } bad) return Problem(bad.Status, bad.Title, bad.Detail);
+        var job = new InspectionJob(category, body, extension, pixels, heatmap);
         if (!Queue.TryEnqueue(job))
         {
             http.Response.Headers.RetryAfter = Options.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -206,6 +206,20 @@ public class ServiceHostileInputTests(ServiceModels models)
     }
 
     [Fact]
+    public async Task Decoding_failures_say_what_to_do_and_every_size_refusal_is_413()
+    {
+        await using var service = await RunningService.StartAsync(models);
+        var jpeg = File.ReadAllBytes(ServiceModels.GoodHazelnut);
+        using var cut = await service.PostImageAsync("hazelnut", jpeg[..20000]);
+        var text = await cut.Content.ReadAsStringAsync();
+        await AssertProblem(cut, 422, "Send the complete file"); // was "Cannot decode image <internal id>: InvalidInput."
+        Assert.Contains("truncated or damaged", text);
+        // Wider than the engine reads: was 422 from the engine, while every other size refusal is 413.
+        using var wide = new SkiaSharp.SKBitmap(20000, 1);
+        await AssertProblem(await service.PostImageAsync("hazelnut", wide.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100).ToArray()), 413, "longer than 16384 pixels");
+    }
+
+    [Fact]
     public async Task A_question_the_explainer_did_not_answer_carries_the_note_that_says_so_in_the_answer_and_the_store()
     {
         await using var service = await RunningService.StartAsync(models);
@@ -216,6 +230,20 @@ public class ServiceHostileInputTests(ServiceModels models)
         Assert.Contains(answer["notes"]!.AsArray(), n => ((string)n!).Contains("answers every question with the explanation"));
         var stored = (await Json(service.Client, $"/v1/inspections/{part["id"]}"))["explanations"]![0]!;
         Assert.Equal(answer["notes"]!.ToJsonString(), stored["notes"]!.ToJsonString());
+    }
+
+    [Fact]
+    public async Task A_batch_decodes_at_most_its_pixel_budget_at_once()
+    {
+        // One 512 x 512 image per batch: four waiting requests are four batches, not one.
+        await using var service = await RunningService.StartAsync(models, o => o with { MaxBatchPixels = 512 * 512 });
+        var jpeg = File.ReadAllBytes(ServiceModels.GoodHazelnut);
+        var responses = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => service.PostImageAsync("hazelnut", jpeg)));
+        foreach (var response in responses)
+        {
+            var json = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+            Assert.Equal(1, (int)json["timings"]!["batchSize"]!);
+        }
     }
 
     [Fact]
