@@ -321,7 +321,6 @@ public sealed class InspectionServer : IAsyncDisposable
 
     IResult Models() => Results.Json(new
     {
-        folder = Registry.Folder,
         models = Registry.Categories.Select(c => Registry.Current(c)).OfType<ServedModel>().Select(ModelSummary).ToList(),
         refused = Registry.Problems.Select(p => new { category = p.Key, file = p.Value.File, message = p.Value.Message, utc = p.Value.Utc }).ToList(),
     });
@@ -331,7 +330,7 @@ public sealed class InspectionServer : IAsyncDisposable
         category = s.Category,
         modelId = s.Model.ModelId,
         version = s.Version,
-        file = s.File.Path,
+        file = Path.GetFileName(s.File.Path),
         loadedUtc = s.LoadedUtc,
         createdUtc = s.Model.Manifest.CreatedUtc,
         pipeline = s.Model.Spec.Name,
@@ -375,7 +374,7 @@ public sealed class InspectionServer : IAsyncDisposable
         var hint = Spelling.Nearest(category, known) is { } near && near.Distance <= Math.Max(2, category.Length / 3) ? $" Did you mean '{near.Name}'?" : "";
         return Problem(404, "Unknown category",
             $"No model is served for category '{category}'.{hint} Served: {(known.Count == 0 ? "none" : string.Join(", ", known))}. " +
-            $"A category is served when {Registry.Folder} holds a valid <category>{ModelRegistry.Extension}.",
+            $"A category is served when the models folder holds a valid <category>{ModelRegistry.Extension} file.",
             ("categories", known));
     }
 

@@ -206,6 +206,37 @@ public class ServiceHostileInputTests(ServiceModels models)
     }
 
     [Fact]
+    public async Task Clients_get_names_not_the_servers_paths_and_a_refused_file_is_logged_once_until_it_changes()
+    {
+        await using var service = await RunningService.StartAsync(models);
+        var badName = Path.Combine(service.ModelsFolder, "<img src=x>.pfmodel");
+        File.WriteAllText(badName, "junk");
+        File.WriteAllText(Path.Combine(service.ModelsFolder, "broken.pfmodel"), "not a model");
+        for (int i = 0; i < 3; i++) service.Server.CheckModelsNow();
+        // Was logged again on every scan (every 2 s).
+        Assert.Single(service.Log, l => l.Contains("Refused model file") && l.Contains("<img src=x>"));
+        Assert.Single(service.Log, l => l.Contains("Refused model file") && l.Contains("broken.pfmodel"));
+
+        var texts = new List<string>
+        {
+            await service.Client.GetStringAsync("/v1/models"),
+            await (await service.Client.GetAsync("/v1/models/nope")).Content.ReadAsStringAsync(),
+            await (await service.PostImageAsync("nope", File.ReadAllBytes(ServiceModels.GoodHazelnut))).Content.ReadAsStringAsync(),
+        };
+        var models_ = JsonNode.Parse(texts[0])!;
+        Assert.Equal("hazelnut.pfmodel", (string)models_["models"]![0]!["file"]!);
+        Assert.Contains(models_["refused"]!.AsArray(), r => (string)r!["file"]! == "broken.pfmodel");
+        File.Delete(Path.Combine(service.ModelsFolder, "hazelnut.pfmodel"));
+        service.Server.CheckModelsNow();
+        texts.Add(await (await service.Client.GetAsync("/health/ready")).Content.ReadAsStringAsync());
+        foreach (var text in texts)
+        {
+            Assert.DoesNotContain(service.ModelsFolder, text);
+            Assert.DoesNotContain(service.DataFolder, text);
+        }
+    }
+
+    [Fact]
     public async Task Decoding_failures_say_what_to_do_and_every_size_refusal_is_413()
     {
         await using var service = await RunningService.StartAsync(models);
