@@ -61,7 +61,10 @@ public sealed class InspectionServer : IAsyncDisposable
         builder.Services.AddProblemDetails();
         builder.Services.AddOpenApi();
         // Request-by-request framework logs would drown the model swaps and refusals an operator needs to see.
-        builder.Logging.AddFilter("Microsoft", LogLevel.Warning).AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning).AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information)
+            // The host logs a failed start or stop with its stack trace, then throws the same exception to StartAsync or
+            // DisposeAsync, which say it in one line (a port in use, an address this machine does not have).
+            .AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
         logging?.Invoke(builder.Logging);
         var app = builder.Build();
 
