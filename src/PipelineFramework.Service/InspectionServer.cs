@@ -54,6 +54,9 @@ public sealed class InspectionServer : IAsyncDisposable
             k.Listen(options.Address, options.Port);
             k.Limits.MaxRequestBodySize = options.MaxRequestBytes;
             k.AddServerHeader = false;
+            // Kestrel refuses a header value with a non-ASCII character with an empty 400 before any endpoint runs; the
+            // key header is read as UTF-8 instead, so a wrong key (whatever its characters) gets the 403 that says so.
+            k.RequestHeaderEncodingSelector = name => string.Equals(name, ServiceOptions.ApiKeyHeader, StringComparison.OrdinalIgnoreCase) ? Encoding.UTF8 : null;
         });
         // The body's size is limited by Kestrel (MaxRequestBodySize, 413); the form reader's own body limit is off so that its
         // errors are all about a malformed form (400), never a size.

@@ -237,6 +237,22 @@ public class ServiceHostileInputTests(ServiceModels models)
     }
 
     [Fact]
+    public async Task A_key_with_characters_beyond_ASCII_gets_the_403_problem_not_an_empty_400()
+    {
+        await using var service = await RunningService.StartAsync(models, o => o with { ApiKey = "key-0123456789", KeyRequiredOnLoopback = true });
+        // HttpClient refuses to send such a header; a client that does is written by hand.
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(service.Server.BaseAddress.Host, service.Server.BaseAddress.Port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.UTF8.GetBytes(
+            $"POST /v1/inspect/hazelnut HTTP/1.1\r\nHost: localhost\r\n{ServiceOptions.ApiKeyHeader}: clé-é\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"));
+        var answer = await new StreamReader(stream, Encoding.UTF8).ReadToEndAsync();
+        Assert.StartsWith("HTTP/1.1 403", answer);
+        Assert.Contains("application/problem+json", answer);
+        Assert.Contains("does not match", answer);
+    }
+
+    [Fact]
     public async Task Decoding_failures_say_what_to_do_and_every_size_refusal_is_413()
     {
         await using var service = await RunningService.StartAsync(models);
