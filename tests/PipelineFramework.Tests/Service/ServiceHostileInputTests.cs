@@ -209,9 +209,13 @@ public class ServiceHostileInputTests(ServiceModels models)
     public async Task Clients_get_names_not_the_servers_paths_and_a_refused_file_is_logged_once_until_it_changes()
     {
         await using var service = await RunningService.StartAsync(models);
-        var badName = Path.Combine(service.ModelsFolder, "<img src=x>.pfmodel");
-        File.WriteAllText(badName, "junk");
-        File.WriteAllText(Path.Combine(service.ModelsFolder, "broken.pfmodel"), "not a model");
+        // Written beside and moved in, as a deploy does: the folder watcher must not see a file half written (a change).
+        foreach (var (name, text) in new[] { ("<img src=x>.pfmodel", "junk"), ("broken.pfmodel", "not a model") })
+        {
+            var staged = Path.Combine(service.DataFolder, name);
+            File.WriteAllText(staged, text);
+            File.Move(staged, Path.Combine(service.ModelsFolder, name));
+        }
         for (int i = 0; i < 3; i++) service.Server.CheckModelsNow();
         // Was logged again on every scan (every 2 s).
         Assert.Single(service.Log, l => l.Contains("Refused model file") && l.Contains("<img src=x>"));
