@@ -638,7 +638,7 @@ public sealed class InspectionServer : IAsyncDisposable
             explanation.Source, explanation.Notes);
         string? storeError = null;
         try { Store.SaveExplanation(stored); }
-        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException)
+        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
         {
             storeError = $"The explanation was not stored: {Store.Advice(e)}.";
             Log.LogError("Storing an explanation of {Id} failed: {Message}", record.Id, e.Message);

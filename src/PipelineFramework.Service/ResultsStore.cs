@@ -212,7 +212,8 @@ public sealed class ResultsStore : IDisposable
         {
             if (Volatile.Read(ref _writeFailure) is { } failure)
             {
-                if (failure.Lasting) return $"the last write failed and none has succeeded since: {failure.Advice}";
+                // A damaged file does not heal; one moved away is replaced by the probe below.
+                if (failure.Lasting && File.Exists(DatabasePath)) return $"the last write failed and none has succeeded since: {failure.Advice}";
                 Write(db => { Execute(db, "BEGIN IMMEDIATE; ROLLBACK;"); return true; });
             }
             else if (!File.Exists(DatabasePath)) Write(_ => true); // deleted: the new file is created now, not at the next result
@@ -220,7 +221,7 @@ public sealed class ResultsStore : IDisposable
             Execute(reader, "SELECT 1 FROM inspections LIMIT 1");
             return null;
         }
-        catch (Exception e) when (e is SqliteException or IOException) { return $"the results database does not answer: {Advice(e)}"; }
+        catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException) { return $"the results database does not answer: {Advice(e)}"; }
     }
 
     /// <summary>Stores a batch in one durable transaction, then applies the reject image retention; returns the ids whose images it deleted.</summary>
