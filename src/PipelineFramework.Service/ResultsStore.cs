@@ -73,6 +73,41 @@ public sealed class ResultsStore : IDisposable
         }.ToString();
         _rejectImagesKept = rejectImagesKept;
         CreateSchema();
+        // A database that cannot be read (damaged) must not keep the service from starting: its reads answer 503.
+        try { RemoveOrphanRejectFiles(); }
+        catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            _log.LogWarning("Reject files that no stored result names were not looked for: {Message}", e.Message);
+        }
+    }
+
+    /// <summary>
+    /// Reject files that no row names: written before a commit that never came (the process killed between the two).
+    /// Retention only deletes files that rows name, so these would stay forever. Only files older than an hour go: a
+    /// second service on the same data folder may be between writing a reject's files and committing its row.
+    /// </summary>
+    void RemoveOrphanRejectFiles()
+    {
+        var named = new HashSet<string>(StringComparer.Ordinal);
+        using (var db = Open())
+        using (var query = db.CreateCommand())
+        {
+            query.CommandText = "SELECT id, image_file, heat_file FROM inspections WHERE image_file IS NOT NULL";
+            using var reader = query.ExecuteReader();
+            while (reader.Read())
+            {
+                named.Add(OverlayName(reader.GetString(0)));
+                named.Add(reader.GetString(1));
+                if (!reader.IsDBNull(2)) named.Add(reader.GetString(2));
+            }
+        }
+        var before = DateTime.UtcNow - TimeSpan.FromHours(1);
+        foreach (var file in new DirectoryInfo(RejectsFolder).EnumerateFiles())
+            if (!named.Contains(file.Name) && file.LastWriteTimeUtc < before)
+            {
+                file.Delete();
+                _log.LogWarning("Removed {File}: a reject file no stored result names (its result was never stored)", file.FullName);
+            }
     }
 
     void CreateSchema()

@@ -117,6 +117,32 @@ public class ServiceHostileInputTests(ServiceModels models)
     }
 
     [Fact]
+    public async Task Reject_files_no_stored_result_names_are_removed_at_start_when_an_hour_old()
+    {
+        string data;
+        string kept;
+        await using (var first = await RunningService.StartAsync(models))
+        {
+            first.KeepDataFolder = true;
+            data = first.DataFolder;
+            kept = (string)(await first.InspectAsync("hazelnut", ServiceModels.DefectiveHazelnut))["id"]!;
+        }
+        // As a process killed between writing a reject's files and committing its row leaves them.
+        var rejects = Path.Combine(data, "rejects");
+        var orphans = new[] { "0000dead.jpg", "0000dead.heat" }.Select(n => Path.Combine(rejects, n)).ToList();
+        foreach (var orphan in orphans)
+        {
+            File.WriteAllText(orphan, "x");
+            File.SetLastWriteTimeUtc(orphan, DateTime.UtcNow.AddHours(-2));
+        }
+        var recent = Path.Combine(rejects, "0000new.jpg");
+        File.WriteAllText(recent, "x"); // may be a second service's reject, its row not committed yet
+        await using var service = await RunningService.StartAsync(models, o => o with { DataFolder = data });
+        Assert.Equal(["0000new.jpg", $"{kept}.heat", $"{kept}.jpg"],
+            Directory.GetFiles(rejects).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task Results_db_deleted_while_serving_is_noticed_and_the_results_after_it_are_really_stored()
     {
         string data;
