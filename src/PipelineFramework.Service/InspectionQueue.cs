@@ -8,8 +8,10 @@ using PipelineFramework.Core.Images;
 namespace PipelineFramework.Service;
 
 /// <summary>One request waiting to be scored.</summary>
-sealed class InspectionJob(string category, byte[] image, string extension, bool wantsHeatMap)
+sealed class InspectionJob(string category, byte[] image, string extension, long pixels, bool wantsHeatMap)
 {
+    /// <summary>Width x height as the header declares it: what decoding the image will cost (about 16 bytes a pixel).</summary>
+    public long Pixels { get; } = pixels;
     public bool WantsHeatMap { get; } = wantsHeatMap;
     public string Id { get; } = Guid.CreateVersion7().ToString("N");
     public string Category { get; } = category;
@@ -42,7 +44,8 @@ sealed record InspectionOutcome
 /// A bounded queue in front of one scoring loop. Requests that arrive while a batch is scored wait together and are
 /// scored as the next batch (up to <see cref="ServiceOptions.MaxBatch"/>, one backbone call); each category's part of
 /// a batch is scored by one model lease, so a response names exactly the model that scored it. A full queue refuses
-/// at once (the endpoint answers 429), so memory is bounded by the queue places times the request size limit.
+/// at once (the endpoint answers 429): the bodies waiting take at most the queue places times the request size limit,
+/// and a batch's decoding is bounded by <see cref="ServiceOptions.MaxBatchPixels"/>.
 /// Results are stored (one transaction per batch) before any response of the batch is released.
 /// </summary>
 sealed class InspectionQueue : IAsyncDisposable
@@ -66,6 +69,8 @@ sealed class InspectionQueue : IAsyncDisposable
         _loop = Task.Factory.StartNew(Run, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
     }
 
+    const long LargeBatchPixels = 4_000_000;
+
     public int Waiting => _channel.Reader.Count;
     public long Batches => Interlocked.Read(ref _batches);
     public long Scored => Interlocked.Read(ref _scored);
@@ -80,7 +85,15 @@ sealed class InspectionQueue : IAsyncDisposable
         while (await reader.WaitToReadAsync())
         {
             batch.Clear();
-            while (batch.Count < _options.MaxBatch && reader.TryRead(out var job)) batch.Add(job);
+            // A batch is decoded at once: its declared pixels are bounded (MaxBatchPixels), not only its count, or eight
+            // small, flat 25-megapixel PNGs would cost gigabytes. One image is always taken, whatever its size.
+            long pixels = 0;
+            while (batch.Count < _options.MaxBatch && reader.TryPeek(out var next) && (batch.Count == 0 || pixels + next.Pixels <= _options.MaxBatchPixels)
+                && reader.TryRead(out var job))
+            {
+                batch.Add(job);
+                pixels += job.Pixels;
+            }
             if (batch.Count == 0) continue;
             try { ScoreBatch(batch); }
             catch (Exception e)
@@ -90,6 +103,10 @@ sealed class InspectionQueue : IAsyncDisposable
                 foreach (var job in batch)
                     job.Done.TrySetResult(new InspectionOutcome { Failure = (500, "Scoring failed", $"The service could not score the image: {e.Message}") });
             }
+            // A large batch leaves its decoded pixels (about 12 bytes a pixel) on the large-object heap, which the GC lets
+            // several batches pile up before collecting (four 25 MP images one after the other peaked at 1.8 GB):
+            // collected now, the next batch reuses that memory. Small batches are left to the GC.
+            if (pixels > LargeBatchPixels) GC.Collect();
         }
     }
 
@@ -116,11 +133,16 @@ sealed class InspectionQueue : IAsyncDisposable
         long storeStart = Stopwatch.GetTimestamp();
         var records = outcomes.Where(o => o.Outcome.Record is not null).Select(o => o.Outcome.Record!).ToList();
         string? storeError = null;
-        try { _store.Save(records); }
+        IReadOnlySet<string> imagesRemoved = new HashSet<string>();
+        try { imagesRemoved = _store.Save(records); }
         catch (Exception e)
         {
-            storeError = $"The result was not stored ({e.GetType().Name}: {e.Message}); the verdict stands, but it is not in the results database.";
+            storeError = $"The result was not stored: {_store.Advice(e)}. The verdict stands, but it is not in the results database.";
             _log.LogError("Storing {Count} results failed: {Message}", records.Count, e.Message);
+            // No row names these files, so retention would never remove them: a database that cannot be written would fill the disk.
+            foreach (var record in records)
+                try { _store.DeleteRejectFiles(record); }
+                catch (Exception d) when (d is IOException or UnauthorizedAccessException) { _log.LogError("Removing the files of reject {Id} failed: {Message}", record.Id, d.Message); }
         }
         Interlocked.Add(ref _scored, records.Count);
         double batchMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
@@ -128,8 +150,11 @@ sealed class InspectionQueue : IAsyncDisposable
         _rejectWriteMs = 0;
         foreach (var (job, outcome) in outcomes)
         {
+            // Retention may remove a batch's own images at once (more rejects in it than are kept): their answers link none.
+            var record = outcome.Record is { } r && imagesRemoved.Contains(r.Id) ? r with { ImageFile = null, HeatFile = null } : outcome.Record;
             job.Done.TrySetResult(outcome with
             {
+                Record = record,
                 Stored = outcome.Record is not null && storeError is null,
                 StoreError = outcome.Record is null ? null : storeError ?? outcome.StoreError,
                 BatchSize = batch.Count,
@@ -154,7 +179,9 @@ sealed class InspectionQueue : IAsyncDisposable
         }
         catch (PipelineException e)
         {
-            return [(null, (422, "Image cannot be scored", e.Message))];
+            // The engine names the image by its internal id, which the client never saw.
+            return [(null, (422, "Image cannot be decoded", e.Message.Replace(jobs[0].Id, "sent", StringComparison.Ordinal) +
+                " Send the complete file as the camera saved it (PNG, JPEG or BMP); a cut-off upload or a damaged file fails here."))];
         }
     }
 
@@ -162,14 +189,16 @@ sealed class InspectionQueue : IAsyncDisposable
     {
         var model = served.Model;
         string? imageFile = null, heatFile = null, filesError = null;
-        if (result.IsAnomaly)
+        // With no reject images kept (--keep-rejects 0), none is written only to be deleted by the retention.
+        if (result.IsAnomaly && _options.RejectImagesKept > 0)
         {
             long writeStart = Stopwatch.GetTimestamp();
             // A full or read-only disk loses the reject's picture, not its verdict or its row.
             try { (imageFile, heatFile) = _store.SaveRejectFiles(job.Id, job.Image, job.Extension, RejectOverlay.HeatFile(result, model)); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                filesError = $"The reject's image was not kept ({e.Message}); its result was.";
+                // The message names the path: it goes to the log only.
+                filesError = "The reject's image was not kept (the rejects folder cannot be written: see the service log); its result was.";
                 _log.LogError("Keeping the image of reject {Id} failed: {Message}", job.Id, e.Message);
             }
             _rejectWriteMs += Stopwatch.GetElapsedTime(writeStart).TotalMilliseconds;

@@ -54,18 +54,26 @@ public sealed class InspectionServer : IAsyncDisposable
             k.Listen(options.Address, options.Port);
             k.Limits.MaxRequestBodySize = options.MaxRequestBytes;
             k.AddServerHeader = false;
+            // Kestrel refuses a header value with a non-ASCII character with an empty 400 before any endpoint runs; the
+            // key header is read as UTF-8 instead, so a wrong key (whatever its characters) gets the 403 that says so.
+            k.RequestHeaderEncodingSelector = name => string.Equals(name, ServiceOptions.ApiKeyHeader, StringComparison.OrdinalIgnoreCase) ? Encoding.UTF8 : null;
         });
-        builder.Services.Configure<FormOptions>(f => { f.MultipartBodyLengthLimit = options.MaxRequestBytes; f.ValueCountLimit = 16; });
+        // The body's size is limited by Kestrel (MaxRequestBodySize, 413); the form reader's own body limit is off so that its
+        // errors are all about a malformed form (400), never a size.
+        builder.Services.Configure<FormOptions>(f => { f.MultipartBodyLengthLimit = long.MaxValue; f.ValueCountLimit = 16; });
         builder.Services.AddProblemDetails();
         builder.Services.AddOpenApi();
         // Request-by-request framework logs would drown the model swaps and refusals an operator needs to see.
-        builder.Logging.AddFilter("Microsoft", LogLevel.Warning).AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning).AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information)
+            // The host logs a failed start or stop with its stack trace, then throws the same exception to StartAsync or
+            // DisposeAsync, which say it in one line (a port in use, an address this machine does not have).
+            .AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
         logging?.Invoke(builder.Logging);
         var app = builder.Build();
 
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("PipelineFramework.Service");
         ResultsStore store;
-        try { store = new ResultsStore(options.DataFolder, options.RejectImagesKept); }
+        try { store = new ResultsStore(options.DataFolder, options.RejectImagesKept, options.StoreBusyTimeout, log); }
         catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
         {
             throw new PipelineException($"Cannot open the results database in '{options.DataFolder}': {e.Message}. Give a writable folder (--data).", e);
@@ -152,17 +160,22 @@ public sealed class InspectionServer : IAsyncDisposable
         app.UseStatusCodePages();
         app.MapOpenApi("/openapi/v1.json");
 
-        app.MapGet("/health/live", () => Results.Json(new { status = "alive" })).WithSummary("Liveness: the process answers.");
-        app.MapGet("/health/ready", Ready).WithSummary("Readiness: the results store answers and at least one model is served.");
-        app.MapGet("/v1/access", Access).WithSummary("Whether this client may use the write endpoints (inspect, explain).");
-        app.MapGet("/v1/models", Models).WithSummary("Served models per category, and model files that were refused.");
-        app.MapGet("/v1/models/{category}", Model).WithSummary("One category's model: its manifest (pipeline, threshold, training).");
-        app.MapGet("/v1/models/{category}/report", Report).WithSummary("The evaluation report kept beside the model file (<category>.report.html).");
-        app.MapGet("/v1/inspections", Recent).WithSummary("Recent inspections, newest first; filter by category and verdict (anomaly|ok).");
-        app.MapGet("/v1/inspections/{id}", Inspection).WithSummary("One inspection with its explanations.");
-        app.MapGet("/v1/inspections/{id}/image", (string id) => RejectFile(id, overlay: false)).WithSummary("A reject's image as sent.");
-        app.MapGet("/v1/inspections/{id}/overlay.png", (string id) => RejectFile(id, overlay: true)).WithSummary("A reject's heat-map overlay.");
+        app.Use(SecurityHeaders);
+        app.Use(StoreUnreadable);
+
+        MapRead("/health/live", () => Results.Json(new { status = "alive" })).WithSummary("Liveness: the process answers.");
+        MapRead("/health/ready", Ready).WithSummary("Readiness: the results store answers, its last write succeeded, and at least one model is served.");
+        MapRead("/v1/access", Access).WithSummary("Whether this client may use the write endpoints (inspect, explain).");
+        MapRead("/v1/models", Models).WithSummary("Served models per category, and model files that were refused.");
+        MapRead("/v1/models/{category}", Model).WithSummary("One category's model: its manifest (pipeline, threshold, training).");
+        MapRead("/v1/models/{category}/report", Report).WithSummary("The evaluation report kept beside the model file (<category>.report.html).");
+        MapRead("/v1/inspections", Recent).WithSummary("Recent inspections, newest first; filter by category and verdict (anomaly|ok).")
+            .AddOpenApiOperationTransformer(QueryParameters(("category", "only this category"), ("verdict", "anomaly, ok or all (any case)"), ("limit", "1 to 500, default 50")));
+        MapRead("/v1/inspections/{id}", Inspection).WithSummary("One inspection with its explanations.");
+        MapRead("/v1/inspections/{id}/image", (string id) => RejectFile(id, overlay: false)).WithSummary("A reject's image as sent.");
+        MapRead("/v1/inspections/{id}/overlay.png", (string id) => RejectFile(id, overlay: true)).WithSummary("A reject's heat-map overlay.");
         app.MapPost("/v1/inspect/{category}", Inspect)
+            .AddOpenApiOperationTransformer(QueryParameters(("heatmap", "true adds the heat map as PNG; false (default)")))
             // No Accepts metadata: it would make routing refuse bodies by their Content-Type (415 before our own checks),
             // and a line camera's client rarely sets one; the bytes themselves are checked instead.
             .WithSummary("Scores one image (PNG/JPEG/BMP as the raw body, or a file part of a multipart form): verdict, score, threshold, regions, rules, model, timings. ?heatmap=true adds the heat map as PNG.")
@@ -188,8 +201,46 @@ public sealed class InspectionServer : IAsyncDisposable
         foreach (var (path, type) in new[] { ("/", "text/html; charset=utf-8"), ("/app.js", "text/javascript; charset=utf-8"), ("/app.css", "text/css; charset=utf-8") })
         {
             var bytes = PageFile(path == "/" ? "index.html" : path[1..]);
-            app.MapGet(path, () => Results.Bytes(bytes, type)).ExcludeFromDescription();
+            MapRead(path, () => Results.Bytes(bytes, type)).ExcludeFromDescription();
         }
+
+        // HEAD wherever GET is allowed (probes and load balancers use it); Kestrel sends the headers without the body.
+        // The HEAD route stays out of the OpenAPI document, which would otherwise list every operation twice.
+        RouteHandlerBuilder MapRead(string pattern, Delegate handler)
+        {
+            app.MapMethods(pattern, [HttpMethods.Head], handler).ExcludeFromDescription();
+            return app.MapGet(pattern, handler);
+        }
+    }
+
+    /// <summary>Documents query parameters that an endpoint reads itself (see <see cref="QueryValue"/>).</summary>
+    static Func<Microsoft.OpenApi.OpenApiOperation, Microsoft.AspNetCore.OpenApi.OpenApiOperationTransformerContext, CancellationToken, Task> QueryParameters(
+        params (string Name, string Description)[] parameters) => (operation, _, _) =>
+    {
+        operation.Parameters ??= [];
+        foreach (var (name, description) in parameters)
+            operation.Parameters.Add(new Microsoft.OpenApi.OpenApiParameter
+            {
+                Name = name, In = Microsoft.OpenApi.ParameterLocation.Query, Description = description,
+                Schema = new Microsoft.OpenApi.OpenApiSchema { Type = Microsoft.OpenApi.JsonSchemaType.String },
+            });
+        return Task.CompletedTask;
+    };
+
+    /// <summary>
+    /// Every answer: no content sniffing. The page: a policy that allows only this service's own scripts, styles and
+    /// images (the page needs nothing else; the evaluation report is framed from here only), and no framing by others.
+    /// </summary>
+    static Task SecurityHeaders(HttpContext http, Func<Task> next)
+    {
+        var headers = http.Response.Headers;
+        headers.XContentTypeOptions = "nosniff";
+        headers.ContentSecurityPolicy = http.Request.Path.StartsWithSegments("/v1/models") && http.Request.Path.Value!.EndsWith("/report", StringComparison.Ordinal)
+            // The report is pf evaluate's self-contained HTML (inline style and script, data: images): it may be framed by the page only.
+            ? "frame-ancestors 'self'"
+            : "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; frame-src 'self'; " +
+              "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+        return next();
     }
 
     static byte[] PageFile(string name)
@@ -207,6 +258,28 @@ public sealed class InspectionServer : IAsyncDisposable
 
     /// <summary>ASP.NET Core fills in RFC 9110 links for most statuses but not for 429 (RFC 6585); every problem gets one.</summary>
     static string? ProblemType(int status) => status == StatusCodes.Status429TooManyRequests ? "https://www.rfc-editor.org/rfc/rfc6585#section-4" : null;
+
+    /// <summary>
+    /// A read of the results database that fails (a damaged file, a lock held too long, a file that cannot be opened)
+    /// answers 503 with what to do, not a bare 500; the SQLite message is logged once until it changes, not per request.
+    /// Inspections go on being scored meanwhile (their answers say stored: false).
+    /// </summary>
+    async Task StoreUnreadable(HttpContext http, Func<Task> next)
+    {
+        try { await next(); }
+        catch (Microsoft.Data.Sqlite.SqliteException e) when (!http.Response.HasStarted)
+        {
+            if (Interlocked.Exchange(ref _lastReadError, e.Message) != e.Message)
+                Log.LogError("Reading the results database {Path} failed: {Message}", Store.DatabasePath, e.Message);
+            http.Response.Headers.RetryAfter = "10";
+            await Problem(503, "Results database unavailable", Capitalised(Store.Advice(e)) + ". New inspections are still scored; their answers say stored: false while it lasts.")
+                .ExecuteAsync(http);
+        }
+    }
+
+    string? _lastReadError;
+
+    static string Capitalised(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];
 
     // ---------------------------------------------------------------- access
 
@@ -243,8 +316,8 @@ public sealed class InspectionServer : IAsyncDisposable
     IResult Ready()
     {
         var problems = new List<string>();
-        if (!Store.IsHealthy()) problems.Add($"the results database {Store.DatabasePath} does not answer");
-        if (Registry.Categories.Count == 0) problems.Add($"no model is served: put <category>{ModelRegistry.Extension} files into {Registry.Folder}");
+        if (Store.Problem() is { } store) problems.Add(store);
+        if (Registry.Categories.Count == 0) problems.Add($"no model is served: put <category>{ModelRegistry.Extension} files into the models folder");
         return problems.Count == 0
             ? Results.Json(new { status = "ready", categories = Registry.Categories, queued = Queue.Waiting })
             : Problem(503, "Not ready", string.Join("; ", problems) + ".");
@@ -254,7 +327,6 @@ public sealed class InspectionServer : IAsyncDisposable
 
     IResult Models() => Results.Json(new
     {
-        folder = Registry.Folder,
         models = Registry.Categories.Select(c => Registry.Current(c)).OfType<ServedModel>().Select(ModelSummary).ToList(),
         refused = Registry.Problems.Select(p => new { category = p.Key, file = p.Value.File, message = p.Value.Message, utc = p.Value.Utc }).ToList(),
     });
@@ -264,7 +336,7 @@ public sealed class InspectionServer : IAsyncDisposable
         category = s.Category,
         modelId = s.Model.ModelId,
         version = s.Version,
-        file = s.File.Path,
+        file = Path.GetFileName(s.File.Path),
         loadedUtc = s.LoadedUtc,
         createdUtc = s.Model.Manifest.CreatedUtc,
         pipeline = s.Model.Spec.Name,
@@ -308,27 +380,44 @@ public sealed class InspectionServer : IAsyncDisposable
         var hint = Spelling.Nearest(category, known) is { } near && near.Distance <= Math.Max(2, category.Length / 3) ? $" Did you mean '{near.Name}'?" : "";
         return Problem(404, "Unknown category",
             $"No model is served for category '{category}'.{hint} Served: {(known.Count == 0 ? "none" : string.Join(", ", known))}. " +
-            $"A category is served when {Registry.Folder} holds a valid <category>{ModelRegistry.Extension}.",
+            $"A category is served when the models folder holds a valid <category>{ModelRegistry.Extension} file.",
             ("categories", known));
     }
 
 
     // ---------------------------------------------------------------- inspections
 
-    IResult Recent(string? category, string? verdict, int? limit)
+    IResult Recent(HttpRequest request)
     {
-        bool? anomalous = verdict?.ToLowerInvariant() switch
+        if (QueryValue(request, "category", "a category name", out var category) is { } badCategory) return badCategory;
+        if (QueryValue(request, "verdict", "anomaly, ok or all", out var verdict) is { } badVerdict) return badVerdict;
+        if (QueryValue(request, "limit", "a whole number from 1 to 500", out var limitText) is { } badLimit) return badLimit;
+        // One comparison, case-insensitive for every spelling: ALL, Anomaly and ok alike.
+        bool? anomalous;
+        switch (verdict?.ToLowerInvariant())
         {
-            null or "" or "all" => null,
-            "anomaly" or "reject" or "ng" => true,
-            "ok" or "good" or "accept" => false,
-            _ => (bool?)null,
-        };
-        if (verdict is not null && anomalous is null && verdict is not ("" or "all"))
-            return Problem(400, "Unknown verdict filter", $"verdict='{verdict}' is not a filter; use anomaly, ok or all.");
-        int n = limit ?? 50;
-        if (n is < 1 or > 500) return Problem(400, "Limit out of range", $"limit={n}; use 1 to 500.");
-        return Results.Json(new { inspections = Store.Recent(string.IsNullOrEmpty(category) ? null : category, anomalous, n).Select(InspectionJson).ToList() });
+            case null or "" or "all": anomalous = null; break;
+            case "anomaly" or "reject" or "ng": anomalous = true; break;
+            case "ok" or "good" or "accept": anomalous = false; break;
+            default: return Problem(400, "Unknown verdict filter", $"verdict='{verdict}' is not a filter; use anomaly, ok or all (any case).");
+        }
+        int limit = 50;
+        if (limitText is not null && (!int.TryParse(limitText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out limit) || limit is < 1 or > 500))
+            return Problem(400, "Limit out of range", $"limit={limitText} is not accepted; use a whole number from 1 to 500 (default 50).");
+        return Results.Json(new { inspections = Store.Recent(string.IsNullOrEmpty(category) ? null : category, anomalous, limit).Select(InspectionJson).ToList() });
+    }
+
+    /// <summary>
+    /// A query parameter given at most once (null when absent); a 400 naming it otherwise. Query values are read here,
+    /// not bound by the framework, whose binding failures answer 400 without saying which parameter was wrong.
+    /// </summary>
+    static IResult? QueryValue(HttpRequest request, string name, string allowed, out string? value)
+    {
+        var values = request.Query[name];
+        value = values.Count == 0 ? null : values[0];
+        return values.Count > 1
+            ? Problem(400, "Query parameter repeated", $"?{name} is given {values.Count} times; give it once: {allowed}.")
+            : null;
     }
 
     static JsonObject InspectionJson(StoredInspection r)
@@ -371,18 +460,32 @@ public sealed class InspectionServer : IAsyncDisposable
         try
         {
             if (overlay) return Results.Bytes(Store.Overlay(record, () => Registry.Current(record.Category)?.Model.Preprocessing), "image/png");
+            var type = Path.GetExtension(record.ImageFile).ToLowerInvariant() switch { ".png" => "image/png", ".jpg" => "image/jpeg", ".bmp" => "image/bmp", _ => "application/octet-stream" };
+            // Opened here, not by the result: a file that retention (or a person) removes after the lookup is a 404
+            // now, and once open, its removal no longer matters.
+            return Results.Stream(File.OpenRead(Path.Combine(Store.RejectsFolder, record.ImageFile)), type);
         }
-        catch (Exception e) when (e is PipelineException or IOException)
+        catch (PipelineException e)
         {
             return Problem(404, "Overlay unavailable", $"The overlay of inspection '{id}' cannot be drawn: {e.Message}");
         }
-        var type = Path.GetExtension(record.ImageFile).ToLowerInvariant() switch { ".png" => "image/png", ".jpg" => "image/jpeg", ".bmp" => "image/bmp", _ => "application/octet-stream" };
-        return Results.File(Path.Combine(Store.RejectsFolder, record.ImageFile), type);
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The path stays in the log; the client learns what happened, not where the files are.
+            Log.LogWarning("The files of reject {Id} cannot be read: {Message}", id, e.Message);
+            return Problem(404, "Image no longer on disk",
+                $"The {(overlay ? "overlay" : "image")} of inspection '{id}' is no longer on disk: the retention limit ({Options.RejectImagesKept} rejects kept) " +
+                $"or a person removed it from the rejects folder. Its result is kept (GET /v1/inspections/{id}).");
+        }
     }
 
-    async Task<IResult> Inspect(HttpContext http, string category, bool? heatmap)
+    async Task<IResult> Inspect(HttpContext http, string category)
     {
         if (Refusal(http) is { } refused) return refused;
+        if (QueryValue(http.Request, "heatmap", "heatmap=true or heatmap=false", out var heatmapText) is { } badHeatmap) return badHeatmap;
+        bool heatmap = false;
+        if (heatmapText is not null && !bool.TryParse(heatmapText, out heatmap))
+            return Problem(400, "Bad heatmap parameter", $"heatmap={heatmapText} is not accepted; use heatmap=true (adds the heat map as PNG) or heatmap=false (the default).");
         if (Registry.Current(category) is null) return UnknownCategory(category);
         byte[] body;
         try
@@ -390,12 +493,15 @@ public sealed class InspectionServer : IAsyncDisposable
             if (http.Request.ContentLength > Options.MaxRequestBytes) return TooLarge(http.Request.ContentLength.Value);
             body = await ReadImage(http.Request);
         }
+        // The size limit is Kestrel's alone (the form reader's own body limit is off), so 413 means the body was too large
+        // and every other failure of the form reader is a malformed form: 400.
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge) { return TooLarge(null); }
-        catch (InvalidDataException e) { return Problem(e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase) ? 413 : 400, "Unreadable form", $"The multipart form cannot be read: {e.Message}"); }
         catch (BadHttpRequestException e) { return Problem(400, "Unreadable request", e.Message); }
+        catch (InvalidDataException e) { return UnreadableForm(e.Message.TrimEnd('.')); }
+        catch (IOException) { return UnreadableForm("the body ended early, before the form's closing boundary"); }
 
-        if (ImageHeader.Check(body, Options.MaxPixels, out var extension) is { } bad) return Problem(bad.Status, bad.Title, bad.Detail);
-        var job = new InspectionJob(category, body, extension, heatmap == true);
+        if (ImageHeader.Check(body, Options.MaxPixels, out var extension, out long pixels) is { } bad) return Problem(bad.Status, bad.Title, bad.Detail);
+        var job = new InspectionJob(category, body, extension, pixels, heatmap);
         if (!Queue.TryEnqueue(job))
         {
             http.Response.Headers.RetryAfter = Options.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -423,10 +529,11 @@ public sealed class InspectionServer : IAsyncDisposable
                 ["stagesMs"] = stages, ["queueMs"] = Math.Round(outcome.QueueMs, 3), ["batchMs"] = Math.Round(outcome.BatchMs, 3), ["storeMs"] = Math.Round(outcome.StoreMs, 3), ["batchSize"] = outcome.BatchSize,
             },
             ["stored"] = outcome.Stored,
-            ["links"] = Links(r.Id, r.ImageFile is not null),
+            // A result that was not stored has nothing to link to: every link would answer 404.
+            ["links"] = outcome.Stored ? Links(r.Id, r.ImageFile is not null) : null,
         };
         if (outcome.StoreError is not null) json["storeError"] = outcome.StoreError;
-        if (heatmap == true && outcome.HeatMapPng is not null)
+        if (heatmap && outcome.HeatMapPng is not null)
             json["heatMap"] = new JsonObject
             {
                 ["png"] = Convert.ToBase64String(outcome.HeatMapPng), ["width"] = r.MapWidth, ["height"] = r.MapHeight,
@@ -434,6 +541,10 @@ public sealed class InspectionServer : IAsyncDisposable
             };
         return Results.Json(json);
     }
+
+    static IResult UnreadableForm(string reason) => Problem(400, "Unreadable form",
+        $"The multipart form cannot be read: {reason}. Send a complete multipart/form-data body whose parts are separated by the boundary " +
+        "named in Content-Type, or send the image itself as the body (with any other Content-Type).");
 
     IResult TooLarge(long? length) => Problem(413, "Request too large",
         $"The request body{(length is { } l ? $" ({l} bytes)" : "")} is over this service's limit of {Options.MaxRequestBytes} bytes. Send a smaller (downscaled or compressed) image.");
@@ -461,23 +572,48 @@ public sealed class InspectionServer : IAsyncDisposable
 
     const int MaxQuestionLength = 2000;
 
+    /// <summary>
+    /// The question of an explain body (none for an empty body); a 400 problem for anything else. Read with
+    /// <see cref="JsonDocument"/> and checked step by step: a client's body must never reach a throwing indexer
+    /// (a repeated key) or a throwing string read (an escaped lone surrogate) and become a 500.
+    /// </summary>
+    static IResult? ReadQuestion(string text, out string? question)
+    {
+        question = null;
+        if (string.IsNullOrWhiteSpace(text)) return null;
+        const string expected = "Send {\"question\": \"...\"} or no body at all.";
+        JsonDocument document;
+        try { document = JsonDocument.Parse(text); }
+        catch (JsonException e) { return Problem(400, "Body is not valid JSON", $"The body is not valid JSON ({e.Message}). {expected}"); }
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+                return Problem(400, "Body is not a JSON object", $"The body is not a JSON object. {expected}");
+            bool seen = false;
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                if (!property.NameEquals("question")) continue;
+                if (seen) return Problem(400, "Question given twice", $"The body has the key \"question\" more than once; which one is meant is unclear. {expected}");
+                seen = true;
+                if (property.Value.ValueKind == JsonValueKind.Null) continue;
+                if (property.Value.ValueKind != JsonValueKind.String) return Problem(400, "Question is not text", "$.question must be a string (or left out).");
+                try { question = property.Value.GetString(); }
+                catch (InvalidOperationException)
+                {
+                    return Problem(400, "Question is not valid text",
+                        "$.question contains an escape of half a UTF-16 surrogate pair (\\uD800-\\uDFFF without its partner), which is no character. Send the text as UTF-8, or escape both halves of the pair.");
+                }
+            }
+        }
+        return null;
+    }
+
     async Task<IResult> Explain(HttpContext http, string inspectionId, CancellationToken cancellation)
     {
         if (Refusal(http) is { } refused) return refused;
-        string? question = null;
-        using (var reader = new StreamReader(http.Request.Body, Encoding.UTF8))
-        {
-            var text = await reader.ReadToEndAsync(cancellation);
-            if (!string.IsNullOrWhiteSpace(text))
-            {
-                JsonNode? node;
-                try { node = JsonNode.Parse(text); }
-                catch (JsonException e) { return Problem(400, "Body is not valid JSON", $"The body is not valid JSON ({e.Message}). Send {{\"question\": \"...\"}} or no body at all."); }
-                if (node is not JsonObject obj) return Problem(400, "Body is not a JSON object", "The body is not a JSON object. Send {\"question\": \"...\"} or no body at all.");
-                if (obj["question"] is JsonValue value && value.TryGetValue<string>(out var asked)) question = asked;
-                else if (obj["question"] is not null) return Problem(400, "Question is not text", "$.question must be a string (or left out).");
-            }
-        }
+        string text;
+        using (var reader = new StreamReader(http.Request.Body, Encoding.UTF8)) text = await reader.ReadToEndAsync(cancellation);
+        if (ReadQuestion(text, out var question) is { } malformed) return malformed;
         if (question is { Length: > MaxQuestionLength }) return Problem(400, "Question too long", $"The question has {question.Length} characters; at most {MaxQuestionLength}.");
         if (Store.Find(inspectionId) is not { } record) return UnknownInspection(inspectionId);
         if (Registry.Acquire(record.Category) is not { } lease)
@@ -498,10 +634,15 @@ public sealed class InspectionServer : IAsyncDisposable
                 return Problem(502, "Explainer failed", $"The explainer could not answer: {e.Message}");
             }
         }
-        var stored = new StoredExplanation(record.Id, DateTime.UtcNow, question, explanation.Verdict, explanation.Summary, explanation.Reasons, explanation.Source);
+        var stored = new StoredExplanation(record.Id, DateTime.UtcNow, question, explanation.Verdict, explanation.Summary, explanation.Reasons,
+            explanation.Source, explanation.Notes);
         string? storeError = null;
         try { Store.SaveExplanation(stored); }
-        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException) { storeError = $"The explanation was not stored: {e.Message}"; }
+        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
+        {
+            storeError = $"The explanation was not stored: {Store.Advice(e)}.";
+            Log.LogError("Storing an explanation of {Id} failed: {Message}", record.Id, e.Message);
+        }
         var json = (JsonObject)JsonSerializer.SerializeToNode(stored, ModelJson)!;
         json["stored"] = storeError is null;
         if (storeError is not null) json["storeError"] = storeError;

@@ -54,7 +54,7 @@ public readonly record struct FileStamp(string Path, long Length, DateTime Write
     public static FileStamp Of(FileInfo file) => new(file.FullName, file.Length, file.LastWriteTimeUtc);
 }
 
-/// <summary>Why a model file is not being served (the previous model, if any, still is).</summary>
+/// <summary>Why a model file is not being served (the previous model, if any, still is); the file's name only, as clients see it.</summary>
 public sealed record ModelFileProblem(string File, string Message, DateTime Utc);
 
 /// <summary>
@@ -115,15 +115,17 @@ public sealed class ModelRegistry : IDisposable
             foreach (var file in files.OrderBy(f => f.Name, StringComparer.Ordinal))
             {
                 var category = Path.GetFileNameWithoutExtension(file.Name);
-                if (!CategoryName.IsMatch(category))
+                var stamp = FileStamp.Of(file);
+                bool usableName = CategoryName.IsMatch(category);
+                if (usableName) seen.Add(category);
+                // A file refused before is not tried (or logged) again until it changes, whatever the reason was.
+                if (_failed.TryGetValue(category, out var failed) && failed == stamp) continue;
+                if (!usableName)
                 {
-                    Refuse(category, FileStamp.Of(file), $"'{category}' is not a usable category name (letters, digits, '_', '.', '-'; at most 64). Rename the file.");
+                    Refuse(category, stamp, $"'{category}' is not a usable category name (letters, digits, '_', '.', '-'; at most 64). Rename the file.");
                     continue;
                 }
-                seen.Add(category);
-                var stamp = FileStamp.Of(file);
                 if (_models.TryGetValue(category, out var current) && current.File == stamp) continue;
-                if (_failed.TryGetValue(category, out var failed) && failed == stamp) continue;
                 if (Load(category, stamp)) changed.Add(category);
             }
             foreach (var category in _models.Keys.Where(c => !seen.Contains(c)).ToList())
@@ -167,7 +169,9 @@ public sealed class ModelRegistry : IDisposable
     void Refuse(string category, FileStamp stamp, string message)
     {
         _failed[category] = stamp;
-        _problems[category] = new ModelFileProblem(stamp.Path, message, DateTime.UtcNow);
+        // Clients see the file's name, never the server's folders; the log keeps the full path.
+        var name = Path.GetFileName(stamp.Path);
+        _problems[category] = new ModelFileProblem(name, message.Replace(stamp.Path, name, StringComparison.Ordinal).Replace(_folder, "the models folder", StringComparison.Ordinal), DateTime.UtcNow);
         var keeps = _models.TryGetValue(category, out var current) ? $"model {current.Model.ModelId} version {current.Version} keeps serving" : "nothing is served for it";
         _log.LogError("Refused model file {File}: {Message}; {Keeps}", stamp.Path, message, keeps);
     }

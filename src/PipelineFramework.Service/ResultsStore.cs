@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
 using PipelineFramework.Abstractions;
 using PipelineFramework.Core;
 
@@ -31,8 +32,10 @@ public sealed record StoredInspection
     public string? InputWarning { get; init; }
 }
 
+/// <param name="Notes">What the reader must know about the answer, e.g. that the question was not answered and the
+/// offline explanation stands in for it (<see cref="PipelineFramework.Abstractions.Explanation.Notes"/>).</param>
 public sealed record StoredExplanation(string InspectionId, DateTime AskedUtc, string? Question, string Verdict, string Summary,
-    IReadOnlyList<string> Reasons, string Source);
+    IReadOnlyList<string> Reasons, string Source, IReadOnlyList<string> Notes);
 
 /// <summary>
 /// Results in one SQLite file (WAL, synchronous=FULL: a committed write survives a crash or power cut) and the images
@@ -45,16 +48,70 @@ public sealed class ResultsStore : IDisposable
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     readonly string _connection;
     readonly int _rejectImagesKept;
+    readonly int _busyMilliseconds;
     readonly Lock _writeLock = new();
+    readonly ILogger _log;
+    // The last write's failure (null once a write succeeds), for readiness; a damaged file is lasting: it does not heal.
+    WriteFailure? _writeFailure;
+    sealed record WriteFailure(string Advice, bool Lasting);
 
-    public ResultsStore(string dataFolder, int rejectImagesKept)
+    /// <param name="busyTimeout">How long a write waits for another process's lock on the file before it fails.</param>
+    public ResultsStore(string dataFolder, int rejectImagesKept, TimeSpan busyTimeout, ILogger log)
     {
+        _log = log;
         Directory.CreateDirectory(dataFolder);
         RejectsFolder = Path.Combine(dataFolder, "rejects");
         Directory.CreateDirectory(RejectsFolder);
         DatabasePath = Path.Combine(dataFolder, "results.db");
-        _connection = new SqliteConnectionStringBuilder { DataSource = DatabasePath, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = true }.ToString();
+        _busyMilliseconds = (int)Math.Clamp(busyTimeout.TotalMilliseconds, 1, int.MaxValue);
+        _connection = new SqliteConnectionStringBuilder
+        {
+            DataSource = DatabasePath, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = true,
+            // Microsoft.Data.Sqlite retries SQLITE_BUSY itself until the command timeout (30 s by default), whatever
+            // busy_timeout says: both are set to the same bound, or a lock held elsewhere stalls the line for 30 s a batch.
+            DefaultTimeout = (int)Math.Ceiling(_busyMilliseconds / 1000.0),
+        }.ToString();
         _rejectImagesKept = rejectImagesKept;
+        CreateSchema();
+        // A database that cannot be read (damaged) must not keep the service from starting: its reads answer 503.
+        try { RemoveOrphanRejectFiles(); }
+        catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            _log.LogWarning("Reject files that no stored result names were not looked for: {Message}", e.Message);
+        }
+    }
+
+    /// <summary>
+    /// Reject files that no row names: written before a commit that never came (the process killed between the two).
+    /// Retention only deletes files that rows name, so these would stay forever. Only files older than an hour go: a
+    /// second service on the same data folder may be between writing a reject's files and committing its row.
+    /// </summary>
+    void RemoveOrphanRejectFiles()
+    {
+        var named = new HashSet<string>(StringComparer.Ordinal);
+        using (var db = Open())
+        using (var query = db.CreateCommand())
+        {
+            query.CommandText = "SELECT id, image_file, heat_file FROM inspections WHERE image_file IS NOT NULL";
+            using var reader = query.ExecuteReader();
+            while (reader.Read())
+            {
+                named.Add(OverlayName(reader.GetString(0)));
+                named.Add(reader.GetString(1));
+                if (!reader.IsDBNull(2)) named.Add(reader.GetString(2));
+            }
+        }
+        var before = DateTime.UtcNow - TimeSpan.FromHours(1);
+        foreach (var file in new DirectoryInfo(RejectsFolder).EnumerateFiles())
+            if (!named.Contains(file.Name) && file.LastWriteTimeUtc < before)
+            {
+                file.Delete();
+                _log.LogWarning("Removed {File}: a reject file no stored result names (its result was never stored)", file.FullName);
+            }
+    }
+
+    void CreateSchema()
+    {
         using var db = Open();
         Execute(db, "PRAGMA journal_mode=WAL;");
         Execute(db, """
@@ -72,6 +129,8 @@ public sealed class ResultsStore : IDisposable
             """);
         // Added 2026-11-28: a results.db written before gets the column, its rows null (nothing was flagged then).
         if (!HasColumn(db, "inspections", "input_warning")) Execute(db, "ALTER TABLE inspections ADD COLUMN input_warning TEXT;");
+        // Added 2026-11-29: an explanation's notes (a question not answered, ...); earlier rows have none.
+        if (!HasColumn(db, "explanations", "notes")) Execute(db, "ALTER TABLE explanations ADD COLUMN notes TEXT;");
     }
 
     public string DatabasePath { get; }
@@ -82,7 +141,7 @@ public sealed class ResultsStore : IDisposable
         var db = new SqliteConnection(_connection);
         db.Open();
         // Per connection: durable commits (WAL + FULL syncs the log on every commit) and waits instead of SQLITE_BUSY.
-        Execute(db, "PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;");
+        Execute(db, $"PRAGMA synchronous=FULL; PRAGMA busy_timeout={_busyMilliseconds}; PRAGMA foreign_keys=ON;");
         return db;
     }
 
@@ -116,13 +175,96 @@ public sealed class ResultsStore : IDisposable
         return png;
     }
 
-    /// <summary>Stores a batch in one durable transaction, then applies the reject image retention.</summary>
-    public void Save(IReadOnlyList<StoredInspection> batch)
+    /// <summary>
+    /// Every write goes through here: it runs under the write lock, into the file that is at <see cref="DatabasePath"/>
+    /// now, and its outcome is what readiness reports until the next write.
+    /// </summary>
+    T Write<T>(Func<SqliteConnection, T> write)
     {
-        if (batch.Count == 0) return;
         lock (_writeLock)
         {
-            using var db = Open();
+            try
+            {
+                RecreateIfDeleted();
+                T result;
+                using (var db = Open()) result = write(db);
+                // Deleted during this write: the rows went to the deleted file and are lost with it; say so.
+                if (!File.Exists(DatabasePath))
+                    throw new IOException("results.db was deleted from the data folder while this result was written; it went with the deleted file.");
+                _writeFailure = null;
+                return result;
+            }
+            catch (Exception e)
+            {
+                _writeFailure = new(Advice(e), e is SqliteException { SqliteErrorCode: 11 or 26 });
+                throw;
+            }
+        }
+    }
+
+    /// <summary>
+    /// results.db deleted (or moved away) while serving: the pooled connections would go on writing to the deleted file,
+    /// answering stored: true for rows that vanish with it. They are closed and a new file is created instead. The
+    /// deleted database's results.db-wal and -shm are set aside first: SQLite leaves them when a moved database's
+    /// connections close, and a new results.db would replay that log as its own.
+    /// </summary>
+    void RecreateIfDeleted()
+    {
+        if (File.Exists(DatabasePath)) return;
+        SqliteConnection.ClearPool(new SqliteConnection(_connection));
+        var suffix = $".orphaned-{DateTime.UtcNow:yyyyMMddTHHmmss}";
+        foreach (var log in new[] { DatabasePath + "-wal", DatabasePath + "-shm" })
+            if (File.Exists(log)) File.Move(log, log + suffix, overwrite: true);
+        _log.LogError("The results database {Path} was deleted or moved away while the service ran; the results it held are not in the data folder " +
+            "any more (restore them from a backup; its last writes are in results.db-wal{Suffix}). A new results.db keeps the results from now on.", DatabasePath, suffix);
+        CreateSchema();
+    }
+
+    /// <summary>What a failed store means for an operator and what to do, without the file's path (clients read it too).</summary>
+    public string Advice(Exception e) => e switch
+    {
+        SqliteException { SqliteErrorCode: 11 or 26 } =>
+            $"the results database (results.db in the data folder) is damaged ({e.Message}). Stop the service, move results.db (with results.db-wal and " +
+            "results.db-shm) out of the data folder, then restore it from a backup or let the service start a new one (`sqlite3 results.db .recover` may save its rows)",
+        SqliteException { SqliteErrorCode: 5 or 6 } =>
+            $"the results database is locked by another program for longer than {_busyMilliseconds / 1000.0:0.#} s ({e.Message}). Stop the program that holds it (an open sqlite3 shell, a backup)",
+        SqliteException { SqliteErrorCode: 8 } =>
+            $"the results database cannot be written ({e.Message}). Give the service's user write permission on results.db and the data folder",
+        SqliteException { SqliteErrorCode: 13 } =>
+            $"the disk of the data folder is full ({e.Message}). Free space there",
+        SqliteException => $"the results database cannot be used ({e.Message}). Check results.db and the data folder",
+        _ => e.Message.TrimEnd('.'),
+    };
+
+    /// <summary>
+    /// Null when results can be stored; otherwise why not (readiness). After a failed write a cheap write probe (take
+    /// the write lock, write nothing) decides, so a lock that is gone or a file made writable again turns ready
+    /// without waiting for a result to be stored; a damaged file stays not ready until an operator acts.
+    /// </summary>
+    public string? Problem()
+    {
+        try
+        {
+            if (Volatile.Read(ref _writeFailure) is { } failure)
+            {
+                // A damaged file does not heal; one moved away is replaced by the probe below.
+                if (failure.Lasting && File.Exists(DatabasePath)) return $"the last write failed and none has succeeded since: {failure.Advice}";
+                Write(db => { Execute(db, "BEGIN IMMEDIATE; ROLLBACK;"); return true; });
+            }
+            else if (!File.Exists(DatabasePath)) Write(_ => true); // deleted: the new file is created now, not at the next result
+            using var reader = Open();
+            Execute(reader, "SELECT 1 FROM inspections LIMIT 1");
+            return null;
+        }
+        catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException) { return $"the results database does not answer: {Advice(e)}"; }
+    }
+
+    /// <summary>Stores a batch in one durable transaction, then applies the reject image retention; returns the ids whose images it deleted.</summary>
+    public IReadOnlySet<string> Save(IReadOnlyList<StoredInspection> batch)
+    {
+        if (batch.Count == 0) return new HashSet<string>();
+        return Write(db =>
+        {
             using (var tx = db.BeginTransaction())
             {
                 using var insert = db.CreateCommand();
@@ -156,11 +298,18 @@ public sealed class ResultsStore : IDisposable
                 }
                 tx.Commit();
             }
-            if (batch.Any(r => r.ImageFile is not null)) ApplyRetention(db);
-        }
+            return batch.Any(r => r.ImageFile is not null) ? ApplyRetention(db) : new HashSet<string>();
+        });
     }
 
-    void ApplyRetention(SqliteConnection db)
+    /// <summary>Removes the files of a reject whose result was not stored: no row names them, so retention never would.</summary>
+    public void DeleteRejectFiles(StoredInspection r)
+    {
+        foreach (var name in new[] { r.ImageFile, r.HeatFile })
+            if (name is not null) File.Delete(Path.Combine(RejectsFolder, name));
+    }
+
+    IReadOnlySet<string> ApplyRetention(SqliteConnection db)
     {
         var expired = new List<(string Id, string? Image, string? Heat)>();
         using (var query = db.CreateCommand())
@@ -170,7 +319,7 @@ public sealed class ResultsStore : IDisposable
             using var reader = query.ExecuteReader();
             while (reader.Read()) expired.Add((reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2)));
         }
-        if (expired.Count == 0) return;
+        if (expired.Count == 0) return new HashSet<string>();
         // Rows first: a row never names a file that is gone; a file whose row was cleared is only disk space.
         using (var tx = db.BeginTransaction())
         {
@@ -184,17 +333,15 @@ public sealed class ResultsStore : IDisposable
         foreach (var e in expired)
             foreach (var name in new[] { e.Image, e.Heat, OverlayName(e.Id) })
                 if (name is not null) File.Delete(Path.Combine(RejectsFolder, name));
+        return expired.Select(e => e.Id).ToHashSet();
     }
 
-    public void SaveExplanation(StoredExplanation explanation)
+    public void SaveExplanation(StoredExplanation explanation) => Write(db =>
     {
-        lock (_writeLock)
-        {
-            using var db = Open();
             using var insert = db.CreateCommand();
             insert.CommandText = """
-                INSERT INTO explanations (inspection_id, asked_utc, question, verdict, summary, reasons, source)
-                VALUES ($id, $asked, $question, $verdict, $summary, $reasons, $source)
+                INSERT INTO explanations (inspection_id, asked_utc, question, verdict, summary, reasons, source, notes)
+                VALUES ($id, $asked, $question, $verdict, $summary, $reasons, $source, $notes)
                 """;
             insert.Parameters.AddWithValue("$id", explanation.InspectionId);
             insert.Parameters.AddWithValue("$asked", Time(explanation.AskedUtc));
@@ -203,9 +350,9 @@ public sealed class ResultsStore : IDisposable
             insert.Parameters.AddWithValue("$summary", explanation.Summary);
             insert.Parameters.AddWithValue("$reasons", JsonSerializer.Serialize(explanation.Reasons, Json));
             insert.Parameters.AddWithValue("$source", explanation.Source);
-            insert.ExecuteNonQuery();
-        }
-    }
+            insert.Parameters.AddWithValue("$notes", JsonSerializer.Serialize(explanation.Notes, Json));
+            return insert.ExecuteNonQuery();
+    });
 
     /// <summary>Closes the pooled connections, so the WAL is checkpointed and the file stands alone.</summary>
     public void Dispose()
@@ -244,26 +391,15 @@ public sealed class ResultsStore : IDisposable
     {
         using var db = Open();
         using var query = db.CreateCommand();
-        query.CommandText = "SELECT inspection_id, asked_utc, question, verdict, summary, reasons, source FROM explanations WHERE inspection_id = $id ORDER BY seq";
+        query.CommandText = "SELECT inspection_id, asked_utc, question, verdict, summary, reasons, source, notes FROM explanations WHERE inspection_id = $id ORDER BY seq";
         query.Parameters.AddWithValue("$id", inspectionId);
         using var reader = query.ExecuteReader();
         var results = new List<StoredExplanation>();
         while (reader.Read())
             results.Add(new StoredExplanation(reader.GetString(0), ParseTime(reader.GetString(1)), reader.IsDBNull(2) ? null : reader.GetString(2),
-                reader.GetString(3), reader.GetString(4), JsonSerializer.Deserialize<List<string>>(reader.GetString(5), Json) ?? [], reader.GetString(6)));
+                reader.GetString(3), reader.GetString(4), JsonSerializer.Deserialize<List<string>>(reader.GetString(5), Json) ?? [], reader.GetString(6),
+                reader.IsDBNull(7) ? [] : JsonSerializer.Deserialize<List<string>>(reader.GetString(7), Json) ?? []));
         return results;
-    }
-
-    /// <summary>Whether the database answers a query (readiness).</summary>
-    public bool IsHealthy()
-    {
-        try
-        {
-            using var db = Open();
-            Execute(db, "SELECT 1 FROM inspections LIMIT 1");
-            return true;
-        }
-        catch (SqliteException) { return false; }
     }
 
     const string Columns = "id, category, received_utc, is_anomaly, score, raw_score, threshold, model_id, model_version, map_width, map_height, regions, rules, timings, image_file, heat_file, input_warning";

@@ -32,9 +32,19 @@ public sealed record ServiceOptions
     public int QueueCapacity { get; init; } = 32;
     /// <summary>Most requests scored in one batch (one backbone call).</summary>
     public int MaxBatch { get; init; } = 8;
+    /// <summary>
+    /// Most declared pixels in one batch: a batch is decoded at once (about 16 bytes a pixel while decoding), so this
+    /// bounds the decoding memory near 400 MB by default. An image alone is scored whatever its size (up to <see cref="MaxPixels"/>).
+    /// </summary>
+    public long MaxBatchPixels { get; init; } = 25_000_000;
     public int RetryAfterSeconds { get; init; } = 1;
     /// <summary>Reject images (and their overlays) kept on disk; the oldest beyond this are deleted, their results kept.</summary>
     public int RejectImagesKept { get; init; } = 1000;
+    /// <summary>
+    /// How long a write of results waits for a lock that another program holds on results.db before the answer goes out
+    /// with stored: false. The scoring line waits this long per batch while the lock lasts, so it is kept short.
+    /// </summary>
+    public TimeSpan StoreBusyTimeout { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>How often the models folder is checked (a file watcher also wakes the check at once).</summary>
     public TimeSpan ModelCheckInterval { get; init; } = TimeSpan.FromSeconds(2);
 
@@ -53,7 +63,9 @@ public sealed record ServiceOptions
         if (MaxPixels < 1) problems.Add("MaxPixels must be at least 1.");
         if (QueueCapacity < 1) problems.Add("QueueCapacity must be at least 1.");
         if (MaxBatch < 1) problems.Add("MaxBatch must be at least 1.");
+        if (MaxBatchPixels < 1) problems.Add("MaxBatchPixels must be at least 1.");
         if (RejectImagesKept < 0) problems.Add("RejectImagesKept cannot be negative.");
+        if (StoreBusyTimeout < TimeSpan.FromMilliseconds(1)) problems.Add("StoreBusyTimeout must be positive.");
         return problems;
     }
 }

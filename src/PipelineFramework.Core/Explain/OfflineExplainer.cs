@@ -54,7 +54,7 @@ public sealed class OfflineExplainer : IExplainer
 
         int failed = facts.Rules.Count(r => !r.Passed);
         string where = facts.Regions.Count > 0
-            ? Format(" The strongest is at the {0} of the part (about {1} px, {2:0.##}x the threshold).", facts.Regions[0].Location,
+            ? Format(" The strongest is {0} (about {1} px, {2:0.##}x the threshold).", PartLocation.Whereabouts(facts.Regions[0].Location),
                 facts.Regions[0].EstimatedImageArea(), facts.Regions[0].PeakScore / facts.Threshold)
             : "";
         string summary = !facts.IsAnomaly

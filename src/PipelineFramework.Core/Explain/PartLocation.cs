@@ -49,19 +49,27 @@ public sealed record PartLocation(int RowFrom, int RowTo, int ColumnFrom, int Co
     {
         get
         {
-            if (RowFrom == 0 && RowTo == 2 && ColumnFrom == 0 && ColumnTo == 2) return "across the whole part";
+            if (RowFrom == 0 && RowTo == 2 && ColumnFrom == 0 && ColumnTo == 2) return WholePart;
             string rows = RowFrom == RowTo ? Rows[RowFrom] : RowFrom == 0 && RowTo == 2 ? "top to bottom" : $"{Rows[RowFrom]} to {Rows[RowTo]}";
             string columns = ColumnFrom == ColumnTo ? Columns[ColumnFrom] : ColumnFrom == 0 && ColumnTo == 2 ? "full width" : $"{Columns[ColumnFrom]} to {Columns[ColumnTo]}";
             return rows == "middle" && columns == "centre" ? "centre" : $"{rows}, {columns}";
         }
     }
 
+    const string WholePart = "across the whole part";
+
     public override string ToString() => Words;
+
+    /// <summary>
+    /// <see cref="Words"/> as the end of "The strongest is ...": "at the top, left of the part", but "across the whole
+    /// part" as it stands (not "at the across the whole part of the part").
+    /// </summary>
+    public static string Whereabouts(string words) => words == WholePart ? WholePart : $"at the {words} of the part";
 
     /// <summary>Reads <see cref="Words"/> back; null when the text is not such a description.</summary>
     public static PartLocation? Parse(string words)
     {
-        if (words == "across the whole part") return new(0, 2, 0, 2);
+        if (words == WholePart) return new(0, 2, 0, 2);
         if (words == "centre") return new(1, 1, 1, 1);
         var parts = words.Split(", ");
         if (parts.Length != 2) return null;

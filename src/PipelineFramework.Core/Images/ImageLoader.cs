@@ -115,10 +115,11 @@ public static class ImageLoader
         if (bitmap.GetPixels() == IntPtr.Zero)
             throw new PipelineException($"Not enough memory to decode image {name} ({info.Width} x {info.Height}).");
         var result = codec.GetPixels(info, bitmap.GetPixels());
-        if (result == SKCodecResult.IncompleteInput || result == SKCodecResult.ErrorInInput)
+        // A cut-off JPEG can also come back as InvalidInput: it is as damaged as the other two.
+        if (result is SKCodecResult.IncompleteInput or SKCodecResult.ErrorInInput or SKCodecResult.InvalidInput)
             throw new PipelineException($"Image {name} is truncated or damaged ({result}); re-export or remove the file.");
         if (result != SKCodecResult.Success)
-            throw new PipelineException($"Cannot decode image {name}: {result}.");
+            throw new PipelineException($"Cannot decode image {name}: the decoder reports {result}; re-export it as a plain PNG or baseline JPEG.");
         return ToTensor(bitmap.GetPixelSpan(), info.Width, info.Height, codec.EncodedOrigin, grey);
     }
 

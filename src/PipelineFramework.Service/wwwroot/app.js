@@ -134,6 +134,8 @@ async function showPart(id) {
       const div = document.createElement("div");
       div.className = "explanation";
       if (e.question) { const q = document.createElement("p"); q.className = "question"; q.textContent = "Q: " + e.question; div.appendChild(q); }
+      // A note (e.g. the question was not answered; the offline explanation stands in) comes before the answer it qualifies.
+      for (const n of e.notes || []) { const p = document.createElement("p"); p.className = "warning note"; p.textContent = n; div.appendChild(p); }
       const s = document.createElement("p"); s.className = "summary"; s.textContent = e.summary; div.appendChild(s);
       const ul = document.createElement("ul");
       for (const reason of e.reasons) { const li = document.createElement("li"); li.textContent = reason; ul.appendChild(li); }

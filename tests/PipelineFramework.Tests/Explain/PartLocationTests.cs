@@ -20,6 +20,26 @@ public class PartLocationTests
         Assert.Equal(location, PartLocation.Parse(words));
     }
 
+    [Theory]
+    [InlineData(0, 0, 224, 224, "The strongest is across the whole part (about")]
+    [InlineData(10, 10, 30, 30, "The strongest is at the upper, left of the part (about")]
+    public void The_offline_summary_says_where_the_strongest_region_is_in_a_sentence_that_reads(int x, int y, int width, int height, string expected)
+    {
+        var box = new PixelBox(x, y, width, height);
+        var region = new DefectRegion
+        {
+            MapBox = box, MapArea = width * height, ImageBox = box, ImageArea = width * height, PeakScore = 3, MeanScore = 2,
+            Location = PartLocation.Of(box, 224, 224).Words,
+        };
+        var facts = new InspectionFacts
+        {
+            Id = "p", Score = 0.9, RawScore = 3, Threshold = 1, IsAnomaly = true, MapWidth = 224, MapHeight = 224, Regions = [region],
+        };
+        var summary = OfflineExplainer.Explain(facts).Summary;
+        Assert.Contains(expected, summary);
+        Assert.DoesNotContain("at the across", summary);
+    }
+
     [Fact]
     public void Parse_refuses_text_that_is_not_a_location()
     {

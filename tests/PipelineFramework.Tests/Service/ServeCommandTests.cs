@@ -75,6 +75,9 @@ public class ServeCommandTests(ServiceModels models)
         Assert.Equal(1, code);
         Assert.Contains($"error: Port {taken} on 127.0.0.1 is already in use by another program; stop it, or choose another port with --port.", err);
         Assert.DoesNotContain("report this bug", err);
+        // The host's own log entry of the failure (30 lines of stack trace) is not printed before the one line.
+        Assert.DoesNotContain("Hosting failed to start", err);
+        Assert.DoesNotContain("AddressInUseException", err);
 
         // An address this machine does not have (TEST-NET-1, RFC 5737), with the key an open address needs.
         (code, err) = Run(new Dictionary<string, string> { ["PF_API_KEY"] = "serve-test-key-0123456789abcdef" }, "serve", "--models", folder, "--host", "192.0.2.1", "--port", "0", "--data", folder);

@@ -160,7 +160,7 @@ public class ServiceApiTests(ServiceModels models)
         // A client sending a large body asks first (Expect: 100-continue), as HTTP clients do, and is refused before sending it.
         await AssertProblem(await service.PostImageAsync("hazelnut", new byte[5 * 1024 * 1024], expectContinue: true), 413, "limit of 4194304 bytes");
         // A JPEG cut in half: its header is fine, the decoder fails; only this request fails.
-        await AssertProblem(await service.PostImageAsync("hazelnut", jpeg[..(jpeg.Length / 2)]), 422, "Cannot decode image");
+        await AssertProblem(await service.PostImageAsync("hazelnut", jpeg[..(jpeg.Length / 2)]), 422, "truncated or damaged");
         // A GIF is an image, but not one the engine reads.
         await AssertProblem(await service.PostImageAsync("hazelnut", Convert.FromBase64String("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")), 415, "GIF");
         await AssertProblem(await service.Client.PostAsync("/v1/explain/nope", null), 404, "No inspection 'nope'");
