@@ -61,7 +61,7 @@ public class CliTests
         Assert.Equal(1, exit);
         Assert.Contains("is longer than 231 bytes; choose a shorter one", error);
         Assert.DoesNotContain("Fitting", output);
-        Assert.Empty(Directory.GetFiles(folder, "*.pfmodel*").Where(f => !f.EndsWith("fifo.pfmodel")));
+        Assert.DoesNotContain(Directory.GetFiles(folder, "*.pfmodel*"), f => !f.EndsWith("fifo.pfmodel"));
     }
 
     [Fact]
