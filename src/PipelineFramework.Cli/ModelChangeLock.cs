@@ -4,8 +4,8 @@ using PipelineFramework.Core;
 namespace PipelineFramework.Cli;
 
 /// <summary>
-/// One change at a time to a model file (`pf rules --add`, `--propose`): a <see cref="FileLock"/> held across reading
-/// the model, changing it and writing it back. The lock file is beside the model, not the model itself, which is
+/// One change at a time to a model file: a <see cref="FileLock"/> that `pf rules --add` / `--propose` hold across
+/// reading the model, changing it and writing it back, and `pf fit` while it writes the model. The lock file is beside the model, not the model itself, which is
 /// replaced by a rename on every write, so a lock on it would not outlive the first write.
 /// </summary>
 static class ModelChangeLock
@@ -25,7 +25,7 @@ static class ModelChangeLock
         try
         {
             return FileLock.TryAcquire(path, Wait, cancellation)
-                ?? throw new PipelineException($"Another `pf rules` is changing '{modelPath}' (it holds '{path}') and did not finish within {Wait.TotalSeconds:0} s; wait for it to end and run this again.");
+                ?? throw new PipelineException($"Another pf command (`pf rules` or `pf fit`) is changing '{modelPath}' (it holds '{path}') and did not finish within {Wait.TotalSeconds:0} s; wait for it to end and run this again.");
         }
         catch (UnauthorizedAccessException e)
         {

@@ -110,7 +110,9 @@ namespace PipelineFramework.Cli
                 Console.WriteLine($"Fitting '{pipeline.Spec.Name}' on {images.Count} good images");
                 using var model = pipeline.Fit(images, new ConsoleProgress(), cancellation);
                 cancellation.ThrowIfCancellationRequested();
-                model.Save(path);
+                // Under the lock `pf rules` holds while it changes a model: its read-modify-write would otherwise write
+                // the old model (plus its rules) over this new one.
+                using (ModelChangeLock.Acquire(path, cancellation)) model.Save(path);
                 Console.WriteLine($"Threshold {model.Threshold:G6} ({model.Manifest.Threshold.Rationale}); fitted in {model.Manifest.Training.FitSeconds:0.0} s");
                 if (model.Manifest.Training.DuplicateImages > 0)
                     Console.WriteLine($"Duplicates: {model.Manifest.Training.DuplicateImages} training images repeat another image; each set of copies was kept on one side of the hold-out split.");

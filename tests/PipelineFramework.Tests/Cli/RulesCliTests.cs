@@ -106,4 +106,20 @@ public class RulesCliTests
         Assert.True(run.ExitCode == 0, run.StandardError.ReadToEnd());
         Assert.Contains("held ", PfProcess.Run("rules", "--model", model).Out);
     }
+
+    [Fact]
+    public void A_fit_does_not_write_a_model_while_a_rules_change_holds_it()
+    {
+        // Without the lock, a fit finishing in the middle of `pf rules --add` was overwritten by the old model plus the rule.
+        var model = CopyOfModel("fit-held");
+        var before = File.ReadAllBytes(model);
+        var lockPath = Path.Combine(Path.GetDirectoryName(model)!, ".m.pfmodel.lock");
+        using (new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+        {
+            var (code, _, err) = PfProcess.Run("fit", "--pipeline", "patchcore-mobilenet", "--data", TestData.Hazelnut, "--model", model);
+            Assert.Equal(1, code);
+            Assert.Contains("Another pf command (`pf rules` or `pf fit`) is changing", err);
+        }
+        Assert.Equal(before, File.ReadAllBytes(model));
+    }
 }
