@@ -113,7 +113,8 @@ static partial class Commands
         foreach (var r in refused) Console.WriteLine($"refused: {r.Reason}");
         if (accepted.Count == 0)
         {
-            Console.WriteLine($"No proposed rule holds on every good part ({refused.Count} refused); the model is unchanged.");
+            // Refusals are for failing good parts, or for an id, source or description that cannot be taken (above).
+            Console.WriteLine($"No proposed rule was added ({refused.Count} refused, reasons above); the model is unchanged.");
             return ExitCodes.Ok;
         }
         ModelFileEntries.ReplaceText(modelPath, new Dictionary<string, string> { [folder + "rules.json"] = updated.RulesJson() });
@@ -140,7 +141,7 @@ static partial class Commands
     {
         UserPaths.RequireFile(path, "Rules file", "Write one as plugins/Logic.Components/README.md shows ({\"rules\": [...]}), or ask for proposals with --propose.");
         if (new FileInfo(path).Length > RuleParser.MaxDocumentBytes) throw new PipelineException($"Rules file '{path}' is larger than {RuleParser.MaxDocumentBytes / 1024} KiB.");
-        return File.ReadAllText(path);
+        return UserPaths.ReadUtf8Text(path, "Rules file");
     }
 
     static RuleBook LoadBook(string modelPath, string folder)

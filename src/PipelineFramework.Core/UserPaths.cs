@@ -23,6 +23,28 @@ public static class UserPaths
         }
     }
 
+    static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>
+    /// The text of a JSON file a user wrote (pipeline, search, rules). Bytes that are not UTF-8 are refused: read leniently
+    /// they became U+FFFD, and a name or description changed without a word.
+    /// </summary>
+    public static string ReadUtf8Text(string path, string what)
+    {
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new PipelineException($"Cannot read {what.ToLowerInvariant()} '{path}': {e.Message}", e);
+        }
+        int start = bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? 3 : 0;
+        try { return StrictUtf8.GetString(bytes, start, bytes.Length - start); }
+        catch (System.Text.DecoderFallbackException e)
+        {
+            throw new PipelineException($"{what} '{path}' is not UTF-8 text (byte {start + Math.Max(0, e.Index)} is not valid); save it as UTF-8.");
+        }
+    }
+
     /// <summary>Throws unless <paramref name="path"/> is a folder; a file there is named as a file, not as missing.</summary>
     /// <param name="hint">What the folder should be, e.g. "Point --data at a category folder (train/good inside)."</param>
     public static void RequireFolder(string path, string what, string hint)

@@ -173,7 +173,7 @@ public sealed class ModelRegistry : IDisposable
         var name = Path.GetFileName(stamp.Path);
         _problems[category] = new ModelFileProblem(name, message.Replace(stamp.Path, name, StringComparison.Ordinal).Replace(_folder, "the models folder", StringComparison.Ordinal), DateTime.UtcNow);
         var keeps = _models.TryGetValue(category, out var current) ? $"model {current.Model.ModelId} version {current.Version} keeps serving" : "nothing is served for it";
-        _log.LogError("Refused model file {File}: {Message}; {Keeps}", stamp.Path, message, keeps);
+        _log.LogError("Refused model file {File}: {Message} ({Keeps})", stamp.Path, message.TrimEnd('.'), keeps);
     }
 
     /// <summary>A model that loads but cannot score (or scores NaN) is refused before it serves anyone.</summary>

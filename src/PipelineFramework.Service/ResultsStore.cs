@@ -237,8 +237,8 @@ public sealed class ResultsStore : IDisposable
     };
 
     /// <summary>
-    /// Null when results can be stored; otherwise why not (readiness). After a failed write a cheap write probe (take
-    /// the write lock, write nothing) decides, so a lock that is gone or a file made writable again turns ready
+    /// Null when results can be stored; otherwise why not (readiness). After a failed write a cheap write probe
+    /// (<see cref="ProbeWrite"/>) decides, so a lock that is gone or a file made writable again turns ready
     /// without waiting for a result to be stored; a damaged file stays not ready until an operator acts.
     /// </summary>
     public string? Problem()
@@ -249,7 +249,7 @@ public sealed class ResultsStore : IDisposable
             {
                 // A damaged file does not heal; one moved away is replaced by the probe below.
                 if (failure.Lasting && File.Exists(DatabasePath)) return $"the last write failed and none has succeeded since: {failure.Advice}";
-                Write(db => { Execute(db, "BEGIN IMMEDIATE; ROLLBACK;"); return true; });
+                Write(db => { ProbeWrite(db); return true; });
             }
             else if (!File.Exists(DatabasePath)) Write(_ => true); // deleted: the new file is created now, not at the next result
             using var reader = Open();
@@ -257,6 +257,19 @@ public sealed class ResultsStore : IDisposable
             return null;
         }
         catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException) { return $"the results database does not answer: {Advice(e)}"; }
+    }
+
+    /// <summary>
+    /// Writes a page and takes it back. Taking the write lock alone (BEGIN IMMEDIATE) succeeds on a file the service may
+    /// only read, which kept readiness at "ready" while every result failed to be stored; setting the header's
+    /// user_version to its own value makes SQLite write, and refuse there.
+    /// </summary>
+    static void ProbeWrite(SqliteConnection db)
+    {
+        using var read = db.CreateCommand();
+        read.CommandText = "PRAGMA user_version";
+        long version = Convert.ToInt64(read.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        Execute(db, $"BEGIN IMMEDIATE; PRAGMA user_version = {version}; ROLLBACK;");
     }
 
     /// <summary>Stores a batch in one durable transaction, then applies the reject image retention; returns the ids whose images it deleted.</summary>

@@ -117,7 +117,7 @@ public sealed class SearchSpec
     public static SearchSpec ParseFile(string path, IComponentCatalog catalog, Func<string, string>? resolvePipeline = null)
     {
         UserPaths.RequireFile(path, "Search file", "The shipped search is pipelines/automl-default.json.");
-        return Parse(File.ReadAllText(path), catalog, Path.GetDirectoryName(Path.GetFullPath(path))!, resolvePipeline, path);
+        return Parse(UserPaths.ReadUtf8Text(path, "Search file"), catalog, Path.GetDirectoryName(Path.GetFullPath(path))!, resolvePipeline, path);
     }
 
     static readonly string[] KnownKeys = ["name", "description", "base", "search", "validation", "budget", "objective", "tuner", "halving", "seed"];

@@ -26,10 +26,7 @@ public static class PipelineSpecParser
     public static PipelineSpec ParseFile(string path, IComponentCatalog catalog)
     {
         UserPaths.RequireFile(path, "Pipeline file", "The ready pipelines are in pipelines/.");
-        string text;
-        try { text = File.ReadAllText(path); }
-        catch (IOException e) { throw new PipelineException($"Cannot read pipeline file {path}: {e.Message}", e); }
-        return Parse(text, path, catalog);
+        return Parse(UserPaths.ReadUtf8Text(path, "Pipeline file"), path, catalog);
     }
 
     public static PipelineSpec Parse(string json, string source, IComponentCatalog catalog) => Parse(json, source, catalog, _ => true);

@@ -26,6 +26,24 @@ public class SpecHardeningTests
     }
 
     [Fact]
+    public void A_pipeline_file_that_is_not_utf8_is_refused_at_the_first_bad_byte_and_a_bom_is_fine()
+    {
+        // Read leniently, the two bytes became U+FFFD in the pipeline's name without a word.
+        var folder = TestData.TempFolder("spec-utf8");
+        var json = File.ReadAllBytes(TestData.Pipeline("patchcore-mobilenet"));
+        var text = System.Text.Encoding.UTF8.GetString(json);
+        int at = text.IndexOf("\"name\"", StringComparison.Ordinal) + 9;
+        var bad = Path.Combine(folder, "bad.json");
+        File.WriteAllBytes(bad, [.. System.Text.Encoding.UTF8.GetBytes(text[..at]), 0xC3, 0x28, .. System.Text.Encoding.UTF8.GetBytes(text[at..])]);
+        var e = Assert.Throws<PipelineException>(() => PipelineSpecParser.ParseFile(bad, TestData.Catalog));
+        Assert.Contains($"Pipeline file '{bad}' is not UTF-8 text (byte {System.Text.Encoding.UTF8.GetByteCount(text[..at])} is not valid); save it as UTF-8.", e.Message);
+
+        var withBom = Path.Combine(folder, "bom.json");
+        File.WriteAllBytes(withBom, [0xEF, 0xBB, 0xBF, .. json]);
+        Assert.Equal(PipelineSpecParser.ParseFile(TestData.Pipeline("patchcore-mobilenet"), TestData.Catalog).Name, PipelineSpecParser.ParseFile(withBom, TestData.Catalog).Name);
+    }
+
+    [Fact]
     public void The_same_key_in_different_objects_is_not_a_duplicate()
     {
         var spec = PipelineSpecParser.Parse("""
