@@ -53,7 +53,9 @@ public class ManifestCheckTests
     {
         Assert.Contains("scoring", LoadFails(m => m["components"]!["scoring"] = null).Message);
         Assert.Contains("type", LoadFails(m => m["components"]!["scoring"]!["type"] = null).Message);
-        Assert.Contains("mean", LoadFails(m => m["preprocessing"]!["mean"] = null).Message);
+        var mean = LoadFails(m => m["preprocessing"]!["mean"] = null).Message;
+        Assert.Contains("$.preprocessing.mean: null where a value is required", mean);
+        Assert.DoesNotContain("nullability", mean);   // the reader's advice to the programmer, not to a user
         Assert.Contains("policy", LoadFails(m => m["threshold"]!["policy"] = null).Message);
     }
 
