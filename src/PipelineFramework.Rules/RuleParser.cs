@@ -41,11 +41,8 @@ public static class RuleParser
         }
         catch (JsonException e)
         {
-            // The reader's message ends in its own " Path: $ | LineNumber: 0 | ..." tail, which repeats the position.
-            var reason = e.Message.Split([" Path:", " LineNumber:"], StringSplitOptions.None)[0].TrimEnd('.', ' ');
-            var where = e.LineNumber is { } line ? $" at line {line + 1}, position {e.BytePositionInLine + 1}" : "";
-            var hint = reason.Contains("maximum configured depth", StringComparison.OrdinalIgnoreCase) ? $"; rules nest at most {MaxDepth} levels" : "";
-            throw new RuleException($"The rules document is not valid JSON{where}: {reason}{hint}");
+            var hint = JsonReaderError.IsTooDeep(e) ? $"; rules nest at most {MaxDepth} levels" : "";
+            throw new RuleException($"The rules document is not valid JSON{JsonReaderError.Where(e)}: {JsonReaderError.Reason(e).TrimEnd('.')}{hint}");
         }
         var array = root switch
         {

@@ -584,7 +584,7 @@ public sealed class InspectionServer : IAsyncDisposable
         const string expected = "Send {\"question\": \"...\"} or no body at all.";
         JsonDocument document;
         try { document = JsonDocument.Parse(text); }
-        catch (JsonException e) { return Problem(400, "Body is not valid JSON", $"The body is not valid JSON ({e.Message}). {expected}"); }
+        catch (JsonException e) { return Problem(400, "Body is not valid JSON", $"The body is not valid JSON{JsonReaderError.Where(e)} ({JsonReaderError.Reason(e)}). {expected}"); }
         using (document)
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object)

@@ -316,9 +316,12 @@ public sealed class ResultsStore : IDisposable
     }
 
     /// <summary>Removes the files of a reject whose result was not stored: no row names them, so retention never would.</summary>
-    public void DeleteRejectFiles(StoredInspection r)
+    public void DeleteRejectFiles(StoredInspection r) => DeleteRejectFiles(r.Id, r.ImageFile, r.HeatFile);
+
+    /// <summary>A reject's image, heat map and overlay (made when first asked for); a file that is not there is no error.</summary>
+    void DeleteRejectFiles(string id, string? image, string? heat)
     {
-        foreach (var name in new[] { r.ImageFile, r.HeatFile })
+        foreach (var name in new[] { image, heat, OverlayName(id) })
             if (name is not null) File.Delete(Path.Combine(RejectsFolder, name));
     }
 
@@ -343,9 +346,7 @@ public sealed class ResultsStore : IDisposable
             foreach (var e in expired) { id.Value = e.Id; clear.ExecuteNonQuery(); }
             tx.Commit();
         }
-        foreach (var e in expired)
-            foreach (var name in new[] { e.Image, e.Heat, OverlayName(e.Id) })
-                if (name is not null) File.Delete(Path.Combine(RejectsFolder, name));
+        foreach (var e in expired) DeleteRejectFiles(e.Id, e.Image, e.Heat);
         return expired.Select(e => e.Id).ToHashSet();
     }
 

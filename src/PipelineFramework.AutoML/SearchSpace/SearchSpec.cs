@@ -130,7 +130,7 @@ public sealed class SearchSpec
     {
         JsonObject root;
         try { root = JsonNode.Parse(text, documentOptions: Lenient) as JsonObject ?? throw new PipelineException($"{source}: a search file is a JSON object."); }
-        catch (JsonException e) { throw new PipelineException($"{source}: not valid JSON: {e.Message}"); }
+        catch (JsonException e) { throw new PipelineException($"{source}: not valid JSON{JsonReaderError.Where(e)}: {JsonReaderError.Reason(e)}"); }
         foreach (var (key, _) in root)
             if (!KnownKeys.Contains(key))
                 throw new PipelineException($"{source}: $.{key} is not a search-file key{DidYouMean(key, KnownKeys)}; the keys are {string.Join(", ", KnownKeys)}.");

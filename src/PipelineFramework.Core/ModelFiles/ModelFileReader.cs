@@ -70,7 +70,7 @@ public static class ModelFileReader
             }
             catch (JsonException e)
             {
-                throw ModelFileDamage.Error(name, ManifestEntry, $"is malformed at {e.Path}: {ModelFileDamage.ReaderProblem(e)}", e);
+                throw ModelFileDamage.Error(name, ManifestEntry, $"is malformed at {e.Path}: {JsonReaderError.Reason(e)}", e);
             }
             var problem = (manifest ?? throw ModelFileDamage.Error(name, ManifestEntry, "is empty")).FirstProblem();
             if (problem is not null) throw ModelFileDamage.Error(name, ManifestEntry, problem);
@@ -84,16 +84,4 @@ static class ModelFileDamage
 {
     public static PipelineException Error(string file, string entry, string problem, Exception? inner = null) =>
         new($"Model file '{file}', entry '{entry}': {problem}. The file is damaged: copy it again from where it was written, or fit the model again.", inner);
-
-    /// <summary>
-    /// The reader's complaint in a user's words: "null" for its advice to update a nullability annotation (meant for the
-    /// programmer of the type), and without the position tail that <see cref="JsonException.Path"/> already gives.
-    /// </summary>
-    public static string ReaderProblem(JsonException e)
-    {
-        if (e.Message.Contains("null", StringComparison.OrdinalIgnoreCase) && e.Message.Contains("nullability", StringComparison.Ordinal))
-            return "null where a value is required";
-        int cut = e.Message.IndexOf(" Path:", StringComparison.Ordinal);
-        return (cut > 0 ? e.Message[..cut] : e.Message).Trim();
-    }
 }

@@ -52,9 +52,10 @@ public static class PipelineSpecParser
         }
         catch (JsonException e)
         {
-            throw new PipelineException(e.LineNumber is null
-                ? $"malformed JSON: {FirstSentence(e.Message)}"
-                : $"malformed JSON at line {e.LineNumber + 1}, position {e.BytePositionInLine + 1}: {FirstSentence(e.Message)}");
+            var reason = JsonReaderError.IsTooDeep(e)
+                ? "nested deeper than 64 levels (the JSON reader's limit); a pipeline nests a few, so the file is not a pipeline or was generated wrongly"
+                : JsonReaderError.Reason(e);
+            throw new PipelineException($"malformed JSON{JsonReaderError.Where(e)}: {reason}");
         }
         if (root is not JsonObject obj) throw new PipelineException("$: a pipeline must be a JSON object");
 
@@ -222,19 +223,6 @@ public static class PipelineSpecParser
         try { descriptor = catalog.Find(spec.Type, kind); }
         catch (PipelineException e) { throw new PipelineException($"{spec.JsonPath}.type: {e.Message}", e); }
         return spec with { Options = catalog.NormalizeOptions(descriptor, spec.Options, spec.JsonPath) };
-    }
-
-    /// <summary>The reader's message without its own position tail (" Path: ..." or " LineNumber: ..."), which ours replaces.</summary>
-    static string FirstSentence(string message)
-    {
-        if (message.Contains("maximum configured depth", StringComparison.Ordinal))
-            return "nested deeper than 64 levels (the JSON reader's limit); a pipeline nests a few, so the file is not a pipeline or was generated wrongly";
-        foreach (var tail in new[] { " Path:", " LineNumber:" })
-        {
-            int cut = message.IndexOf(tail, StringComparison.Ordinal);
-            if (cut > 0) message = message[..cut];
-        }
-        return message.Trim();
     }
 
     /// <summary>Options that do not apply (fit mode's width and height in square mode) are left out, not written as null.</summary>
