@@ -49,8 +49,14 @@ public static partial class AnswerCheck
         RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex NumberWord();
 
-    [GeneratedRegex(@"^\s*(?:%|percent\b|per\s+cent\b)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
-    private static partial Regex PercentAfter();
+    /// <summary>
+    /// The unit written after a number: image pixels, a percentage, a ratio ("1.3x", "1.3 ×", "three times"; not the
+    /// "x" of "40x30"), or a physical unit, which no fact has (the host does not know the part's scale).
+    /// </summary>
+    [GeneratedRegex(@"\G\s*(?:(?<px>px\b|pixels?\b)|(?<percent>%|percent\b|per\s+cent\b)|(?<ratio>×(?!\s*[0-9])|x\b(?!\s*[0-9])|times\b)" +
+        @"|(?<physical>mm\b|cm\b|µm\b|um\b|nm\b|microns?\b|(?:milli|centi|micro)?met(?:er|re)s?\b|degrees?\b|°))",
+        RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex UnitAfter();
 
     static readonly string[] Units = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
         "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"];
@@ -143,11 +149,9 @@ public static partial class AnswerCheck
                 if (!int.TryParse(m.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 1 || n > facts.Regions.Count)
                     throw new PipelineException($"the model names {m.Value.Trim()}, but the part has {facts.Regions.Count} region{(facts.Regions.Count == 1 ? "" : "s")}");
             foreach (Match m in Number().Matches(text))
-                if (!Known(m.Value, IsPercent(text, m), allowed))
-                    throw new PipelineException($"the model quotes the number {m.Value}, which is not among the facts");
+                CheckNumber(m.Value, m.Value, text, m, allowed);
             foreach (Match m in NumberWord().Matches(text))
-                if (!Known(WordValue(m).ToString(CultureInfo.InvariantCulture), IsPercent(text, m), allowed))
-                    throw new PipelineException($"the model quotes the number \"{m.Value}\", which is not among the facts");
+                CheckNumber(WordValue(m).ToString(CultureInfo.InvariantCulture), $"\"{m.Value}\"", text, m, allowed);
             var contradiction = facts.IsAnomaly ? CallsItGood().Match(text) : CallsItBad().Match(text);
             if (contradiction.Success)
                 throw new PipelineException($"the model calls the {(facts.IsAnomaly ? "rejected part good" : "passed part bad")} (\"{Shorten(contradiction.Value)}\"), against the host's verdict");
@@ -167,7 +171,19 @@ public static partial class AnswerCheck
             ? string.Concat(text.Select(c => c > '\x7f' && char.IsDigit(c) ? (char)('0' + CharUnicodeInfo.GetDecimalDigitValue(c)) : c))
             : text;
 
-    static bool IsPercent(string text, Match m) => PercentAfter().IsMatch(text.AsSpan(m.Index + m.Length).ToString());
+    /// <summary>A number must be a fact of the kind its unit says: "600 px" a pixel quantity, "42 %" or "2x" a score, ratio,
+    /// share or count, a bare number any fact; a length in mm or a number of degrees none (the facts are in image pixels).</summary>
+    static void CheckNumber(string value, string written, string text, Match m, CitableNumbers allowed)
+    {
+        var unit = UnitAfter().Match(text, m.Index + m.Length);
+        if (unit.Groups["physical"].Success)
+            throw new PipelineException($"the model quotes {written} {unit.Value.Trim()}, but the facts give sizes in image pixels only; the part's scale is not known");
+        var (facts, kind) = unit.Groups["px"].Success ? (allowed.Pixels, " as pixels")
+            : unit.Groups["percent"].Success || unit.Groups["ratio"].Success ? (allowed.Others, $" as a {(unit.Groups["percent"].Success ? "percentage" : "ratio")}")
+            : (allowed.All, "");
+        if (!Known(value, unit.Groups["percent"].Success, facts))
+            throw new PipelineException($"the model quotes the number {written}{kind}, which is not among the facts{(kind.Length > 0 && Known(value, false, allowed.All) ? " (that number is a fact of another kind)" : "")}");
+    }
 
     static int WordValue(Match m) => m.Groups[3].Success
         ? Array.IndexOf(Units, m.Groups[3].Value.ToLowerInvariant())

@@ -103,27 +103,33 @@ public sealed class InspectionTools(InspectionFacts facts)
         }
         : new JsonObject { ["id"] = "good-parts", ["note"] = "the model holds no statistics of good parts" };
 
-    /// <summary>Every number the tools can show: what an answer may quote.</summary>
-    public static IReadOnlyList<double> Numbers(InspectionFacts f)
+    /// <summary>
+    /// Every number the tools can show, by what it measures: what an answer may quote. A number written with "px" must
+    /// be a pixel quantity (a value under a key ending in "_px": the regions' boxes, sizes and areas), one with "%" or
+    /// "times" one of the others (scores, ratios, shares, counts). A rule's numbers count as both: the facts do not say
+    /// the unit of what a rule measures.
+    /// </summary>
+    public static CitableNumbers Numbers(InspectionFacts f)
     {
-        var numbers = new List<double>();
-        void Walk(JsonNode? node)
+        List<double> pixels = [], others = [], rules = [];
+        void Walk(JsonNode? node, List<double> into)
         {
             switch (node)
             {
-                case JsonObject o: foreach (var (_, v) in o) Walk(v); break;
-                case JsonArray a: foreach (var v in a) Walk(v); break;
+                case JsonObject o: foreach (var (key, v) in o) Walk(v, key.EndsWith("_px", StringComparison.Ordinal) ? pixels : into); break;
+                case JsonArray a: foreach (var v in a) Walk(v, into); break;
                 case JsonValue v when v.GetValueKind() == JsonValueKind.Number:
-                    numbers.Add(double.Parse(v.ToJsonString(), CultureInfo.InvariantCulture)); break;
-                case JsonValue v when v.TryGetValue<string>(out var s): numbers.AddRange(AnswerCheck.NumbersIn(s)); break;
+                    into.Add(double.Parse(v.ToJsonString(), CultureInfo.InvariantCulture)); break;
+                case JsonValue v when v.TryGetValue<string>(out var s): into.AddRange(AnswerCheck.NumbersIn(s)); break;
             }
         }
-        Walk(Verdict(f)); Walk(Regions(f)); Walk(Rules(f)); Walk(GoodParts(f));
+        Walk(Verdict(f), others); Walk(Regions(f), others); Walk(GoodParts(f), others);
+        Walk(Rules(f), rules);
         // Region boxes are also quoted by their far edges ("x 10-50").
-        foreach (var r in f.Regions) { numbers.Add(r.ImageBox.X + r.ImageBox.Width); numbers.Add(r.ImageBox.Y + r.ImageBox.Height); }
-        for (int i = 1; i <= f.Regions.Count; i++) numbers.Add(i);
-        numbers.Add(0.5);   // the normalised threshold
-        return numbers;
+        foreach (var r in f.Regions) { pixels.Add(r.ImageBox.X + r.ImageBox.Width); pixels.Add(r.ImageBox.Y + r.ImageBox.Height); }
+        for (int i = 1; i <= f.Regions.Count; i++) others.Add(i);
+        others.Add(0.5);   // the normalised threshold
+        return new CitableNumbers([.. pixels, .. rules], [.. others, .. rules]);
     }
 
     /// <summary>The fact ids an answer may cite.</summary>
@@ -137,4 +143,10 @@ public sealed class InspectionTools(InspectionFacts facts)
     }
 
     internal static string Invariant(double v) => v.ToString("0.###", CultureInfo.InvariantCulture);
+}
+
+/// <summary>The numbers an answer may quote: image-pixel quantities, and everything else (scores, ratios, shares, counts).</summary>
+public sealed record CitableNumbers(IReadOnlyList<double> Pixels, IReadOnlyList<double> Others)
+{
+    public IReadOnlyList<double> All { get; } = [.. Pixels, .. Others];
 }

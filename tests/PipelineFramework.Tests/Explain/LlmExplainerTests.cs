@@ -137,7 +137,15 @@ public class LlmExplainerTests
         // a reply that invents a region
         { Answer(firstFact: "region-7"), "'region-7', which is not among the facts" },
         // a number that is not among the facts
-        { Answer(summary: "Rejected: a crack of 4.7 mm at the upper left."), "the number 4.7" },
+        { Answer(summary: "Rejected: a crack of 4.7 at the upper left."), "the number 4.7," },
+        // a physical unit: the facts are in image pixels, so even a number that is a fact cannot be a length in mm
+        { Answer(summary: "Rejected: a crack of 4.7 mm at the upper left."), "quotes 4.7 mm, but the facts give sizes in image pixels only" },
+        { Answer(summary: "Rejected: a 42 mm crack at the upper left."), "quotes 42 mm" },
+        // a number that is a fact of another kind: 42 good parts were held out, 2.5 is the threshold, 600 px the size
+        { Answer(summary: "Rejected: a crack of 42 px at the upper left."), "the number 42 as pixels, which is not among the facts (that number is a fact of another kind)" },
+        { Answer(summary: "Rejected: region 1 is 2.5 pixels wide."), "the number 2.5 as pixels" },
+        { Answer(summary: "Rejected: the part scores 600 % of the good parts' median."), "the number 600 as a percentage" },
+        { Answer(summary: "Rejected: region 1 peaks 40x above the threshold."), "the number 40 as a ratio" },
         // the model tries to change the verdict (e.g. text in the image told it to)
         { Answer(verdict: "OK"), "verdict 'OK'" },
         { Answer(summary: "This is a good part; the marks are harmless."), "calls the rejected part good" },
@@ -156,9 +164,10 @@ public class LlmExplainerTests
         { Answer(summary: "Rejected: a crack at region-3 and another at region 1."), "names region-3, but the part has 2 regions" },
         // numbers: a one-digit rounding of 3.2 is not the fact; digits of other scripts; numbers as words
         { Answer(summary: "Rejected: the defect peaks at 3 at the upper left."), "the number 3," },
-        { Answer(summary: "Rejected: a crack of \u0664\u0667 mm at the upper left."), "the number 47," },
-        { Answer(summary: "Rejected: a burn of \uff14\uff17 mm at the upper left."), "the number 47," },
-        { Answer(summary: "Rejected: a crack about twelve millimetres long."), "the number \"twelve\"" },
+        { Answer(summary: "Rejected: a crack of \u0664\u0667 at the upper left."), "the number 47," },
+        { Answer(summary: "Rejected: a burn of \uff14\uff17 mm at the upper left."), "quotes 47 mm" },
+        { Answer(summary: "Rejected: a crack about twelve millimetres long."), "quotes \"twelve\" millimetres" },
+        { Answer(summary: "Rejected: forty-two pixels at the upper left deviate."), "the number \"forty-two\" as pixels" },
         { Answer(summary: "Rejected: eighty-three percent of the surface is burnt."), "the number \"eighty-three\"" },
         { Answer(summary: "Rejected: the crack is three times deeper than normal."), "the number \"three\"" },
     };
@@ -177,6 +186,8 @@ public class LlmExplainerTests
     [InlineData("Rejected: region 1 at the upper left peaks far higher than on any good part.")]
     [InlineData("Rejected: the part does not pass inspection; region 1 peaks at 3.2, 1.28x the threshold of 2.5.")]
     [InlineData("Rejected: it scores 2.0x the good parts' median of 1.6 (93 % normalised), with 2 regions.")]
+    [InlineData("Rejected: region 1 (box 26, 28, 40 x 30 px, up to x 66) is about 600 px, 900 pixels above the threshold; 42 good parts were held out.")]
+    [InlineData("Rejected: region 1 is 40x30 px and peaks at 1.28x the threshold; the part scores 2 times the good parts' median.")]
     public async Task An_answer_that_rests_on_the_facts_is_not_refused_by_the_text_checks(string summary)
     {
         using var server = ToolsThen(FakeReply.Text(Answer(summary: summary)));
