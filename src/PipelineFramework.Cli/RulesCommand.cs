@@ -52,9 +52,10 @@ static partial class Commands
             using var held = ModelChangeLock.Acquire(modelPath, cancellation);
             var book = LoadBook(modelPath, folder);
             if (addText is null) return Propose(modelPath, index, folder, book, cancellation);
-            var (updated, accepted, refused) = AddRules(book, addText, RuleSource.Hand);
+            var (updated, accepted, refused, warnings) = AddRules(book, addText, RuleSource.Hand);
             if (accepted.Count + refused.Count == 0)
                 throw new PipelineException($"Rules file '{addPath}' holds no rules; nothing to add. Write {{\"rules\": [ {{ \"id\": ..., \"kind\": ..., \"check\": ... }} ]}}.");
+            foreach (var w in warnings) Console.Error.WriteLine($"warning: {w.Reason}");
             foreach (var r in refused) Console.Error.WriteLine($"refused: {r.Reason}");
             if (refused.Count > 0)
                 throw new PipelineException($"{refused.Count} of {refused.Count + accepted.Count} rules refused (reasons above); the model is unchanged. Fix or remove them and add again.");
@@ -104,7 +105,7 @@ static partial class Commands
         IReadOnlyList<Refusal> refused;
         try
         {
-            (updated, accepted, refused) = book.Add(RuleProposals.ExtractJson(reply), RuleSource.Llm, DescriptionProblem);
+            (updated, accepted, refused, _) = book.Add(RuleProposals.ExtractJson(reply), RuleSource.Llm, DescriptionProblem);
         }
         catch (RuleException e)
         {
@@ -113,7 +114,7 @@ static partial class Commands
         foreach (var r in refused) Console.WriteLine($"refused: {r.Reason}");
         if (accepted.Count == 0)
         {
-            // Refusals are for failing good parts, or for an id, source or description that cannot be taken (above).
+            // Refusals are for failing good parts, a range that checks nothing, or an id, source or description that cannot be taken (above).
             Console.WriteLine($"No proposed rule was added ({refused.Count} refused, reasons above); the model is unchanged.");
             return ExitCodes.Ok;
         }
@@ -156,7 +157,7 @@ static partial class Commands
         }
     }
 
-    static (RuleBook, IReadOnlyList<Rule>, IReadOnlyList<Refusal>) AddRules(RuleBook book, string json, RuleSource source)
+    static (RuleBook, IReadOnlyList<Rule>, IReadOnlyList<Refusal>, IReadOnlyList<LooseRange>) AddRules(RuleBook book, string json, RuleSource source)
     {
         try
         {

@@ -41,20 +41,33 @@ public sealed class RuleBook
     /// be true). <paramref name="screen"/>, when given, refuses a rule before it is verified by returning the reason
     /// (what a caller does not take, e.g. a description with control characters). A document that cannot be read
     /// throws <see cref="RuleException"/> and changes nothing.
+    /// Passing every good part is not enough: a range that checks nothing passes them all too (<see cref="LooseRanges"/>).
+    /// A proposed (llm) rule with any loose bound is refused: it was shown what the good parts measure and only adds
+    /// value by checking it. A hand rule is refused for a bound outside the possible values or a range that admits
+    /// every value (a mistake of units or meaning, and a rule that can never fail), and accepted with a warning for a
+    /// bound merely far beyond the good parts (the operator may know the tolerance better than the training parts show).
     /// </summary>
-    public (RuleBook Book, IReadOnlyList<Rule> Accepted, IReadOnlyList<Refusal> Refused) Add(string json, RuleSource source,
-        Func<Rule, string?>? screen = null)
+    public (RuleBook Book, IReadOnlyList<Rule> Accepted, IReadOnlyList<Refusal> Refused, IReadOnlyList<LooseRange> Warnings) Add(
+        string json, RuleSource source, Func<Rule, string?>? screen = null)
     {
         var proposed = RuleParser.ParseDocument(json, source, Classes);
         var accepted = new List<Rule>();
         var refused = new List<Refusal>();
+        var warnings = new List<LooseRange>();
         foreach (var rule in proposed)
         {
+            IReadOnlyList<LooseRange> loose = source == RuleSource.Learned ? [] : LooseRanges.Find(rule, this);
+            var refusing = loose.FirstOrDefault(l => source == RuleSource.Llm || l.Looseness != Looseness.FarWider);
             if ((AdditionProblem(rule, source) ?? screen?.Invoke(rule)) is { } reason) refused.Add(new Refusal(rule.Id, reason));
             else if (Verify(rule) is { } refusal) refused.Add(refusal);
-            else accepted.Add(rule);
+            else if (refusing is not null) refused.Add(new Refusal(rule.Id, refusing.Reason));
+            else
+            {
+                accepted.Add(rule);
+                warnings.AddRange(loose);
+            }
         }
-        return (new RuleBook(Classes, Rules.Concat(accepted).ToList(), Good), accepted, refused);
+        return (new RuleBook(Classes, Rules.Concat(accepted).ToList(), Good), accepted, refused, warnings);
     }
 
     /// <summary>Why <paramref name="rule"/> cannot be added from <paramref name="source"/> whatever it checks, or null.</summary>

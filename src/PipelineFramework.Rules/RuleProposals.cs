@@ -8,7 +8,7 @@ namespace PipelineFramework.Rules;
 /// PipelineFramework.Llm): the prompt (a plain-language description of a good part, the measured facts of the good
 /// parts and the rule language) and reading the reply (the JSON document in it, however it is wrapped). Proposed rules
 /// then go through <see cref="RuleBook.Add"/> like any other: parsed, verified on every good part, refused with the
-/// reason when they reject one.
+/// reason when they reject one or check nothing (<see cref="LooseRanges"/>).
 /// </summary>
 public static class RuleProposals
 {
@@ -33,6 +33,8 @@ public static class RuleProposals
           {"r"|"g"|"b": "classA"} (mean colour 0..1); add "component": k for the k-th largest component only;
           or {"distance": ["classA", "classB"]}.
         Use only the class names listed. Every rule must hold on every good part: stay within the measured ranges.
+        Every rule must also be able to fail: keep ranges close to the measured ones and within the possible values
+        (counts 0 and up; areas, positions, sizes and colours 0..1). A range far wider than measured is refused.
         """;
 
     /// <summary>The user message: the description, the classes and a summary of the measured facts of the good parts.</summary>

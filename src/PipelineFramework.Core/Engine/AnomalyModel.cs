@@ -241,6 +241,8 @@ public sealed class AnomalyModel : IDisposable
             }
         }
         var spec = PipelineSpecParser.Parse(manifest.Pipeline.ToJsonString(), source, catalog, stage => stage.Stored);
+        if (manifest.Preprocessing.Disagreement(PreprocessingManifest.Of(spec)) is { } disagreement)
+            throw ModelFileDamage.Error(path, ModelFileReader.ManifestEntry, disagreement);
         if (manifest.FormatVersion < ModelManifest.CurrentFormatVersion) manifest = Upgrade(manifest, spec, catalog, bytes);
 
         var context = new FitContext { Seed = spec.Seed, Cancellation = cancellation, Services = services };

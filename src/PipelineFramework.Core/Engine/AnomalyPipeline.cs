@@ -279,12 +279,7 @@ public sealed class AnomalyPipeline
                 CreatedBy = $"PipelineFramework {typeof(AnomalyPipeline).Assembly.GetName().Version?.ToString(3)}",
                 CreatedUtc = DateTime.UtcNow,
                 Pipeline = Spec.ToJson(),
-                Preprocessing = new PreprocessingManifest(Spec.Input.Size, Spec.Input.Crop, Spec.Input.Mean, Spec.Input.Std)
-                {
-                    Mode = Preprocessing.Mode.ToString().ToLowerInvariant(), Width = Preprocessing.Width, Height = Preprocessing.Height,
-                    Colour = Preprocessing.Colour.ToString().ToLowerInvariant(),
-                    Intensity = Preprocessing.Intensity.ToString().ToLowerInvariant(),
-                },
+                Preprocessing = PreprocessingManifest.Of(Spec),
                 Components = Catalog.Describe(Spec),
                 Threshold = new ThresholdManifest(decision.Threshold, Spec.Threshold.Type, decision.Rationale),
                 Normalization = normalization,

@@ -58,8 +58,11 @@ public sealed record ModelManifest
 }
 
 /// <summary>
-/// How images were prepared, for readers of the file (scoring takes the geometry from the pipeline JSON beside it). Width
-/// and Height are the backbone input's; files written before fit mode existed lack Mode, Width, Height and Colour.
+/// How images were prepared, for readers of the file. Scoring takes the geometry from the pipeline stored beside it, so
+/// a model is loaded only when the two agree (<see cref="Disagreement"/>): an edited manifest must not describe one
+/// preprocessing while the model applies another. Width and Height are the backbone input's; files written before fit
+/// mode existed lack Mode, Width, Height and Colour (read as square, 0, 0 and rgb, which is what their pipelines say,
+/// except the 0s, which are not compared).
 /// </summary>
 public sealed record PreprocessingManifest(int Size, int Crop, float[] Mean, float[] Std, string Resize = "antialiased-linear", string ChannelOrder = "RGB")
 {
@@ -68,6 +71,44 @@ public sealed record PreprocessingManifest(int Size, int Crop, float[] Mean, flo
     public int Height { get; init; }
     public string Colour { get; init; } = "rgb";
     public string Intensity { get; init; } = "none";
+
+    /// <summary>What a model fitted with <paramref name="spec"/> records: the one place fitting and loading take it from.</summary>
+    public static PreprocessingManifest Of(Spec.PipelineSpec spec)
+    {
+        var applied = spec.Preprocessing;
+        return new PreprocessingManifest(spec.Input.Size, spec.Input.Crop, spec.Input.Mean, spec.Input.Std)
+        {
+            Mode = applied.Mode.ToString().ToLowerInvariant(), Width = applied.Width, Height = applied.Height,
+            Colour = applied.Colour.ToString().ToLowerInvariant(), Intensity = applied.Intensity.ToString().ToLowerInvariant(),
+        };
+    }
+
+    /// <summary>
+    /// The first field that differs from <paramref name="pipeline"/> (what the stored pipeline applies), naming the field
+    /// and both values; null when they agree.
+    /// </summary>
+    internal string? Disagreement(PreprocessingManifest pipeline)
+    {
+        static string Numbers(float[] v) => $"[{string.Join(", ", v.Select(x => x.ToString(System.Globalization.CultureInfo.InvariantCulture)))}]";
+        (string Field, string Recorded, string Applied)[] fields =
+        [
+            ("size", $"{Size}", $"{pipeline.Size}"),
+            ("crop", $"{Crop}", $"{pipeline.Crop}"),
+            ("mean", Numbers(Mean), Numbers(pipeline.Mean)),
+            ("std", Numbers(Std), Numbers(pipeline.Std)),
+            ("resize", Resize, pipeline.Resize),
+            ("channelOrder", ChannelOrder, pipeline.ChannelOrder),
+            ("mode", Mode, pipeline.Mode),
+            // 0 = not recorded (a file from before fit mode); any recorded size must be the one scoring uses.
+            ("width", Width == 0 ? $"{pipeline.Width}" : $"{Width}", $"{pipeline.Width}"),
+            ("height", Height == 0 ? $"{pipeline.Height}" : $"{Height}", $"{pipeline.Height}"),
+            ("colour", Colour, pipeline.Colour),
+            ("intensity", Intensity, pipeline.Intensity),
+        ];
+        return fields.FirstOrDefault(f => f.Recorded != f.Applied) is { Field: { } field } f
+            ? $"preprocessing.{field} is {f.Recorded}, but the pipeline stored in the same file gives {f.Applied} (the model scores with the pipeline's; the two are written together, so one was edited)"
+            : null;
+    }
 }
 
 public sealed record ComponentManifest(string Type, string Source, string Version);

@@ -75,6 +75,33 @@ public class RulesCliTests
     }
 
     [Fact]
+    public void A_hand_rule_that_can_never_fail_is_refused_and_one_far_wider_than_the_good_parts_is_added_with_a_warning()
+    {
+        var model = CopyOfModel("loose");
+        var before = File.ReadAllBytes(model);
+        // Before, "Added 1 rules": the bar's area written in pixels passes every good part, since an area is a fraction of the image.
+        AssertRefusedUnchanged(PfProcess.Run("rules", "--model", model, "--add", RulesFile(model, "pixels",
+            """{"rules":[{"id":"bar-area","kind":"size","check":{"range":{"area":"blue"},"min":0,"max":5000}}]}""")),
+            model, before, "refused: rule 'bar-area' checks area of blue in [0, 5000], but max 5000 lies outside the possible values (0 to 1, a fraction of the image); the good parts show ");
+        AssertRefusedUnchanged(PfProcess.Run("rules", "--model", model, "--add", RulesFile(model, "everything",
+            """{"rules":[{"id":"some-red","kind":"quantity","check":{"range":{"count":"red"},"min":0}}]}""")),
+            model, before, "refused: rule 'some-red' checks count of red in [0, inf], which admits every possible value (0 and up, a number of components), so it can never fail");
+        AssertRefusedUnchanged(PfProcess.Run("rules", "--model", model, "--add", RulesFile(model, "colour",
+            """{"rules":[{"id":"red-colour","kind":"matching","check":{"range":{"r":"red", "component": 1},"max":1}}]}""")),
+            model, before, "refused: rule 'red-colour' checks r of red #1 in [-inf, 1], which admits every possible value (0 to 1, a colour channel), " +
+            "so it fails only where red is absent (to check presence, write {\"present\": \"red\"})");
+
+        // The operator may know a tolerance the training parts do not show: added, with the warning.
+        var (code, output, err) = PfProcess.Run("rules", "--model", model, "--add", RulesFile(model, "far",
+            """{"rules":[{"id":"at-most-ten-red","kind":"quantity","check":{"range":{"count":"red"},"max":10}}]}"""));
+        Assert.True(code == 0, err);
+        Assert.Contains("warning: rule 'at-most-ten-red' checks count of red in [-inf, 10], but max 10 lies 8 above the largest value on a good part, " +
+            "more than 3 times the good parts' spread (1), so it hardly ever fails; the good parts show 2 to 2 (the learned rule 'red-count' allows [2, 2])", err);
+        Assert.Contains("Added 1 rules (at-most-ten-red)", output);
+        Assert.Matches(@"at-most-ten-red\s+quantity\s+hand", PfProcess.Run("rules", "--model", model).Out);
+    }
+
+    [Fact]
     public void Two_adds_to_one_model_at_once_both_land()
     {
         // F6: each read the model, added its rule and wrote it back; the first one's rule was lost, both said "Added".

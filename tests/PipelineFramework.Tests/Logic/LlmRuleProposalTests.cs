@@ -83,6 +83,42 @@ public sealed class LlmRuleProposalTests : IDisposable
         Assert.Contains("[quantity, llm]", missing.Rules.Single(r => r.RuleId == "two-red-pins").Detail);
     }
 
+    [Fact]
+    public void Proposals_whose_ranges_check_nothing_are_refused_naming_the_range_and_what_the_good_parts_show()
+    {
+        // Before, all of these were "Accepted": they pass every good part because they can (almost) never fail.
+        _reply = """
+            {"rules": [
+              {"id": "any-red", "kind": "quantity", "check": {"range": {"count": "red"}, "min": -1000000, "max": 1000000}},
+              {"id": "any-blue-area", "kind": "size", "check": {"range": {"area": "blue"}, "min": 0, "max": 1}},
+              {"id": "green-anywhere", "kind": "position", "check": {"range": {"x": "green"}, "min": -5, "max": 5}},
+              {"id": "few-red", "kind": "quantity", "check": {"range": {"count": "red"}, "min": 1, "max": 1000}},
+              {"id": "nested", "kind": "quantity", "check": {"all": [{"present": "red"}, {"range": {"count": "red"}, "max": 1000000}]}},
+              {"id": "whole-image", "kind": "position", "check": {"within": "green", "box": [0, 0, 1, 1]}},
+              {"id": "two-red-pins", "kind": "quantity", "check": {"range": {"count": "red"}, "min": 2, "max": 2}},
+              {"id": "few-pins", "kind": "quantity", "check": {"range": {"count": "red"}, "min": 1, "max": 4}}
+            ]}
+            """;
+        var path = CopyOfModel();
+        var (code, output, err) = Pf(path, "rules", "--model", path, "--propose");
+        Assert.True(code == 0, err);
+        Assert.Contains("Accepted 2 proposed rules (two-red-pins, few-pins), each verified on 60 good parts; 6 refused.", output);
+        Assert.Contains("refused: rule 'any-red' checks count of red in [-1E+06, 1E+06], but min -1E+06 lies outside the possible values " +
+            "(0 and up, a number of components); the good parts show 2 to 2 (the learned rule 'red-count' allows [2, 2]). " +
+            "Write a range close to what the good parts show, or leave the bound out", output);
+        Assert.Contains("refused: rule 'any-blue-area' checks area of blue in [0, 1], which admits every possible value (0 to 1, a fraction of the image), so it can never fail", output);
+        Assert.Contains("refused: rule 'green-anywhere' checks x of green in [-5, 5], but min -5 lies outside the possible values (0 to 1, a fraction of the image)", output);
+        Assert.Contains("refused: rule 'few-red' checks count of red in [1, 1000], but max 1000 lies 998 above the largest value on a good part, more than 3 times the good parts' spread (1)", output);
+        Assert.Contains("refused: rule 'nested' checks count of red in [-inf, 1E+06], but max 1E+06 lies", output);
+        Assert.Contains("refused: rule 'whole-image' checks that green lies within the box [0, 0, 1, 1], which is the whole image, so it can never fail", output);
+
+        (code, output, _) = Pf(path, "rules", "--model", path);
+        Assert.Equal(0, code);
+        foreach (var id in new[] { "any-red", "any-blue-area", "green-anywhere", "few-red", "nested", "whole-image" })
+            Assert.DoesNotContain(id, output);
+        Assert.Matches(@"few-pins\s+quantity\s+llm", output);
+    }
+
     [Theory]
     [InlineData("I cannot help with that.", "is not a usable rules document (the model's reply holds no JSON")]
     [InlineData("{\"rules\": [{\"id\": \"x\", \"kind\": \"quantity\", \"check\": {\"range\": {\"count\": \"purple\"}, \"max\": 2}}]}", "unknown class 'purple'")]

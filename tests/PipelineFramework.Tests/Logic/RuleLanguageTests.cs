@@ -106,7 +106,7 @@ public class RuleLanguageTests
     {
         var good = new[] { Scene("a.png"), Scene("b.png", barWidth: 0.34), Scene("c.png") };
         var book = new RuleBook(Classes, [], good);
-        var (updated, accepted, refused) = book.Add("""
+        var (updated, accepted, refused, _) = book.Add("""
             {"rules": [
               {"id": "two-pins", "kind": "quantity", "check": {"range": {"count": "red"}, "min": 2, "max": 2}},
               {"id": "short-bar", "kind": "size", "check": {"range": {"width": "blue"}, "max": 0.32}}
@@ -202,13 +202,13 @@ public class RuleLanguageTests
         book = book.Add("""[{"id": "two-pins", "kind": "quantity", "check": {"range": {"count": "red"}, "min": 0, "max": 6}}]""", RuleSource.Learned).Book;
 
         // Before, the hand rule replaced the learned one and "added" left the count unchanged.
-        var (same, accepted, refused) = book.Add("""[{"id": "two-pins", "kind": "quantity", "check": {"present": "red"}}]""", RuleSource.Hand);
+        var (same, accepted, refused, _) = book.Add("""[{"id": "two-pins", "kind": "quantity", "check": {"present": "red"}}]""", RuleSource.Hand);
         Assert.Empty(accepted);
         Assert.Contains("rule 'two-pins' has the id of a learned rule already in the model", Assert.Single(refused).Reason);
         Assert.Equal(RuleSource.Learned, Assert.Single(same.Rules).Source);
 
         // Before, "source": "learned" on a hand-added rule was stored as learned.
-        (_, accepted, refused) = book.Add("""[{"id": "fake", "kind": "quantity", "source": "learned", "check": {"present": "red"}}]""", RuleSource.Hand);
+        (_, accepted, refused, _) = book.Add("""[{"id": "fake", "kind": "quantity", "source": "learned", "check": {"present": "red"}}]""", RuleSource.Hand);
         Assert.Empty(accepted);
         Assert.Contains("rule 'fake' claims the source 'learned'; a rule added this way is 'hand'", Assert.Single(refused).Reason);
     }

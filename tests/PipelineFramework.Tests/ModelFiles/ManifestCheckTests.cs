@@ -74,4 +74,72 @@ public class ManifestCheckTests
         Assert.Contains("threshold", e.Message);
         Assert.Contains("fit the model again", e.Message, StringComparison.OrdinalIgnoreCase);
     }
+
+    /// <summary>A model fitted now (format 2, every preprocessing field recorded): fit mode, grey, per-image intensity.</summary>
+    static readonly Lazy<byte[]> Current = new(() =>
+    {
+        using var model = AnomalyPipeline.FromJson("""
+            {
+              "name": "tall-grey", "seed": 3,
+              "input": { "resize": "fit", "width": 224, "height": 336, "colour": "grey", "intensity": "mean" },
+              "backbone": { "type": "backbone.onnx", "layers": ["feat_f6_s8_32ch", "feat_f10_s16_64ch"] },
+              "scoring": { "type": "scoring.patchcore", "coresetRatio": 0.25 }
+            }
+            """, TestData.Catalog).Fit(Directory.GetFiles(Path.Combine(TestData.Hazelnut, "train", "good")).Order(StringComparer.Ordinal).Take(4).ToList());
+        var path = Path.Combine(TestData.TempFolder("manifest-current"), "m.pfmodel");
+        model.Save(path);
+        return File.ReadAllBytes(path);
+    });
+
+    static string EditedPreprocessing(byte[] model, string field, JsonNode value)
+    {
+        var manifest = JsonNode.Parse(Entry(model, "manifest.json"))!.AsObject();
+        Assert.NotNull(manifest["preprocessing"]![field]);   // the field is recorded: the edit changes it, not adds it
+        manifest["preprocessing"]![field] = value;
+        return Save(WithText(model, "manifest.json", manifest.ToJsonString()), "edited.pfmodel");
+    }
+
+    public static TheoryData<string, string, string> PreprocessingEdits => new()
+    {
+        { "size", "300", "preprocessing.size is 300, but the pipeline stored in the same file gives 256" },
+        { "crop", "112", "preprocessing.crop is 112, but the pipeline stored in the same file gives 224" },
+        { "mean", "[0.5, 0.5, 0.5]", "preprocessing.mean is [0.5, 0.5, 0.5], but the pipeline stored in the same file gives [0.485, 0.456, 0.406]" },
+        { "std", "[1, 1, 1]", "preprocessing.std is [1, 1, 1], but" },
+        { "resize", "\"nearest\"", "preprocessing.resize is nearest, but the pipeline stored in the same file gives antialiased-linear" },
+        { "channelOrder", "\"BGR\"", "preprocessing.channelOrder is BGR, but" },
+        { "mode", "\"square\"", "preprocessing.mode is square, but the pipeline stored in the same file gives fit" },
+        { "width", "336", "preprocessing.width is 336, but the pipeline stored in the same file gives 224" },
+        { "height", "224", "preprocessing.height is 224, but the pipeline stored in the same file gives 336" },
+        { "colour", "\"rgb\"", "preprocessing.colour is rgb, but the pipeline stored in the same file gives grey" },
+        { "intensity", "\"none\"", "preprocessing.intensity is none, but the pipeline stored in the same file gives mean" },
+    };
+
+    [Theory]
+    [MemberData(nameof(PreprocessingEdits))]
+    public void A_manifest_whose_preprocessing_disagrees_with_the_stored_pipeline_is_refused_naming_the_field(string field, string value, string expected)
+    {
+        // Before, the numbers were informational: an edited manifest said one thing and the model did another, and it loaded.
+        var path = EditedPreprocessing(Current.Value, field, JsonNode.Parse(value)!);
+        var e = Assert.Throws<PipelineException>(() => AnomalyModel.Load(path, TestData.Catalog));
+        Assert.Contains("edited.pfmodel', entry 'manifest.json': " + expected, e.Message);
+        Assert.Contains("fit the model again", e.Message);
+    }
+
+    [Fact]
+    public void Models_as_written_load_and_pf_refuses_an_edited_one_in_one_line()
+    {
+        var current = Save(Current.Value, "current.pfmodel");
+        using (var loaded = AnomalyModel.Load(current, TestData.Catalog)) Assert.Equal((336, 224), (loaded.MapHeight, loaded.MapWidth));
+        // Format 1 recorded no width or height (0 when read): not compared, so files written before fit mode still load.
+        Assert.Equal(0, JsonNode.Parse(Entry(Format1, "manifest.json"))!["preprocessing"]!["width"]?.GetValue<int>() ?? 0);
+        using (AnomalyModel.Load(Format1Path, TestData.Catalog)) { }
+
+        var edited = EditedPreprocessing(Current.Value, "crop", 112);
+        var (code, output, err) = PfProcess.Run("score", "--model", edited, "--images", Path.Combine(TestData.Hazelnut, "test", "good"));
+        Assert.Equal(1, code);
+        Assert.Equal($"error: Model file '{edited}', entry 'manifest.json': preprocessing.crop is 112, but the pipeline stored in the same file gives 224 " +
+            "(the model scores with the pipeline's; the two are written together, so one was edited). " +
+            "The file is damaged: copy it again from where it was written, or fit the model again.", err.Trim());
+        Assert.DoesNotContain("verdict", output);
+    }
 }
