@@ -18,7 +18,7 @@ static partial class Commands
             Description = $"Address to listen on. Anything but loopback needs an API key in {ServiceOptions.ApiKeyVariable} (environment or user secrets).",
             DefaultValueFactory = _ => "127.0.0.1",
         };
-        var dataOption = new Option<string>("--data") { Description = "Folder for the results database (results.db) and reject images (rejects/).", DefaultValueFactory = _ => "pf-service-data" };
+        var dataOption = new Option<string>("--data") { Description = "Folder for the results database (results.db) and reject images (rejects/); one pf serve per folder (a second one refuses to start).", DefaultValueFactory = _ => "pf-service-data" };
         var keepOption = new Option<int>("--keep-rejects") { Description = "Reject images kept on disk (oldest deleted first; their results stay).", DefaultValueFactory = _ => 1000 };
         var command = new Command("serve", "Serve inspections over HTTP (POST /v1/inspect/<category>) with a web page of recent parts, heat maps and explanations.")
         {

@@ -74,9 +74,12 @@ public sealed class InspectionServer : IAsyncDisposable
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("PipelineFramework.Service");
         ResultsStore store;
         try { store = new ResultsStore(options.DataFolder, options.RejectImagesKept, options.StoreBusyTimeout, log); }
-        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
+        catch (Exception e)
         {
-            throw new PipelineException($"Cannot open the results database in '{options.DataFolder}': {e.Message}. Give a writable folder (--data).", e);
+            ((IDisposable)app).Dispose();
+            if (e is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
+                throw new PipelineException($"Cannot open the results database in '{options.DataFolder}': {e.Message.TrimEnd('.')}. Give a writable folder (--data).", e);
+            throw; // another service uses the folder: its own message
         }
         var registry = new ModelRegistry(options.ModelsFolder, catalog, services, log);
         registry.Scan();

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
@@ -41,66 +42,107 @@ public sealed record StoredExplanation(string InspectionId, DateTime AskedUtc, s
 /// Results in one SQLite file (WAL, synchronous=FULL: a committed write survives a crash or power cut) and the images
 /// of rejects beside it. A batch's results are written in one transaction before any of its responses is sent; the
 /// image files are written (atomically) before the row that names them. Reject images beyond the retention count are
-/// deleted oldest first; their rows stay, with the file names cleared.
+/// deleted oldest first; their rows stay, with the file names cleared. One store (one service) per data folder.
 /// </summary>
 public sealed class ResultsStore : IDisposable
 {
+    /// <summary>Held by the service that uses the data folder, for as long as it runs.</summary>
+    public const string LockFileName = ".pf-serve.lock";
+
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     readonly string _connection;
     readonly int _rejectImagesKept;
     readonly int _busyMilliseconds;
     readonly Lock _writeLock = new();
     readonly ILogger _log;
-    // The last write's failure (null once a write succeeds), for readiness; a damaged file is lasting: it does not heal.
-    WriteFailure? _writeFailure;
-    sealed record WriteFailure(string Advice, bool Lasting);
+    readonly FileLock _folderLock;
+    // Why results cannot be stored or read now, for readiness; null when they can. A write's failure lasts until a write
+    // succeeds; damage (found by the start-up check, a read or a write) does not heal: it lasts until results.db is
+    // moved away and a new one is created.
+    StoreFailure? _failure;
+    sealed record StoreFailure(string Reason, bool Damage);
+    // The check of the whole file that starts with the service, and its connection while it runs (Dispose interrupts it).
+    readonly Task? _wholeFileCheck;
+    SqliteConnection? _checking;
+    bool _stopping;
+    readonly Lock _checkingLock = new();
 
     /// <param name="busyTimeout">How long a write waits for another process's lock on the file before it fails.</param>
+    /// <exception cref="PipelineException">Another service uses the data folder.</exception>
     public ResultsStore(string dataFolder, int rejectImagesKept, TimeSpan busyTimeout, ILogger log)
     {
         _log = log;
         Directory.CreateDirectory(dataFolder);
-        RejectsFolder = Path.Combine(dataFolder, "rejects");
-        Directory.CreateDirectory(RejectsFolder);
-        DatabasePath = Path.Combine(dataFolder, "results.db");
-        _busyMilliseconds = (int)Math.Clamp(busyTimeout.TotalMilliseconds, 1, int.MaxValue);
-        _connection = new SqliteConnectionStringBuilder
+        // Two services on one folder lost results: when one created a new results.db for a deleted one, the other went on
+        // writing into the deleted file (its pooled connections keep it open), answering stored: true. The OS releases
+        // the lock when the process ends, a killed one included.
+        _folderLock = FileLock.TryAcquire(Path.Combine(dataFolder, LockFileName), TimeSpan.Zero)
+            ?? throw new PipelineException($"Another pf serve is using the data folder '{dataFolder}' (it holds {LockFileName} there). " +
+                "Stop that service, or give this one its own --data folder: two services on one results.db lose results.");
+        try
         {
-            DataSource = DatabasePath, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = true,
-            // Microsoft.Data.Sqlite retries SQLITE_BUSY itself until the command timeout (30 s by default), whatever
-            // busy_timeout says: both are set to the same bound, or a lock held elsewhere stalls the line for 30 s a batch.
-            DefaultTimeout = (int)Math.Ceiling(_busyMilliseconds / 1000.0),
-        }.ToString();
-        _rejectImagesKept = rejectImagesKept;
-        CreateSchema();
-        // A database that cannot be read (damaged) must not keep the service from starting: its reads answer 503.
-        try { RemoveOrphanRejectFiles(); }
-        catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
+            RejectsFolder = Path.Combine(dataFolder, "rejects");
+            Directory.CreateDirectory(RejectsFolder);
+            DatabasePath = Path.Combine(dataFolder, "results.db");
+            _busyMilliseconds = (int)Math.Clamp(busyTimeout.TotalMilliseconds, 1, int.MaxValue);
+            _connection = new SqliteConnectionStringBuilder
+            {
+                DataSource = DatabasePath, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = true,
+                // Microsoft.Data.Sqlite retries SQLITE_BUSY itself until the command timeout (30 s by default), whatever
+                // busy_timeout says: both are set to the same bound, or a lock held elsewhere stalls the line for 30 s a batch.
+                DefaultTimeout = (int)Math.Ceiling(_busyMilliseconds / 1000.0),
+            }.ToString();
+            _rejectImagesKept = rejectImagesKept;
+            // A damaged database must not keep the service from starting (parts are still scored, answered stored: false);
+            // readiness says so from the start, with what to do.
+            try { CreateSchema(); }
+            catch (SqliteException e) when (IsDamage(e))
+            {
+                NoteDamageFoundAtStart(Advice(e));
+                return;
+            }
+            try { RemoveOrphanRejectFiles(); }
+            catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
+            {
+                _log.LogWarning("Reject files that no stored result names were not looked for: {Message}", e.Message);
+            }
+            // A write probe now, not after the first result: a file the service may only read is not ready from the start.
+            try { Write(db => { ProbeWrite(db); return true; }); }
+            catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
+            {
+                _log.LogError("Not ready from the start ({Path}): {Advice}", DatabasePath, Advice(e));
+            }
+            _wholeFileCheck = Task.Run(CheckWholeFile);
+        }
+        catch
         {
-            _log.LogWarning("Reject files that no stored result names were not looked for: {Message}", e.Message);
+            _folderLock.Dispose();
+            throw;
         }
     }
 
     /// <summary>
     /// Reject files that no row names: written before a commit that never came (the process killed between the two).
     /// Retention only deletes files that rows name, so these would stay forever. Only files older than an hour go: a
-    /// second service on the same data folder may be between writing a reject's files and committing its row.
+    /// margin for a data folder shared across machines (a network file system), where the OS lock on the folder may not
+    /// reach the other machine and its service may be between writing a reject's files and committing its row.
     /// </summary>
     void RemoveOrphanRejectFiles()
     {
-        var named = new HashSet<string>(StringComparer.Ordinal);
-        using (var db = Open())
-        using (var query = db.CreateCommand())
+        var named = Read(db =>
         {
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            using var query = db.CreateCommand();
             query.CommandText = "SELECT id, image_file, heat_file FROM inspections WHERE image_file IS NOT NULL";
             using var reader = query.ExecuteReader();
             while (reader.Read())
             {
-                named.Add(OverlayName(reader.GetString(0)));
-                named.Add(reader.GetString(1));
-                if (!reader.IsDBNull(2)) named.Add(reader.GetString(2));
+                names.Add(OverlayName(reader.GetString(0)));
+                names.Add(reader.GetString(1));
+                if (!reader.IsDBNull(2)) names.Add(reader.GetString(2));
             }
-        }
+            return names;
+        });
         var before = DateTime.UtcNow - TimeSpan.FromHours(1);
         foreach (var file in new DirectoryInfo(RejectsFolder).EnumerateFiles())
             if (!named.Contains(file.Name) && file.LastWriteTimeUtc < before)
@@ -186,19 +228,90 @@ public sealed class ResultsStore : IDisposable
             try
             {
                 RecreateIfDeleted();
+                // After a failure the file is opened anew: SQLite opens a file it may not write for reading only, and a
+                // pooled connection stays so; a file made writable again was refused until the service restarted.
+                if (_failure is { Damage: false }) SqliteConnection.ClearPool(new SqliteConnection(_connection));
                 T result;
                 using (var db = Open()) result = write(db);
                 // Deleted during this write: the rows went to the deleted file and are lost with it; say so.
                 if (!File.Exists(DatabasePath))
                     throw new IOException("results.db was deleted from the data folder while this result was written; it went with the deleted file.");
-                _writeFailure = null;
+                if (_failure is { Damage: false }) _failure = null;
                 return result;
             }
             catch (Exception e)
             {
-                _writeFailure = new(Advice(e), e is SqliteException { SqliteErrorCode: 11 or 26 });
+                NoteFailure(new($"the last write failed and none has succeeded since: {Advice(e)}", IsDamage(e)));
                 throw;
             }
+        }
+    }
+
+    /// <summary>Every read goes through here, so that damage a read meets is what readiness reports too.</summary>
+    T Read<T>(Func<SqliteConnection, T> read)
+    {
+        try
+        {
+            using var db = Open();
+            return read(db);
+        }
+        catch (SqliteException e) when (IsDamage(e))
+        {
+            NoteFailure(new($"found by a read: {Advice(e)}", Damage: true));
+            throw;
+        }
+    }
+
+    /// <summary>Damage outranks a passing failure: a lock that comes and goes must not hide a damaged file.</summary>
+    void NoteFailure(StoreFailure failure)
+    {
+        lock (_writeLock)
+            if (failure.Damage || _failure is not { Damage: true }) _failure = failure;
+    }
+
+    void NoteDamageFoundAtStart(string advice)
+    {
+        NoteFailure(new($"found at start: {advice}", Damage: true));
+        _log.LogError("Found at start: {Advice}. Readiness reports 503 until {Path} is moved away; parts are still scored, their answers say stored: false.",
+            advice, DatabasePath);
+    }
+
+    static bool IsDamage(Exception e) => e is SqliteException { SqliteErrorCode: 11 or 26 }; // SQLITE_CORRUPT, SQLITE_NOTADB
+
+    /// <summary>
+    /// <c>PRAGMA quick_check</c> over the whole file, once, beside the serving: it reads every page (measured on 417 MB,
+    /// 667,000 rows: 1.2 s with the file in the page cache, 21 s from a busy disk; see the README), too slow for each
+    /// readiness probe or for a start the line waits for. Damage it finds is reported by readiness from then on.
+    /// </summary>
+    void CheckWholeFile()
+    {
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            using var db = new SqliteConnection(new SqliteConnectionStringBuilder(_connection) { Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+            db.Open();
+            lock (_checkingLock)
+            {
+                if (_stopping) return;
+                _checking = db;
+            }
+            try
+            {
+                using var check = db.CreateCommand();
+                check.CommandText = "PRAGMA quick_check(1)";
+                var result = Convert.ToString(check.ExecuteScalar(), CultureInfo.InvariantCulture) ?? "";
+                if (result == "ok")
+                    _log.LogInformation("Checked every page of the results database {Path} ({Megabytes:0} MB) in {Seconds:0.0} s: no damage",
+                        DatabasePath, new FileInfo(DatabasePath).Length / 1e6, clock.Elapsed.TotalSeconds);
+                else NoteDamageFoundAtStart(Damaged("quick_check: " + result.ReplaceLineEndings(" ")));
+            }
+            finally { lock (_checkingLock) _checking = null; }
+        }
+        catch (SqliteException e) when (IsDamage(e)) { NoteDamageFoundAtStart(Advice(e)); }
+        catch (SqliteException e) when (e.SqliteErrorCode == 9) { } // SQLITE_INTERRUPT: the service is stopping
+        catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            _log.LogWarning("The results database {Path} was not checked for damage: {Message}", DatabasePath, e.Message);
         }
     }
 
@@ -212,6 +325,7 @@ public sealed class ResultsStore : IDisposable
     {
         if (File.Exists(DatabasePath)) return;
         SqliteConnection.ClearPool(new SqliteConnection(_connection));
+        _failure = null; // damage went with the file
         var suffix = $".orphaned-{DateTime.UtcNow:yyyyMMddTHHmmss}";
         foreach (var log in new[] { DatabasePath + "-wal", DatabasePath + "-shm" })
             if (File.Exists(log)) File.Move(log, log + suffix, overwrite: true);
@@ -223,9 +337,7 @@ public sealed class ResultsStore : IDisposable
     /// <summary>What a failed store means for an operator and what to do, without the file's path (clients read it too).</summary>
     public string Advice(Exception e) => e switch
     {
-        SqliteException { SqliteErrorCode: 11 or 26 } =>
-            $"the results database (results.db in the data folder) is damaged ({e.Message}). Stop the service, move results.db (with results.db-wal and " +
-            "results.db-shm) out of the data folder, then restore it from a backup or let the service start a new one (`sqlite3 results.db .recover` may save its rows)",
+        _ when IsDamage(e) => Damaged(e.Message),
         SqliteException { SqliteErrorCode: 5 or 6 } =>
             $"the results database is locked by another program for longer than {_busyMilliseconds / 1000.0:0.#} s ({e.Message}). Stop the program that holds it (an open sqlite3 shell, a backup)",
         SqliteException { SqliteErrorCode: 8 } =>
@@ -236,24 +348,29 @@ public sealed class ResultsStore : IDisposable
         _ => e.Message.TrimEnd('.'),
     };
 
+    static string Damaged(string reason) =>
+        $"the results database (results.db in the data folder) is damaged ({reason}). Stop the service, move results.db (with results.db-wal and " +
+        "results.db-shm) out of the data folder, then restore it from a backup or let the service start a new one (`sqlite3 results.db .recover` may save its rows)";
+
     /// <summary>
-    /// Null when results can be stored; otherwise why not (readiness). After a failed write a cheap write probe
-    /// (<see cref="ProbeWrite"/>) decides, so a lock that is gone or a file made writable again turns ready
-    /// without waiting for a result to be stored; a damaged file stays not ready until an operator acts.
+    /// Null when results can be stored and read; otherwise why not (readiness). After a failed write a cheap write probe
+    /// (<see cref="ProbeWrite"/>) decides, so a lock that is gone or a file made writable again turns ready without
+    /// waiting for a result to be stored; damage (found at start, by a read or by a write) stays until an operator moves
+    /// the file away. Then the newest parts are read, as the page reads them first: an index walk and 50 rows, bounded
+    /// whatever the file's size (the whole file is checked once, at start: <see cref="CheckWholeFile"/>).
     /// </summary>
     public string? Problem()
     {
         try
         {
-            if (Volatile.Read(ref _writeFailure) is { } failure)
+            if (Volatile.Read(ref _failure) is { } failure)
             {
-                // A damaged file does not heal; one moved away is replaced by the probe below.
-                if (failure.Lasting && File.Exists(DatabasePath)) return $"the last write failed and none has succeeded since: {failure.Advice}";
+                // Damage does not heal; a file moved away is replaced by the probe below.
+                if (failure.Damage && File.Exists(DatabasePath)) return failure.Reason;
                 Write(db => { ProbeWrite(db); return true; });
             }
             else if (!File.Exists(DatabasePath)) Write(_ => true); // deleted: the new file is created now, not at the next result
-            using var reader = Open();
-            Execute(reader, "SELECT 1 FROM inspections LIMIT 1");
+            Recent(null, null, 50);
             return null;
         }
         catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException) { return $"the results database does not answer: {Advice(e)}"; }
@@ -262,14 +379,20 @@ public sealed class ResultsStore : IDisposable
     /// <summary>
     /// Writes a page and takes it back. Taking the write lock alone (BEGIN IMMEDIATE) succeeds on a file the service may
     /// only read, which kept readiness at "ready" while every result failed to be stored; setting the header's
-    /// user_version to its own value makes SQLite write, and refuse there.
+    /// user_version to its own value makes SQLite write, and refuse there. The transaction object rolls back when the
+    /// write is refused too: a plain "BEGIN IMMEDIATE; ...; ROLLBACK" stopped at the refusal and returned the pooled
+    /// connection inside its transaction, and every read on it then failed ("Safety level may not be changed inside a
+    /// transaction").
     /// </summary>
     static void ProbeWrite(SqliteConnection db)
     {
-        using var read = db.CreateCommand();
-        read.CommandText = "PRAGMA user_version";
-        long version = Convert.ToInt64(read.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
-        Execute(db, $"BEGIN IMMEDIATE; PRAGMA user_version = {version}; ROLLBACK;");
+        using var transaction = db.BeginTransaction(deferred: false);
+        using var command = db.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "PRAGMA user_version";
+        long version = Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+        command.CommandText = $"PRAGMA user_version = {version}";
+        command.ExecuteNonQuery();
     }
 
     /// <summary>Stores a batch in one durable transaction, then applies the reject image retention; returns the ids whose images it deleted.</summary>
@@ -368,27 +491,31 @@ public sealed class ResultsStore : IDisposable
             return insert.ExecuteNonQuery();
     });
 
-    /// <summary>Closes the pooled connections, so the WAL is checkpointed and the file stands alone.</summary>
+    /// <summary>Stops the start-up check, closes the pooled connections (so the WAL is checkpointed and the file stands alone) and frees the data folder.</summary>
     public void Dispose()
     {
-        using var db = new SqliteConnection(_connection);
-        SqliteConnection.ClearPool(db);
+        lock (_checkingLock)
+        {
+            _stopping = true;
+            if (_checking is { } checking) SQLitePCL.raw.sqlite3_interrupt(checking.Handle);
+        }
+        _wholeFileCheck?.Wait();
+        using (var db = new SqliteConnection(_connection)) SqliteConnection.ClearPool(db);
+        _folderLock.Dispose();
     }
 
-    public StoredInspection? Find(string id)
+    public StoredInspection? Find(string id) => Read(db =>
     {
-        using var db = Open();
         using var query = db.CreateCommand();
         query.CommandText = $"SELECT {Columns} FROM inspections WHERE id = $id";
         query.Parameters.AddWithValue("$id", id);
         using var reader = query.ExecuteReader();
-        return reader.Read() ? Read(reader) : null;
-    }
+        return reader.Read() ? Row(reader) : null;
+    });
 
     /// <summary>Most recent first; <paramref name="anomalous"/> null = both verdicts.</summary>
-    public IReadOnlyList<StoredInspection> Recent(string? category, bool? anomalous, int limit)
+    public IReadOnlyList<StoredInspection> Recent(string? category, bool? anomalous, int limit) => Read(db =>
     {
-        using var db = Open();
         using var query = db.CreateCommand();
         var where = new List<string>();
         if (category is not null) { where.Add("category = $category"); query.Parameters.AddWithValue("$category", category); }
@@ -397,13 +524,12 @@ public sealed class ResultsStore : IDisposable
         query.Parameters.AddWithValue("$limit", limit);
         using var reader = query.ExecuteReader();
         var results = new List<StoredInspection>();
-        while (reader.Read()) results.Add(Read(reader));
+        while (reader.Read()) results.Add(Row(reader));
         return results;
-    }
+    });
 
-    public IReadOnlyList<StoredExplanation> Explanations(string inspectionId)
+    public IReadOnlyList<StoredExplanation> Explanations(string inspectionId) => Read(db =>
     {
-        using var db = Open();
         using var query = db.CreateCommand();
         query.CommandText = "SELECT inspection_id, asked_utc, question, verdict, summary, reasons, source, notes FROM explanations WHERE inspection_id = $id ORDER BY seq";
         query.Parameters.AddWithValue("$id", inspectionId);
@@ -414,11 +540,11 @@ public sealed class ResultsStore : IDisposable
                 reader.GetString(3), reader.GetString(4), JsonSerializer.Deserialize<List<string>>(reader.GetString(5), Json) ?? [], reader.GetString(6),
                 reader.IsDBNull(7) ? [] : JsonSerializer.Deserialize<List<string>>(reader.GetString(7), Json) ?? []));
         return results;
-    }
+    });
 
     const string Columns = "id, category, received_utc, is_anomaly, score, raw_score, threshold, model_id, model_version, map_width, map_height, regions, rules, timings, image_file, heat_file, input_warning";
 
-    static StoredInspection Read(SqliteDataReader r) => new()
+    static StoredInspection Row(SqliteDataReader r) => new()
     {
         Id = r.GetString(0), Category = r.GetString(1), ReceivedUtc = ParseTime(r.GetString(2)), IsAnomaly = r.GetInt64(3) != 0,
         Score = r.GetDouble(4), RawScore = r.GetDouble(5), Threshold = r.GetDouble(6), ModelId = r.GetString(7), ModelVersion = r.GetInt32(8),

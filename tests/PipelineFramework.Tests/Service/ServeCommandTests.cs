@@ -21,16 +21,9 @@ public class ServeCommandTests(ServiceModels models)
         var dataFolder = TestData.TempFolder("serve-data");
         File.Copy(models.ModelA, Path.Combine(modelsFolder, "hazelnut.pfmodel"));
         int port = FreePort();
-        using var process = Start("serve", "--models", modelsFolder, "--port", port.ToString(), "--data", dataFolder);
-        var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        var started = new TaskCompletionSource();
-        process.OutputDataReceived += (_, e) => { if (e.Data is null) return; output.Enqueue(e.Data); if (e.Data.Contains("Inspection service on")) started.TrySetResult(); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var (process, output) = await StartServingAsync("serve", "--models", modelsFolder, "--port", port.ToString(), "--data", dataFolder);
         try
         {
-            await started.Task.WaitAsync(TimeSpan.FromSeconds(60));
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
             using var body = new ByteArrayContent(File.ReadAllBytes(ServiceModels.DefectiveHazelnut));
             body.Headers.ContentType = new MediaTypeHeaderValue("image/jpeg");
@@ -52,6 +45,7 @@ public class ServeCommandTests(ServiceModels models)
         finally
         {
             if (!process.HasExited) process.Kill(entireProcessTree: true);
+            process.Dispose();
         }
     }
 
@@ -84,6 +78,74 @@ public class ServeCommandTests(ServiceModels models)
         Assert.Equal(1, code);
         Assert.Contains("error: Cannot listen on 192.0.2.1 port 0: ", err);
         Assert.DoesNotContain("report this bug", err);
+    }
+
+    [Fact]
+    public async Task A_second_pf_serve_on_the_same_data_folder_refuses_to_start_and_the_first_keeps_storing()
+    {
+        var modelsFolder = TestData.TempFolder("serve-models");
+        var dataFolder = TestData.TempFolder("serve-data");
+        File.Copy(models.ModelA, Path.Combine(modelsFolder, "hazelnut.pfmodel"));
+        int port = FreePort();
+        var (first, firstOutput) = await StartServingAsync("serve", "--models", modelsFolder, "--port", port.ToString(), "--data", dataFolder);
+        try
+        {
+            // Both used to run: when one created a new results.db for a deleted one, the other went on writing into the
+            // deleted file and answered stored: true for results that were gone.
+            var (code, err) = Run("serve", "--models", modelsFolder, "--port", FreePort().ToString(), "--data", dataFolder);
+            Assert.Equal(1, code);
+            Assert.Contains($"error: Another pf serve is using the data folder '{dataFolder}' (it holds .pf-serve.lock there). " +
+                "Stop that service, or give this one its own --data folder", err);
+            Assert.DoesNotContain("Exception", err);
+
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+            using var body = new ByteArrayContent(File.ReadAllBytes(ServiceModels.GoodHazelnut));
+            var answer = JsonNode.Parse(await (await http.PostAsync("/v1/inspect/hazelnut", body)).Content.ReadAsStringAsync())!;
+            Assert.True((bool)answer["stored"]!, answer.ToJsonString());
+            Assert.DoesNotContain(firstOutput, l => l.Contains("fail:"));
+
+            // The OS frees the folder when the holder dies, a killed one included: no stale lock to clean up by hand.
+            first.Kill();
+            Assert.True(first.WaitForExit(TimeSpan.FromSeconds(30)));
+            var (second, _) = await StartServingAsync("serve", "--models", modelsFolder, "--port", port.ToString(), "--data", dataFolder);
+            try
+            {
+                var stored = JsonNode.Parse(await http.GetStringAsync($"/v1/inspections/{(string)answer["id"]!}"))!;
+                Assert.Equal((string)answer["id"]!, (string)stored["id"]!);
+            }
+            finally
+            {
+                second.Kill(entireProcessTree: true);
+                second.Dispose();
+            }
+        }
+        finally
+        {
+            if (!first.HasExited) first.Kill(entireProcessTree: true);
+            first.Dispose();
+        }
+    }
+
+    /// <summary>pf started with these arguments, once it says it serves; its stdout and stderr lines are collected.</summary>
+    static async Task<(Process Process, System.Collections.Concurrent.ConcurrentQueue<string> Output)> StartServingAsync(params string[] args)
+    {
+        var process = Start(args);
+        var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var started = new TaskCompletionSource();
+        process.OutputDataReceived += (_, e) => { if (e.Data is null) return; output.Enqueue(e.Data); if (e.Data.Contains("Inspection service on")) started.TrySetResult(); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
+        process.Exited += (_, _) => started.TrySetException(new Xunit.Sdk.XunitException("pf serve ended before serving:\n" + string.Join("\n", output)));
+        process.EnableRaisingEvents = true;
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try { await started.Task.WaitAsync(TimeSpan.FromSeconds(60)); }
+        catch
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+            process.Dispose();
+            throw;
+        }
+        return (process, output);
     }
 
     static Process Start(params string[] args) => Start(new Dictionary<string, string>(), args);

@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Data.Sqlite;
 using PipelineFramework.Service;
+using PipelineFramework.Tests.Support;
 using static PipelineFramework.Tests.Service.ServiceApiTests;
 
 namespace PipelineFramework.Tests.Service;
@@ -114,6 +115,113 @@ public class ServiceHostileInputTests(ServiceModels models)
         await AssertProblem(await service.Client.GetAsync("/health/ready"), 503, "is damaged");
         await AssertProblem(await service.Client.GetAsync("/health/ready"), 503, "is damaged");
         service.KeepDataFolder = false;
+    }
+
+    const string MoveAwayAdvice = "Stop the service, move results.db (with results.db-wal and results.db-shm) out of the data folder";
+
+    [Theory]
+    [InlineData("header")]    // its first page overwritten: "file is not a database" when opened
+    [InlineData("truncated")] // cut off in its third page
+    [InlineData("index")]     // an index page that reading the newest parts does not touch: only the whole-file check at start sees it
+    public async Task A_damaged_results_database_no_write_has_touched_is_not_ready_from_the_start_until_it_is_moved_away(string damage)
+    {
+        string data;
+        string id;
+        await using (var first = await RunningService.StartAsync(models))
+        {
+            first.KeepDataFolder = true;
+            data = first.DataFolder;
+            id = (string)(await first.InspectAsync("hazelnut", ServiceModels.DefectiveHazelnut))["id"]!;
+        }
+        var path = Path.Combine(data, "results.db");
+        long indexPage, pageSize;
+        using (var db = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            db.Open();
+            using var query = db.CreateCommand();
+            query.CommandText = "SELECT rootpage FROM sqlite_master WHERE name = 'inspections_category'";
+            indexPage = (long)query.ExecuteScalar()!;
+            query.CommandText = "PRAGMA page_size";
+            pageSize = (long)query.ExecuteScalar()!;
+        }
+        using (var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite))
+        {
+            if (damage == "truncated") file.SetLength(2 * pageSize + 100);
+            else
+            {
+                file.Position = damage == "header" ? 0 : (indexPage - 1) * pageSize;
+                file.Write(Enumerable.Repeat((byte)'A', (int)pageSize).ToArray());
+            }
+        }
+
+        await using var service = await RunningService.StartAsync(models, o => o with { DataFolder = data });
+        // Said "ready" (nothing had read or written the damaged pages yet) while the reads answered 503. The whole-file
+        // check runs beside the serving; on this file it takes milliseconds.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        HttpResponseMessage ready;
+        while ((ready = await service.Client.GetAsync("/health/ready")).StatusCode == HttpStatusCode.OK && DateTime.UtcNow < deadline)
+        {
+            ready.Dispose();
+            await Task.Delay(100);
+        }
+        await AssertProblem(ready, 503, "is damaged");
+        await AssertProblem(await service.Client.GetAsync("/health/ready"), 503, MoveAwayAdvice);
+        Assert.Single(service.Log, l => l.Contains("Found at start: the results database (results.db in the data folder) is damaged"));
+        if (damage == "index") Assert.Equal(HttpStatusCode.OK, (await service.Client.GetAsync($"/v1/inspections/{id}")).StatusCode);
+        else await AssertProblem(await service.Client.GetAsync($"/v1/inspections/{id}"), 503, MoveAwayAdvice);
+        var unstored = await service.InspectAsync("hazelnut", ServiceModels.GoodHazelnut);
+        Assert.False((bool)unstored["stored"]!);
+        Assert.Contains("is damaged", (string)unstored["storeError"]!);
+
+        // The operator's way out, as the advice says (the service keeps running): ready at once, and results are stored again.
+        Directory.CreateDirectory(Path.Combine(data, "damaged"));
+        foreach (var name in new[] { "results.db", "results.db-wal", "results.db-shm" })
+            if (File.Exists(Path.Combine(data, name))) File.Move(Path.Combine(data, name), Path.Combine(data, "damaged", name));
+        Assert.Equal(HttpStatusCode.OK, (await service.Client.GetAsync("/health/ready")).StatusCode);
+        Assert.True((bool)(await service.InspectAsync("hazelnut", ServiceModels.GoodHazelnut))["stored"]!);
+        Assert.Equal(HttpStatusCode.OK, (await service.Client.GetAsync("/health/ready")).StatusCode);
+        service.KeepDataFolder = false;
+    }
+
+    [ReadOnlyFileFact]
+    public async Task A_results_database_the_service_may_only_read_is_not_ready_from_the_start_its_reads_answer_and_writable_again_is_ready_at_once()
+    {
+        string data;
+        string id;
+        await using (var first = await RunningService.StartAsync(models))
+        {
+            first.KeepDataFolder = true;
+            data = first.DataFolder;
+            id = (string)(await first.InspectAsync("hazelnut", ServiceModels.DefectiveHazelnut))["id"]!;
+        }
+        var path = Path.Combine(data, "results.db");
+        ReadOnlyFile.Set(path, readOnly: true);
+        try
+        {
+            await using var service = await RunningService.StartAsync(models, o => o with { DataFolder = data });
+            // Said "ready" until the first result failed to be stored.
+            await AssertProblem(await service.Client.GetAsync("/health/ready"), 503, "cannot be written");
+            var part = await service.InspectAsync("hazelnut", ServiceModels.GoodHazelnut);
+            Assert.False((bool)part["stored"]!);
+            Assert.Contains("cannot be written", (string)part["storeError"]!);
+            await AssertProblem(await service.Client.GetAsync("/health/ready"), 503, "Give the service's user write permission on results.db");
+            // Answered 503 "Safety level may not be changed inside a transaction": the readiness probe's refused write
+            // left its pooled connection inside the transaction.
+            Assert.Equal(HttpStatusCode.OK, (await service.Client.GetAsync($"/v1/inspections/{id}")).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await service.Client.GetAsync("/v1/inspections")).StatusCode);
+
+            ReadOnlyFile.Set(path, readOnly: false);
+            // Was refused until a restart: the pooled connections had opened the file for reading only.
+            Assert.Equal(HttpStatusCode.OK, (await service.Client.GetAsync("/health/ready")).StatusCode);
+            var stored = await service.InspectAsync("hazelnut", ServiceModels.GoodHazelnut);
+            Assert.True((bool)stored["stored"]!, stored.ToJsonString());
+            service.KeepDataFolder = false;
+        }
+        finally
+        {
+            // A failed test keeps the data folder (KeepDataFolder); it must stay deletable.
+            if (File.Exists(path)) ReadOnlyFile.Set(path, readOnly: false);
+        }
     }
 
     [Fact]
