@@ -56,16 +56,19 @@ static partial class Commands
             var outDir = Path.GetFullPath(parse.GetValue(outOption)!);
             OutputPaths.CheckFolder("--out", outDir, [new(data, "the data folder (--data)")]);
             bool root = categories.Count > 1 || Path.GetFullPath(categories[0]) != Path.GetFullPath(data);
-            using var outputLock = OutputFolderLock.Acquire(outDir);
+            var targets = categories.Select(category =>
+            {
+                string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(category)));
+                return (Category: category, Name: name, Folder: root ? Path.Combine(outDir, name) : outDir);
+            }).ToList();
+            using var outputLock = OutputFolderLock.Acquire([outDir, .. targets.Select(t => t.Folder)]);
             Console.Error.WriteLine($"AutoML '{space.Name}' ({searchPath}): {space.Parameters.Count} parameters, tuner {search.TunerName}, " +
                 $"budget {search.Budget.Time.TotalMinutes:0.#} min / {search.Budget.Trials} trials per category, {search.Parallel} at once, {categories.Count} categor{(categories.Count == 1 ? "y" : "ies")}");
 
             var outcomes = new List<CategoryOutcome>();
             var audits = new List<CategoryAudit>();
-            foreach (var category in categories)
+            foreach (var (category, name, folder) in targets)
             {
-                string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(category)));
-                string folder = root ? Path.Combine(outDir, name) : outDir;
                 var progress = new SearchProgressLine(name);
                 try
                 {

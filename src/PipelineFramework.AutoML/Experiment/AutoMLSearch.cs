@@ -65,6 +65,21 @@ public sealed class AutoMLSearch
     public SearchResult Run(IReadOnlyList<string> trainImages, TrialLog log, IProgress<SearchProgress>? progress = null,
         CancellationToken cancellation = default, PreparedSetCache? cache = null)
     {
+        var result = Run(trainImages, log, progress, cancellation, cache, out var thresholdFit);
+        thresholdFit?.Dispose();
+        return result;
+    }
+
+    /// <param name="thresholdFit">
+    /// The chosen pipeline as fitted on all training images to choose its threshold (null where no threshold was chosen
+    /// or the fit failed). The caller disposes it; fitting the model it writes from it
+    /// (<see cref="AnomalyPipeline.Fit(PreparedSet, AnomalyModel, IProgress{ProgressUpdate}?, CancellationToken)"/>)
+    /// fits the chosen scorer once instead of twice.
+    /// </param>
+    internal SearchResult Run(IReadOnlyList<string> trainImages, TrialLog log, IProgress<SearchProgress>? progress,
+        CancellationToken cancellation, PreparedSetCache? cache, out AnomalyModel? thresholdFit)
+    {
+        thresholdFit = null;
         if (trainImages.Count < 3)
             throw new PipelineException($"AutoML needs at least 3 good training images (fit, hold-out and synthetic anomalies come from them); got {trainImages.Count}.");
         string trainingSet = LogCompatibility.TrainingSetId(trainImages);
@@ -142,7 +157,7 @@ public sealed class AutoMLSearch
                 if (repeats >= MaxRepeats && stop == "") stop = "search space exhausted";
             }
             var chosen = Pareto.Choose(trials, Pick);
-            var threshold = chosen is not null && stop != "cancelled" ? ChooseThreshold(chosen, runner, trainImages, cache, cancellation) : null;
+            var threshold = chosen is not null && stop != "cancelled" ? ChooseThreshold(chosen, runner, trainImages, cache, cancellation, out thresholdFit) : null;
             return new SearchResult(trials, Pareto.Front(trials), chosen, run, resumed.Count, runner.BackboneImagesTotal, Elapsed(), stop) { Threshold = threshold };
         }
         finally
@@ -162,9 +177,12 @@ public sealed class AutoMLSearch
     /// The search file's threshold alternatives, judged on the chosen pipeline's validation scores
     /// (<see cref="ThresholdSelection"/>); null when it lists fewer than two. The alternative of the chosen trial's own
     /// type keeps that trial's options. A failure here keeps the trial's own threshold: it never ends the search.
+    /// <paramref name="model"/>: the chosen pipeline as fitted for the choice, for the caller to dispose.
     /// </summary>
-    ThresholdChoice? ChooseThreshold(TrialRecord chosen, TrialRunner runner, IReadOnlyList<string> trainImages, PreparedSetCache cache, CancellationToken cancellation)
+    ThresholdChoice? ChooseThreshold(TrialRecord chosen, TrialRunner runner, IReadOnlyList<string> trainImages, PreparedSetCache cache,
+        CancellationToken cancellation, out AnomalyModel? model)
     {
+        model = null;
         if (_space.Parameters.FirstOrDefault(p => p.Name == "$.threshold" && p.IsChoice) is not { Choices.Count: >= 2 } parameter) return null;
         var own = chosen.Pipeline["threshold"] as JsonObject;
         var alternatives = parameter.Choices.OfType<JsonObject>()
@@ -174,7 +192,7 @@ public sealed class AutoMLSearch
         {
             var pipeline = runner.TryCreate(chosen.Pipeline, out var error) ?? throw new PipelineException(error ?? "the chosen pipeline does not parse");
             var prepared = cache.GetOrPrepare(pipeline, trainImages, null, cancellation);
-            using var model = pipeline.Fit(prepared, null, cancellation);
+            model = pipeline.Fit(prepared, null, cancellation);
             var heldOut = model.ScoreMaps(prepared.HoldoutMaps, scorerUnitMaps: true).ImageScores;
             var shifted = prepared.ShiftedHoldoutMaps is { } maps ? model.ScoreMaps(maps, scorerUnitMaps: true).ImageScores : [];
             var synthetic = prepared.SyntheticHoldoutMaps is { } anomalies ? model.ScoreMaps(anomalies, scorerUnitMaps: true).ImageScores : [];
@@ -187,6 +205,8 @@ public sealed class AutoMLSearch
         }
         catch (OperationCanceledException)
         {
+            model?.Dispose();
+            model = null;
             return null;   // stopped by the user: a cancelled search writes no best.json
         }
     }

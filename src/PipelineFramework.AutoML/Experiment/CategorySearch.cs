@@ -38,19 +38,24 @@ public static class CategorySearch
         var train = TrainImages(categoryFolder);
         Directory.CreateDirectory(outFolder);
         using var cache = new PreparedSetCache(search.CacheBytes);
-        var result = search.Run(train, new TrialLog(Path.Combine(outFolder, TrialsFile)), progress, cancellation, cache);
+        var result = search.Run(train, new TrialLog(Path.Combine(outFolder, TrialsFile)), progress, cancellation, cache, out var thresholdFit);
         string? bestPath = null, modelPath = null;
         string? bestJson = null;
-        if (result.Chosen is { } chosen && !cancellation.IsCancellationRequested)
+        using (thresholdFit)
         {
-            var best = AutoMLSearch.BestPipeline(chosen, $"automl-{name}", result.Threshold);
-            bestJson = best.ToJsonString(Indented);
-            bestPath = Path.Combine(outFolder, BestFile);
-            AtomicFile.WriteText(bestPath, bestJson + "\n");
-            var pipeline = AnomalyPipeline.FromJson(bestJson, catalog, bestPath, services);
-            using var model = pipeline.Fit(cache.GetOrPrepare(pipeline, train, null, cancellation), null, cancellation);
-            modelPath = Path.Combine(outFolder, ModelFile);
-            model.Save(modelPath);
+            if (result.Chosen is { } chosen && !cancellation.IsCancellationRequested)
+            {
+                var best = AutoMLSearch.BestPipeline(chosen, $"automl-{name}", result.Threshold);
+                bestJson = best.ToJsonString(Indented);
+                bestPath = Path.Combine(outFolder, BestFile);
+                AtomicFile.WriteText(bestPath, bestJson + "\n");
+                var pipeline = AnomalyPipeline.FromJson(bestJson, catalog, bestPath, services);
+                var prepared = cache.GetOrPrepare(pipeline, train, null, cancellation);
+                // The scorer fitted to choose the threshold is the one this pipeline fits: it differs only in name, description and threshold.
+                using var model = thresholdFit is null ? pipeline.Fit(prepared, null, cancellation) : pipeline.Fit(prepared, thresholdFit, null, cancellation);
+                modelPath = Path.Combine(outFolder, ModelFile);
+                model.Save(modelPath);
+            }
         }
         AtomicFile.WriteText(Path.Combine(outFolder, ReportFile), AutoMLReport.Render($"AutoML on {name}", result, search.Pick.ToString(), bestJson));
         return new CategoryOutcome(name, outFolder, result, bestPath, modelPath);

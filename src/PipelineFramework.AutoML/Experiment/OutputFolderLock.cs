@@ -4,18 +4,43 @@ using PipelineFramework.Core;
 namespace PipelineFramework.AutoML.Experiment;
 
 /// <summary>
-/// One search at a time in an output folder: a <see cref="FileLock"/> on <see cref="FileName"/> inside it. Two runs into
-/// one folder would each run the same trials, append them twice to trials.jsonl and overwrite each other's best.json
-/// and model.
+/// One search at a time per output folder: a <see cref="FileLock"/> on <see cref="FileName"/> in every folder a run
+/// writes into, that is --out and, for a root of categories, each category's folder too. Two runs into one folder would
+/// each run the same trials, append them twice to trials.jsonl and overwrite each other's best.json and model; a run
+/// into root/bottle and a run into root both write root/bottle, and meet on its lock.
 /// </summary>
-public static class OutputFolderLock
+public sealed class OutputFolderLock : IDisposable
 {
     public const string FileName = ".automl.lock";
 
-    public static FileLock Acquire(string folder)
+    readonly IReadOnlyList<FileLock> _held;
+
+    OutputFolderLock(IReadOnlyList<FileLock> held) => _held = held;
+
+    /// <summary>All of the folders' locks, or none: the first folder another run holds is named.</summary>
+    public static OutputFolderLock Acquire(params IReadOnlyList<string> folders)
     {
-        Directory.CreateDirectory(folder);
-        return FileLock.TryAcquire(Path.Combine(folder, FileName), TimeSpan.Zero)
-            ?? throw new PipelineException($"Another AutoML run is writing to '{folder}' (it holds {FileName}); wait for it to finish, or give this run another --out.");
+        var held = new List<FileLock>();
+        try
+        {
+            foreach (var folder in folders.Distinct())
+            {
+                Directory.CreateDirectory(folder);
+                held.Add(FileLock.TryAcquire(Path.Combine(folder, FileName), TimeSpan.Zero)
+                    ?? throw new PipelineException($"Another AutoML run is writing to '{folder}' (it holds {FileName} there; a run into a root of " +
+                        "categories holds each category's folder too); wait for it to finish, or give this run another --out."));
+            }
+            return new OutputFolderLock(held);
+        }
+        catch
+        {
+            foreach (var fileLock in held) fileLock.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var fileLock in _held) fileLock.Dispose();
     }
 }

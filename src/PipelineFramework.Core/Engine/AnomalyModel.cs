@@ -298,5 +298,8 @@ public sealed class AnomalyModel : IDisposable
         Components = catalog.Describe(spec),
     };
 
+    /// <summary>Hands this model's embedding and scorer to a new owner (<see cref="AnomalyPipeline.Fit(PreparedSet, AnomalyModel, IProgress{ProgressUpdate}?, CancellationToken)"/>); disposing this model no longer disposes them.</summary>
+    internal (IFittedPatchEmbedding Embedding, IFittedScorer Scorer) GiveUpEmbeddingAndScorer() => _stages.GiveUpEmbeddingAndScorer();
+
     public void Dispose() => _stages.Dispose();
 }

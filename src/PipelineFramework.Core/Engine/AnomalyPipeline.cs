@@ -225,7 +225,31 @@ public sealed class AnomalyPipeline
     public AnomalyModel Fit(PreparedSet prepared, IProgress<ProgressUpdate>? progress = null, CancellationToken cancellation = default) =>
         Fit(prepared, progress, cancellation, Stopwatch.StartNew());
 
-    AnomalyModel Fit(PreparedSet prepared, IProgress<ProgressUpdate>? progress, CancellationToken cancellation, Stopwatch watch)
+    /// <summary>
+    /// The sections the fitted embedding and scorer depend on: two pipelines with the same canonical JSON here fit the
+    /// same embedding and scorer on one prepared set.
+    /// </summary>
+    static string ScorerKey(PipelineSpec spec) => spec.CanonicalJson("seed", "input", "calibration", StageKinds.Synthesis.Section, StageKinds.Backbone.Section,
+        StageKinds.Embedding.Section, StageKinds.Scoring.Section);
+
+    /// <summary>
+    /// The model <see cref="Fit(PreparedSet, IProgress{ProgressUpdate}?, CancellationToken)"/> gives, with the embedding
+    /// and scorer that <paramref name="donor"/> fitted on this prepared set instead of fitting them again: the donor's
+    /// pipeline differs from this one only after the scorer (name, description, map, threshold, logic). AutoML judges
+    /// its threshold alternatives on one fit of the chosen pipeline and writes the model with the winner from it. The
+    /// donor hands them over and must not score any more; dispose it as usual. The model's fit seconds are the
+    /// donor's plus this call's.
+    /// </summary>
+    public AnomalyModel Fit(PreparedSet prepared, AnomalyModel donor, IProgress<ProgressUpdate>? progress = null, CancellationToken cancellation = default)
+    {
+        if (ScorerKey(donor.Spec) != ScorerKey(Spec) || donor.Manifest.Training.FitImages != prepared.FitImages.Count)
+            throw new PipelineException("The model to take the scorer from was fitted by a pipeline with a different input, seed, calibration, synthesis, backbone, embedding or scoring, or on other fitting images; fit this pipeline on its own.");
+        var (embedding, scorer) = donor.GiveUpEmbeddingAndScorer();
+        return Fit(prepared, progress, cancellation, Stopwatch.StartNew(), (embedding, scorer, donor.Manifest.Training.FitSeconds));
+    }
+
+    AnomalyModel Fit(PreparedSet prepared, IProgress<ProgressUpdate>? progress, CancellationToken cancellation, Stopwatch watch,
+        (IFittedPatchEmbedding Embedding, IFittedScorer Scorer, double FitSeconds)? donated = null)
     {
         if (prepared.Key != PrepareKey)
             throw new PipelineException("This prepared set was made for a pipeline with a different input, seed, calibration, synthesis or backbone; prepare it with this pipeline.");
@@ -233,11 +257,16 @@ public sealed class AnomalyPipeline
         var disposables = new List<IDisposable>();
         try
         {
-            var embedding = Embedding.Fit(prepared.FitMaps, context);
+            var embedding = donated?.Embedding ?? Embedding.Fit(prepared.FitMaps, context);
             disposables.Add(embedding);
-            var good = embedding.Embed(prepared.FitMaps);
-            cancellation.ThrowIfCancellationRequested();
-            var scorer = Scorer.Fit(new ScorerFitInputs { Good = good, Synthetic = TrainingAnomalies(good, embedding, prepared) }, context);
+            IFittedScorer scorer;
+            if (donated is { } given) scorer = given.Scorer;
+            else
+            {
+                var good = embedding.Embed(prepared.FitMaps);
+                cancellation.ThrowIfCancellationRequested();
+                scorer = Scorer.Fit(new ScorerFitInputs { Good = good, Synthetic = TrainingAnomalies(good, embedding, prepared) }, context);
+            }
             disposables.Add(scorer);
             var calibration = new FittedStages(prepared.Backbone, embedding, scorer, [], Services, prepared.GoodPixels);
 
@@ -283,7 +312,7 @@ public sealed class AnomalyPipeline
                 Components = Catalog.Describe(Spec),
                 Threshold = new ThresholdManifest(decision.Threshold, Spec.Threshold.Type, decision.Rationale),
                 Normalization = normalization,
-                Training = new TrainingManifest(prepared.FitImages.Count, prepared.HoldoutImages.Count, syntheticScores.Count, watch.Elapsed.TotalSeconds,
+                Training = new TrainingManifest(prepared.FitImages.Count, prepared.HoldoutImages.Count, syntheticScores.Count, watch.Elapsed.TotalSeconds + (donated?.FitSeconds ?? 0),
                     [shape.Height, shape.Width, shape.Dim], SyntheticAuroc(goodScores, syntheticScores)) { DuplicateImages = prepared.DuplicateImages, ImageSizes = prepared.GoodImageSizes },
             };
             return new AnomalyModel(manifest, Spec, new FittedStages(prepared.Backbone.Acquire(), embedding, scorer, logic, Services, prepared.GoodPixels), Services, Catalog);

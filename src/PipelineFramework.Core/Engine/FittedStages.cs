@@ -247,11 +247,24 @@ sealed class FittedStages : IDisposable
         return margin > imageMargin ? n.Center + margin * n.Scale : imageRaw;
     }
 
+    bool _embeddingAndScorerGivenUp;
+
+    /// <summary>The embedding and scorer for another owner, who disposes them; this one keeps only the backbone and logic to dispose.</summary>
+    public (IFittedPatchEmbedding Embedding, IFittedScorer Scorer) GiveUpEmbeddingAndScorer()
+    {
+        if (_embeddingAndScorerGivenUp) throw new InvalidOperationException("This model's embedding and scorer were already given up.");
+        _embeddingAndScorerGivenUp = true;
+        return (Embedding, Scorer);
+    }
+
     public void Dispose()
     {
         Backbone.Release();
-        Embedding.Dispose();
-        Scorer.Dispose();
+        if (!_embeddingAndScorerGivenUp)
+        {
+            Embedding.Dispose();
+            Scorer.Dispose();
+        }
         foreach (var check in Logic) check.Dispose();
     }
 }

@@ -6,6 +6,7 @@ using PipelineFramework.AutoML.Selection;
 using PipelineFramework.AutoML.Trials;
 using PipelineFramework.AutoML.Tuners;
 using PipelineFramework.Core.Data;
+using PipelineFramework.Core.Engine;
 using PipelineFramework.Tests.Support;
 
 namespace PipelineFramework.Tests.AutoML;
@@ -174,6 +175,48 @@ public class AutoMLSearchTests
             Assert.Contains($"Another AutoML run is writing to '{folder}'", e.Message);
         }
         using var again = OutputFolderLock.Acquire(folder);   // released with the first
+    }
+
+    [Fact]
+    public void A_run_into_a_category_folder_and_a_run_into_its_root_exclude_each_other_either_way()
+    {
+        var root = TestData.TempFolder("automl-lock-root");
+        string bottle = Path.Combine(root, "bottle"), hazelnut = Path.Combine(root, "hazelnut");
+
+        // The root's run first: it holds every category folder it writes.
+        using (OutputFolderLock.Acquire(root, bottle, hazelnut))
+        {
+            var e = Assert.Throws<PipelineException>(() => OutputFolderLock.Acquire(bottle));
+            Assert.Contains($"Another AutoML run is writing to '{bottle}'", e.Message);
+            Assert.Contains("a run into a root of categories holds each category's folder too", e.Message);
+        }
+
+        // The category's run first: the root's run stops, and holds none of its folders after.
+        using (OutputFolderLock.Acquire(bottle))
+        {
+            var e = Assert.Throws<PipelineException>(() => OutputFolderLock.Acquire(root, bottle, hazelnut));
+            Assert.Contains($"Another AutoML run is writing to '{bottle}'", e.Message);
+            using var rootFree = OutputFolderLock.Acquire(root);
+        }
+        using var all = OutputFolderLock.Acquire(root, bottle, hazelnut);
+    }
+
+    [Fact]
+    public void The_model_written_after_the_search_is_the_one_best_json_fits_from_one_fit_of_the_chosen_scorer()
+    {
+        var work = TestData.TempFolder("automl-one-fit");
+        var category = Path.Combine(work, "hazelnut");
+        var good = Directory.CreateDirectory(Path.Combine(category, "train", "good")).FullName;
+        foreach (var image in AutoMLTestData.FewImages) File.Copy(image, Path.Combine(good, Path.GetFileName(image)));
+        var outcome = CategorySearch.Run(new AutoMLSearch(AutoMLTestData.AfterBackboneSearch(trials: 4), TestData.Catalog), category,
+            Path.Combine(work, "out"), TestData.Catalog, HostServices.None);
+
+        // The threshold was chosen after the search (so the chosen pipeline's scorer was fitted for it), and the model
+        // has the chosen policy: the model pf fit --pipeline best.json gives.
+        var choice = Assert.IsType<ThresholdChoice>(outcome.Result.Threshold);
+        using var fitted = AnomalyPipeline.FromFile(outcome.BestJsonPath!, TestData.Catalog).Fit(CategorySearch.TrainImages(category));
+        Assert.Equal(choice.Threshold["type"]!.ToString(), fitted.Manifest.Threshold.Policy);
+        Assert.Equal(ModelContents.Of(fitted), ModelContents.Of(outcome.ModelPath!));
     }
 
     [Fact]

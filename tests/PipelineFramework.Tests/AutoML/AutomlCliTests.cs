@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using PipelineFramework.AutoML.Experiment;
 using PipelineFramework.Core.Engine;
 using PipelineFramework.Core.Evaluation;
 using PipelineFramework.Tests.Support;
@@ -93,5 +94,26 @@ public class AutomlCliTests
         Assert.Equal(1, code);
         Assert.Contains("--pick 'fastest:-5': the milliseconds per image must be 0 or more", stderr);
         Assert.False(File.Exists(Path.Combine(outDir, "trials.jsonl")));
+    }
+
+    [Fact]
+    public void A_run_into_a_root_stops_before_any_trial_while_another_run_writes_one_of_its_category_folders()
+    {
+        var work = TestData.TempFolder("automl-lock-category");
+        var good = Directory.CreateDirectory(Path.Combine(work, "data", "hazelnut", "train", "good")).FullName;
+        foreach (var image in AutoMLTestData.FewImages) File.Copy(image, Path.Combine(good, Path.GetFileName(image)));
+        var root = Path.Combine(work, "out");
+        var category = Path.Combine(root, "hazelnut");
+
+        // What `pf automl --out <root>/hazelnut` holds while it runs.
+        using (OutputFolderLock.Acquire(category))
+        {
+            var (code, _, stderr) = Pf("automl", "--data", Path.Combine(work, "data"), "--out", root, "--trials", "1");
+            Assert.Equal(1, code);
+            Assert.Contains($"Another AutoML run is writing to '{category}'", stderr);
+            Assert.DoesNotContain("System.", stderr);
+            Assert.False(File.Exists(Path.Combine(category, "trials.jsonl")));
+            Assert.False(File.Exists(Path.Combine(root, "summary.json")));
+        }
     }
 }

@@ -309,6 +309,32 @@ public class StageModelTests
             Assert.True(results[0].Timings[stage] >= 0, stage);
         Assert.All(results, r => Assert.Equal(model.ModelId, r.ModelId));
     }
+
+    [Fact]
+    public void A_pipeline_differing_only_after_the_scorer_takes_over_a_fitted_scorer_and_gives_the_model_its_own_fit_gives()
+    {
+        var spec = Shipped("patchcore-mobilenet");
+        var quantile = new AnomalyPipeline(spec, TestData.Catalog);
+        var syntheticF1 = new AnomalyPipeline(spec.With(StageKinds.Threshold, Component(StageKinds.Threshold, """{ "type": "threshold.synthetic-f1" }""")), TestData.Catalog);
+        using var prepared = quantile.Prepare(Train);
+
+        using var own = syntheticF1.Fit(prepared);
+        using var donor = quantile.Fit(prepared);
+        double donorThreshold = donor.Threshold;
+        using var taken = syntheticF1.Fit(prepared, donor);
+        Assert.NotEqual(donorThreshold, taken.Threshold);   // decided again, by its own policy
+        Assert.Equal(own.Threshold, taken.Threshold);
+        Assert.Equal(ModelContents.Of(own), ModelContents.Of(taken));
+        var expected = own.Inspect(Test);
+        var actual = taken.Inspect(Test);
+        for (int i = 0; i < Test.Count; i++) Assert.Equal(expected[i].RawMap.Values, actual[i].RawMap.Values);
+
+        // A pipeline with another scorer fits its own.
+        var padim = new AnomalyPipeline(spec.With(StageKinds.Scoring, Component(StageKinds.Scoring, """{ "type": "scoring.padim", "reducedDim": 60 }""")), TestData.Catalog);
+        using var another = quantile.Fit(prepared);
+        var e = Assert.Throws<PipelineException>(() => padim.Fit(prepared, another));
+        Assert.Contains("fit this pipeline on its own", e.Message);
+    }
 }
 
 public class PreparedSetCacheTests
