@@ -15,6 +15,7 @@ public static class UserPaths
     /// <param name="missingHint">What to do when it does not exist, e.g. "Create one with `pf fit`."</param>
     public static void RequireFile(string path, string what, string missingHint)
     {
+        if (string.IsNullOrWhiteSpace(path)) throw new PipelineException($"{what}: the path is empty; give the path of the file.");
         switch (RegularFile.Problem(path))
         {
             case null: return;

@@ -18,6 +18,11 @@ public sealed class AnomalyModel : IDisposable
 {
     readonly FittedStages _stages;
     readonly InspectionSettings _settings;
+    // The model itself counts as one user; each inspection or save in flight as another. The stages (an ONNX session,
+    // native buffers) are released when the count reaches zero, so Dispose during a Transform on another thread waits
+    // for it instead of pulling the session from under it, and any use after Dispose is refused instead of crashing.
+    int _users = 1;
+    int _disposed;
 
     internal AnomalyModel(ModelManifest manifest, PipelineSpec spec, FittedStages stages, HostServices services, IComponentCatalog catalog)
     {
@@ -85,6 +90,8 @@ public sealed class AnomalyModel : IDisposable
 
     ImageOutcome[] InspectBatches(IReadOnlyList<ImageSource> sources, bool stopAtUnreadable, IProgress<ProgressUpdate>? progress, CancellationToken cancellation)
     {
+        ArgumentNullException.ThrowIfNull(sources);
+        using var use = Use();
         var outcomes = new ImageOutcome[sources.Count];
         Batches.ForEach(sources.Count, Spec.Calibration.BatchSize, (start, count) =>
         {
@@ -110,7 +117,10 @@ public sealed class AnomalyModel : IDisposable
     /// </summary>
     public IReadOnlyList<InspectionResult> Inspect(IReadOnlyList<ImageTensor> images, IReadOnlyList<string> ids)
     {
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentNullException.ThrowIfNull(ids);
         if (images.Count != ids.Count) throw new ArgumentException("One id per image is needed.");
+        using var use = Use();
         foreach (var image in images)
         {
             if (image.Height != MapHeight || image.Width != MapWidth || image.Channels != 3)
@@ -131,6 +141,7 @@ public sealed class AnomalyModel : IDisposable
     /// </summary>
     public MapScores ScoreMaps(LayerMaps maps, bool scorerUnitMaps = false)
     {
+        using var use = Use();
         var timings = new Dictionary<string, double>();
         var (scores, heatMaps) = _stages.ScoreMaps(maps, _settings, timings, scorerUnitMaps);
         return new MapScores(scores.ImageScores.ToArray(), heatMaps, timings);
@@ -180,11 +191,20 @@ public sealed class AnomalyModel : IDisposable
     }
 
     /// <summary>Writes the model file atomically: an existing file at <paramref name="path"/> survives any failure.</summary>
-    public void Save(string path) => AtomicFile.Write(path, Save);
+    public void Save(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        // Checked now: the rename at the end of an atomic write would find the folder only after the whole model is written.
+        if (Directory.Exists(path))
+            throw new PipelineException($"Model file '{path}' is a folder; give a file name, e.g. {Path.Combine(path, "model.pfmodel")}.");
+        AtomicFile.Write(path, Save);
+    }
 
     /// <summary>Writes the model file to a stream (left open).</summary>
     public void Save(Stream stream)
     {
+        ArgumentNullException.ThrowIfNull(stream);
+        using var use = Use();
         using var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
         using (var entry = zip.CreateEntry(ModelFileReader.ManifestEntry, CompressionLevel.Optimal).Open())
             JsonSerializer.Serialize(entry, Manifest, ModelFileReader.ManifestJson);
@@ -199,6 +219,8 @@ public sealed class AnomalyModel : IDisposable
 
     public static AnomalyModel Load(string path, IComponentCatalog catalog, HostServices? services, CancellationToken cancellation = default)
     {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(catalog);
         UserPaths.RequireFile(path, "Model file", $"Create one with `pf fit --pipeline <json> --data <folder> --model {path}`.");
         byte[] bytes;
         try { bytes = File.ReadAllBytes(path); }
@@ -213,6 +235,8 @@ public sealed class AnomalyModel : IDisposable
     public static AnomalyModel Load(Stream stream, IComponentCatalog catalog, string name = "model stream", HostServices? services = null,
         CancellationToken cancellation = default)
     {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(catalog);
         using var copy = new MemoryStream();
         stream.CopyTo(copy);
         return Load(copy.ToArray(), name, catalog, services, cancellation);
@@ -266,7 +290,7 @@ public sealed class AnomalyModel : IDisposable
             }
             // Files written before the statistics existed have none: their sizes are the map's alone, as when they were written.
             var pixels = Explain.GoodPixels.Load(new ZipModelReader(zip, Explain.GoodPixels.Folder, name), spec.Preprocessing.Height, spec.Preprocessing.Width, name);
-            return new AnomalyModel(manifest, spec, new FittedStages(new SharedBackbone(backbone), embedding, scorer, logic, services, pixels), services, catalog);
+            return new AnomalyModel(manifest, spec, new FittedStages(new SharedBackbone(backbone), embedding, scorer, logic, services, pixels) { ScorerName = spec.Scoring.Type }, services, catalog);
         }
         catch (PipelineException e) when (!e.Message.Contains(name, StringComparison.Ordinal))
         {
@@ -301,5 +325,35 @@ public sealed class AnomalyModel : IDisposable
     /// <summary>Hands this model's embedding and scorer to a new owner (<see cref="AnomalyPipeline.Fit(PreparedSet, AnomalyModel, IProgress{ProgressUpdate}?, CancellationToken)"/>); disposing this model no longer disposes them.</summary>
     internal (IFittedPatchEmbedding Embedding, IFittedScorer Scorer) GiveUpEmbeddingAndScorer() => _stages.GiveUpEmbeddingAndScorer();
 
-    public void Dispose() => _stages.Dispose();
+    /// <summary>
+    /// Releases the backbone session and the scorer's buffers once no inspection is running; the model refuses any use
+    /// afterwards (a clear <see cref="ObjectDisposedException"/>, where a released ONNX session could crash the process).
+    /// </summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0) Release();
+    }
+
+    Lease Use()
+    {
+        while (true)
+        {
+            int users = Volatile.Read(ref _users);
+            if (users == 0 || Volatile.Read(ref _disposed) == 1)
+                throw new ObjectDisposedException(null, "This model was disposed; it can no longer score or be saved. Keep it until its "
+                    + "last use: an ML.NET PredictionEngine disposes the transformer it was given, so give it transformer.WithImageColumn(...) "
+                    + "(a view that does not own the model) or PredictionEngineOptions { OwnsTransformer = false }.");
+            if (Interlocked.CompareExchange(ref _users, users + 1, users) == users) return new Lease(this);
+        }
+    }
+
+    void Release()
+    {
+        if (Interlocked.Decrement(ref _users) == 0) _stages.Dispose();
+    }
+
+    readonly struct Lease(AnomalyModel model) : IDisposable
+    {
+        public void Dispose() => model.Release();
+    }
 }

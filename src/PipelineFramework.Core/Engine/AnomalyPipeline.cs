@@ -268,7 +268,7 @@ public sealed class AnomalyPipeline
                 scorer = Scorer.Fit(new ScorerFitInputs { Good = good, Synthetic = TrainingAnomalies(good, embedding, prepared) }, context);
             }
             disposables.Add(scorer);
-            var calibration = new FittedStages(prepared.Backbone, embedding, scorer, [], Services, prepared.GoodPixels);
+            var calibration = new FittedStages(prepared.Backbone, embedding, scorer, [], Services, prepared.GoodPixels) { ScorerName = Spec.Scoring.Type };
 
             var goodScores = calibration.Score(prepared.HoldoutMaps, Spec.Map.ImageScore).ImageScores;
             IReadOnlyList<float> syntheticScores = prepared.SyntheticHoldoutMaps is { } synthetic ? calibration.Score(synthetic, Spec.Map.ImageScore).ImageScores : [];
@@ -315,7 +315,7 @@ public sealed class AnomalyPipeline
                 Training = new TrainingManifest(prepared.FitImages.Count, prepared.HoldoutImages.Count, syntheticScores.Count, watch.Elapsed.TotalSeconds + (donated?.FitSeconds ?? 0),
                     [shape.Height, shape.Width, shape.Dim], SyntheticAuroc(goodScores, syntheticScores)) { DuplicateImages = prepared.DuplicateImages, ImageSizes = prepared.GoodImageSizes },
             };
-            return new AnomalyModel(manifest, Spec, new FittedStages(prepared.Backbone.Acquire(), embedding, scorer, logic, Services, prepared.GoodPixels), Services, Catalog);
+            return new AnomalyModel(manifest, Spec, new FittedStages(prepared.Backbone.Acquire(), embedding, scorer, logic, Services, prepared.GoodPixels) { ScorerName = Spec.Scoring.Type }, Services, Catalog);
         }
         catch
         {

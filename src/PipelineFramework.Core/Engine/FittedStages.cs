@@ -44,7 +44,23 @@ sealed class FittedStages : IDisposable
         for (int i = 0; i < Logic.Count; i++) yield return (StageKinds.Logic, i, Logic[i]);
     }
 
-    public PatchScores Score(LayerMaps maps, ImageScoreMode imageScore) => ImageScoring.Apply(Scorer.Score(Embedding.Embed(maps)), imageScore);
+    public PatchScores Score(LayerMaps maps, ImageScoreMode imageScore) => ImageScoring.Apply(ScoreChecked(Embedding.Embed(maps)), imageScore);
+
+    /// <summary>
+    /// The scorer's scores, held to one score per image given: a plugin's answer is outside input, and a short answer
+    /// would otherwise fail deep in the map code or, in calibration, set a threshold from fewer images than it names.
+    /// </summary>
+    PatchScores ScoreChecked(FeatureBatch features)
+    {
+        var scores = Scorer.Score(features);
+        if (scores.Count != features.Count)
+            throw new PipelineException($"The scorer {ScorerName} returned scores for {scores.Count} images when given {features.Count}; "
+                + "no verdict can be given. This is a fault of the scorer's plugin: update or replace it.");
+        return scores;
+    }
+
+    /// <summary>The scorer's component type, for messages about what it returned.</summary>
+    public string ScorerName { get; init; } = "(unnamed)";
 
     /// <summary>Patch scores upsampled to the map size and smoothed (PatchCore: bilinear, then Gaussian sigma 4).</summary>
     public static Grid2D AnomalyMap(PatchScores scores, int index, int height, int width, double sigma)
@@ -167,7 +183,7 @@ sealed class FittedStages : IDisposable
 
         var features = Embedding.Embed(maps);
         timings["embedding"] = Lap();
-        var scores = ImageScoring.Apply(Scorer.Score(features), settings.ImageScore, divideMap: !scorerUnitMaps);
+        var scores = ImageScoring.Apply(ScoreChecked(features), settings.ImageScore, divideMap: !scorerUnitMaps);
         timings["scoring"] = Lap();
 
         var heatMaps = new Grid2D[maps.Count];
@@ -188,6 +204,7 @@ sealed class FittedStages : IDisposable
     {
         var timings = new Dictionary<string, double>(earlierTimings ?? new Dictionary<string, double>());
         var (scores, heatMaps) = ScoreMaps(maps, settings, timings);
+        RequireFinite(scores, ids);
         var watch = Stopwatch.StartNew();
         double Lap() { double ms = watch.Elapsed.TotalMilliseconds / Math.Max(1, images.Count); watch.Restart(); return ms; }
 
@@ -232,6 +249,25 @@ sealed class FittedStages : IDisposable
             };
         }
         return results;
+    }
+
+    /// <summary>
+    /// A NaN score compares false with the threshold, so a part would pass as good without a word: refused, naming the
+    /// image, whatever the scorer. Infinity in the patch scores is refused too (the heat map and its regions are made of them).
+    /// </summary>
+    void RequireFinite(PatchScores scores, IReadOnlyList<string> ids)
+    {
+        int perImage = scores.Height * scores.Width;
+        for (int i = 0; i < scores.Count; i++)
+        {
+            float bad = scores.ImageScores[i];
+            foreach (var value in scores.Values.AsSpan(i * perImage, perImage))
+                if (!float.IsFinite(value)) bad = value;
+            if (!float.IsFinite(bad))
+                throw new PipelineException($"The scorer {ScorerName} gave {ids[i]} a score of {bad}; no verdict can be given, and the part is not "
+                    + "passed as good. A scorer that gives no finite score is at fault (update or replace its plugin), or the image is unlike "
+                    + "anything it can score.");
+        }
     }
 
     /// <summary>

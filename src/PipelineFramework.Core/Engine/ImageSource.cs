@@ -57,13 +57,21 @@ static class Batches
     {
         var images = new PreparedImage?[sources.Count];
         var errors = new PipelineException?[sources.Count];
-        Parallel.For(0, sources.Count, i =>
+        // At most one decode per core (a decode blocks long enough for the thread pool to add threads), and a large
+        // image's decoded pixels collected as soon as it is resized: the GC otherwise lets them pile up on the
+        // large-object heap. Measured on 8 images of 100 megapixels in one Transform batch (2 cores): 11.9 GB peak
+        // before, 9.7 GB with the cap alone.
+        Parallel.For(0, sources.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
         {
             try { images[i] = sources[i].Load(preprocessing); }
             catch (PipelineException e) { errors[i] = e; }
+            if (images[i] is { } image && (long)image.OriginalWidth * image.OriginalHeight >= LargeImagePixels) GC.Collect();
         });
         return (images, errors);
     }
+
+    /// <summary>Decoded at about 16 bytes a pixel, an image this large leaves 256 MB or more behind once resized.</summary>
+    const long LargeImagePixels = 16_000_000;
 }
 
 /// <summary>

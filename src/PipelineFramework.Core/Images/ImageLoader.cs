@@ -58,7 +58,9 @@ public static class ImageLoader
 
     static void CheckFile(string path)
     {
-        if (!HasImageExtension(path))
+        if (string.IsNullOrEmpty(path)) throw new PipelineException("An image path is empty; give the path of a PNG, JPEG or BMP file.");
+        // A folder is told as a folder (below), not as a name without an image extension.
+        if (!HasImageExtension(path) && !Directory.Exists(path))
             throw new PipelineException($"{path}: '{Path.GetExtension(path)}' is not an image type read here ({ExtensionList}, any case); convert or rename the file.");
         switch (RegularFile.Problem(path))
         {

@@ -18,10 +18,14 @@ public sealed partial class VisualAnomalyCatalog
     public PixelsEstimator ExtractPixels(string outputColumnName, string inputColumnName, int height, int width,
         float[]? mean = null, float[]? std = null)
     {
+        ArgumentNullException.ThrowIfNull(outputColumnName);
+        ArgumentNullException.ThrowIfNull(inputColumnName);
+        if (height <= 0 || width <= 0) throw new PipelineException($"ExtractPixels needs a positive height and width; got {height} x {width}.");
         mean ??= new Spec.InputSpec().Mean;
         std ??= new Spec.InputSpec().Std;
-        if (mean.Length != 3 || std.Length != 3 || std.Any(s => !(s > 0)))
-            throw new PipelineException("ExtractPixels needs 3 means and 3 positive standard deviations (R, G, B).");
+        // A NaN or infinite mean or std turns every feature into NaN or 0, which no later stage would notice.
+        if (mean.Length != 3 || std.Length != 3 || !mean.All(float.IsFinite) || !std.All(s => s > 0 && float.IsFinite(s)))
+            throw new PipelineException("ExtractPixels needs 3 finite means and 3 finite positive standard deviations (R, G, B).");
         return new PixelsEstimator(new PixelsTransformer(outputColumnName, inputColumnName, height, width, mean, std));
     }
 }

@@ -41,7 +41,11 @@ public sealed partial class ExplainCatalog() : StageCatalog(StageKinds.Explain);
 /// <summary>Base of the generated options classes: every option nullable, only those set reach the JSON.</summary>
 public abstract class ComponentOptionsBuilder
 {
-    static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+    // Named literals so that NaN or infinity reaches the pipeline parser, whose range check names the option.
+    static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
 
     public JsonObject ToJson()
     {

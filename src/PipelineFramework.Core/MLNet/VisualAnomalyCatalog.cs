@@ -37,6 +37,8 @@ public sealed partial class VisualAnomalyCatalog
     /// <summary>An estimator from a pipeline JSON file (validated now, before any work).</summary>
     public VisualAnomalyEstimator Pipeline(string pipelineJsonPath, string imageColumnName = VisualAnomalyColumns.DefaultImagePath)
     {
+        ArgumentNullException.ThrowIfNull(pipelineJsonPath);
+        ArgumentNullException.ThrowIfNull(imageColumnName);
         string text;
         try { text = File.ReadAllText(pipelineJsonPath); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -48,8 +50,11 @@ public sealed partial class VisualAnomalyCatalog
     }
 
     /// <summary>An estimator from pipeline JSON text.</summary>
-    public VisualAnomalyEstimator PipelineFromJson(string json, string imageColumnName = VisualAnomalyColumns.DefaultImagePath) =>
-        FromJsonText(json, "pipeline", imageColumnName);
+    public VisualAnomalyEstimator PipelineFromJson(string json, string imageColumnName = VisualAnomalyColumns.DefaultImagePath)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        return FromJsonText(json, "pipeline", imageColumnName);
+    }
 
     /// <summary>
     /// A pipeline from typed components (<c>va.Scoring.PatchCore(...)</c>, <c>va.Backbone.Onnx(...)</c>, ...). A stage
@@ -82,8 +87,12 @@ public sealed partial class VisualAnomalyCatalog
     }
 
     /// <summary>Loads a model file written by <c>pf fit</c> or <see cref="VisualAnomalyTransformer.SaveModel"/>.</summary>
-    public VisualAnomalyTransformer LoadModel(string modelPath, string imageColumnName = VisualAnomalyColumns.DefaultImagePath) =>
-        new(AnomalyModel.Load(modelPath, Components), imageColumnName);
+    public VisualAnomalyTransformer LoadModel(string modelPath, string imageColumnName = VisualAnomalyColumns.DefaultImagePath)
+    {
+        ArgumentNullException.ThrowIfNull(modelPath);
+        ArgumentNullException.ThrowIfNull(imageColumnName);
+        return new(AnomalyModel.Load(modelPath, Components), imageColumnName);
+    }
 
     VisualAnomalyEstimator FromJsonText(string text, string source, string imageColumnName)
     {
@@ -126,6 +135,9 @@ public static class VisualAnomalyMLContextExtensions
 {
     static readonly Lazy<ComponentCatalog> DefaultComponents = new(() => ComponentCatalog.CreateDefault());
 
-    public static VisualAnomalyCatalog VisualAnomaly(this MLContext context, IComponentCatalog? components = null) =>
-        new(context, components ?? DefaultComponents.Value);
+    public static VisualAnomalyCatalog VisualAnomaly(this MLContext context, IComponentCatalog? components = null)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return new(context, components ?? DefaultComponents.Value);
+    }
 }

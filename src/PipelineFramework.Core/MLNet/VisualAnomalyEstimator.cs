@@ -23,6 +23,8 @@ public sealed class VisualAnomalyEstimator : IEstimator<VisualAnomalyTransformer
 
     public VisualAnomalyEstimator(AnomalyPipeline pipeline, string imageColumnName = VisualAnomalyColumns.DefaultImagePath, IComponentCatalog? components = null)
     {
+        ArgumentNullException.ThrowIfNull(pipeline);
+        ArgumentNullException.ThrowIfNull(imageColumnName);
         Pipeline = pipeline;
         ImageColumnName = imageColumnName;
         _components = components;
@@ -41,11 +43,20 @@ public sealed class VisualAnomalyEstimator : IEstimator<VisualAnomalyTransformer
     /// The same pipeline with these components in their stages: a single stage (scoring, backbone, ...) is replaced, a
     /// list stage (synthesis, logic) becomes the components given for it, in order. Validated now.
     /// </summary>
-    public VisualAnomalyEstimator With(params VisualAnomalyComponent[] components) =>
-        Rebuilt(Place(Pipeline.Spec.ToJson(), components));
+    public VisualAnomalyEstimator With(params VisualAnomalyComponent[] components)
+    {
+        ArgumentNullException.ThrowIfNull(components);
+        if (components.Any(c => c is null)) throw new ArgumentException("A component given to With is null.", nameof(components));
+        return Rebuilt(Place(Pipeline.Spec.ToJson(), components));
+    }
 
     /// <summary>The same pipeline with other settings: <c>.With(s => s with { Seed = 7, Input = s.Input with { Size = 320 } })</c>.</summary>
-    public VisualAnomalyEstimator With(Func<PipelineSpec, PipelineSpec> change) => Rebuilt(change(Pipeline.Spec).ToJson());
+    public VisualAnomalyEstimator With(Func<PipelineSpec, PipelineSpec> change)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        var changed = change(Pipeline.Spec) ?? throw new ArgumentException("The change given to With returned null; return the changed spec (s => s with { ... }).", nameof(change));
+        return Rebuilt(changed.ToJson());
+    }
 
     VisualAnomalyEstimator Rebuilt(JsonObject json)
     {
@@ -76,6 +87,7 @@ public sealed class VisualAnomalyEstimator : IEstimator<VisualAnomalyTransformer
 
     public VisualAnomalyTransformer Fit(IDataView input)
     {
+        ArgumentNullException.ThrowIfNull(input);
         if (FeatureFitting.UsesFeatureColumn(Pipeline))
         {
             var column = input.Schema.GetColumnOrNull(ImageColumnName)
@@ -86,8 +98,11 @@ public sealed class VisualAnomalyEstimator : IEstimator<VisualAnomalyTransformer
         var kind = ImageColumn.KindOf(input.Schema, ImageColumnName);
         using var staged = kind == ImageColumnKind.Path ? null : new StagedImages();
         var paths = kind == ImageColumnKind.Path ? VisualAnomalyColumns.ReadPaths(input, ImageColumnName) : staged!.Write(input, ImageColumnName);
-        var model = Pipeline.Fit(paths, Progress);
-        return new VisualAnomalyTransformer(model, ImageColumnName, ExplanationColumnName);
+        try { return new VisualAnomalyTransformer(Pipeline.Fit(paths, Progress), ImageColumnName, ExplanationColumnName); }
+        catch (PipelineException e) when (staged?.NameRows(e.Message) is { } message)
+        {
+            throw new PipelineException(message, e);
+        }
     }
 
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
@@ -130,9 +145,23 @@ public sealed class VisualAnomalyEstimator : IEstimator<VisualAnomalyTransformer
     sealed class StagedImages : IDisposable
     {
         readonly string _folder = Directory.CreateTempSubdirectory("pf-fit-").FullName;
+        string _column = "";
+
+        /// <summary>
+        /// The message with each staged file's path replaced by the row it came from (the user never saw the temporary
+        /// files); null when it names none.
+        /// </summary>
+        public string? NameRows(string message)
+        {
+            var named = System.Text.RegularExpressions.Regex.Replace(message,
+                System.Text.RegularExpressions.Regex.Escape(_folder + Path.DirectorySeparatorChar) + @"(\d{8})\.png",
+                m => $"row {long.Parse(m.Groups[1].Value)} of column '{_column}'");
+            return named == message ? null : named;
+        }
 
         public IReadOnlyList<string> Write(IDataView input, string columnName)
         {
+            _column = columnName;
             var paths = new List<string>();
             using var cursor = input.GetRowCursor([input.Schema[columnName]]);
             var kind = ImageColumn.KindOf(input.Schema, columnName);
@@ -153,7 +182,7 @@ public sealed class VisualAnomalyEstimator : IEstimator<VisualAnomalyTransformer
                 {
                     image!(ref value);
                     if (value is null) throw new PipelineException($"Row {cursor.Position} of column '{columnName}' has no image; check the image paths.");
-                    ImageLoader.SavePng(ImageColumn.ToTensor(value), path);
+                    ImageLoader.SavePng(ImageColumn.ToTensor(value, $"Row {cursor.Position} of column '{columnName}'"), path);
                 }
                 paths.Add(path);
             }
@@ -199,6 +228,7 @@ public static class VisualAnomalyColumns
         while (cursor.MoveNext())
         {
             getter(ref value);
+            if (value.IsEmpty) throw new PipelineException($"Row {cursor.Position} of column '{column}' is empty; every row must hold an image file path.");
             paths.Add(value.ToString());
         }
         return paths;

@@ -21,6 +21,7 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
 
     internal VisualAnomalyTransformer(AnomalyModel model, string imageColumnName, string? explanationColumnName = null, bool ownsModel = true)
     {
+        ArgumentNullException.ThrowIfNull(imageColumnName);
         Model = model;
         ImageColumnName = imageColumnName;
         ExplanationColumnName = explanationColumnName;
@@ -39,7 +40,7 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
     /// the model and does not dispose it (ML.NET's PredictionEngine disposes the transformer it was given).
     /// </summary>
     public VisualAnomalyTransformer WithExplanation(string columnName = VisualAnomalyColumns.Explanation) =>
-        new(Model, ImageColumnName, columnName, ownsModel: false);
+        new(Model, ImageColumnName, columnName ?? throw new ArgumentNullException(nameof(columnName)), ownsModel: false);
 
     /// <summary>The same model reading its images from another column; it shares the model and does not dispose it.</summary>
     public VisualAnomalyTransformer WithImageColumn(string imageColumnName) => new(Model, imageColumnName, ExplanationColumnName, ownsModel: false);
@@ -55,6 +56,7 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
 
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
+        ArgumentNullException.ThrowIfNull(inputSchema);
         if (Features is null) ImageColumn.KindOf(inputSchema, ImageColumnName);
         else FeatureFitting.ShapeOf(inputSchema.GetColumnOrNull(ImageColumnName)
             ?? throw new PipelineException($"The data view has no feature column '{ImageColumnName}'; columns: {string.Join(", ", inputSchema.Select(c => c.Name))}."));
@@ -70,13 +72,18 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
         return builder.ToSchema();
     }
 
-    public IDataView Transform(IDataView input) => new ScoredDataView(this, input, GetOutputSchema(input.Schema));
+    public IDataView Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return new ScoredDataView(this, input, GetOutputSchema(input.Schema));
+    }
 
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new RowMapper(this, inputSchema, GetOutputSchema(inputSchema));
 
     void ICanSaveModel.Save(ModelSaveContext ctx) =>
         throw new NotSupportedException("ML.NET's Model.Save cannot store this transformer: save it with transformer.SaveModel(path) "
-            + "and load it with mlContext.VisualAnomaly().LoadModel(path).");
+            + "and load it with mlContext.VisualAnomaly().LoadModel(path). ML.NET created (or emptied) the target file before asking, "
+            + "so it now holds an unusable stub.");
 
     /// <summary>Writes the model file atomically.</summary>
     public void SaveModel(string path) => Model.Save(path);

@@ -23,6 +23,8 @@ public static class ModelFileReader
     /// <summary>Opens a model file held in memory; <paramref name="name"/> labels errors.</summary>
     public static ZipArchive OpenArchive(Stream stream, string name)
     {
+        if (stream.CanSeek && stream.Length == 0)
+            throw new PipelineException($"'{name}' is empty (0 bytes): the model file was not written or was cut to nothing. Copy it again, or fit the model again with `pf fit`.");
         try
         {
             return new ZipArchive(stream, ZipArchiveMode.Read);

@@ -128,9 +128,7 @@ public sealed class ComponentCatalog : IComponentCatalog
         {
             var main = FindMainAssembly(folder);
             var assembly = loader.LoadPlugin(main);
-            int before = _byName.Count;
-            AddAssembly(assembly, name);
-            if (_byName.Count == before)
+            if (AddAssembly(assembly, name, folder) == 0)
                 _errors.Add(new PluginLoadError(folder, $"{Path.GetFileName(main)} holds no class marked [PipelineComponent]"));
         }
         catch (Exception e) when (e is not OutOfMemoryException)
@@ -154,8 +152,13 @@ public sealed class ComponentCatalog : IComponentCatalog
         throw new PipelineException($"no plugin assembly: expected <name>.deps.json with <name>.dll, or {Path.GetFileName(folder)}.dll");
     }
 
-    void AddAssembly(Assembly assembly, string source)
+    /// <summary>Where each component came from, to name both places when a second copy offers the same type.</summary>
+    readonly Dictionary<string, string> _origins = new(StringComparer.Ordinal);
+
+    /// <summary>Adds the assembly's components; returns how many it marks, including those already provided elsewhere.</summary>
+    int AddAssembly(Assembly assembly, string source, string? folder = null)
     {
+        int marked = 0;
         Type[] types;
         try { types = assembly.GetTypes(); }
         catch (ReflectionTypeLoadException e) { types = e.Types.Where(t => t is not null).ToArray()!; }
@@ -164,6 +167,7 @@ public sealed class ComponentCatalog : IComponentCatalog
         {
             var attribute = type.GetCustomAttribute<PipelineComponentAttribute>();
             if (attribute is null || type.IsAbstract) continue;
+            marked++;
             var kind = KindOf(type) ?? throw new PipelineException(
                 $"{type.FullName} is marked [PipelineComponent(\"{attribute.TypeName}\")] but implements no component interface.");
             var constructors = type.GetConstructors();
@@ -172,13 +176,17 @@ public sealed class ComponentCatalog : IComponentCatalog
             var optionsType = constructors[0].GetParameters().FirstOrDefault()?.ParameterType;
             var descriptor = new ComponentDescriptor(attribute.TypeName, kind, attribute.Description, type, optionsType,
                 optionsType is null ? [] : ComponentOptions.Describe(optionsType), source, version);
-            if (_byName.TryGetValue(attribute.TypeName, out var existing))
+            var origin = folder ?? source;
+            if (_byName.ContainsKey(attribute.TypeName))
             {
-                _errors.Add(new PluginLoadError(source, $"component '{attribute.TypeName}' is already provided by {existing.Source}; this one is ignored"));
+                // The same plugin in two plugin folders (an old copy left in PF_PLUGIN_PATH, say): the first one found is used.
+                _errors.Add(new PluginLoadError(origin, $"component '{attribute.TypeName}' is already provided by {_origins[attribute.TypeName]}; this copy is ignored"));
                 continue;
             }
             _byName[attribute.TypeName] = descriptor;
+            _origins[attribute.TypeName] = origin;
         }
+        return marked;
     }
 
     static ComponentKind? KindOf(Type type) =>

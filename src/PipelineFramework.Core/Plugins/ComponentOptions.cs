@@ -15,6 +15,9 @@ public static class ComponentOptions
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false) },
         WriteIndented = true,
+        // NaN and infinity (set from C#: typed options, spec records) are written as "NaN" / "Infinity" and read back, so
+        // the range check refuses them with their JSON path and range, as it does any other value out of range.
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
     static readonly JsonSerializerOptions CompactJson = new(Json) { WriteIndented = false };

@@ -44,6 +44,7 @@ public static class PipelineSpecParser
 
     static PipelineSpec ParseCore(string json, IComponentCatalog catalog, Func<StageKind, bool> validate)
     {
+        if (string.IsNullOrWhiteSpace(json)) throw new PipelineException("is empty; a pipeline is a JSON object with a \"name\" and its stages (see pipelines/*.json)");
         JsonNode? root;
         try
         {

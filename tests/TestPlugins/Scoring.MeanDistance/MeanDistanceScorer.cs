@@ -10,15 +10,45 @@ public sealed record MeanDistanceOptions
     public bool FailOnSave { get; init; }
     /// <summary>Name of a secret the scorer needs at fit and load (as an LLM explainer needs its API key): read from the host, never stored.</summary>
     public string? RequireSecret { get; init; }
+    /// <summary>A bug of the kind a third-party plugin can have, for the tests of what the host makes of it.</summary>
+    public MeanDistanceFault Fault { get; init; }
+}
+
+/// <summary>
+/// Faults on purpose. The ones after loading leave the fit (and its calibration) sound, so a model file is written and
+/// the fault meets a part being scored, as a plugin that breaks in Load or on some images would.
+/// </summary>
+public enum MeanDistanceFault
+{
+    None,
+    /// <summary>The constructor throws InvalidOperationException.</summary>
+    Constructor,
+    /// <summary>Fit throws InvalidOperationException.</summary>
+    Fit,
+    /// <summary>A loaded scorer's Score throws InvalidOperationException.</summary>
+    ScoreAfterLoad,
+    /// <summary>A loaded scorer gives NaN image and patch scores.</summary>
+    NanAfterLoad,
+    /// <summary>A loaded scorer gives scores for one image fewer than it was given.</summary>
+    TooFewAfterLoad,
 }
 
 /// <summary>Distance of each patch to the mean good embedding at its position: simple, exact, easy to check by hand.</summary>
 [PipelineComponent("test.mean-distance", Description = "Test plugin: distance to the mean good patch at each position")]
-public sealed class MeanDistanceScorer(MeanDistanceOptions options) : IScorer
+public sealed class MeanDistanceScorer : IScorer
 {
+    readonly MeanDistanceOptions options;
+
+    public MeanDistanceScorer(MeanDistanceOptions options)
+    {
+        if (options.Fault == MeanDistanceFault.Constructor) throw new InvalidOperationException("test.mean-distance: failing on purpose in the constructor");
+        this.options = options;
+    }
+
     public IFittedScorer Fit(ScorerFitInputs inputs, FitContext context)
     {
         CheckSecret(context);
+        if (options.Fault == MeanDistanceFault.Fit) throw new InvalidOperationException("test.mean-distance: failing on purpose in Fit");
         var good = inputs.Good;
         int perImage = good.PatchesPerImage * good.Dim;
         var mean = new float[perImage];
@@ -27,7 +57,7 @@ public sealed class MeanDistanceScorer(MeanDistanceOptions options) : IScorer
             var image = good.Image(i);
             for (int j = 0; j < perImage; j++) mean[j] += image[j] / good.Count;
         }
-        return new Fitted(options, good.Height, good.Width, good.Dim, mean);
+        return new Fitted(options, good.Height, good.Width, good.Dim, mean, loaded: false);
     }
 
     void CheckSecret(FitContext context)
@@ -40,13 +70,15 @@ public sealed class MeanDistanceScorer(MeanDistanceOptions options) : IScorer
     {
         CheckSecret(context);
         var mean = state.ReadTensor("mean", out var shape);
-        return new Fitted(options, shape[0], shape[1], shape[2], mean);
+        return new Fitted(options, shape[0], shape[1], shape[2], mean, loaded: true);
     }
 
-    sealed class Fitted(MeanDistanceOptions options, int height, int width, int dim, float[] mean) : IFittedScorer
+    sealed class Fitted(MeanDistanceOptions options, int height, int width, int dim, float[] mean, bool loaded) : IFittedScorer
     {
         public PatchScores Score(FeatureBatch features)
         {
+            var fault = loaded ? options.Fault : MeanDistanceFault.None;
+            if (fault == MeanDistanceFault.ScoreAfterLoad) throw new InvalidOperationException("test.mean-distance: failing on purpose in Score");
             if (features.Height != height || features.Width != width || features.Dim != dim)
                 throw new PipelineException($"test.mean-distance: embeddings are {features.Height}x{features.Width}x{features.Dim}; the model was fitted on {height}x{width}x{dim}.");
             int positions = height * width;
@@ -61,6 +93,13 @@ public sealed class MeanDistanceScorer(MeanDistanceOptions options) : IScorer
                 values[p] = (float)(Math.Sqrt(sum) * options.Scale);
                 imageScores[p / positions] = Math.Max(imageScores[p / positions], values[p]);
             }
+            if (fault == MeanDistanceFault.NanAfterLoad)
+            {
+                Array.Fill(values, float.NaN);
+                Array.Fill(imageScores, float.NaN);
+            }
+            if (fault == MeanDistanceFault.TooFewAfterLoad && features.Count > 0)
+                return new PatchScores(features.Count - 1, height, width, values[..^positions], imageScores[..^1]);
             return new PatchScores(features.Count, height, width, values, imageScores);
         }
 

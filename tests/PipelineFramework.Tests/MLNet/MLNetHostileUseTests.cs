@@ -1,0 +1,182 @@
+using Microsoft.ML;
+using PipelineFramework.Abstractions;
+using PipelineFramework.Core.Data;
+using PipelineFramework.Core.Images;
+using PipelineFramework.Core.MLNet;
+using PipelineFramework.Tests.Support;
+using SkiaSharp;
+using static PipelineFramework.Tests.MLNet.MLNetColumnTests;
+
+namespace PipelineFramework.Tests.MLNet;
+
+/// <summary>
+/// What a careless application does with the ML.NET surface (a model used after Dispose, an image with transparency
+/// through LoadImages, nulls, NaN options, empty rows): each gets a clear error, never a crash or a quietly different
+/// score. Real hazelnut images, a real ONNX backbone (the small one of <see cref="MLNetColumnTests"/>) and real model files.
+/// </summary>
+public class MLNetHostileUseTests
+{
+    readonly MLContext _ml = new(seed: 1);
+    VisualAnomalyCatalog VA => _ml.VisualAnomaly(TestData.Catalog);
+    static IReadOnlyList<string> Train => ImageDataset.LoadMvtec(TestData.Hazelnut).Train.Take(8).Select(t => t.Path).ToList();
+    static IReadOnlyList<string> Test => ImageDataset.LoadMvtec(TestData.Hazelnut).Test.Take(4).Select(t => t.Path).ToList();
+
+    IDataView Paths(IEnumerable<string> paths) => _ml.Data.LoadFromEnumerable(paths.Select(p => new PathRow { ImagePath = p }));
+
+    string SavedModel()
+    {
+        using var fitted = VA.PipelineFromJson(SmallPipeline).Fit(Paths(Train));
+        var path = Path.Combine(TestData.TempFolder("hostile-mlnet"), "m.pfmodel");
+        fitted.SaveModel(path);
+        return path;
+    }
+
+    List<ScoredRow> Score(ITransformer model, IDataView view) => _ml.Data.CreateEnumerable<ScoredRow>(model.Transform(view), reuseRowObject: false).ToList();
+
+    [Fact]
+    public void A_model_used_after_Dispose_is_refused_with_a_clear_message_instead_of_crashing_the_process()
+    {
+        // Before: Transform after Dispose ran the released ONNX session ("output name cannot be empty"), and a model
+        // disposed by its PredictionEngine took the process down with SIGSEGV (exit 139).
+        var path = SavedModel();
+        var model = VA.LoadModel(path);
+        var lazy = model.Transform(Paths(Test));
+        model.Dispose();
+        model.Dispose(); // twice is harmless
+        var e = Assert.Throws<ObjectDisposedException>(() => _ml.Data.CreateEnumerable<ScoredRow>(lazy, false).ToList());
+        Assert.Contains("This model was disposed", e.Message);
+        Assert.Throws<ObjectDisposedException>(() => Score(model, Paths(Test)));
+        var target = Path.Combine(Path.GetDirectoryName(path)!, "after-dispose.pfmodel");
+        Assert.Throws<ObjectDisposedException>(() => model.SaveModel(target));
+        Assert.False(File.Exists(target));
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(path)!, "*.tmp-*"));
+
+        // A PredictionEngine disposes the transformer it was given; the message says how to keep the model.
+        var owned = VA.LoadModel(path);
+        _ml.Model.CreatePredictionEngine<PathRow, ScoredRow>(owned).Dispose();
+        e = Assert.Throws<ObjectDisposedException>(() => Score(owned, Paths(Test)));
+        Assert.Contains("OwnsTransformer = false", e.Message);
+
+        // A view does not own the model: the model outlives an engine made over a view.
+        using var kept = VA.LoadModel(path);
+        _ml.Model.CreatePredictionEngine<PathRow, ScoredRow>(kept.WithImageColumn("ImagePath")).Dispose();
+        Assert.Equal(Test.Count, Score(kept, Paths(Test)).Count);
+    }
+
+    [Fact]
+    public void An_MLImage_with_transparency_is_refused_rather_than_scored_unlike_its_file()
+    {
+        // The decoder keeps the colour under a transparent pixel; ML.NET's LoadImages multiplies it by alpha. Before,
+        // the same PNG scored raw 4.03 by path and 5.00 as an MLImage (the default pipeline), without a word.
+        var folder = TestData.TempFolder("alpha");
+        var rgb = ImageLoader.LoadRgb(Test[0]);
+        var transparent = WriteRgba(rgb, Path.Combine(folder, "alpha.png"), x => (byte)(x < rgb.Width / 2 ? 128 : 255));
+        var opaque = WriteRgba(rgb, Path.Combine(folder, "opaque.png"), _ => 255);
+        using var model = VA.PipelineFromJson(SmallPipeline).Fit(Paths(Train));
+        var byImage = model.WithImageColumn("Image");
+        IDataView Loaded(string file) => _ml.Transforms.LoadImages("Image", null, "ImagePath").Fit(Paths([file])).Transform(Paths([file]));
+
+        var e = Assert.Throws<PipelineException>(() => Score(byImage, Loaded(transparent)));
+        Assert.Contains("row 0 of column 'Image' has transparent pixels", e.Message);
+        Assert.Contains("LoadRawImageBytes", e.Message);
+        // The same file by path and as bytes is scored (alpha ignored by both), and an opaque PNG through LoadImages
+        // still gives its file's score to the bit.
+        var byPath = Score(model, Paths([transparent]))[0];
+        var raw = _ml.Transforms.LoadRawImageBytes("Image", null, "ImagePath").Fit(Paths([transparent])).Transform(Paths([transparent]));
+        Assert.Equal(byPath.RawScore, Score(byImage, raw)[0].RawScore);
+        Assert.Equal(Score(model, Paths([opaque]))[0].RawScore, Score(byImage, Loaded(opaque))[0].RawScore);
+        // Fitting on such MLImages is refused the same way, naming the row.
+        var fitRows = Train.Take(3).Append(transparent).ToList();
+        var fitImages = _ml.Transforms.LoadImages("Image", null, "ImagePath").Fit(Paths(fitRows)).Transform(Paths(fitRows));
+        e = Assert.Throws<PipelineException>(() => VA.PipelineFromJson(SmallPipeline, "Image").Fit(fitImages));
+        Assert.Contains("Row 3 of column 'Image' has transparent pixels", e.Message);
+    }
+
+    static string WriteRgba(ImageTensor rgb, string path, Func<int, byte> alphaAtColumn)
+    {
+        int plane = rgb.Width * rgb.Height;
+        using var bitmap = new SKBitmap(new SKImageInfo(rgb.Width, rgb.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul));
+        var span = bitmap.GetPixelSpan();
+        static byte B(float v) => (byte)Math.Clamp((int)MathF.Round(v * 255), 0, 255);
+        for (int i = 0; i < plane; i++)
+        {
+            span[4 * i] = B(rgb.Pixels[i]);
+            span[4 * i + 1] = B(rgb.Pixels[plane + i]);
+            span[4 * i + 2] = B(rgb.Pixels[2 * plane + i]);
+            span[4 * i + 3] = alphaAtColumn(i % rgb.Width);
+        }
+        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
+        File.WriteAllBytes(path, data.ToArray());
+        return path;
+    }
+
+    [Fact]
+    public void Bad_rows_are_named_by_row_and_column_not_by_a_temporary_file()
+    {
+        // Before: "Image file is empty: /tmp/pf-fit-xe0LlG/00000003.png" (a file the application never made), and
+        // ": '' is not an image type" for an empty path, "/tmp: '' is not an image type" for a folder.
+        var bytes = _ml.Data.LoadFromEnumerable(Train.Take(3).Select(p => new BytesRow { Image = File.ReadAllBytes(p) }).Append(new BytesRow { Image = [] }));
+        var e = Assert.Throws<PipelineException>(() => VA.PipelineFromJson(SmallPipeline, "Image").Fit(bytes));
+        Assert.Contains("row 3 of column 'Image'", e.Message);
+        Assert.DoesNotContain("pf-fit-", e.Message);
+
+        e = Assert.Throws<PipelineException>(() => VA.PipelineFromJson(SmallPipeline).Fit(Paths(Train.Take(2).Append(""))));
+        Assert.Equal("Row 2 of column 'ImagePath' is empty; every row must hold an image file path.", e.Message);
+        using var model = VA.PipelineFromJson(SmallPipeline).Fit(Paths(Train));
+        e = Assert.Throws<PipelineException>(() => Score(model, Paths([""])));
+        Assert.Contains("row 0 of column 'ImagePath' is empty", e.Message);
+        var folder = TestData.TempFolder("a-folder");
+        e = Assert.Throws<PipelineException>(() => Score(model, Paths([folder])));
+        Assert.Contains($"{folder} is a folder, not a regular file", e.Message);
+    }
+
+    [Fact]
+    public void Null_arguments_name_the_parameter_instead_of_a_NullReferenceException()
+    {
+        var estimator = VA.PipelineFromJson(SmallPipeline);
+        Assert.Equal("input", Assert.Throws<ArgumentNullException>(() => estimator.Fit(null!)).ParamName);
+        Assert.Equal("change", Assert.Throws<ArgumentNullException>(() => estimator.With((Func<Core.Spec.PipelineSpec, Core.Spec.PipelineSpec>)null!)).ParamName);
+        Assert.Contains("returned null", Assert.Throws<ArgumentException>(() => estimator.With(s => null!)).Message);
+        Assert.Contains("is null", Assert.Throws<ArgumentException>(() => estimator.With([null!])).Message);
+        Assert.Equal("context", Assert.Throws<ArgumentNullException>(() => ((MLContext)null!).VisualAnomaly()).ParamName);
+        Assert.Equal("modelPath", Assert.Throws<ArgumentNullException>(() => VA.LoadModel(null!)).ParamName);
+        Assert.Equal("imageColumnName", Assert.Throws<ArgumentNullException>(() => VA.PipelineFromJson(SmallPipeline, null!)).ParamName);
+        using var model = VA.LoadModel(SavedModel());
+        Assert.Equal("input", Assert.Throws<ArgumentNullException>(() => model.Transform(null!)).ParamName);
+        Assert.Equal("imageColumnName", Assert.Throws<ArgumentNullException>(() => model.WithImageColumn(null!)).ParamName);
+    }
+
+    [Fact]
+    public void NaN_and_infinity_in_typed_options_are_refused_with_the_option_and_its_range()
+    {
+        // Before: System.Text.Json's ArgumentException, "... consider specifying 'JsonNumberHandling.AllowNamedFloatingPointLiterals'".
+        Assert.Equal("typed pipeline: $.scoring.coresetRatio: NaN is out of range; allowed (0, 1]",
+            Assert.Throws<PipelineException>(() => VA.PatchCore(o => o.CoresetRatio = double.NaN)).Message);
+        Assert.Equal("typed pipeline: $.map.sigma: Infinity is out of range; allowed [0, 64]",
+            Assert.Throws<PipelineException>(() => VA.PipelineFromJson(SmallPipeline).With(s => s with { Map = s.Map with { Sigma = double.PositiveInfinity } })).Message);
+        Assert.Contains("$.input.mean: NaN is out of range",
+            Assert.Throws<PipelineException>(() => VA.PipelineFromJson(SmallPipeline).With(s => s with { Input = s.Input with { Mean = [float.NaN, 0.5f, 0.5f] } })).Message);
+        // The same holds for "NaN" written into pipeline JSON.
+        Assert.Contains("$.scoring.coresetRatio: NaN is out of range",
+            Assert.Throws<PipelineException>(() => VA.PipelineFromJson("""{ "name": "n", "backbone": { "type": "backbone.onnx" }, "scoring": { "type": "scoring.patchcore", "coresetRatio": "NaN" } }""")).Message);
+        Assert.Contains("finite", Assert.Throws<PipelineException>(() => VA.ExtractPixels("o", "i", 224, 224, [float.NaN, 0, 0])).Message);
+        Assert.Contains("finite", Assert.Throws<PipelineException>(() => VA.ExtractPixels("o", "i", 224, 224, null, [float.PositiveInfinity, 1, 1])).Message);
+    }
+
+    [Fact]
+    public void Saving_to_a_folder_or_loading_an_empty_file_says_so()
+    {
+        var folder = TestData.TempFolder("save-target");
+        using var model = VA.PipelineFromJson(SmallPipeline).Fit(Paths(Train));
+        // Before: IOException "Is a directory" after the whole model was written to a temporary file.
+        var e = Assert.Throws<PipelineException>(() => model.SaveModel(folder));
+        Assert.Equal($"Model file '{folder}' is a folder; give a file name, e.g. {Path.Combine(folder, "model.pfmodel")}.", e.Message);
+        Assert.Empty(Directory.GetFileSystemEntries(folder));
+
+        var empty = Path.Combine(folder, "empty.pfmodel");
+        File.WriteAllBytes(empty, []);
+        // Before: "... not a zip archive, or one cut short: Central Directory corrupt."
+        Assert.Contains("is empty (0 bytes)", Assert.Throws<PipelineException>(() => VA.LoadModel(empty)).Message);
+        Assert.Contains("pipeline: is empty", Assert.Throws<PipelineException>(() => VA.PipelineFromJson("  ")).Message);
+    }
+}
