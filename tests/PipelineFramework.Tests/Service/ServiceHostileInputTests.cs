@@ -80,17 +80,18 @@ public class ServiceHostileInputTests(ServiceModels models)
         }
     }
 
+    /// <summary>A data folder left by a service that stored one reject and stopped: its results.db, the reject's files and the id.</summary>
+    async Task<(string Data, string Id)> DataFolderWithOneStoredReject()
+    {
+        await using var first = await RunningService.StartAsync(models);
+        first.KeepDataFolder = true;
+        return (first.DataFolder, (string)(await first.InspectAsync("hazelnut", ServiceModels.DefectiveHazelnut))["id"]!);
+    }
+
     [Fact]
     public async Task A_damaged_results_database_answers_503_saying_what_to_do_while_inspections_go_on_unstored_and_leave_no_files()
     {
-        string data;
-        string id;
-        await using (var first = await RunningService.StartAsync(models))
-        {
-            first.KeepDataFolder = true;
-            data = first.DataFolder;
-            id = (string)(await first.InspectAsync("hazelnut", ServiceModels.DefectiveHazelnut))["id"]!;
-        }
+        var (data, id) = await DataFolderWithOneStoredReject();
         // Page 2 (the inspections table) overwritten, as a bad disk or a careless copy would.
         using (var file = File.OpenWrite(Path.Combine(data, "results.db")))
         {
@@ -125,14 +126,7 @@ public class ServiceHostileInputTests(ServiceModels models)
     [InlineData("index")]     // an index page that reading the newest parts does not touch: only the whole-file check at start sees it
     public async Task A_damaged_results_database_no_write_has_touched_is_not_ready_from_the_start_until_it_is_moved_away(string damage)
     {
-        string data;
-        string id;
-        await using (var first = await RunningService.StartAsync(models))
-        {
-            first.KeepDataFolder = true;
-            data = first.DataFolder;
-            id = (string)(await first.InspectAsync("hazelnut", ServiceModels.DefectiveHazelnut))["id"]!;
-        }
+        var (data, id) = await DataFolderWithOneStoredReject();
         var path = Path.Combine(data, "results.db");
         long indexPage, pageSize;
         using (var db = new SqliteConnection($"Data Source={path};Pooling=False"))
@@ -186,14 +180,7 @@ public class ServiceHostileInputTests(ServiceModels models)
     [ReadOnlyFileFact]
     public async Task A_results_database_the_service_may_only_read_is_not_ready_from_the_start_its_reads_answer_and_writable_again_is_ready_at_once()
     {
-        string data;
-        string id;
-        await using (var first = await RunningService.StartAsync(models))
-        {
-            first.KeepDataFolder = true;
-            data = first.DataFolder;
-            id = (string)(await first.InspectAsync("hazelnut", ServiceModels.DefectiveHazelnut))["id"]!;
-        }
+        var (data, id) = await DataFolderWithOneStoredReject();
         var path = Path.Combine(data, "results.db");
         ReadOnlyFile.Set(path, readOnly: true);
         try
@@ -227,14 +214,7 @@ public class ServiceHostileInputTests(ServiceModels models)
     [Fact]
     public async Task Reject_files_no_stored_result_names_are_removed_at_start_when_an_hour_old()
     {
-        string data;
-        string kept;
-        await using (var first = await RunningService.StartAsync(models))
-        {
-            first.KeepDataFolder = true;
-            data = first.DataFolder;
-            kept = (string)(await first.InspectAsync("hazelnut", ServiceModels.DefectiveHazelnut))["id"]!;
-        }
+        var (data, kept) = await DataFolderWithOneStoredReject();
         // As a process killed between writing a reject's files and committing its row leaves them.
         var rejects = Path.Combine(data, "rejects");
         var orphans = new[] { "0000dead.jpg", "0000dead.heat" }.Select(n => Path.Combine(rejects, n)).ToList();
