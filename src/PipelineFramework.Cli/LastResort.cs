@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text;
 using PipelineFramework.Abstractions;
+using PipelineFramework.Core.Plugins;
 
 namespace PipelineFramework.Cli;
 
@@ -11,7 +12,10 @@ static class ExitCodes
     public const int Ok = 0;
     /// <summary>The user's input: a bad option, pipeline, path or image (a <see cref="PipelineException"/> or a parse error).</summary>
     public const int InputError = 1;
-    /// <summary>Anything else: a bug in pf or a plugin, or the machine failing (disk full); details go to a log file.</summary>
+    /// <summary>
+    /// Anything else: a bug in pf or a plugin (the line says which component, and whom to tell), or the machine failing
+    /// (disk full); details go to a log file.
+    /// </summary>
     public const int InternalError = 2;
     /// <summary>Ctrl+C or SIGTERM (128 + SIGINT, as shells report it).</summary>
     public const int Cancelled = 130;
@@ -26,7 +30,8 @@ static class LastResort
     public static int Report(Exception exception, string[] args)
     {
         ConsoleProgress.EndOpenLine();
-        switch (Unwrapped(exception))
+        var unwrapped = Unwrapped(exception);
+        switch (unwrapped)
         {
             case PipelineException e:
                 // One line: a file name with a line break, quoted in the message, must not split it.
@@ -37,6 +42,13 @@ static class LastResort
                 return ExitCodes.Cancelled;
             default:
                 var (log, logProblem) = WriteLog(exception, args);
+                if (unwrapped is ComponentFaultException fault)
+                {
+                    // Whose bug it is; the log keeps the whole exception, the component's own stack trace inside.
+                    Console.Error.WriteLine($"error: {TerminalText.Escape(OneLine(fault.Message))}. "
+                        + TerminalText.Escape(fault.Advice(log) + (log is null ? $" (no log written: {logProblem})" : "")));
+                    return ExitCodes.InternalError;
+                }
                 var file = exception is FileNotFoundException { FileName: { } name } ? $" (file: {name})" : "";
                 Console.Error.WriteLine($"error: unexpected {exception.GetType().Name}: {OneLine(exception.Message)}{file}. " +
                     (log is not null
@@ -48,15 +60,16 @@ static class LastResort
 
     /// <summary>
     /// A Parallel.For (or a task) wraps what its workers throw in an AggregateException, one copy per worker that hit
-    /// the same problem. When every inner exception is the user's problem (a PipelineException) or a cancellation, the
-    /// user sees the first of them as if the loop had not been there; anything else inside keeps it a bug report.
+    /// the same problem. When every inner exception is the user's problem (a PipelineException), a named component's
+    /// fault or a cancellation, the user sees the first of them as if the loop had not been there (a fault before the
+    /// input's problem: it is the one to report); anything else inside keeps it a bug report.
     /// </summary>
     static Exception Unwrapped(Exception exception)
     {
         if (exception is not AggregateException aggregate) return exception;
         var inner = aggregate.Flatten().InnerExceptions;
-        if (inner.Count == 0 || !inner.All(e => e is PipelineException or OperationCanceledException)) return exception;
-        return inner.FirstOrDefault(e => e is PipelineException) ?? inner[0];
+        if (inner.Count == 0 || !inner.All(e => e is PipelineException or ComponentFaultException or OperationCanceledException)) return exception;
+        return inner.FirstOrDefault(e => e is ComponentFaultException) ?? inner.FirstOrDefault(e => e is PipelineException) ?? inner[0];
     }
 
     /// <summary>

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using PipelineFramework.Abstractions;
 using PipelineFramework.Core.Engine;
 using PipelineFramework.Core.Images;
+using PipelineFramework.Core.Plugins;
 
 namespace PipelineFramework.Service;
 
@@ -101,7 +102,8 @@ sealed class InspectionQueue : IAsyncDisposable
                 // Never leave a request waiting: whatever went wrong, every job of the batch gets an answer.
                 _log.LogError(e, "Scoring a batch of {Count} failed unexpectedly", batch.Count);
                 foreach (var job in batch)
-                    job.Done.TrySetResult(new InspectionOutcome { Failure = (500, "Scoring failed", $"The service could not score the image: {e.Message}") });
+                    job.Done.TrySetResult(new InspectionOutcome { Failure = (500, "Scoring failed",
+                        $"The service could not score the image: {(ComponentFaultException.In(e) ?? e).Message}") });
             }
             // A large batch leaves its decoded pixels (about 12 bytes a pixel) on the large-object heap, which the GC lets
             // several batches pile up before collecting (four 25 MP images one after the other peaked at 1.8 GB):

@@ -149,9 +149,11 @@ public sealed class ModelRegistry : IDisposable
             model = AnomalyModel.Load(stamp.Path, _catalog, _services);
             Validate(model);
         }
-        catch (Exception e) when (e is PipelineException or IOException or UnauthorizedAccessException or InvalidDataException)
+        catch (Exception e) when (e is PipelineException or IOException or UnauthorizedAccessException or InvalidDataException or ComponentFaultException)
         {
             model?.Dispose();
+            // A plugin's bug: its stack trace is for the report to the plugin's author.
+            if (e is ComponentFaultException fault) _log.LogError(e, "{Advice}", fault.Advice(null));
             Refuse(category, stamp, e.Message);
             return false;
         }

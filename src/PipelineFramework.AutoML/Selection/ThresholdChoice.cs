@@ -60,16 +60,17 @@ public static class ThresholdSelection
         var candidates = new List<ThresholdCandidate>();
         foreach (var alternative in alternatives)
         {
-            var policy = Policy(alternative, catalog);
+            var (spec, policy) = Policy(alternative, catalog);
             double passed = 0, rejected = 0;
             for (int decideOn = 0; decideOn < 2; decideOn++)
             {
                 int judgeOn = 1 - decideOn;
-                double threshold = policy.Decide(new ThresholdInputs
+                var inputs = new ThresholdInputs
                 {
                     GoodScores = goodHalves[decideOn].Select(i => heldOutGood[i]).ToList(),
                     SyntheticAnomalyScores = syntheticHalves[decideOn].Select(i => synthetic[i]).ToList(),
-                }).Threshold;
+                };
+                double threshold = catalog.Guard(spec, "deciding the threshold", () => policy.Decide(inputs)).Threshold;
                 // A held-out image and its shifted copies stay on one side.
                 var judgedGood = goodHalves[judgeOn].SelectMany(h => Enumerable.Range(0, copies + 1)
                     .Select(c => c == 0 ? heldOutGood[h] : shiftedGood[(c - 1) * heldOutGood.Count + h])).ToList();
@@ -83,11 +84,12 @@ public static class ThresholdSelection
         return new ThresholdChoice(best.Threshold, candidates);
     }
 
-    static IThresholdPolicy Policy(JsonObject threshold, IComponentCatalog catalog)
+    static (ComponentSpec Spec, IThresholdPolicy Policy) Policy(JsonObject threshold, IComponentCatalog catalog)
     {
         var type = threshold["type"]?.GetValue<string>() ?? throw new PipelineException("A threshold alternative has no \"type\".");
         var options = (JsonObject)threshold.DeepClone();
         options.Remove("type");
-        return catalog.Create<IThresholdPolicy>(new ComponentSpec(type, options, "$.threshold"), ComponentKind.ThresholdPolicy);
+        var spec = new ComponentSpec(type, options, "$.threshold");
+        return (spec, catalog.Create<IThresholdPolicy>(spec, ComponentKind.ThresholdPolicy));
     }
 }

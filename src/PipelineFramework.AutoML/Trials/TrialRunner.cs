@@ -41,7 +41,7 @@ public sealed class TrialRunner(IComponentCatalog catalog, HostServices services
             error = null;
             return AnomalyPipeline.FromJson(json.ToJsonString(), catalog, "trial", services);
         }
-        catch (PipelineException e)
+        catch (Exception e) when (e is PipelineException or ComponentFaultException)
         {
             error = e.Message;
             return null;
@@ -130,7 +130,7 @@ public sealed class TrialRunner(IComponentCatalog catalog, HostServices services
         }
         catch (OperationCanceledException) { throw; }
         catch (OutOfMemoryException e) { return (Record(request, TrialRecord.OverMemory, key, watch, e.Message, monitor.PeakWorkingSet), null); }
-        catch (Exception e) { return (Record(request, TrialRecord.Failed, key, watch, $"{e.GetType().Name}: {e.Message}"), null); }
+        catch (Exception e) { return (Record(request, TrialRecord.Failed, key, watch, FailureReason(e)), null); }
     }
 
     TrialRecord FitAndValidate(Started trial, MemoryMonitor monitor, int running, CancellationToken cancellation)
@@ -168,8 +168,11 @@ public sealed class TrialRunner(IComponentCatalog catalog, HostServices services
         }
         catch (OperationCanceledException) { throw; }
         catch (OutOfMemoryException e) { return Record(request, TrialRecord.OverMemory, key, watch, e.Message, monitor.PeakWorkingSet); }
-        catch (Exception e) { return Record(request, TrialRecord.Failed, key, watch, $"{e.GetType().Name}: {e.Message}"); }
+        catch (Exception e) { return Record(request, TrialRecord.Failed, key, watch, FailureReason(e)); }
     }
+
+    /// <summary>A failed trial's reason: a component's fault names the component (its message says whose bug it is).</summary>
+    static string FailureReason(Exception e) => ComponentFaultException.In(e) is { } fault ? fault.Message : $"{e.GetType().Name}: {e.Message}";
 
     /// <summary>
     /// The fitting images of a halving rung: a seeded shuffle of the prepared fitting images (the same order for every

@@ -209,7 +209,7 @@ public sealed class AnomalyModel : IDisposable
         using (var entry = zip.CreateEntry(ModelFileReader.ManifestEntry, CompressionLevel.Optimal).Open())
             JsonSerializer.Serialize(entry, Manifest, ModelFileReader.ManifestJson);
         foreach (var (stage, index, component) in _stages.Stored())
-            component.Save(new ZipModelWriter(zip, stage.StateFolder(index)));
+            Catalog.Guard(Spec.Components(stage)[index], "saving", () => component.Save(new ZipModelWriter(zip, stage.StateFolder(index))));
         _stages.GoodPixels?.Save(new ZipModelWriter(zip, Explain.GoodPixels.Folder));
         MLNet.MLNetLoadRedirect.AddTo(zip);
     }
@@ -275,22 +275,26 @@ public sealed class AnomalyModel : IDisposable
         var loaded = new List<IDisposable>();
         try
         {
-            var backbone = catalog.Create<IBackbone>(spec.Backbone, ComponentKind.Backbone).Load(spec.Geometry, Reader(StageKinds.Backbone, 0), context);
+            var backboneComponent = catalog.Create<IBackbone>(spec.Backbone, ComponentKind.Backbone);
+            var backbone = catalog.Guard(spec.Backbone, "loading", () => backboneComponent.Load(spec.Geometry, Reader(StageKinds.Backbone, 0), context));
             loaded.Add(backbone);
-            var embedding = catalog.Create<IPatchEmbedding>(spec.Embedding, ComponentKind.PatchEmbedding).Load(backbone.Layers, Reader(StageKinds.Embedding, 0), context);
+            var embeddingComponent = catalog.Create<IPatchEmbedding>(spec.Embedding, ComponentKind.PatchEmbedding);
+            var embedding = catalog.Guard(spec.Embedding, "loading", () => embeddingComponent.Load(backbone.Layers, Reader(StageKinds.Embedding, 0), context));
             loaded.Add(embedding);
-            var scorer = catalog.Create<IScorer>(spec.Scoring, ComponentKind.Scorer).Load(Reader(StageKinds.Scoring, 0), context);
+            var scorerComponent = catalog.Create<IScorer>(spec.Scoring, ComponentKind.Scorer);
+            var scorer = catalog.Guard(spec.Scoring, "loading", () => scorerComponent.Load(Reader(StageKinds.Scoring, 0), context));
             loaded.Add(scorer);
             var logic = new List<IFittedLogicCheck>();
             foreach (var (check, index) in spec.Logic.Select((c, i) => (c, i)))
             {
-                var fitted = catalog.Create<ILogicCheck>(check, ComponentKind.LogicCheck).Load(Reader(StageKinds.Logic, index), context);
+                var checkComponent = catalog.Create<ILogicCheck>(check, ComponentKind.LogicCheck);
+                var fitted = catalog.Guard(check, "loading", () => checkComponent.Load(Reader(StageKinds.Logic, index), context));
                 loaded.Add(fitted);
                 logic.Add(fitted);
             }
             // Files written before the statistics existed have none: their sizes are the map's alone, as when they were written.
             var pixels = Explain.GoodPixels.Load(new ZipModelReader(zip, Explain.GoodPixels.Folder, name), spec.Preprocessing.Height, spec.Preprocessing.Width, name);
-            return new AnomalyModel(manifest, spec, new FittedStages(new SharedBackbone(backbone), embedding, scorer, logic, services, pixels) { ScorerName = spec.Scoring.Type }, services, catalog);
+            return new AnomalyModel(manifest, spec, new FittedStages(new SharedBackbone(backbone, catalog, spec.Backbone), embedding, scorer, logic, services, pixels) { Catalog = catalog, Spec = spec }, services, catalog);
         }
         catch (PipelineException e) when (!e.Message.Contains(name, StringComparison.Ordinal))
         {

@@ -46,7 +46,7 @@ public sealed class AnomalyPipeline
         // Created now only so that a bad explainer is refused before any work; the model creates it when asked.
         if (spec.Explain is { } explain) catalog.Create<IExplainer>(explain, ComponentKind.Explainer);
         ImageSynthesizers = spec.Synthesis.Zip(Synthesizers).Where(p => p.Second is IImageSynthesizer)
-            .Select(p => (p.First.Type, (IImageSynthesizer)p.Second)).ToList();
+            .Select(p => (p.First.Type, (IImageSynthesizer)new GuardedSynthesizer(catalog, p.First, (IImageSynthesizer)p.Second))).ToList();
         if (Threshold is SyntheticF1Threshold && (spec.Calibration.SyntheticCount == 0 || ImageSynthesizers.Count == 0))
             throw new PipelineException($"{spec.Threshold.JsonPath}: threshold.synthetic-f1 needs synthetic anomalies: add an image synthesiser to $.synthesis and set $.calibration.syntheticCount above 0.");
     }
@@ -87,7 +87,7 @@ public sealed class AnomalyPipeline
             throw new PipelineException($"Fitting needs at least 2 good images (one is held out to set the threshold); got {goodImages.Count}.");
         var context = Context(progress, cancellation);
         int batch = Spec.Calibration.BatchSize;
-        var backbone = new SharedBackbone(Backbone.Fit(Spec.Geometry, context));
+        var backbone = new SharedBackbone(Catalog.Guard(Spec.Backbone, "fitting", () => Backbone.Fit(Spec.Geometry, context)), Catalog, Spec.Backbone);
         try
         {
             // One pass: decode, fingerprint and run the backbone over every image; the split then only gathers maps.
@@ -257,24 +257,26 @@ public sealed class AnomalyPipeline
         var disposables = new List<IDisposable>();
         try
         {
-            var embedding = donated?.Embedding ?? Embedding.Fit(prepared.FitMaps, context);
+            var embedding = donated?.Embedding ?? Catalog.Guard(Spec.Embedding, "fitting", () => Embedding.Fit(prepared.FitMaps, context));
             disposables.Add(embedding);
             IFittedScorer scorer;
             if (donated is { } given) scorer = given.Scorer;
             else
             {
-                var good = embedding.Embed(prepared.FitMaps);
+                var good = Catalog.Guard(Spec.Embedding, "embedding", () => embedding.Embed(prepared.FitMaps));
                 cancellation.ThrowIfCancellationRequested();
-                scorer = Scorer.Fit(new ScorerFitInputs { Good = good, Synthetic = TrainingAnomalies(good, embedding, prepared) }, context);
+                var inputs = new ScorerFitInputs { Good = good, Synthetic = TrainingAnomalies(good, embedding, prepared) };
+                scorer = Catalog.Guard(Spec.Scoring, "fitting", () => Scorer.Fit(inputs, context));
             }
             disposables.Add(scorer);
-            var calibration = new FittedStages(prepared.Backbone, embedding, scorer, [], Services, prepared.GoodPixels) { ScorerName = Spec.Scoring.Type };
+            var calibration = new FittedStages(prepared.Backbone, embedding, scorer, [], Services, prepared.GoodPixels) { Catalog = Catalog, Spec = Spec };
 
             var goodScores = calibration.Score(prepared.HoldoutMaps, Spec.Map.ImageScore).ImageScores;
             IReadOnlyList<float> syntheticScores = prepared.SyntheticHoldoutMaps is { } synthetic ? calibration.Score(synthetic, Spec.Map.ImageScore).ImageScores : [];
             RequireFinite(goodScores, "held-out good images");
             RequireFinite(syntheticScores, "synthetic anomalies");
-            var decision = Threshold.Decide(new ThresholdInputs { GoodScores = goodScores, SyntheticAnomalyScores = syntheticScores });
+            var decision = Catalog.Guard(Spec.Threshold, "deciding the threshold",
+                () => Threshold.Decide(new ThresholdInputs { GoodScores = goodScores, SyntheticAnomalyScores = syntheticScores }));
             if (!double.IsFinite(decision.Threshold))
                 throw new PipelineException($"{Spec.Threshold.Type} decided a threshold of {decision.Threshold}; check the threshold options.");
             var normalization = ScoreNormalization.FromCalibration(decision.Threshold, goodScores);
@@ -293,9 +295,9 @@ public sealed class AnomalyPipeline
                 // without maps see every training image, so an accepted rule is verified on all of them.
                 var fitting = Batches.Decode(ImageSource.FromFiles(prepared.FitImages), Preprocessing)
                     .Select((p, i) => new GoodImage(prepared.FitImages[i], p.Whole ?? p.Image)).ToList();
-                foreach (var check in LogicChecks)
+                foreach (var (check, spec) in LogicChecks.Zip(Spec.Logic))
                 {
-                    var fitted = check.Fit(new LogicFitInputs { Good = subjects, FittingImages = fitting }, context);
+                    var fitted = Catalog.Guard(spec, "fitting", () => check.Fit(new LogicFitInputs { Good = subjects, FittingImages = fitting }, context));
                     disposables.Add(fitted);
                     logic.Add(fitted);
                 }
@@ -315,7 +317,7 @@ public sealed class AnomalyPipeline
                 Training = new TrainingManifest(prepared.FitImages.Count, prepared.HoldoutImages.Count, syntheticScores.Count, watch.Elapsed.TotalSeconds + (donated?.FitSeconds ?? 0),
                     [shape.Height, shape.Width, shape.Dim], SyntheticAuroc(goodScores, syntheticScores)) { DuplicateImages = prepared.DuplicateImages, ImageSizes = prepared.GoodImageSizes },
             };
-            return new AnomalyModel(manifest, Spec, new FittedStages(prepared.Backbone.Acquire(), embedding, scorer, logic, Services, prepared.GoodPixels) { ScorerName = Spec.Scoring.Type }, Services, Catalog);
+            return new AnomalyModel(manifest, Spec, new FittedStages(prepared.Backbone.Acquire(), embedding, scorer, logic, Services, prepared.GoodPixels) { Catalog = Catalog, Spec = Spec }, Services, Catalog);
         }
         catch
         {
@@ -345,10 +347,12 @@ public sealed class AnomalyPipeline
     LabeledFeatures? TrainingAnomalies(FeatureBatch good, IFittedPatchEmbedding embedding, PreparedSet prepared)
     {
         var parts = new List<LabeledFeatures>();
-        if (Synthesizers.OfType<IFeatureSynthesizer>().FirstOrDefault() is { } noise) parts.Add(noise.Perturb(good, Spec.Seed));
+        var noise = Spec.Synthesis.Zip(Synthesizers).FirstOrDefault(p => p.Second is IFeatureSynthesizer);
+        if (noise.Second is IFeatureSynthesizer perturbation)
+            parts.Add(Catalog.Guard(noise.First, "perturbing features", () => perturbation.Perturb(good, Spec.Seed)));
         if (prepared.TrainingSyntheticMaps is { } maps)
         {
-            var embedded = embedding.Embed(maps);
+            var embedded = Catalog.Guard(Spec.Embedding, "embedding", () => embedding.Embed(maps));
             var labels = new float[embedded.PatchCount];
             for (int i = 0; i < prepared.TrainingSyntheticMasks.Count; i++)
             {
@@ -368,4 +372,11 @@ public sealed class AnomalyPipeline
     /// <summary>Synthetic anomalies from good images, for <c>pf synth</c> and for calibration.</summary>
     public IReadOnlyList<SyntheticSample> Synthesize(IReadOnlyList<string> goodImages, int count, CancellationToken cancellation = default) =>
         SyntheticValidationSet.Build(goodImages, ImageSynthesizers, count, Spec.Seed, Preprocessing, cancellation);
+}
+
+/// <summary>An image synthesiser whose calls name it when it fails (they run inside the host's parallel loops).</summary>
+sealed class GuardedSynthesizer(IComponentCatalog catalog, ComponentSpec spec, IImageSynthesizer synthesizer) : IImageSynthesizer
+{
+    public SyntheticAnomaly Synthesize(ImageTensor good, SynthesisSource source, int seed) =>
+        catalog.Guard(spec, "synthesising anomalies", () => synthesizer.Synthesize(good, source, seed));
 }

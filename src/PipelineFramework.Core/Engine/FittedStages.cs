@@ -3,6 +3,7 @@ using PipelineFramework.Abstractions;
 using PipelineFramework.Compute;
 using PipelineFramework.Compute.Gpu;
 using PipelineFramework.Core.Images;
+using PipelineFramework.Core.Plugins;
 using PipelineFramework.Core.Spec;
 using PipelineFramework.Core.Thresholds;
 
@@ -44,7 +45,15 @@ sealed class FittedStages : IDisposable
         for (int i = 0; i < Logic.Count; i++) yield return (StageKinds.Logic, i, Logic[i]);
     }
 
-    public PatchScores Score(LayerMaps maps, ImageScoreMode imageScore) => ImageScoring.Apply(ScoreChecked(Embedding.Embed(maps)), imageScore);
+    /// <summary>The pipeline the stages were fitted by, and the catalog they came from: to name a component that fails.</summary>
+    public required PipelineSpec Spec { get; init; }
+    public required IComponentCatalog Catalog { get; init; }
+
+    string ScorerName => Spec.Scoring.Type;
+
+    public PatchScores Score(LayerMaps maps, ImageScoreMode imageScore) => ImageScoring.Apply(ScoreChecked(Embed(maps)), imageScore);
+
+    FeatureBatch Embed(LayerMaps maps) => Catalog.Guard(Spec.Embedding, "embedding", () => Embedding.Embed(maps));
 
     /// <summary>
     /// The scorer's scores, held to one score per image given: a plugin's answer is outside input, and a short answer
@@ -52,15 +61,12 @@ sealed class FittedStages : IDisposable
     /// </summary>
     PatchScores ScoreChecked(FeatureBatch features)
     {
-        var scores = Scorer.Score(features);
+        var scores = Catalog.Guard(Spec.Scoring, "scoring", () => Scorer.Score(features));
         if (scores.Count != features.Count)
             throw new PipelineException($"The scorer {ScorerName} returned scores for {scores.Count} images when given {features.Count}; "
                 + "no verdict can be given. This is a fault of the scorer's plugin: update or replace it.");
         return scores;
     }
-
-    /// <summary>The scorer's component type, for messages about what it returned.</summary>
-    public string ScorerName { get; init; } = "(unnamed)";
 
     /// <summary>Patch scores upsampled to the map size and smoothed (PatchCore: bilinear, then Gaussian sigma 4).</summary>
     public static Grid2D AnomalyMap(PatchScores scores, int index, int height, int width, double sigma)
@@ -181,7 +187,7 @@ sealed class FittedStages : IDisposable
         var watch = Stopwatch.StartNew();
         double Lap() { double ms = watch.Elapsed.TotalMilliseconds / Math.Max(1, maps.Count); watch.Restart(); return ms; }
 
-        var features = Embedding.Embed(maps);
+        var features = Embed(maps);
         timings["embedding"] = Lap();
         var scores = ImageScoring.Apply(ScoreChecked(features), settings.ImageScore, divideMap: !scorerUnitMaps);
         timings["scoring"] = Lap();
@@ -222,7 +228,7 @@ sealed class FittedStages : IDisposable
             {
                 Id = ids[i], Image = images[i].Image, WholeImage = images[i].Whole, AnomalyMap = heatMaps[i], Threshold = settings.Threshold, Regions = regions[i],
             };
-            var outcomes = Logic.Select(check => check.Inspect(subject)).ToList();
+            var outcomes = Logic.Select((check, c) => Catalog.Guard(Spec.Logic[c], "checking a part", () => check.Inspect(subject))).ToList();
             rules[i] = outcomes.SelectMany(o => o.Rules).ToList();
             logicMargins[i] = outcomes.Select(o => o.Margin).Where(m => m is not null).Max();
         });

@@ -81,10 +81,18 @@ static class Batches
 sealed class SharedBackbone
 {
     readonly IFittedBackbone _backbone;
+    readonly Plugins.IComponentCatalog _catalog;
+    readonly Spec.ComponentSpec _spec;
     int _holders = 1;
     long _images;
 
-    public SharedBackbone(IFittedBackbone backbone) => _backbone = backbone;
+    /// <param name="catalog">With <paramref name="spec"/>: where the backbone came from, to name it when it fails.</param>
+    public SharedBackbone(IFittedBackbone backbone, Plugins.IComponentCatalog catalog, Spec.ComponentSpec spec)
+    {
+        _backbone = backbone;
+        _catalog = catalog;
+        _spec = spec;
+    }
 
     public IReadOnlyList<LayerInfo> Layers => _backbone.Layers;
     public IFittedBackbone Component => _backbone;
@@ -93,7 +101,7 @@ sealed class SharedBackbone
     public LayerMaps Run(IReadOnlyList<ImageTensor> images)
     {
         Interlocked.Add(ref _images, images.Count);
-        return _backbone.Run(images);
+        return Plugins.ComponentGuard.Guard(_catalog, _spec, "extracting features", () => _backbone.Run(images));
     }
 
     public SharedBackbone Acquire()

@@ -4,6 +4,7 @@ using Microsoft.ML.Data;
 using PipelineFramework.Abstractions;
 using PipelineFramework.Core.Engine;
 using PipelineFramework.Core.Images;
+using PipelineFramework.Core.Plugins;
 
 namespace PipelineFramework.Core.MLNet;
 
@@ -82,7 +83,8 @@ static class FeatureFitting
             throw new PipelineException($"Fitting needs at least 2 good rows (one is held out to set the threshold); got {maps.Count}.");
 
         var context = new FitContext { Seed = pipeline.Spec.Seed, Progress = progress, Services = pipeline.Services };
-        var backbone = new SharedBackbone(pipeline.Backbone.Fit(pipeline.Spec.Geometry, context));
+        var backbone = new SharedBackbone(pipeline.Catalog.Guard(pipeline.Spec.Backbone, "fitting", () => pipeline.Backbone.Fit(pipeline.Spec.Geometry, context)),
+            pipeline.Catalog, pipeline.Spec.Backbone);
         PreparedSet prepared;
         try
         {

@@ -26,7 +26,14 @@ public sealed record ComponentDescriptor(
     Type? OptionsType,
     IReadOnlyList<OptionInfo> Options,
     string Source,
-    string Version);
+    string Version)
+{
+    /// <summary>The plugin folder the component was loaded from; null for components built into Core.</summary>
+    public string? Folder { get; init; }
+
+    /// <summary>Built into Core or one of the plugins we ship, from its own folder: its bugs are ours to fix.</summary>
+    public bool ShipsWithPf => Folder is null || ShippedPlugins.FolderOf.GetValueOrDefault(TypeName) == Source;
+}
 
 /// <summary>A plugin folder that could not be loaded, and why.</summary>
 public sealed record PluginLoadError(string Folder, string Message);
@@ -175,7 +182,7 @@ public sealed class ComponentCatalog : IComponentCatalog
                 throw new PipelineException($"{type.FullName} must have one public constructor taking its options record (or nothing).");
             var optionsType = constructors[0].GetParameters().FirstOrDefault()?.ParameterType;
             var descriptor = new ComponentDescriptor(attribute.TypeName, kind, attribute.Description, type, optionsType,
-                optionsType is null ? [] : ComponentOptions.Describe(optionsType), source, version);
+                optionsType is null ? [] : ComponentOptions.Describe(optionsType), source, version) { Folder = folder };
             var origin = folder ?? source;
             if (_byName.ContainsKey(attribute.TypeName))
             {
@@ -219,15 +226,13 @@ public sealed class ComponentCatalog : IComponentCatalog
     public object Create(ComponentDescriptor descriptor, JsonObject options, string jsonPath)
     {
         var parsed = ComponentOptions.Parse(descriptor, options, jsonPath);
+        const BindingFlags Constructor = BindingFlags.Public | BindingFlags.Instance | BindingFlags.DoNotWrapExceptions;
         try
         {
-            return parsed is null ? Activator.CreateInstance(descriptor.ImplementationType)! : Activator.CreateInstance(descriptor.ImplementationType, parsed)!;
+            return Activator.CreateInstance(descriptor.ImplementationType, Constructor, null, parsed is null ? [] : [parsed], null)!;
         }
-        catch (TargetInvocationException e) when (e.InnerException is not null)
-        {
-            if (e.InnerException is PipelineException p) throw new PipelineException($"{jsonPath}: {p.Message}", p);
-            throw new PipelineException($"{jsonPath}: component '{descriptor.TypeName}' failed to start: {e.InnerException.Message}", e.InnerException);
-        }
+        catch (PipelineException p) { throw new PipelineException($"{jsonPath}: {p.Message}", p); }
+        catch (Exception e) when (ComponentFaultException.IsFault(e)) { throw new ComponentFaultException(descriptor, jsonPath, "starting", e); }
     }
 
     public JsonObject NormalizeOptions(ComponentDescriptor descriptor, JsonObject options, string jsonPath)

@@ -1,5 +1,9 @@
+using System.Text.Json.Nodes;
 using Microsoft.ML;
 using PipelineFramework.Abstractions;
+using PipelineFramework.AutoML.SearchSpace;
+using PipelineFramework.AutoML.Trials;
+using PipelineFramework.AutoML.Tuners;
 using PipelineFramework.Core.Data;
 using PipelineFramework.Core.Engine;
 using PipelineFramework.Core.MLNet;
@@ -10,8 +14,10 @@ namespace PipelineFramework.Tests.Plugins;
 
 /// <summary>
 /// What the host makes of a faulty third-party plugin (the test plugin's <c>fault</c> option, loaded from its own
-/// folder): a scorer's answer is outside input, so a NaN or a short answer never becomes a verdict; a plugin folder
-/// installed twice names both copies. Real hazelnut images, a real ONNX backbone, real model files.
+/// folder): a scorer's answer is outside input, so a NaN or a short answer never becomes a verdict; an exception it
+/// throws names the component, the step and the plugin's folder, with the plugin's own exception inside (in `pf`: exit
+/// 2, whose bug it is, and a log); a plugin folder installed twice names both copies. Real hazelnut images, a real ONNX
+/// backbone, real model files, the real `pf` process.
 /// </summary>
 public class PluginFaultTests
 {
@@ -66,11 +72,178 @@ public class PluginFaultTests
             + "This is a fault of the scorer's plugin: update or replace it.", e.Message);
     }
 
-    [Fact]
-    public void A_plugin_whose_constructor_throws_is_refused_naming_the_stage_and_component()
+    static string PluginFolder => Path.GetFullPath(Path.Combine(TestData.TestPluginsFolder, "Scoring.MeanDistance"));
+
+    /// <summary>The fault names the test plugin's scorer and the step, and holds the plugin's own exception.</summary>
+    static void AssertNamesThePlugin(ComponentFaultException fault, string step, string pluginMessage)
     {
-        var e = Assert.Throws<PipelineException>(() => AnomalyPipeline.FromJson(Pipeline("constructor"), TestData.Catalog));
-        Assert.Contains("$.scoring: component 'test.mean-distance' failed to start: test.mean-distance: failing on purpose in the constructor", e.Message);
+        Assert.Equal($"The scorer test.mean-distance ($.scoring, plugin Scoring.MeanDistance) failed while {step}: {pluginMessage}", fault.Message);
+        Assert.Equal(step, fault.Step);
+        Assert.Equal(PluginFolder, fault.Component.Folder);
+        Assert.False(fault.Component.ShipsWithPf);
+        var inner = Assert.IsType<InvalidOperationException>(fault.InnerException);
+        Assert.Equal(pluginMessage, inner.Message);
+        // The plugin's own frames, for its author.
+        Assert.Contains("MeanDistanceScorer", inner.StackTrace);
+        Assert.Equal($"This is a bug in the plugin Scoring.MeanDistance (loaded from {PluginFolder}), not in your input or in pf: report it to the "
+            + "plugin's author with the log /x.log, or choose another scorer in the pipeline.", fault.Advice("/x.log"));
+    }
+
+    [Fact]
+    public void A_plugin_whose_constructor_throws_is_named_as_a_fault_of_that_plugin()
+    {
+        // Before: a PipelineException ("$.scoring: component 'test.mean-distance' failed to start: ..."), so pf said exit 1,
+        // the user's input, for the plugin's bug.
+        var e = Assert.Throws<ComponentFaultException>(() => AnomalyPipeline.FromJson(Pipeline("constructor"), TestData.Catalog));
+        AssertNamesThePlugin(e, "starting", "test.mean-distance: failing on purpose in the constructor");
+    }
+
+    [Fact]
+    public void A_plugin_that_throws_in_Fit_is_named_with_its_folder_and_its_exception_inside()
+    {
+        // Before: the plugin's InvalidOperationException itself, naming neither the component nor where it came from.
+        var train = ImageDataset.LoadMvtec(TestData.Hazelnut).Train.Take(8).Select(t => t.Path).ToList();
+        var pipeline = AnomalyPipeline.FromJson(Pipeline("fit"), TestData.Catalog);
+        var e = Assert.Throws<ComponentFaultException>(() => pipeline.Fit(train));
+        AssertNamesThePlugin(e, "fitting", "test.mean-distance: failing on purpose in Fit");
+    }
+
+    [Fact]
+    public void A_plugin_that_throws_while_scoring_is_named_by_Inspect_and_by_ML_NET_Transform()
+    {
+        var path = Saved("scoreAfterLoad");
+        using var model = AnomalyModel.Load(path, TestData.Catalog);
+        AssertNamesThePlugin(Assert.Throws<ComponentFaultException>(() => model.Inspect(Test)), "scoring", "test.mean-distance: failing on purpose in Score");
+
+        var ml = new MLContext();
+        using var transformer = ml.VisualAnomaly(TestData.Catalog).LoadModel(path);
+        var view = ml.Data.LoadFromEnumerable(Test.Select(p => new MLNet.MLNetColumnTests.PathRow { ImagePath = p }));
+        var e = Assert.Throws<ComponentFaultException>(() => ml.Data.CreateEnumerable<MLNet.MLNetColumnTests.ScoredRow>(transformer.Transform(view), false).ToList());
+        Assert.Equal("scoring", e.Step);
+    }
+
+    [Fact]
+    public void The_guard_passes_the_components_own_message_cancellation_and_out_of_memory_through_unchanged()
+    {
+        // AutoML's memory share and cancellation read OperationCanceledException and OutOfMemoryException; a
+        // PipelineException is the component's clear message about the input (exit 1, not a bug).
+        var scorer = AnomalyPipeline.FromJson(Pipeline("none"), TestData.Catalog).Spec.Scoring;
+        Exception[] passed =
+        [
+            new PipelineException("bad input"), new OperationCanceledException(), new OutOfMemoryException(), new IOException("disk full"),
+            new AggregateException(new PipelineException("bad input"), new OperationCanceledException()),
+        ];
+        foreach (var thrown in passed)
+            Assert.Same(thrown, Assert.ThrowsAny<Exception>(() => TestData.Catalog.Guard<int>(scorer, "scoring", () => throw thrown)));
+
+        var bug = new NullReferenceException();
+        var fault = Assert.Throws<ComponentFaultException>(() => TestData.Catalog.Guard<int>(scorer, "scoring", () => throw bug));
+        Assert.Same(bug, fault.InnerException);
+        // A fault already named is not named again by an outer guard.
+        Assert.Same(fault, Assert.Throws<ComponentFaultException>(() => TestData.Catalog.Guard<int>(scorer, "fitting", () => throw fault)));
+        // A plugin's own parallel loop: one bug inside makes the whole aggregate its fault.
+        var aggregate = new AggregateException(new PipelineException("bad input"), new IndexOutOfRangeException());
+        Assert.Same(aggregate, Assert.Throws<ComponentFaultException>(() => TestData.Catalog.Guard<int>(scorer, "scoring", () => throw aggregate)).InnerException);
+    }
+
+    [Fact]
+    public void A_fault_of_a_component_that_ships_with_pf_asks_for_a_report_to_us()
+    {
+        var pipeline = AnomalyPipeline.FromJson(Pipeline("none").Replace("\"test.mean-distance\", \"fault\": \"none\"", "\"scoring.patchcore\""), TestData.Catalog);
+        var patchcore = Assert.Throws<ComponentFaultException>(() =>
+            TestData.Catalog.Guard<int>(pipeline.Spec.Scoring, "scoring", () => throw new InvalidOperationException("boom")));
+        Assert.StartsWith("The scorer scoring.patchcore ($.scoring, plugin Scoring.PatchCore, shipped with pf) failed while scoring: boom", patchcore.Message);
+        Assert.StartsWith("This is a bug in PipelineFramework (loaded from ", patchcore.Advice("/x.log"));
+        Assert.EndsWith("not in your input: please report it to us with the log /x.log; meanwhile choose another scorer in the pipeline.", patchcore.Advice("/x.log"));
+
+        var builtIn = Assert.Throws<ComponentFaultException>(() =>
+            TestData.Catalog.Guard<int>(pipeline.Spec.Embedding, "embedding", () => throw new InvalidOperationException("boom")));
+        Assert.Equal("The patch embedding embedding.patch ($.embedding, built into pf) failed while embedding: boom", builtIn.Message);
+        Assert.Equal("This is a bug in PipelineFramework, not in your input: please report it to us with the command you ran; meanwhile choose another "
+            + "patch embedding in the pipeline.", builtIn.Advice(null));
+    }
+
+    [Fact]
+    public void An_AutoML_trial_of_a_faulty_plugin_fails_naming_it_and_the_search_goes_on()
+    {
+        // Before: a constructor's fault was a PipelineException; as a fault it must still be a failed trial, not the end of the search.
+        using var cache = new PreparedSetCache(1L << 30);
+        var runner = new TrialRunner(TestData.Catalog, HostServices.None, ImageDataset.LoadMvtec(TestData.Hazelnut).Train.Take(8).Select(t => t.Path).ToList(),
+            cache, new ObjectiveWeights(), long.MaxValue);
+        Assert.Null(runner.TryCreate(JsonNode.Parse(Pipeline("constructor"))!.AsObject(), out var error));
+        Assert.StartsWith("The scorer test.mean-distance ($.scoring, plugin Scoring.MeanDistance) failed while starting:", error);
+
+        // Before: "InvalidOperationException: test.mean-distance: failing on purpose in Fit".
+        var record = runner.Run(new TrialRequest(1, new Proposal([]), JsonNode.Parse(Pipeline("fit"))!.AsObject()), CancellationToken.None);
+        Assert.Equal(TrialRecord.Failed, record.Status);
+        Assert.Equal("The scorer test.mean-distance ($.scoring, plugin Scoring.MeanDistance) failed while fitting: test.mean-distance: failing on purpose in Fit",
+            record.Reason);
+    }
+
+    [Fact]
+    public void The_service_refuses_a_model_whose_plugin_throws_naming_the_plugin_and_not_the_servers_folders()
+    {
+        // Before: the plugin's InvalidOperationException left ModelRegistry.Scan (it refused only PipelineException and
+        // file errors), so the models after it in the folder were not loaded.
+        var folder = TestData.TempFolder("fault-serve");
+        File.Copy(Saved("scoreAfterLoad"), Path.Combine(folder, "a-faulty.pfmodel"));
+        File.Copy(Saved("none"), Path.Combine(folder, "b-sound.pfmodel"));
+        using var registry = new PipelineFramework.Service.ModelRegistry(folder, TestData.Catalog, HostServices.None,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+
+        Assert.Equal(["b-sound"], registry.Scan());
+        Assert.Equal("The scorer test.mean-distance ($.scoring, plugin Scoring.MeanDistance) failed while scoring: test.mean-distance: failing on "
+            + "purpose in Score", registry.Problems["a-faulty"].Message);
+    }
+
+    /// <summary>The one `error:` line of a pf run that failed with a component's fault, and the log it names (written under <paramref name="state"/>).</summary>
+    static (string Line, string Log) FaultLine((int ExitCode, string Out, string Err) run, string state)
+    {
+        Assert.True(run.ExitCode == 2, $"exit {run.ExitCode}; stderr: {run.Err}");
+        Assert.DoesNotContain("   at ", run.Err);
+        var line = Assert.Single(run.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("error: "));
+        var log = Assert.Single(Directory.GetFiles(Path.Combine(state, "pipelineframework", "logs"), "pf-*.log"));
+        return (line, log);
+    }
+
+    [Fact]
+    public void Pf_names_a_faulty_plugin_its_folder_and_whom_to_tell_with_exit_code_2_and_a_log_of_its_stack_trace()
+    {
+        // Before: "error: unexpected InvalidOperationException: test.mean-distance: failing on purpose in Fit. If the message
+        // names a file, check it and retry; otherwise please report this bug with the log <path>" (pf's bug, as far as it said).
+        var folder = TestData.TempFolder("fault-cli");
+        var images = Directory.CreateDirectory(Path.Combine(folder, "images")).FullName;
+        foreach (var image in ImageDataset.LoadMvtec(TestData.Hazelnut).Train.Take(4)) File.Copy(image.Path, Path.Combine(images, Path.GetFileName(image.Path)));
+        var pipeline = Path.Combine(folder, "p.json");
+        File.WriteAllText(pipeline, Pipeline("fit"));
+        var state = Path.Combine(folder, "state");
+        var model = Path.Combine(folder, "m.pfmodel");
+
+        var (line, log) = FaultLine(PfProcess.Run(new Dictionary<string, string?> { ["XDG_STATE_HOME"] = state },
+            ["fit", "--pipeline", pipeline, "--data", images, "--model", model, "--plugins", TestData.TestPluginsFolder]), state);
+
+        Assert.Equal("error: The scorer test.mean-distance ($.scoring, plugin Scoring.MeanDistance) failed while fitting: test.mean-distance: failing on "
+            + $"purpose in Fit. This is a bug in the plugin Scoring.MeanDistance (loaded from {PluginFolder}), not in your input or in pf: report it "
+            + $"to the plugin's author with the log {log}, or choose another scorer in the pipeline.", line);
+        var details = File.ReadAllText(log);
+        Assert.Contains("ComponentFaultException: The scorer test.mean-distance", details);
+        Assert.Contains("---> System.InvalidOperationException: test.mean-distance: failing on purpose in Fit", details);
+        Assert.Contains("at TestPlugin.Scoring.MeanDistance.MeanDistanceScorer.Fit(", details);
+        Assert.False(File.Exists(model));
+    }
+
+    [Fact]
+    public void Pf_score_names_a_plugin_that_throws_on_a_loaded_model()
+    {
+        var path = Saved("scoreAfterLoad");
+        var state = Path.Combine(TestData.TempFolder("fault-cli-score"), "state");
+
+        var (line, log) = FaultLine(PfProcess.Run(new Dictionary<string, string?> { ["XDG_STATE_HOME"] = state },
+            ["score", "--model", path, "--images", Test[0], "--plugins", TestData.TestPluginsFolder]), state);
+
+        Assert.StartsWith("error: The scorer test.mean-distance ($.scoring, plugin Scoring.MeanDistance) failed while scoring: test.mean-distance: failing on purpose in Score. ", line);
+        Assert.EndsWith($"report it to the plugin's author with the log {log}, or choose another scorer in the pipeline.", line);
+        Assert.Contains("at TestPlugin.Scoring.MeanDistance.MeanDistanceScorer.Fitted.Score(", File.ReadAllText(log));
     }
 
     [Fact]
