@@ -1,3 +1,4 @@
+using PipelineFramework.Abstractions;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -21,31 +22,49 @@ public static class AtomicFile
 
     static readonly ConcurrentDictionary<string, byte> InFlight = new(StringComparer.Ordinal);
 
-    public static void Write(string path, Action<Stream> write)
+    public static void Write(string path, Action<Stream> write) => WriteAll([(path, write)]);
+
+    public static void WriteText(string path, string text) => Write(path, Text(text));
+
+    /// <summary>Writes <paramref name="text"/> (UTF-8); for <see cref="WriteAll"/>.</summary>
+    public static Action<Stream> Text(string text) => s => { using var w = new StreamWriter(s, leaveOpen: true); w.Write(text); };
+
+    /// <summary>
+    /// Writes files that belong together (an evaluation's metrics, scores and report): every temporary is written and
+    /// flushed first, and only then are they renamed over their targets. A process stopped while writing leaves the
+    /// previous set whole, never new metrics beside an old report; only the renames, microseconds apart, could be split.
+    /// </summary>
+    public static void WriteAll(IReadOnlyList<(string Path, Action<Stream> Write)> files)
     {
-        var full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        RemoveStaleTemps(full);
-        var temp = $"{full}{TempMarker}{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}";
-        InFlight[temp] = 0;
+        var staged = new List<(string Temp, string Target)>();
         try
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
+            foreach (var (path, write) in files)
             {
+                var full = Path.GetFullPath(path);
+                // Checked before writing: the rename at the end would find the folder only after all the work.
+                if (Directory.Exists(full))
+                    throw new PipelineException($"Cannot write {full}: a folder of that name is in the way. Move it away or choose another output folder.");
+                Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+                RemoveStaleTemps(full);
+                var temp = $"{full}{TempMarker}{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}";
+                InFlight[temp] = 0;
+                staged.Add((temp, full));
+                using var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write);
                 write(stream);
                 stream.Flush(flushToDisk: true);
             }
-            File.Move(temp, full, overwrite: true);
+            foreach (var (temp, target) in staged) File.Move(temp, target, overwrite: true);
         }
         finally
         {
-            if (File.Exists(temp)) File.Delete(temp);
-            InFlight.TryRemove(temp, out _);
+            foreach (var (temp, _) in staged)
+            {
+                if (File.Exists(temp)) File.Delete(temp);
+                InFlight.TryRemove(temp, out _);
+            }
         }
     }
-
-    public static void WriteText(string path, string text) =>
-        Write(path, s => { using var w = new StreamWriter(s, leaveOpen: true); w.Write(text); });
 
     /// <summary>
     /// Deletes the temporaries this process is writing now. For a process about to end without unwinding (a second

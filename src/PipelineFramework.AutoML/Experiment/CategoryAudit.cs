@@ -78,8 +78,9 @@ public static class Audit
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var results = model.Inspect(data.Test.Select(t => t.Path).ToList(), null, cancellation);
         msPerImage = watch.Elapsed.TotalMilliseconds / Math.Max(1, data.Test.Count);
+        // The masks pf evaluate would use (a mask problem leaves that image out of the pixel metrics, as there).
         var scored = data.Test.Select((t, i) => new ScoredImage(t.Path, t.DefectType, t.Label ?? 0, results[i].RawScore, results[i].RawMap,
-            t.Label == 1 && t.MaskPath is not null ? model.Preprocessing.LoadMask(t.MaskPath) : null)).ToList();
+            t.Label == 1 && t.MaskPath is not null ? GroundTruth.Load(t, data.Root, model.Preprocessing).Mask : null)).ToList();
         return MetricsSuite.Compute(scored, model.Threshold);
     }
 

@@ -10,8 +10,9 @@ public sealed record DatasetImage(string Path, string DefectType, int? Label, st
 }
 
 /// <summary>
-/// A product category: good training images and labelled test images. <see cref="Skipped"/>: entries named like
-/// images that are not regular files (a FIFO, a device, a broken link), left out and listed so they can be reported.
+/// A product category: good training images and labelled test images. <see cref="Skipped"/>: entries left out and
+/// listed so they can be reported: those named like images that are not regular files (a FIFO, a device, a broken
+/// link), and hidden ones (a name starting with '.', such as macOS's <c>._03.png</c> or a <c>.ipynb_checkpoints</c> folder).
 /// </summary>
 public sealed record CategoryDataset(string Name, string Root, IReadOnlyList<DatasetImage> Train, IReadOnlyList<DatasetImage> Test)
 {
@@ -63,19 +64,25 @@ public static class ImageDataset
         return found;
     }
 
-    /// <summary>Reads one category in the MVTec AD layout.</summary>
+    /// <summary>
+    /// Reads one category in the MVTec AD layout. Hidden entries (a name starting with '.') are not data: macOS leaves
+    /// <c>._name.png</c> files of metadata beside copied images and Jupyter a <c>.ipynb_checkpoints</c> folder, which
+    /// would otherwise stop the fit or become a defect type whose good images count as defective. They are left out
+    /// and listed in <see cref="CategoryDataset.Skipped"/>.
+    /// </summary>
+    /// <exception cref="PipelineException">train/good is missing or empty, or a test folder is named <c>good</c> in
+    /// another case (its good images would be counted as a defect type).</exception>
     public static CategoryDataset LoadMvtec(string categoryFolder)
     {
         var root = System.IO.Path.GetFullPath(categoryFolder);
         if (!IsMvtecCategory(root))
             throw new PipelineException($"{root} is not an MVTec AD category folder: train/good/ is missing.");
         var skipped = new List<string>();
-        var train = ListImages(System.IO.Path.Combine(root, "train", "good"), out var skippedTrain)
+        var train = ListData(System.IO.Path.Combine(root, "train", "good"), skipped)
             .Select(p => new DatasetImage(p, "good", 0, null)).ToList();
-        skipped.AddRange(skippedTrain);
         if (train.Count == 0)
             throw new PipelineException($"{root}/train/good holds no PNG, JPEG or BMP images ({string.Join(", ", ImageLoader.Extensions)}, any case)" +
-                (skipped.Count > 0 ? $"; {skipped.Count} entries named like images are not regular files: {string.Join(", ", skipped.Select(System.IO.Path.GetFileName))}." : "."));
+                (skipped.Count > 0 ? $"; {skipped.Count} entries named like images were left out (hidden, or not regular files): {string.Join(", ", skipped.Select(System.IO.Path.GetFileName))}." : "."));
 
         var test = new List<DatasetImage>();
         var testRoot = System.IO.Path.Combine(root, "test");
@@ -84,9 +91,16 @@ public static class ImageDataset
             foreach (var typeFolder in Directory.EnumerateDirectories(testRoot).Order(StringComparer.Ordinal))
             {
                 var type = System.IO.Path.GetFileName(typeFolder);
+                if (IsHidden(typeFolder))
+                {
+                    skipped.Add(typeFolder);
+                    continue;
+                }
                 bool good = type == "good";
-                var images = ListImages(typeFolder, out var skippedTest);
-                skipped.AddRange(skippedTest);
+                if (!good && type.Equals("good", StringComparison.OrdinalIgnoreCase))
+                    throw new PipelineException($"{typeFolder}: only a folder named 'good' (lower case) holds good test images; as '{type}' its images " +
+                        "would count as a defect type. Rename it to test/good (merging it with an existing one).");
+                var images = ListData(typeFolder, skipped);
                 foreach (var image in images)
                 {
                     string? mask = null;
@@ -104,6 +118,17 @@ public static class ImageDataset
         }
         return new CategoryDataset(System.IO.Path.GetFileName(root), root, train, test) { Skipped = skipped };
     }
+
+    /// <summary>The images of one data-set folder, hidden ones left out and added to <paramref name="skipped"/> with the entries that are not regular files.</summary>
+    static List<string> ListData(string folder, List<string> skipped)
+    {
+        var images = ListImages(folder, out var notRegular);
+        skipped.AddRange(notRegular);
+        skipped.AddRange(images.Where(IsHidden));
+        return images.Where(p => !IsHidden(p)).ToList();
+    }
+
+    static bool IsHidden(string path) => System.IO.Path.GetFileName(path).StartsWith('.');
 
     /// <summary>A plain folder of images, labels unknown.</summary>
     public static IReadOnlyList<DatasetImage> LoadFolder(string folder) =>

@@ -119,12 +119,15 @@ public static class Evaluator
     {
         if (data.Train.Count < 2) throw new PipelineException($"{data.Name}: train/good holds {data.Train.Count} images; at least 2 are needed.");
         if (data.Test.Count == 0) throw new PipelineException($"{data.Name}: test/ holds no images.");
+        // Known from the folders alone, so said before a fit of minutes rather than after it.
+        if (data.Test.All(t => t.Label == data.Test[0].Label))
+            throw new PipelineException($"{data.Name}: the test set holds only {(data.Test[0].Label == 1 ? "defective" : "good")} images " +
+                $"({data.Test.Count}); AUROC needs both. Put good test images in test/good and defective ones in test/<defect type>.");
         Directory.CreateDirectory(outputFolder);
 
         var fitWatch = Stopwatch.StartNew();
         using var model = pipeline.Fit(data.Train.Select(t => t.Path).ToList(), options.Progress, options.Cancellation);
         double fitSeconds = fitWatch.Elapsed.TotalSeconds;
-        if (options.SaveModels) model.Save(Path.Combine(outputFolder, "model.pfmodel"));
 
         var scoreWatch = Stopwatch.StartNew();
         var results = model.Inspect(data.Test.Select(t => t.Path).ToList(), options.Progress, options.Cancellation);
@@ -140,11 +143,9 @@ public static class Evaluator
             var image = data.Test[i];
             int label = image.Label ?? 0;
             Grid2D? mask = null;
-            if (label == 1 && masksExpected) (mask, maskProblems[i]) = LoadMask(image, data.Root, preprocessing);
+            if (label == 1 && masksExpected) (mask, maskProblems[i]) = GroundTruth.Load(image, data.Root, preprocessing);
             scored[i] = new ScoredImage(image.Path, image.DefectType, label, results[i].RawScore, results[i].RawMap, mask);
         });
-        if (scored.All(s => s.Label == scored[0].Label))
-            throw new PipelineException($"{data.Name}: the test set holds only {(scored[0].Label == 1 ? "defective" : "good")} images; AUROC needs both.");
 
         var metrics = MetricsSuite.Compute(scored, model.Threshold);
         var result = new CategoryResult(data.Name, outputFolder, metrics, model.Threshold, fitSeconds, msPerImage, data.Train.Count, data.Test.Count,
@@ -155,44 +156,25 @@ public static class Evaluator
             UnlikeImages = results.Where(r => r.InputWarning is not null).Select(r => new UnlikeImage(r.Id, r.InputWarning!)).ToList(),
         };
 
-        WriteMetrics(result, model, Path.Combine(outputFolder, "metrics.json"));
-        WriteScores(scored, Path.Combine(outputFolder, "scores.csv"));
-        var explanations = ExplainRejected(model, results, data, Path.Combine(outputFolder, "explanations.json"), options.Cancellation);
+        var (explanations, explanationsJson) = ExplainRejected(model, results, data, options.Cancellation);
         var gallery = GalleryOrder(scored, model.Threshold).Take(options.GallerySize)
             .Select(s => new GalleryItem(Path.GetFileName(s.Path), s.DefectType, s.Label, s.Score, s.Score > model.Threshold,
                 preprocessing.Load(s.Path), s.Map!, s.Mask) { Explanation = explanations.GetValueOrDefault(s.Path) })
             .ToList();
         var report = new CategoryReport(data.Name, pipeline.Spec.Name, metrics, model.Threshold, scored, gallery) { MaskProblems = result.MaskProblems };
-        AtomicFile.WriteText(Path.Combine(outputFolder, "report.html"), HtmlReport.Render([report], $"{pipeline.Spec.Name} on {data.Name}"));
-        return result;
-    }
 
-    /// <summary>
-    /// A defective image's mask taken through the model's geometry, or why it cannot be used. The size is compared with
-    /// the image's header (upright, as the loader reads it) before any resizing, which would hide a mismatch.
-    /// </summary>
-    static (Grid2D? Mask, MaskProblem? Problem) LoadMask(DatasetImage image, string root, Preprocessing preprocessing)
-    {
-        if (image.MaskPath is null)
+        // Everything is computed before the first file is written, and the files are written as one set: a run stopped
+        // on the way leaves the previous run's files together, never new metrics beside an old report or model.
+        var outputs = new List<(string, Action<Stream>)>
         {
-            var stem = Path.GetFileNameWithoutExtension(image.Path);
-            var folder = Path.Combine("ground_truth", image.DefectType);
-            return (null, new MaskProblem(image.Path, null,
-                $"no mask: none of {folder}/{stem}_mask.png, {stem}.png or {image.Name} exists under {root}"));
-        }
-        try
-        {
-            var mask = ImageLoader.LoadGrey(image.MaskPath);
-            var (width, height) = ImageLoader.ReadSize(image.Path);
-            if (mask.Width != width || mask.Height != height)
-                return (null, new MaskProblem(image.Path, image.MaskPath,
-                    $"mask is {mask.Width} x {mask.Height} pixels but its image is {width} x {height}; a mask must have its image's size"));
-            return (preprocessing.ApplyToMask(mask), null);
-        }
-        catch (PipelineException e)
-        {
-            return (null, new MaskProblem(image.Path, image.MaskPath, e.Message));
-        }
+            (Path.Combine(outputFolder, "metrics.json"), AtomicFile.Text(MetricsJson(result, model))),
+            (Path.Combine(outputFolder, "scores.csv"), AtomicFile.Text(ScoresCsv(scored))),
+            (Path.Combine(outputFolder, "explanations.json"), AtomicFile.Text(explanationsJson)),
+            (Path.Combine(outputFolder, "report.html"), AtomicFile.Text(HtmlReport.Render([report], $"{pipeline.Spec.Name} on {data.Name}"))),
+        };
+        if (options.SaveModels) outputs.Add((Path.Combine(outputFolder, "model.pfmodel"), model.Save));
+        AtomicFile.WriteAll(outputs);
+        return result;
     }
 
     /// <summary>
@@ -216,10 +198,10 @@ public static class Evaluator
 
     /// <summary>
     /// explanations.json: why each rejected test part was rejected, by the pipeline's explainer (offline unless the
-    /// pipeline names another), with the facts each reason cites. Returns them by image path for the report's gallery.
+    /// pipeline names another), with the facts each reason cites; also by image path, for the report's gallery.
     /// </summary>
-    static Dictionary<string, Explanation> ExplainRejected(AnomalyModel model, IReadOnlyList<InspectionResult> results, CategoryDataset data,
-        string path, CancellationToken cancellation)
+    static (Dictionary<string, Explanation> ByPath, string Json) ExplainRejected(AnomalyModel model, IReadOnlyList<InspectionResult> results,
+        CategoryDataset data, CancellationToken cancellation)
     {
         var explained = new Dictionary<string, Explanation>();
         var rows = new JsonArray();
@@ -236,11 +218,10 @@ public static class Evaluator
                 ["explanation"] = Explain.ExplanationJson.ToJson(why),
             });
         }
-        AtomicFile.WriteText(path, rows.ToJsonString(Json));
-        return explained;
+        return (explained, rows.ToJsonString(Json));
     }
 
-    static void WriteMetrics(CategoryResult result, AnomalyModel model, string path)
+    static string MetricsJson(CategoryResult result, AnomalyModel model)
     {
         var json = JsonSerializer.SerializeToNode(result.Metrics, Json)!.AsObject();
         json["category"] = result.Category;
@@ -265,18 +246,19 @@ public static class Evaluator
         // The device is the host's run-time choice, so it is reported with the run, never stored in the model.
         json["device"] = model.Services.Device.ToString().ToLowerInvariant();
         json["device_detail"] = Compute.Gpu.ComputeBackend.Describe(model.Services.Device);
-        AtomicFile.WriteText(path, json.ToJsonString(Json));
+        return json.ToJsonString(Json);
     }
 
-    static void WriteScores(IReadOnlyList<ScoredImage> scored, string path)
+    static string ScoresCsv(IReadOnlyList<ScoredImage> scored)
     {
         var csv = new StringBuilder("path,label,score\n");
         foreach (var s in scored)
             csv.Append(Csv(s.Path)).Append(',').Append(s.Label).Append(',').Append(s.Score.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
-        AtomicFile.WriteText(path, csv.ToString());
+        return csv.ToString();
     }
 
-    static string Csv(string value) => value.IndexOfAny([',', '"', '\n']) < 0 ? value : "\"" + value.Replace("\"", "\"\"") + "\"";
+    /// <summary>RFC 4180: a field holding a comma, quote or line break (LF or CR) is quoted, its quotes doubled.</summary>
+    static string Csv(string value) => value.IndexOfAny([',', '"', '\n', '\r']) < 0 ? value : "\"" + value.Replace("\"", "\"\"") + "\"";
 
     /// <summary>summary.json: one row per evaluated category, their mean, and the categories that failed with their error.</summary>
     public static void WriteSummary(IReadOnlyList<CategoryResult> results, string pipelineName, string path, IReadOnlyList<CategoryFailure>? failures = null)

@@ -41,6 +41,21 @@ public static class ImageLoader
         return new Grid2D(image.Height, image.Width, image.Pixels);
     }
 
+    /// <summary>
+    /// A ground-truth mask as 1 (defect) and 0 (good) at the file's own (upright) size. A pixel is a defect when any of
+    /// its colour channels is nonzero, the MVTec AD evaluation's rule (<c>mask != 0</c>), so label masks of 0 and 1,
+    /// grey levels and coloured masks all count. In a JPEG, whose compression leaves faint values around every edge, a
+    /// pixel is a defect when its brightest channel is at least half (128 of 255).
+    /// </summary>
+    public static Grid2D LoadMask(string path)
+    {
+        var image = Decode(ReadImageFile(path), path, PixelValues.Brightest, out var format);
+        float atLeast = format == SKEncodedImageFormat.Jpeg ? 128f / 255f : float.Epsilon;
+        var values = image.Pixels;
+        for (int i = 0; i < values.Length; i++) values[i] = values[i] >= atLeast ? 1f : 0f;
+        return new Grid2D(image.Height, image.Width, values);
+    }
+
     /// <summary>The upright width and height an image file declares, from its header alone.</summary>
     public static (int Width, int Height) ReadSize(string path)
     {
@@ -106,12 +121,19 @@ public static class ImageLoader
         or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
 
     /// <summary>Decodes image bytes; <paramref name="name"/> only labels errors.</summary>
-    public static ImageTensor Decode(byte[] bytes, string name, bool grey = false)
+    public static ImageTensor Decode(byte[] bytes, string name, bool grey = false) =>
+        Decode(bytes, name, grey ? PixelValues.Luma : PixelValues.Rgb, out _);
+
+    /// <summary>What a decoded pixel becomes: three channels, their luma, or their largest value (masks).</summary>
+    enum PixelValues { Rgb, Luma, Brightest }
+
+    static ImageTensor Decode(byte[] bytes, string name, PixelValues values, out SKEncodedImageFormat format)
     {
         if (bytes.Length == 0) throw new PipelineException($"Image file is empty: {name}.");
         using var data = SKData.CreateCopy(bytes);
         using var codec = SKCodec.Create(data) ?? throw NotAnImage(name);
         CheckHeader(codec, name);
+        format = codec.EncodedFormat;
         var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         using var bitmap = new SKBitmap(info);
         if (bitmap.GetPixels() == IntPtr.Zero)
@@ -122,15 +144,16 @@ public static class ImageLoader
             throw new PipelineException($"Image {name} is truncated or damaged ({result}); re-export or remove the file.");
         if (result != SKCodecResult.Success)
             throw new PipelineException($"Cannot decode image {name}: the decoder reports {result}; re-export it as a plain PNG or baseline JPEG.");
-        return ToTensor(bitmap.GetPixelSpan(), info.Width, info.Height, codec.EncodedOrigin, grey);
+        return ToTensor(bitmap.GetPixelSpan(), info.Width, info.Height, codec.EncodedOrigin, values);
     }
 
     /// <summary>
     /// RGBA bytes as stored to planar floats as displayed. Output pixel (x, y) reads stored pixel
     /// <c>start + x * stepX + y * stepY</c>, which covers the identity and all seven EXIF turns and mirrors.
     /// </summary>
-    static ImageTensor ToTensor(ReadOnlySpan<byte> rgba, int storedWidth, int storedHeight, SKEncodedOrigin origin, bool grey)
+    static ImageTensor ToTensor(ReadOnlySpan<byte> rgba, int storedWidth, int storedHeight, SKEncodedOrigin origin, PixelValues values)
     {
+        bool grey = values != PixelValues.Rgb;
         int w = storedWidth, h = storedHeight;
         var (start, stepX, stepY) = origin switch
         {
@@ -155,8 +178,10 @@ public static class ImageLoader
                 for (int x = 0; x < width; x++, i++, source += stepX)
                 {
                     int o = source * 4;
-                    // Rec. 601 luma, as PIL's convert("L") does.
-                    pixels[i] = (0.299f * rgba[o] + 0.587f * rgba[o + 1] + 0.114f * rgba[o + 2]) * scale;
+                    pixels[i] = values == PixelValues.Brightest
+                        ? Math.Max(rgba[o], Math.Max(rgba[o + 1], rgba[o + 2])) * scale
+                        // Rec. 601 luma, as PIL's convert("L") does.
+                        : (0.299f * rgba[o] + 0.587f * rgba[o + 1] + 0.114f * rgba[o + 2]) * scale;
                 }
             }
             else

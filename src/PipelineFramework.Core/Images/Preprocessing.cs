@@ -85,8 +85,6 @@ public sealed record Preprocessing
 
     public ImageTensor Load(string path) => Apply(ImageLoader.LoadRgb(path));
 
-    public Grid2D LoadMask(string path) => ApplyToMask(ImageLoader.LoadGrey(path));
-
     /// <summary>
     /// Where preprocessed pixels come from in an image of the given size: original = (preprocessed + Shift) * Scale,
     /// per axis.

@@ -43,6 +43,9 @@ public class MaskAndCategoryProblemTests
         for (int i = 0; i < 3; i++) File.WriteAllText(Path.Combine(unreadable, "train", "good", $"0{i}.png"), "this is not a PNG");
         Directory.CreateDirectory(Path.Combine(unreadable, "test", "good"));
         File.Copy(goodTest, Path.Combine(unreadable, "test", "good", "00.jpg"));
+        // A defective test image too: a test set of one class is refused before the fit, which this category must reach.
+        Directory.CreateDirectory(Path.Combine(unreadable, "test", "colour"));
+        File.Copy(Path.Combine(TestData.Hazelnut, "test", "colour", "03.jpg"), Path.Combine(unreadable, "test", "colour", "03.jpg"));
     }
 
     static void CopyTree(string source, string target)
