@@ -31,7 +31,7 @@ public sealed class AnomalyModel : IDisposable
         Services = services;
         Catalog = catalog;
         _stages = stages;
-        _settings = InspectionSettings.For(spec, manifest.Threshold.Value, manifest.Normalization, manifest.ModelId, manifest.Training.ImageSizes);
+        _settings = InspectionSettings.For(spec, manifest.Threshold.Value, manifest.Normalization, manifest.ModelId, manifest.Training.ImageSizes, manifest.Training.ImageColour);
     }
 
     public ModelManifest Manifest { get; }

@@ -94,6 +94,7 @@ public sealed class AnomalyPipeline
             var sources = ImageSource.FromFiles(goodImages);
             var fingerprints = new string[goodImages.Count];
             var sizes = new (int Width, int Height)[goodImages.Count];
+            var grey = new bool[goodImages.Count];
             var pixels = new Explain.GoodPixels.Collector(goodImages.Count);
             var parts = new List<LayerMaps>();
             Batches.ForEach(goodImages.Count, batch, (start, count) =>
@@ -103,6 +104,7 @@ public sealed class AnomalyPipeline
                 {
                     fingerprints[start + i] = Fingerprint(images[i].Image);
                     sizes[start + i] = (images[i].OriginalWidth, images[i].OriginalHeight);
+                    grey[start + i] = images[i].IsGrey ?? false;
                 }
                 Parallel.For(0, count, i => pixels.Add(start + i, images[i].Image));
                 parts.Add(backbone.Run(images.Select(i => i.Image).ToList()));
@@ -164,6 +166,7 @@ public sealed class AnomalyPipeline
                 TrainingSyntheticMasks = trainingMasks,
                 GoodPixels = pixels.Build(fitIndices, holdoutIndices),
                 GoodImageSizes = GoodImageSizes.Of(sizes),
+                GoodImageColour = ImageColour.Of(grey),
             };
         }
         catch
@@ -285,7 +288,7 @@ public sealed class AnomalyPipeline
             var logic = new List<IFittedLogicCheck>();
             if (LogicChecks.Count > 0)
             {
-                var settings = InspectionSettings.For(Spec, decision.Threshold, normalization, modelId, prepared.GoodImageSizes);
+                var settings = InspectionSettings.For(Spec, decision.Threshold, normalization, modelId, prepared.GoodImageSizes, prepared.GoodImageColour);
                 var holdout = calibration.InspectMaps(prepared.HoldoutMaps, prepared.Holdout, prepared.HoldoutImages, settings);
                 var subjects = holdout.Select((r, i) => new InspectionSubject
                 {
@@ -315,7 +318,7 @@ public sealed class AnomalyPipeline
                 Threshold = new ThresholdManifest(decision.Threshold, Spec.Threshold.Type, decision.Rationale),
                 Normalization = normalization,
                 Training = new TrainingManifest(prepared.FitImages.Count, prepared.HoldoutImages.Count, syntheticScores.Count, watch.Elapsed.TotalSeconds + (donated?.FitSeconds ?? 0),
-                    [shape.Height, shape.Width, shape.Dim], SyntheticAuroc(goodScores, syntheticScores)) { DuplicateImages = prepared.DuplicateImages, ImageSizes = prepared.GoodImageSizes },
+                    [shape.Height, shape.Width, shape.Dim], SyntheticAuroc(goodScores, syntheticScores)) { DuplicateImages = prepared.DuplicateImages, ImageSizes = prepared.GoodImageSizes, ImageColour = prepared.GoodImageColour },
             };
             return new AnomalyModel(manifest, Spec, new FittedStages(prepared.Backbone.Acquire(), embedding, scorer, logic, Services, prepared.GoodPixels) { Catalog = Catalog, Spec = Spec }, Services, Catalog);
         }

@@ -251,7 +251,7 @@ sealed class FittedStages : IDisposable
                 Rules = rules[i],
                 Timings = timings,
                 ModelId = settings.ModelId,
-                InputWarning = settings.GoodImageSizes?.Unlike(images[i].OriginalWidth, images[i].OriginalHeight),
+                InputWarning = UnlikeImage.Warning(settings.GoodImageSizes, settings.GoodImageColour, images[i].OriginalWidth, images[i].OriginalHeight, images[i].IsGrey),
             };
         }
         return results;
@@ -311,11 +311,20 @@ sealed class FittedStages : IDisposable
     }
 }
 
-/// <summary>What inspection needs besides the fitted components: geometry, map smoothing, image score, threshold, normalisation.</summary>
+/// <summary>
+/// What inspection needs besides the fitted components: geometry, map smoothing, image score, threshold, normalisation,
+/// and what the good images were like (to flag unlike ones).
+/// </summary>
 sealed record InspectionSettings(Preprocessing Preprocessing, double Sigma, double Threshold,
-    ModelFiles.ScoreNormalization? Normalization, string ModelId, ImageScoreMode ImageScore = ImageScoreMode.Max, GoodImageSizes? GoodImageSizes = null)
+    ModelFiles.ScoreNormalization? Normalization, string ModelId, ImageScoreMode ImageScore = ImageScoreMode.Max, GoodImageSizes? GoodImageSizes = null,
+    GoodImageColour? GoodImageColour = null)
 {
+    /// <summary>
+    /// A pipeline whose input is <c>"colour": "grey"</c> turns every image into grey before the backbone, so a colour
+    /// image gives the features of its grey copy and a grey one those it would give anyway: colour is not compared then.
+    /// </summary>
     public static InspectionSettings For(PipelineSpec spec, double threshold, ModelFiles.ScoreNormalization? normalization, string modelId,
-        GoodImageSizes? goodImageSizes) =>
-        new(spec.Preprocessing, spec.Map.Sigma, threshold, normalization, modelId, spec.Map.ImageScore, goodImageSizes);
+        GoodImageSizes? goodImageSizes, GoodImageColour? goodImageColour) =>
+        new(spec.Preprocessing, spec.Map.Sigma, threshold, normalization, modelId, spec.Map.ImageScore, goodImageSizes,
+            spec.Preprocessing.Colour == ColourMode.Grey ? null : goodImageColour);
 }

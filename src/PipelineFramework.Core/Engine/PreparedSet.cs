@@ -48,6 +48,8 @@ public sealed class PreparedSet : IDisposable
 
     /// <summary>Sizes of all the good images (fitting and hold-out) as decoded; the model keeps them to flag unlike images.</summary>
     public GoodImageSizes? GoodImageSizes { get; init; }
+    /// <summary>Whether all the good images were grey, all in colour, or both; the model keeps it to flag images of the other kind.</summary>
+    public GoodImageColour? GoodImageColour { get; init; }
 
     /// <summary>Images the backbone has run on so far, through this set and every model fitted from it.</summary>
     public long BackboneImages => Backbone.ImagesRun;
@@ -80,6 +82,7 @@ public sealed class PreparedSet : IDisposable
             HoldoutImages = HoldoutImages,
             DuplicateImages = DuplicateImages,
             GoodImageSizes = GoodImageSizes,
+            GoodImageColour = GoodImageColour,
             FitMaps = all ? FitMaps : FitMaps.Gather(fitIndices),
             HoldoutMaps = HoldoutMaps,
             Holdout = Holdout,

@@ -31,8 +31,11 @@ public sealed record GoodImageSizes(int MinWidth, int MaxWidth, int MinHeight, i
             : new GoodImageSizes(known.Min(s => s.Width), known.Max(s => s.Width), known.Min(s => s.Height), known.Max(s => s.Height));
     }
 
-    /// <summary>What makes an image of this size unlike the fitted ones, in one sentence; null when it is like them (or its size is unknown).</summary>
-    public string? Unlike(int width, int height)
+    /// <summary>What makes an image of this size unlike the fitted ones, and what to do; null when it is like them (or its size is unknown).</summary>
+    public string? Unlike(int width, int height) => UnlikeImage.Warning(this, null, width, height, null);
+
+    /// <summary>What makes an image of this size unlike the fitted ones, in one sentence without advice; null when it is like them (or its size is unknown).</summary>
+    internal string? Difference(int width, int height)
     {
         if (width <= 0 || height <= 0) return null;
         double aspect = (double)width / height;
@@ -44,8 +47,7 @@ public sealed record GoodImageSizes(int MinWidth, int MaxWidth, int MinHeight, i
         else if (shorter < MinSideShare * fittedShorter)
             problem = $"its shorter side ({shorter} px) is under half of theirs ({fittedShorter} px or more), so it is upscaled into blur";
         else return null;
-        return $"The image is {width} x {height} px; the model was fitted on good images of {Range(MinWidth, MaxWidth)} x {Range(MinHeight, MaxHeight)} px, and " +
-               $"{problem}. Its score compares it with parts seen otherwise; photograph parts as for fitting, or fit on images like this one.";
+        return $"The image is {width} x {height} px; the model was fitted on good images of {Range(MinWidth, MaxWidth)} x {Range(MinHeight, MaxHeight)} px, and {problem}.";
     }
 
     static string Range(int min, int max) => min == max ? min.ToString(CultureInfo.InvariantCulture) : $"{min}-{max}";

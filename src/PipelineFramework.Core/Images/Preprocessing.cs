@@ -254,6 +254,8 @@ public sealed record PreparedImage(ImageTensor Image, int OriginalHeight, int Or
 {
     /// <summary>The whole image before the centre crop (<see cref="Preprocessing.ApplyKeepingWhole"/>), for logic checks; null where unknown.</summary>
     public ImageTensor? Whole { get; init; }
+    /// <summary>Whether the image was grey as decoded, before the pipeline's colour mode (<see cref="ImageColour.IsGrey"/>); null where unknown.</summary>
+    public bool? IsGrey { get; init; }
 }
 
 public static class PreprocessingGeometry
@@ -264,11 +266,11 @@ public static class PreprocessingGeometry
     public static PreparedImage DecodePrepared(this Preprocessing preprocessing, byte[] bytes, string name) =>
         preprocessing.Prepare(ImageLoader.Decode(bytes, name));
 
-    /// <summary>Decoded RGB pixels at their original size, prepared as every image is: cropped image, whole image, size.</summary>
+    /// <summary>Decoded RGB pixels at their original size, prepared as every image is: cropped image, whole image, size, whether grey.</summary>
     public static PreparedImage Prepare(this Preprocessing preprocessing, ImageTensor raw)
     {
         var (image, whole) = preprocessing.ApplyKeepingWhole(raw);
-        return new PreparedImage(image, raw.Height, raw.Width) { Whole = whole };
+        return new PreparedImage(image, raw.Height, raw.Width) { Whole = whole, IsGrey = ImageColour.IsGrey(raw) };
     }
 
     /// <summary>A box in map pixels as the smallest box of original pixels covering it (clipped to the image).</summary>

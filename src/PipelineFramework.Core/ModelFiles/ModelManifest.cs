@@ -126,6 +126,11 @@ public sealed record TrainingManifest(int FitImages, int HoldoutImages, int Synt
     public int DuplicateImages { get; init; }
     /// <summary>Sizes of the good images as decoded (absent in files written before 2026-11-28: nothing is flagged then).</summary>
     public Images.GoodImageSizes? ImageSizes { get; init; }
+    /// <summary>
+    /// Whether the good images were all grey, all in colour or mixed (<c>imageColour</c>: grey, colour, mixed; absent in
+    /// files written before it was recorded, which flag no image for its colour).
+    /// </summary>
+    public Images.GoodImageColour? ImageColour { get; init; }
 }
 
 /// <summary>
