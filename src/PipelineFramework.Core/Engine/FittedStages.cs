@@ -251,7 +251,7 @@ sealed class FittedStages : IDisposable
                 Rules = rules[i],
                 Timings = timings,
                 ModelId = settings.ModelId,
-                InputWarning = UnlikeImage.Warning(settings.GoodImageSizes, settings.GoodImageColour, images[i].OriginalWidth, images[i].OriginalHeight, images[i].IsGrey),
+                InputWarning = UnlikeImageWarning.Warning(settings.GoodImageSizes, settings.GoodImageColour, images[i].OriginalWidth, images[i].OriginalHeight, images[i].IsGrey),
             };
         }
         return results;

@@ -28,7 +28,7 @@ public sealed record CategoryResult(
     public IReadOnlyList<MaskProblem> MaskProblems { get; init; } = [];
     /// <summary>Entries named like images that are not regular files (FIFOs, devices, broken links), not evaluated.</summary>
     public IReadOnlyList<string> SkippedFiles { get; init; } = [];
-    /// <summary>Test images unlike the good training images in size or aspect ratio (<see cref="InspectionResult.InputWarning"/>), with the reason.</summary>
+    /// <summary>Test images unlike the good training images in size, aspect ratio or colour (<see cref="InspectionResult.InputWarning"/>), with the reason.</summary>
     public IReadOnlyList<UnlikeImage> UnlikeImages { get; init; } = [];
 }
 

@@ -32,7 +32,7 @@ public sealed record GoodImageSizes(int MinWidth, int MaxWidth, int MinHeight, i
     }
 
     /// <summary>What makes an image of this size unlike the fitted ones, and what to do; null when it is like them (or its size is unknown).</summary>
-    public string? Unlike(int width, int height) => UnlikeImage.Warning(this, null, width, height, null);
+    public string? Unlike(int width, int height) => UnlikeImageWarning.Warning(this, null, width, height, null);
 
     /// <summary>What makes an image of this size unlike the fitted ones, in one sentence without advice; null when it is like them (or its size is unknown).</summary>
     internal string? Difference(int width, int height)

@@ -5,7 +5,7 @@ namespace PipelineFramework.Core.Images;
 /// by colour (<see cref="ImageColour"/>) or both: what the image is, what the model saw, what to do. The verdict stays
 /// the model's; the warning says it compares the part with parts seen otherwise.
 /// </summary>
-public static class UnlikeImage
+public static class UnlikeImageWarning
 {
     const string Advice = "Its score compares it with parts seen otherwise; photograph parts as for fitting, or fit on images like this one";
     const string GreyAdvice = " (or, where colour tells nothing of defects, fit with \"colour\": \"grey\" in the pipeline's input, which scores every image in grey)";
