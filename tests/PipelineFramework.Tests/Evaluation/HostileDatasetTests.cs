@@ -267,37 +267,15 @@ public class HostileDatasetTests
         using (var z = new ZLibStream(compressed, CompressionLevel.Fastest, leaveOpen: true)) raw.WriteTo(z);
 
         using var file = File.Create(path);
-        file.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
+        file.Write(PngChunks.Signature);
         var header = new byte[13];
         System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(header, width);
         System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), height);
         header[8] = (byte)bitDepth;
         header[9] = (byte)(channels == 1 ? 0 : 2);
-        Chunk(file, "IHDR", header);
-        Chunk(file, "IDAT", compressed.ToArray());
-        Chunk(file, "IEND", []);
-    }
-
-    static void Chunk(Stream file, string type, byte[] data)
-    {
-        var typed = Encoding.ASCII.GetBytes(type).Concat(data).ToArray();
-        var buffer = new byte[4];
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(buffer, data.Length);
-        file.Write(buffer);
-        file.Write(typed);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(buffer, Crc32(typed));
-        file.Write(buffer);
-    }
-
-    static uint Crc32(byte[] bytes)
-    {
-        uint crc = 0xFFFFFFFF;
-        foreach (var b in bytes)
-        {
-            crc ^= b;
-            for (int k = 0; k < 8; k++) crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320 : crc >> 1;
-        }
-        return ~crc;
+        PngChunks.Write(file, "IHDR", header);
+        PngChunks.Write(file, "IDAT", compressed.ToArray());
+        PngChunks.Write(file, "IEND", []);
     }
 
     /// <summary>RFC 4180, as a spreadsheet reads it: quoted fields may hold commas, doubled quotes and line breaks.</summary>

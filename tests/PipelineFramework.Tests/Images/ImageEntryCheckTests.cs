@@ -54,40 +54,17 @@ public class ImageEntryCheckTests
     static byte[] PngDeclaring(int width, int height)
     {
         var png = new MemoryStream();
-        png.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
+        png.Write(PngChunks.Signature);
         var header = new byte[13];
         BinaryPrimitives.WriteInt32BigEndian(header, width);
         BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), height);
         header[8] = 8; header[9] = 2; // 8-bit RGB
-        WriteChunk(png, "IHDR", header);
+        PngChunks.Write(png, "IHDR", header);
         var zlib = new MemoryStream();
         using (var z = new ZLibStream(zlib, CompressionLevel.SmallestSize, leaveOpen: true)) z.Write(new byte[64]);
-        WriteChunk(png, "IDAT", zlib.ToArray());
-        WriteChunk(png, "IEND", []);
+        PngChunks.Write(png, "IDAT", zlib.ToArray());
+        PngChunks.Write(png, "IEND", []);
         return png.ToArray();
-    }
-
-    static void WriteChunk(Stream png, string type, byte[] data)
-    {
-        var length = new byte[4];
-        BinaryPrimitives.WriteInt32BigEndian(length, data.Length);
-        png.Write(length);
-        var typed = Encoding.ASCII.GetBytes(type).Concat(data).ToArray();
-        png.Write(typed);
-        var crc = new byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(crc, Crc32(typed));
-        png.Write(crc);
-    }
-
-    static uint Crc32(byte[] data)
-    {
-        uint crc = 0xFFFFFFFF;
-        foreach (var b in data)
-        {
-            crc ^= b;
-            for (int k = 0; k < 8; k++) crc = (crc & 1) != 0 ? 0xEDB88320 ^ (crc >> 1) : crc >> 1;
-        }
-        return ~crc;
     }
 
     // ------------------------------------------------------------------ EXIF orientation

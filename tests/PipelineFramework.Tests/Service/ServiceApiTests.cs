@@ -373,42 +373,20 @@ public class ServiceApiTests(ServiceModels models)
     {
         const int width = 8000, height = 6250;
         using var png = new MemoryStream();
-        png.Write([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]);
+        png.Write(PngChunks.Signature);
         var header = new byte[13];
         System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(header, width);
         System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), height);
         header[8] = 8; header[9] = 2; // 8-bit RGB
-        Chunk(png, "IHDR", header);
+        PngChunks.Write(png, "IHDR", header);
         using var pixels = new MemoryStream();
         using (var zlib = new ZLibStream(pixels, CompressionLevel.Fastest, leaveOpen: true))
         {
             var row = new byte[1 + 3 * width]; // filter byte 0, black pixels
             for (int y = 0; y < height; y++) zlib.Write(row);
         }
-        Chunk(png, "IDAT", pixels.ToArray());
-        Chunk(png, "IEND", []);
+        PngChunks.Write(png, "IDAT", pixels.ToArray());
+        PngChunks.Write(png, "IEND", []);
         return png.ToArray();
-    }
-
-    static void Chunk(Stream png, string type, byte[] data)
-    {
-        Span<byte> length = stackalloc byte[4];
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(length, data.Length);
-        png.Write(length);
-        var typed = Encoding.ASCII.GetBytes(type).Concat(data).ToArray();
-        png.Write(typed);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(length, Crc32(typed));
-        png.Write(length);
-    }
-
-    static uint Crc32(byte[] bytes)
-    {
-        uint crc = 0xFFFFFFFF;
-        foreach (var b in bytes)
-        {
-            crc ^= b;
-            for (int k = 0; k < 8; k++) crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320 : crc >> 1;
-        }
-        return ~crc;
     }
 }
