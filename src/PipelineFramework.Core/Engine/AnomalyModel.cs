@@ -173,7 +173,7 @@ public sealed class AnomalyModel : IDisposable
     {
         var spec = Spec.Explain ?? new ComponentSpec(Explain.OfflineExplainer.TypeName, new(), "$.explain");
         var explainer = Catalog.Create<IExplainer>(spec, ComponentKind.Explainer);
-        return new Explain.ExplanationConversation(explainer, facts, Services) { HostNotes = hostNotes };
+        return new Explain.ExplanationConversation(explainer, facts, Services) { HostNotes = hostNotes, ExplainerType = spec.Type };
     }
 
     /// <summary>The facts an explainer gets about a part: the result, the threshold and what good parts score.</summary>

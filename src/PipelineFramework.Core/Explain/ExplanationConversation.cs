@@ -28,6 +28,9 @@ public sealed class ExplanationConversation
 
     public InspectionFacts Facts { get; }
 
+    /// <summary>The explainer's component type (<c>explain.llm</c>), to name it in a note when it fails; null: unnamed.</summary>
+    public string? ExplainerType { get; init; }
+
     /// <summary>
     /// What the host knows about the part beyond the facts and adds to every answer as a note, whichever explainer wrote
     /// it (an image unlike the fitted ones: <see cref="Engine.InspectionResult.InputWarning"/>).
@@ -63,6 +66,7 @@ public sealed class ExplanationConversation
     async Task<Explanation> Guarded(Func<Task<Explanation>> ask, string question, CancellationToken cancellation)
     {
         string note;
+        string? stackTrace = null;
         try
         {
             var answer = await ask().ConfigureAwait(false);
@@ -81,12 +85,15 @@ public sealed class ExplanationConversation
         }
         catch (Exception e)
         {
-            // Only the type: messages of HTTP and SDK errors can carry endpoint URLs, which never go into a note.
-            note = $"the explainer failed ({e.GetType().Name})";
+            // Only the type: messages of HTTP and SDK errors can carry endpoint URLs, which never go into a note or the
+            // log. The stack trace (code locations only) goes to the log, for a report to the explainer's author.
+            note = $"the explainer{(ExplainerType is null ? "" : $" {ExplainerType}")} failed ({e.GetType().Name})";
+            stackTrace = $"{e.GetType().FullName} in the explainer{(ExplainerType is null ? "" : $" {ExplainerType}")}:{Environment.NewLine}{e.StackTrace}";
         }
         note = (question.Length > 0 ? "The question could not be answered by the explainer: " : "The explainer's answer was not used: ") + note.TrimEnd('.', ' ') +
             ". This is the offline explanation of the same facts.";
         _services.Log.Warning(note);
+        if (stackTrace is not null) _services.Log.Warning(stackTrace);
         var offline = OfflineExplainer.Explain(Facts);
         return offline with { Notes = [.. offline.Notes, note] };
     }

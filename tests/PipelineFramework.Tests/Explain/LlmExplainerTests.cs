@@ -336,6 +336,31 @@ public class LlmExplainerImageTests
         Assert.Equal((60, 44), (bitmap.Width, bitmap.Height));
     }
 
+    /// <summary>An explainer with a bug: it throws something that is not a clear message, with a URL in its text.</summary>
+    sealed class BrokenExplainer : IExplainer
+    {
+        public Task<Explanation> ExplainAsync(InspectionFacts facts, HostServices services, CancellationToken cancellation) =>
+            throw new InvalidOperationException("connection to https://llm.internal.example/v1?key=sk-secret reset");
+    }
+
+    [Fact]
+    public async Task An_explainer_that_throws_is_named_in_the_note_and_its_stack_trace_is_logged_without_its_message()
+    {
+        var log = new RecordingLog();
+        var conversation = new ExplanationConversation(new BrokenExplainer(), LlmExplainerTests.Facts(), new HostServices { Log = log })
+        {
+            ExplainerType = "test.broken",
+        };
+        var explanation = await conversation.ExplainAsync();
+
+        Assert.Equal(OfflineExplainer.SourceName, explanation.Source);
+        Assert.Equal("The explainer's answer was not used: the explainer test.broken failed (InvalidOperationException). "
+            + "This is the offline explanation of the same facts.", Assert.Single(explanation.Notes));
+        // Before: "the explainer failed (InvalidOperationException)", and nothing in the log to report the bug with.
+        Assert.Contains(log.Lines, l => l.Contains("System.InvalidOperationException in the explainer test.broken") && l.Contains(nameof(BrokenExplainer)));
+        Assert.DoesNotContain(log.Lines, l => l.Contains("llm.internal.example") || l.Contains("sk-secret"));
+    }
+
     [Fact]
     public async Task The_offline_explainer_answers_a_question_with_its_explanation_and_says_so()
     {
