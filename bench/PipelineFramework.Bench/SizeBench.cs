@@ -91,7 +91,7 @@ static class SizeBench
         var syntheticItems = samples.Select((s, i) => (s.Synthesizer + "/" + i, synthetic[i], s.Mask, 0, 0)).ToList();
         var testItems = defects.Select((d, i) =>
         {
-            var original = ImageLoader.LoadGrey(d.MaskPath!);
+            var original = ImageLoader.LoadMask(d.MaskPath!);
             return ($"{d.DefectType}/{d.Name}", tested[i], model.Preprocessing.ApplyToMask(original), original.Height, original.Width);
         }).ToList();
 

@@ -31,9 +31,6 @@ public sealed record GoodImageSizes(int MinWidth, int MaxWidth, int MinHeight, i
             : new GoodImageSizes(known.Min(s => s.Width), known.Max(s => s.Width), known.Min(s => s.Height), known.Max(s => s.Height));
     }
 
-    /// <summary>What makes an image of this size unlike the fitted ones, and what to do; null when it is like them (or its size is unknown).</summary>
-    public string? Unlike(int width, int height) => UnlikeImageWarning.Warning(this, null, width, height, null);
-
     /// <summary>What makes an image of this size unlike the fitted ones, in one sentence without advice; null when it is like them (or its size is unknown).</summary>
     internal string? Difference(int width, int height)
     {

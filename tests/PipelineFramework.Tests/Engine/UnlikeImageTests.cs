@@ -80,12 +80,12 @@ public class UnlikeImageTests
     {
         var sizes = GoodImageSizes.Of([(256, 632), (256, 658), (0, 0)])!;
         Assert.Equal(new GoodImageSizes(256, 256, 632, 658), sizes);
-        Assert.Null(sizes.Unlike(256, 645));
-        Assert.Null(sizes.Unlike(512, 1290));                 // the same framing at twice the resolution
-        Assert.Null(sizes.Unlike(256, 700));                  // within 15 % of the aspect range
-        Assert.Contains("aspect ratio", sizes.Unlike(256, 256));
-        Assert.Contains("shorter side (100 px)", sizes.Unlike(100, 250));
-        Assert.Null(sizes.Unlike(0, 0));                      // a preprocessed tensor: size unknown
+        Assert.Null(UnlikeImageWarning.Warning(sizes, null, 256, 645, null));
+        Assert.Null(UnlikeImageWarning.Warning(sizes, null, 512, 1290, null));                 // the same framing at twice the resolution
+        Assert.Null(UnlikeImageWarning.Warning(sizes, null, 256, 700, null));                  // within 15 % of the aspect range
+        Assert.Contains("aspect ratio", UnlikeImageWarning.Warning(sizes, null, 256, 256, null));
+        Assert.Contains("shorter side (100 px)", UnlikeImageWarning.Warning(sizes, null, 100, 250, null));
+        Assert.Null(UnlikeImageWarning.Warning(sizes, null, 0, 0, null));                      // a preprocessed tensor: size unknown
         Assert.Null(GoodImageSizes.Of([]));
     }
 }

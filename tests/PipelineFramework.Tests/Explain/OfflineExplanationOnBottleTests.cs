@@ -59,7 +59,7 @@ public class OfflineExplanationOnBottleTests(ITestOutputHelper output)
             checkedDefects++;
 
             // The mask through the model's geometry (resize 256, centre crop 224): centroid in map pixels, area in image pixels.
-            var original = ImageLoader.LoadGrey(image.MaskPath!);
+            var original = ImageLoader.LoadMask(image.MaskPath!);
             var mask = preprocessing.ApplyToMask(original);
             double sx = 0, sy = 0, n = 0;
             for (int y = 0; y < mask.Height; y++)
