@@ -61,9 +61,60 @@ public static class TestData
 
     public static string TempFolder(string name)
     {
-        var path = Path.Combine(Path.GetTempPath(), "pf-tests", name + "-" + Guid.NewGuid().ToString("N")[..8]);
+        var path = Path.Combine(RunTempRoot.Value, name + "-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(path);
         return path;
+    }
+
+    /// <summary>Set to keep a run's temporary folders (under pf-tests/run-*) for a look after the run.</summary>
+    public const string KeepTempFilesVariable = "PF_KEEP_TEST_FILES";
+
+    // One folder per test process, removed when it is over: a run writes hundreds of MB (model fuzzing alone ~300 MB)
+    // and the runs before this folder left 41 GB in /tmp on the team machine, until its disk was full. vstest ends
+    // a test host that overstays by killing it, so ProcessExit does not always run; the next run sweeps the folders of runs whose process is
+    // gone (or whose id now belongs to another process), so at most the last run's files stay.
+    static readonly Lazy<string> RunTempRoot = new(() =>
+    {
+        string parent = Path.Combine(Path.GetTempPath(), "pf-tests");
+        SweepFoldersOfEndedRuns(parent);
+        using var self = System.Diagnostics.Process.GetCurrentProcess();
+        string root = Path.Combine(parent, RunFolderName(self));
+        Directory.CreateDirectory(root);
+        if (Environment.GetEnvironmentVariable(KeepTempFilesVariable) is not { Length: > 0 })
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => TryDelete(root);
+        return root;
+    });
+
+    internal static string RunFolderName(System.Diagnostics.Process process) =>
+        $"run-{process.Id}-{process.StartTime.ToUniversalTime().Ticks}";
+
+    internal static void SweepFoldersOfEndedRuns(string parent)
+    {
+        if (!Directory.Exists(parent)) return;
+        foreach (var folder in Directory.EnumerateDirectories(parent, "run-*"))
+        {
+            var parts = Path.GetFileName(folder).Split('-');
+            if (parts.Length != 3 || !int.TryParse(parts[1], out int pid)) continue;
+            if (!IsRunning(pid, parts[2])) TryDelete(folder);
+        }
+    }
+
+    static bool IsRunning(int pid, string startTicks)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return RunFolderName(process) == $"run-{pid}-{startTicks}";
+        }
+        catch (ArgumentException) { return false; }          // no such process
+        catch (InvalidOperationException) { return false; }  // it ended meanwhile
+    }
+
+    static void TryDelete(string folder)
+    {
+        try { Directory.Delete(folder, recursive: true); }
+        catch (IOException) { }                  // a file still open or a process still writing: the next run sweeps it
+        catch (UnauthorizedAccessException) { }  // a test made something read-only (chattr +i) and failed to undo it
     }
 }
 
