@@ -74,7 +74,18 @@ public static partial class AnswerCheck
                     throw new PipelineException($"rule '{rule.RuleId}' holds text that tries to instruct the model (\"{Shorten(words)}\"); it was not sent to the model");
     }
 
-    /// <summary>Reads the model's JSON reply (a ```json fence around it is tolerated); every text in it must be printable.</summary>
+    /// <summary>
+    /// Longest summary and reason, and most reasons, taken from a model (characters). The prompt asks for one or two
+    /// sentences and a reason each; a reply of megabytes (up to the 4 MiB the connection reads) would otherwise pass the
+    /// checks if it held only facts, and go whole into explanations.json, report.html and the terminal.
+    /// </summary>
+    public const int MaxSummaryLength = 2000, MaxReasonLength = 1000, MaxReasons = 20;
+
+    /// <summary>
+    /// Reads the model's JSON reply (a ```json fence around it is tolerated); every text in it must be printable, no key
+    /// may be given twice (which of two verdicts would count depends on the reader), and the texts must be of a length
+    /// an operator reads (<see cref="MaxSummaryLength"/>).
+    /// </summary>
     public static ModelAnswer Parse(string? reply)
     {
         if (string.IsNullOrWhiteSpace(reply)) throw new PipelineException("the model's reply is empty");
@@ -87,6 +98,8 @@ public static partial class AnswerCheck
         try
         {
             using var doc = JsonDocument.Parse(text);
+            if (JsonDuplicateKeys.FirstDuplicate(text) is { } twice)
+                throw new PipelineException($"the model's reply gives {twice} twice; which one counts would be a guess");
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw new PipelineException("the model's reply is JSON but not an object with verdict, summary and reasons");
             if (!root.TryGetProperty("verdict", out var v) || v.ValueKind != JsonValueKind.String)
@@ -95,8 +108,12 @@ public static partial class AnswerCheck
             if (!root.TryGetProperty("summary", out var s) || s.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(s.GetString()))
                 throw new PipelineException("the model's reply has no \"summary\" text");
             var summary = Printable(s.GetString()!, "the model's summary");
+            if (summary.Length > MaxSummaryLength)
+                throw new PipelineException($"the model's summary is {summary.Length} characters long; at most {MaxSummaryLength} are taken");
             if (!root.TryGetProperty("reasons", out var rs) || rs.ValueKind != JsonValueKind.Array)
                 throw new PipelineException("the model's reply has no \"reasons\" list");
+            if (rs.GetArrayLength() is var count and > MaxReasons)
+                throw new PipelineException($"the model gave {count} reasons; at most {MaxReasons} are taken");
             var reasons = new List<ExplanationReason>();
             foreach (var r in rs.EnumerateArray())
             {
@@ -105,14 +122,17 @@ public static partial class AnswerCheck
                 var cited = r.TryGetProperty("facts", out var fs) && fs.ValueKind == JsonValueKind.Array
                     ? fs.EnumerateArray().Select(x => Printable(x.ValueKind == JsonValueKind.String ? x.GetString()! : x.ToString(), "a fact id the model cites")).ToList()
                     : [];
-                reasons.Add(new ExplanationReason(Printable(t.GetString()!, "a reason in the model's reply"), cited));
+                var said = Printable(t.GetString()!, "a reason in the model's reply");
+                if (said.Length > MaxReasonLength)
+                    throw new PipelineException($"a reason in the model's reply is {said.Length} characters long; at most {MaxReasonLength} are taken");
+                reasons.Add(new ExplanationReason(said, cited));
             }
             double confidence = root.TryGetProperty("confidence", out var c) && c.ValueKind == JsonValueKind.Number ? c.GetDouble() : double.NaN;
             return new ModelAnswer(verdict, summary, reasons, confidence);
         }
         catch (JsonException e)
         {
-            throw new PipelineException($"the model's reply is not the JSON asked for ({Shorten(e.Message)})");
+            throw new PipelineException($"the model's reply is not the JSON asked for ({Shorten(JsonReaderError.Reason(e))}{JsonReaderError.Where(e)})");
         }
 
         static string Printable(string value, string where)

@@ -49,11 +49,12 @@ public sealed class LlmExplainer(LlmExplainerOptions options) : IExplainer
         CancellationToken cancellation)
     {
         AnswerCheck.CheckOutsideText(facts);
-        var kernel = LlmConnection.CreateKernel(Options, services);
+        // One request, then one more per round of tool calls: a round asks for at least one call, so maxToolCalls + 1
+        // requests are all an answer within the limit can need, whatever the calls name.
+        var kernel = LlmConnection.CreateKernel(Options, services, maxRequests: Options.MaxToolCalls + 1);
         var tools = new InspectionTools(facts);
         kernel.Plugins.AddFromObject(tools, InspectionTools.PluginName);
-        var limit = new ToolCallLimit(Options.MaxToolCalls);
-        kernel.AutoFunctionInvocationFilters.Add(limit);
+        kernel.AutoFunctionInvocationFilters.Add(new ToolCallLimit(Options.MaxToolCalls));
 
         var chat = new ChatHistory(SystemPrompt);
         chat.Add(FirstQuestion(facts));
@@ -74,7 +75,9 @@ public sealed class LlmExplainer(LlmExplainerOptions options) : IExplainer
         var message = await LlmFailure.CallAsync(Options, "timeoutSeconds",
             deadline => service.GetChatMessageContentAsync(chat, settings, kernel, deadline), cancellation).ConfigureAwait(false);
         var reply = message.Content;
-        if (limit.Exceeded)
+        // SK adds every call the model asked for to the chat, also those the filter never sees (a tool that does not
+        // exist, arguments that are not JSON): hundreds of those in one reply are as many calls.
+        if (chat.SelectMany(m => m.Items).OfType<FunctionCallContent>().Count() > Options.MaxToolCalls)
             throw new PipelineException($"the model asked for more than {Options.MaxToolCalls} tool calls (maxToolCalls); the exchange was ended there");
 
         var answer = AnswerCheck.Parse(reply);

@@ -5,14 +5,13 @@ namespace PipelineFramework.Explain.SemanticKernel;
 /// <summary>
 /// Ends the tool loop as soon as the model asks for more than <paramref name="max"/> tool calls, during the exchange:
 /// SK's own bound is 128 requests, so an endpoint that answers every request with another tool call would otherwise be
-/// asked (and paid) up to 128 times. With the limit the endpoint gets at most <paramref name="max"/> + 1 requests.
+/// asked (and paid) up to 128 times. SK runs no filter for a call to a tool that does not exist or with arguments that
+/// are not JSON: those rounds are bounded by the connection's request limit, and the explainer counts every call asked
+/// for in the chat once the exchange ends (a reply calling 300 unknown tools at once is 300 calls).
 /// </summary>
 sealed class ToolCallLimit(int max) : IAutoFunctionInvocationFilter
 {
     int _calls;
-
-    /// <summary>Whether the model asked for more calls than allowed (the loop was ended and the answer is void).</summary>
-    public bool Exceeded => _calls > max;
 
     public async Task OnAutoFunctionInvocationAsync(AutoFunctionInvocationContext context, Func<AutoFunctionInvocationContext, Task> next)
     {

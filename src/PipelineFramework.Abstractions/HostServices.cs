@@ -30,14 +30,22 @@ public interface IComponentLog
 /// </summary>
 public sealed record HostServices
 {
-    /// <summary>Nothing lent: CPU, no secrets, a plain HttpClient, a log that drops everything.</summary>
+    /// <summary>Nothing lent: CPU, no secrets, a plain HttpClient (no redirects followed), a log that drops everything.</summary>
     public static HostServices None { get; } = new();
 
     public ComputeDevice Device { get; init; } = ComputeDevice.Cpu;
     public ISecretStore Secrets { get; init; } = NoSecrets.Instance;
-    /// <summary>Creates an HTTP client for the named use (the host may set timeouts, proxies and handlers).</summary>
-    public Func<string, HttpClient> CreateHttpClient { get; init; } = _ => new HttpClient();
+    /// <summary>
+    /// Creates an HTTP client for the named use (the host may set timeouts, proxies and handlers). The default shares
+    /// one pooled handler (no socket exhaustion) that follows no redirect: a client that follows one sends the request's
+    /// headers (an <c>api-key</c> among them; .NET drops only <c>Authorization</c>) and, for 307 / 308, its body to
+    /// whatever address the server names. Each client gets its own timeout (100 s unless the caller sets one).
+    /// </summary>
+    public Func<string, HttpClient> CreateHttpClient { get; init; } = _ => new HttpClient(NoRedirects.Value, disposeHandler: false);
     public IComponentLog Log { get; init; } = SilentLog.Instance;
+
+    static readonly Lazy<HttpMessageHandler> NoRedirects = new(() =>
+        new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(5) });
 
     sealed class NoSecrets : ISecretStore
     {

@@ -24,15 +24,22 @@ public static class LlmConnection
     /// </summary>
     public const long MaxReplyBytes = 4L << 20;
 
-    /// <summary>A Kernel with the chat service registered; add plugins (tools) to it.</summary>
-    public static Kernel CreateKernel(LlmEndpointOptions options, HostServices services)
+    /// <summary>
+    /// A Kernel with the chat service registered; add plugins (tools) to it. <paramref name="maxRequests"/> bounds the
+    /// requests sent through it (see <see cref="CreateChatService"/>).
+    /// </summary>
+    public static Kernel CreateKernel(LlmEndpointOptions options, HostServices services, int maxRequests = int.MaxValue)
     {
         var builder = Kernel.CreateBuilder();
-        builder.Services.AddSingleton(CreateChatService(options, services));
+        builder.Services.AddSingleton(CreateChatService(options, services, maxRequests));
         return builder.Build();
     }
 
-    public static IChatCompletionService CreateChatService(LlmEndpointOptions options, HostServices services)
+    /// <summary>
+    /// The chat service. At most <paramref name="maxRequests"/> requests are sent through it: the one past that fails
+    /// with <see cref="LlmRequestLimitException"/> unsent, which bounds a tool loop whatever the endpoint answers.
+    /// </summary>
+    public static IChatCompletionService CreateChatService(LlmEndpointOptions options, HostServices services, int maxRequests = int.MaxValue)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(services);
@@ -44,7 +51,7 @@ public static class LlmConnection
         // The host's client may have a longer default; a model call gets the pipeline's timeout. (Only a fresh client
         // accepts a new timeout; the host hands out a new one per call.)
         try { host.Timeout = options.Timeout; } catch (InvalidOperationException) { }
-        var http = new HttpClient(new ReplySizeLimit(host, MaxReplyBytes)) { Timeout = options.Timeout };
+        var http = new HttpClient(new RequestLimit(maxRequests) { InnerHandler = new ReplySizeLimit(host, MaxReplyBytes) }) { Timeout = options.Timeout };
 
         var secrets = services.Secrets;
         switch (options.Kind)

@@ -8,7 +8,8 @@ namespace PipelineFramework.Llm;
 /// The one classification of "the endpoint failed", shared by every caller of a model (<c>explain.llm</c>,
 /// <c>pf rules --propose</c>): whatever the SDK throws during an exchange becomes a <see cref="PipelineException"/>
 /// whose message says what happened in one line (timeout, HTTP status with a hint, unreachable, a reply too large, a
-/// reply that could not be read) and never carries an exception's message, which can quote the URL or the key.
+/// redirect, too many requests for one answer, a reply that could not be read) and never carries an exception's
+/// message, which can quote the URL or the key.
 /// </summary>
 public static class LlmFailure
 {
@@ -44,6 +45,12 @@ public static class LlmFailure
         var chain = Chain(e).ToList();
         if (chain.OfType<LlmReplyTooLargeException>().Any())
             return new PipelineException($"{who} sent a reply larger than {LlmConnection.MaxReplyBytes / (1024 * 1024)} MiB; it was not read");
+        if (chain.OfType<LlmRequestLimitException>().FirstOrDefault() is { } limit)
+            return new PipelineException($"{who} was still calling tools after {limit.MaxRequests} requests, the most one answer may take; the exchange was ended there");
+        if (chain.OfType<LlmRedirectException>().FirstOrDefault() is { } redirect)
+            return new PipelineException(redirect.Followed
+                ? $"{who} redirected the request and the host's HTTP client followed the redirect, so the request (with its key header) went to another address; the reply was not used: lend a client that does not follow redirects"
+                : $"{who} answered HTTP {redirect.Status}, a redirect to another address; redirects are not followed, so the key and the facts go only where the endpoint variable points ({LlmSecretNames.Endpoint} or {LlmSecretNames.AzureEndpoint}): set it to the new address if the move is expected");
         if (chain.Any(x => x is OperationCanceledException or TimeoutException))
             return new PipelineException($"{who} did not answer within {options.TimeoutSeconds:0.#} s (raise {timeoutOption} or check the endpoint)");
         if (chain.OfType<HttpOperationException>().FirstOrDefault(x => x.StatusCode is not null) is { StatusCode: { } status })

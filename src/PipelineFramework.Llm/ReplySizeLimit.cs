@@ -1,3 +1,4 @@
+using PipelineFramework.Abstractions;
 
 namespace PipelineFramework.Llm;
 
@@ -5,10 +6,25 @@ namespace PipelineFramework.Llm;
 public sealed class LlmReplyTooLargeException() : IOException($"the reply is longer than {LlmConnection.MaxReplyBytes} bytes");
 
 /// <summary>
+/// The endpoint answered with a redirect, HTTP <see cref="Status"/> (<see cref="Followed"/> false: it was not followed,
+/// nothing went elsewhere), or the host's HttpClient followed one (true: the request went to the other address before
+/// this could refuse it; <see cref="Status"/> is then the other address's).
+/// </summary>
+public sealed class LlmRedirectException(int status, bool followed) : IOException("the endpoint redirected the request")
+{
+    public int Status { get; } = status;
+    public bool Followed { get; } = followed;
+}
+
+/// <summary>
 /// Sends each request through the host's HttpClient (its handler, proxy and timeout) and hands the SDK a reply body
 /// that fails with <see cref="LlmReplyTooLargeException"/> past <paramref name="maxBytes"/>: the SDK buffers whole
 /// bodies, so without this a hostile endpoint's gigabyte reply would be held in memory (several times over) before any
 /// check could refuse it. A declared Content-Length over the limit fails before the body is read.
+/// A redirect is refused (<see cref="LlmRedirectException"/>), never followed: a client following one sends the request's
+/// headers to the new address, and .NET drops only <c>Authorization</c> there, so Azure's <c>api-key</c> header, and
+/// with 307 / 308 the body (the part's facts), would go to wherever the endpoint points. The host's own clients follow
+/// none (<see cref="HostServices.CreateHttpClient"/>); a client lent by another host that does is caught after the fact.
 /// </summary>
 sealed class ReplySizeLimit(HttpClient host, long maxBytes) : HttpMessageHandler
 {
@@ -20,7 +36,16 @@ sealed class ReplySizeLimit(HttpClient host, long maxBytes) : HttpMessageHandler
             Version = request.Version, VersionPolicy = request.VersionPolicy, Content = request.Content,
         };
         foreach (var (name, values) in request.Headers) copy.Headers.TryAddWithoutValidation(name, values);
+        var sentTo = copy.RequestUri;
         var response = await host.SendAsync(copy, HttpCompletionOption.ResponseHeadersRead, cancellation).ConfigureAwait(false);
+        // The client's redirect handler rewrites the request's address as it follows a redirect.
+        bool followed = response.RequestMessage?.RequestUri is { } answeredBy && answeredBy != sentTo;
+        if (followed || (int)response.StatusCode is >= 300 and < 400)
+        {
+            var status = (int)response.StatusCode;
+            response.Dispose();
+            throw new LlmRedirectException(status, followed);
+        }
         response.RequestMessage = request;
         if (response.Content.Headers.ContentLength > maxBytes)
         {

@@ -48,14 +48,11 @@ public sealed class EnvironmentSecretStore : ISecretStore
 /// <summary>The host services a front end (CLI, service, app) lends components: what the environment provides.</summary>
 public static class HostEnvironment
 {
-    static readonly Lazy<HttpMessageHandler> SharedHandler = new(() => new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) });
-
     public static HostServices CreateServices(ComputeDevice device = ComputeDevice.Cpu, IComponentLog? log = null) => new()
     {
         Device = device,
         Secrets = new EnvironmentSecretStore(),
-        // One pooled handler for the process (no socket exhaustion); each client gets its own timeout.
-        CreateHttpClient = _ => new HttpClient(SharedHandler.Value, disposeHandler: false) { Timeout = TimeSpan.FromSeconds(100) },
+        // HTTP clients: the default one (a pooled handler for the process that follows no redirect; see HostServices).
         Log = log ?? HostServices.None.Log,
     };
 }

@@ -152,6 +152,19 @@ public class LlmExplainerTests
         // malformed JSON
         { "Sure! The part was rejected because of a scratch.", "not the JSON asked for" },
         { "{\"verdict\": \"ANOMALY\", \"summary\": \"Rejected.\"}", "no \"reasons\" list" },
+        // other shapes than one JSON object: two objects, an array, nothing, white space, a refusal, a fence after prose
+        { Answer() + "\n" + Answer(verdict: "OK"), "not the JSON asked for ('{' is invalid after a single JSON value" },
+        { "[" + Answer() + "]", "JSON but not an object" },
+        { "", "the model's reply is empty" },
+        { " \n\t ", "the model's reply is empty" },
+        { "I'm sorry, but I can't help with that.", "not the JSON asked for ('I' is an invalid start of a value. at line 1, position 1)" },
+        { "Here it is:\n```json\n" + Answer() + "\n```", "not the JSON asked for" },
+        // a key given twice: System.Text.Json reads the last verdict, another reader the first
+        { Answer().Replace("{\"verdict\":\"ANOMALY\"", "{\"verdict\":\"OK\",\"verdict\":\"ANOMALY\""), "gives $.verdict twice" },
+        // sizes no operator reads: before, a 3 MB summary of true sentences was taken whole (4 s of checks)
+        { Answer(summary: "Rejected: " + string.Concat(Enumerable.Repeat("region 1 at the upper left peaks at 3.2. ", 100))), "the model's summary is 4110 characters long; at most 2000" },
+        { Answer().Replace("\"reasons\":[", "\"reasons\":[" + string.Concat(Enumerable.Repeat("{\"text\":\"region 1 peaks at 3.2\",\"facts\":[\"region-1\"]},", 30))), "the model gave 33 reasons; at most 20" },
+        { Answer().Replace("region 1 at the upper left is about 600 px", string.Concat(Enumerable.Repeat("region 1 at the upper left is about 600 px ", 30))), "a reason in the model's reply is 1329 characters long; at most 1000" },
         // the verdict is required: an answer that leaves it out cannot be held to the host's
         { Answer(verdict: null), "no \"verdict\"" },
         // terminal escapes that would overwrite the host's verdict line
@@ -194,6 +207,15 @@ public class LlmExplainerTests
         var explanation = await Conversation(server).ExplainAsync();
         Assert.True(explanation.Notes.Count == 0, string.Join("\n", explanation.Notes));
         Assert.Equal(summary, explanation.Summary);
+    }
+
+    [Fact]
+    public async Task An_answer_in_a_json_fence_is_read()
+    {
+        using var server = ToolsThen(FakeReply.Text("```json\n" + Answer() + "\n```"));
+        var explanation = await Conversation(server).ExplainAsync();
+        Assert.True(explanation.Notes.Count == 0, string.Join("\n", explanation.Notes));
+        Assert.Equal(3, explanation.Evidence.Count);
     }
 
     [Fact]

@@ -9,6 +9,12 @@ namespace PipelineFramework.Tests.Support;
 /// <summary>One request the fake server received.</summary>
 public sealed record FakeRequest(string Path, string? ApiKeyHeader, string? Authorization, JsonObject Body)
 {
+    /// <summary>Every request header, by name (case-insensitive): to see what reached a server a redirect pointed to.</summary>
+    public IReadOnlyDictionary<string, string> Headers { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The request's method (a 301 turns the SDK's POST into a GET).</summary>
+    public string Method { get; init; } = "POST";
+
     /// <summary>The chat messages sent, as one string (roles, contents, tool results) for assertions.</summary>
     public string MessagesText => string.Join("\n", (Body["messages"]?.AsArray() ?? []).Select(m =>
         $"{m?["role"]}: {(m?["content"] is JsonValue v ? v.GetValue<string>() : m?["content"]?.ToJsonString())}"));
@@ -25,18 +31,27 @@ public sealed record FakeReply(int Status, string Body, TimeSpan Delay = default
 
     public string ContentType { get; init; } = "application/json";
 
-    /// <summary>An assistant message asking for tool calls (names as SK sends them: <c>plugin-function</c>).</summary>
-    public static FakeReply ToolCalls(params string[] functions) => new(200, Completion(new JsonObject
+    /// <summary>Extra response headers (Retry-After, Location).</summary>
+    public IReadOnlyDictionary<string, string> Headers { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Send the body one byte at a time, this long apart (a server that drips its reply).</summary>
+    public TimeSpan? DripEvery { get; init; }
+
+    /// <summary>An assistant message asking for tool calls with the given names and raw argument strings.</summary>
+    public static FakeReply ToolCallsWithArguments(params (string Function, string Arguments)[] calls) => new(200, Completion(new JsonObject
     {
         ["role"] = "assistant",
         ["content"] = null,
-        ["tool_calls"] = new JsonArray(functions.Select((f, i) => (JsonNode)new JsonObject
+        ["tool_calls"] = new JsonArray(calls.Select((c, i) => (JsonNode)new JsonObject
         {
             ["id"] = $"call_{i + 1}",
             ["type"] = "function",
-            ["function"] = new JsonObject { ["name"] = f, ["arguments"] = "{}" },
+            ["function"] = new JsonObject { ["name"] = c.Function, ["arguments"] = c.Arguments },
         }).ToArray()),
     }, "tool_calls"));
+
+    /// <summary>An assistant message asking for tool calls (names as SK sends them: <c>plugin-function</c>).</summary>
+    public static FakeReply ToolCalls(params string[] functions) => ToolCallsWithArguments(functions.Select(f => (f, "{}")).ToArray());
 
     /// <summary>An assistant message with text content.</summary>
     public static FakeReply Text(string content) => new(200, Completion(new JsonObject { ["role"] = "assistant", ["content"] = content }, "stop"));
@@ -95,8 +110,13 @@ public sealed class FakeOpenAIServer : IDisposable
             {
                 using var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8);
                 var text = await reader.ReadToEndAsync();
+                JsonObject body;
+                try { body = JsonNode.Parse(text) as JsonObject ?? new JsonObject(); }
+                catch (System.Text.Json.JsonException) { body = new JsonObject(); }   // a GET after a redirect has no body
+                var headers = context.Request.Headers.AllKeys.Where(k => k is not null)
+                    .ToDictionary(k => k!, k => context.Request.Headers[k] ?? "", StringComparer.OrdinalIgnoreCase);
                 var request = new FakeRequest(context.Request.Url!.PathAndQuery, context.Request.Headers["api-key"],
-                    context.Request.Headers["Authorization"], JsonNode.Parse(text) as JsonObject ?? new JsonObject());
+                    context.Request.Headers["Authorization"], body) { Headers = headers, Method = context.Request.HttpMethod };
                 Requests.Enqueue(request);
                 var reply = _script(Interlocked.Increment(ref index) - 1, request);
                 try
@@ -105,6 +125,7 @@ public sealed class FakeOpenAIServer : IDisposable
                     var bytes = Encoding.UTF8.GetBytes(reply.Body);
                     context.Response.StatusCode = reply.Status;
                     context.Response.ContentType = reply.ContentType;
+                    foreach (var (name, value) in reply.Headers) context.Response.Headers[name] = value;
                     if (reply.Chunked) context.Response.SendChunked = true;
                     else context.Response.ContentLength64 = bytes.Length;
                     if (reply.CutAfterBytes is { } cut)
@@ -112,6 +133,17 @@ public sealed class FakeOpenAIServer : IDisposable
                         await context.Response.OutputStream.WriteAsync(bytes.AsMemory(0, cut));
                         await context.Response.OutputStream.FlushAsync();
                         context.Response.Abort();
+                        return;
+                    }
+                    if (reply.DripEvery is { } every)
+                    {
+                        for (int sent = 0; sent < bytes.Length; sent++)
+                        {
+                            await context.Response.OutputStream.WriteAsync(bytes.AsMemory(sent, 1));
+                            await context.Response.OutputStream.FlushAsync();
+                            await Task.Delay(every);
+                        }
+                        context.Response.Close();
                         return;
                     }
                     for (int sent = 0; sent < bytes.Length; sent += 1 << 16)
