@@ -64,6 +64,8 @@ public sealed class ResultsStore : IDisposable
     // The file the pooled connections have open: a file renamed over results.db has another identity, and the pool
     // would go on writing into the replaced one, which nobody sees any more.
     volatile FileIdentity? _openedFile;
+    // The file now at results.db (one renamed over it, or a new one) has not been given its tables and write probe yet.
+    volatile bool _newFileUnprepared;
     // The checks of the whole file (at start, when another file takes results.db's place, and every _checkInterval),
     // and the connection of the one running (Dispose interrupts it).
     readonly Task? _wholeFileChecks;
@@ -239,10 +241,10 @@ public sealed class ResultsStore : IDisposable
         {
             try
             {
-                ReopenIfReplaced();
                 // After a failure the file is opened anew: SQLite opens a file it may not write for reading only, and a
                 // pooled connection stays so; a file made writable again was refused until the service restarted.
                 if (_failure is { Damage: false }) SqliteConnection.ClearPool(new SqliteConnection(_connection));
+                ReopenIfReplaced();
                 T result;
                 using (var db = Open()) result = write(db);
                 // Deleted or replaced during this write: the rows went to a file that is not in the data folder; say so.
@@ -264,7 +266,7 @@ public sealed class ResultsStore : IDisposable
     {
         // A new connection opened on a file renamed over results.db (or on the empty one it creates where results.db was
         // deleted) would take the replaced file's results.db-wal as its own log; the write path sets that log aside first.
-        if (IsReplaced())
+        if (_newFileUnprepared || IsReplaced())
             try { Write(_ => true); }
             catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException) { } // noted; the read says it too
         try
@@ -364,23 +366,30 @@ public sealed class ResultsStore : IDisposable
     void ReopenIfReplaced()
     {
         var now = RegularFile.Identity(DatabasePath);
-        if (now == _openedFile) return;
-        SqliteConnection.ClearPool(new SqliteConnection(_connection));
-        _failure = null; // damage went with the file
-        var suffix = $".orphaned-{DateTime.UtcNow:yyyyMMddTHHmmss}";
-        foreach (var log in new[] { DatabasePath + "-wal", DatabasePath + "-shm" })
-            if (File.Exists(log)) File.Move(log, log + suffix, overwrite: true);
-        if (now is null)
-            _log.LogError("The results database {Path} was deleted or moved away while the service ran; the results it held are not in the data folder " +
-                "any more (restore them from a backup; its last writes are in results.db-wal{Suffix}). A new results.db keeps the results from now on.", DatabasePath, suffix);
-        else
-            _log.LogError("Another file was renamed over the results database {Path} while the service ran; the results the replaced file held are " +
-                "not in the data folder any more (its last writes are in results.db-wal{Suffix}). The file now at results.db keeps the results from now on, " +
-                "and is checked for damage now.", DatabasePath, suffix);
-        // Whatever happens next, the pool opens the file now at results.db; damage found here is noted by the write.
+        if (now != _openedFile)
+        {
+            SqliteConnection.ClearPool(new SqliteConnection(_connection));
+            _failure = null; // damage went with the file
+            var suffix = $".orphaned-{DateTime.UtcNow:yyyyMMddTHHmmss}";
+            foreach (var log in new[] { DatabasePath + "-wal", DatabasePath + "-shm" })
+                if (File.Exists(log)) File.Move(log, log + suffix, overwrite: true);
+            if (now is null)
+                _log.LogError("The results database {Path} was deleted or moved away while the service ran; the results it held are not in the data folder " +
+                    "any more (restore them from a backup; its last writes are in results.db-wal{Suffix}). A new results.db keeps the results from now on.", DatabasePath, suffix);
+            else
+                _log.LogError("Another file was renamed over the results database {Path} while the service ran; the results the replaced file held are " +
+                    "not in the data folder any more (its last writes are in results.db-wal{Suffix}). The file now at results.db keeps the results from now on, " +
+                    "and is checked for damage now.", DatabasePath, suffix);
+            _newFileUnprepared = true;
+        }
+        if (!_newFileUnprepared) return;
+        // As at start: the schema, and a write probe (a file the service may only read is refused now, not at the first
+        // result). Until both succeed each write tries again: a file made writable again gets its tables then.
         try
         {
             CreateSchema();
+            using (var db = Open()) ProbeWrite(db);
+            _newFileUnprepared = false;
             _checkNewFile.Release();
         }
         finally { _openedFile = RegularFile.Identity(DatabasePath); }

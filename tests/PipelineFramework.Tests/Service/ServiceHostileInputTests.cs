@@ -351,6 +351,43 @@ public class ServiceHostileInputTests(ServiceModels models)
         Directory.Delete(data, recursive: true);
     }
 
+    [ReadOnlyFileFact]
+    public async Task A_file_renamed_over_results_db_that_the_service_may_only_read_is_not_ready_before_a_result_fails()
+    {
+        await using var service = await RunningService.StartAsync(models);
+        var results = Path.Combine(service.DataFolder, "results.db");
+        // A copy with its tables and in WAL mode, as the service's own file is: taking it needs no write, only a result does.
+        var other = Path.Combine(service.DataFolder, "other.db");
+        using (var db = new SqliteConnection($"Data Source={results};Pooling=False"))
+        {
+            db.Open();
+            using var copy = db.CreateCommand();
+            copy.CommandText = $"VACUUM INTO '{other}'";
+            copy.ExecuteNonQuery();
+        }
+        using (var db = new SqliteConnection($"Data Source={other};Pooling=False"))
+        {
+            db.Open();
+            using var wal = db.CreateCommand();
+            wal.CommandText = "PRAGMA journal_mode=WAL";
+            wal.ExecuteNonQuery();
+        }
+        File.Move(other, results, overwrite: true);
+        ReadOnlyFile.Set(results, readOnly: true);
+        try
+        {
+            // Was "ready" until the first result failed to be stored, unlike the same file at start.
+            await AssertProblem(await service.Client.GetAsync("/health/ready"), 503, "cannot be written");
+            ReadOnlyFile.Set(results, readOnly: false);
+            Assert.Equal(HttpStatusCode.OK, (await service.Client.GetAsync("/health/ready")).StatusCode);
+            Assert.True((bool)(await service.InspectAsync("hazelnut", ServiceModels.GoodHazelnut))["stored"]!);
+        }
+        finally
+        {
+            if (File.Exists(results)) ReadOnlyFile.Set(results, readOnly: false);
+        }
+    }
+
     [Fact]
     public async Task Damage_in_a_page_no_read_or_write_touches_is_found_by_the_periodic_check_without_a_restart()
     {
