@@ -32,10 +32,34 @@ public static partial class RegularFile
         return File.Exists(path) ? null : Missing;
     }
 
+    /// <summary>
+    /// Which file the path names now (device and inode on Linux), to tell a file renamed over the path from the one
+    /// opened earlier, which existence alone does not; null when nothing is there. Where statx cannot say (another OS),
+    /// every existing file has the same identity, so only a missing file differs.
+    /// </summary>
+    public static unsafe FileIdentity? Identity(string path)
+    {
+        if (OperatingSystem.IsLinux() && !statxUnavailable)
+        {
+            byte* buffer = stackalloc byte[StatxSize];
+            try
+            {
+                if (statx(AtCurrentDirectory, path, 0, StatxTypeField | StatxInodeField, buffer) == 0)
+                    return new FileIdentity(*(uint*)(buffer + StatxDeviceMajorOffset), *(uint*)(buffer + StatxDeviceMinorOffset), *(ulong*)(buffer + StatxInodeOffset));
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno is NoEntry or NotAFolder) return null;
+                if (errno == NoSystemCall) statxUnavailable = true;
+            }
+            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { statxUnavailable = true; }
+        }
+        return File.Exists(path) ? Unknown : null;
+    }
+
+    static readonly FileIdentity Unknown = new(0, 0, 0);
     const int TypeMask = 0xF000, RegularType = 0x8000;
     const int AtCurrentDirectory = -100;
-    const uint StatxTypeField = 0x1;
-    const int StatxSize = 256, StatxModeOffset = 28;
+    const uint StatxTypeField = 0x1, StatxInodeField = 0x100;
+    const int StatxSize = 256, StatxModeOffset = 28, StatxInodeOffset = 32, StatxDeviceMajorOffset = 136, StatxDeviceMinorOffset = 140;
     const int NoEntry = 2, NotAFolder = 20, NoSystemCall = 38;
     static volatile bool statxUnavailable;
 
@@ -65,3 +89,6 @@ public static partial class RegularFile
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static unsafe partial int statx(int dirfd, string pathname, int flags, uint mask, byte* statxbuf);
 }
+
+/// <summary>A file's identity on its file system (<see cref="RegularFile.Identity"/>): the same while it is renamed, another for another file.</summary>
+public sealed record FileIdentity(uint DeviceMajor, uint DeviceMinor, ulong Inode);

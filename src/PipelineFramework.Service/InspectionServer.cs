@@ -73,7 +73,7 @@ public sealed class InspectionServer : IAsyncDisposable
 
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("PipelineFramework.Service");
         ResultsStore store;
-        try { store = new ResultsStore(options.DataFolder, options.RejectImagesKept, options.StoreBusyTimeout, log); }
+        try { store = new ResultsStore(options.DataFolder, options.RejectImagesKept, options.StoreBusyTimeout, options.StoreCheckInterval, log); }
         catch (Exception e)
         {
             ((IDisposable)app).Dispose();

@@ -61,16 +61,27 @@ public sealed class ResultsStore : IDisposable
     // moved away and a new one is created.
     StoreFailure? _failure;
     sealed record StoreFailure(string Reason, bool Damage);
-    // The check of the whole file that starts with the service, and its connection while it runs (Dispose interrupts it).
-    readonly Task? _wholeFileCheck;
+    // The file the pooled connections have open: a file renamed over results.db has another identity, and the pool
+    // would go on writing into the replaced one, which nobody sees any more.
+    volatile FileIdentity? _openedFile;
+    // The file now at results.db (one renamed over it, or a new one) has not been given its tables and write probe yet.
+    volatile bool _newFileUnprepared;
+    // The checks of the whole file (at start, when another file takes results.db's place, and every _checkInterval),
+    // and the connection of the one running (Dispose interrupts it).
+    readonly Task? _wholeFileChecks;
+    readonly TimeSpan _checkInterval;
+    readonly SemaphoreSlim _checkNewFile = new(0);
+    readonly CancellationTokenSource _stopChecks = new();
     SqliteConnection? _checking;
     bool _stopping;
     readonly Lock _checkingLock = new();
 
     /// <param name="busyTimeout">How long a write waits for another process's lock on the file before it fails.</param>
+    /// <param name="checkInterval">How often every page is checked for damage after the check at start.</param>
     /// <exception cref="PipelineException">Another service uses the data folder.</exception>
-    public ResultsStore(string dataFolder, int rejectImagesKept, TimeSpan busyTimeout, ILogger log)
+    public ResultsStore(string dataFolder, int rejectImagesKept, TimeSpan busyTimeout, TimeSpan checkInterval, ILogger log)
     {
+        _checkInterval = checkInterval;
         _log = log;
         Directory.CreateDirectory(dataFolder);
         // Two services on one folder lost results: when one created a new results.db for a deleted one, the other went on
@@ -98,9 +109,12 @@ public sealed class ResultsStore : IDisposable
             try { CreateSchema(); }
             catch (SqliteException e) when (IsDamage(e))
             {
-                NoteDamageFoundAtStart(Advice(e));
+                NoteDamageFound("at start", Advice(e));
+                _openedFile = RegularFile.Identity(DatabasePath);
+                _wholeFileChecks = Task.Run(CheckWholeFileNowAndThen);
                 return;
             }
+            _openedFile = RegularFile.Identity(DatabasePath);
             try { RemoveOrphanRejectFiles(); }
             catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
             {
@@ -112,7 +126,7 @@ public sealed class ResultsStore : IDisposable
             {
                 _log.LogError("Not ready from the start ({Path}): {Advice}", DatabasePath, Advice(e));
             }
-            _wholeFileCheck = Task.Run(CheckWholeFile);
+            _wholeFileChecks = Task.Run(CheckWholeFileNowAndThen);
         }
         catch
         {
@@ -227,15 +241,15 @@ public sealed class ResultsStore : IDisposable
         {
             try
             {
-                RecreateIfDeleted();
                 // After a failure the file is opened anew: SQLite opens a file it may not write for reading only, and a
                 // pooled connection stays so; a file made writable again was refused until the service restarted.
                 if (_failure is { Damage: false }) SqliteConnection.ClearPool(new SqliteConnection(_connection));
+                ReopenIfReplaced();
                 T result;
                 using (var db = Open()) result = write(db);
-                // Deleted during this write: the rows went to the deleted file and are lost with it; say so.
-                if (!File.Exists(DatabasePath))
-                    throw new IOException("results.db was deleted from the data folder while this result was written; it went with the deleted file.");
+                // Deleted or replaced during this write: the rows went to a file that is not in the data folder; say so.
+                if (IsReplaced())
+                    throw new IOException("results.db was deleted from the data folder, or another file renamed over it, while this result was written; it went with the file that was there.");
                 if (_failure is { Damage: false }) _failure = null;
                 return result;
             }
@@ -250,6 +264,11 @@ public sealed class ResultsStore : IDisposable
     /// <summary>Every read goes through here, so that damage a read meets is what readiness reports too.</summary>
     T Read<T>(Func<SqliteConnection, T> read)
     {
+        // A new connection opened on a file renamed over results.db (or on the empty one it creates where results.db was
+        // deleted) would take the replaced file's results.db-wal as its own log; the write path sets that log aside first.
+        if (_newFileUnprepared || IsReplaced())
+            try { Write(_ => true); }
+            catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException) { } // noted; the read says it too
         try
         {
             using var db = Open();
@@ -269,22 +288,42 @@ public sealed class ResultsStore : IDisposable
             if (failure.Damage || _failure is not { Damage: true }) _failure = failure;
     }
 
-    void NoteDamageFoundAtStart(string advice)
+    /// <param name="when">"at start", "by the periodic check", ...: when the operator learns of it, and so when it happened at the latest.</param>
+    void NoteDamageFound(string when, string advice)
     {
-        NoteFailure(new($"found at start: {advice}", Damage: true));
-        _log.LogError("Found at start: {Advice}. Readiness reports 503 until {Path} is moved away; parts are still scored, their answers say stored: false.",
-            advice, DatabasePath);
+        NoteFailure(new($"found {when}: {advice}", Damage: true));
+        _log.LogError("Found {When}: {Advice}. Readiness reports 503 until {Path} is moved away; parts are still scored, their answers say stored: false.",
+            when, advice, DatabasePath);
     }
+
+    /// <summary>Whether results.db is now another file than the one the pooled connections have open, or gone.</summary>
+    bool IsReplaced() => RegularFile.Identity(DatabasePath) != _openedFile;
 
     static bool IsDamage(Exception e) => e is SqliteException { SqliteErrorCode: 11 or 26 }; // SQLITE_CORRUPT, SQLITE_NOTADB
 
     /// <summary>
-    /// <c>PRAGMA quick_check</c> over the whole file, once, beside the serving: it reads every page (measured on 417 MB,
-    /// 667,000 rows: 1.2 s with the file in the page cache, 21 s from a busy disk; see the README), too slow for each
-    /// readiness probe or for a start the line waits for. Damage it finds is reported by readiness from then on.
+    /// <c>PRAGMA quick_check</c> over the whole file, beside the serving: at start, on a file that takes results.db's
+    /// place while serving, and every <see cref="_checkInterval"/> (a day by default), so damage in a page that no read
+    /// or write touches is found without a restart. It reads every page (measured on 417 MB, 667,000 rows: 1.2 s with
+    /// the file in the page cache, 21 s from a busy disk; see the README): too slow for each readiness probe or for a
+    /// start the line waits for, cheap once a day. Damage it finds is reported by readiness from then on.
     /// </summary>
-    void CheckWholeFile()
+    async Task CheckWholeFileNowAndThen()
     {
+        var when = "at start";
+        while (true)
+        {
+            CheckWholeFile(when);
+            try { when = await _checkNewFile.WaitAsync(_checkInterval, _stopChecks.Token) ? "in the file now at results.db" : "by the periodic check"; }
+            catch (OperationCanceledException) { return; }
+        }
+    }
+
+    void CheckWholeFile(string when)
+    {
+        // Damage already known: nothing to learn until the file is replaced (a replacement wakes a check).
+        if (Volatile.Read(ref _failure) is { Damage: true }) return;
+        var checkedFile = _openedFile;
         var clock = Stopwatch.StartNew();
         try
         {
@@ -303,11 +342,12 @@ public sealed class ResultsStore : IDisposable
                 if (result == "ok")
                     _log.LogInformation("Checked every page of the results database {Path} ({Megabytes:0} MB) in {Seconds:0.0} s: no damage",
                         DatabasePath, new FileInfo(DatabasePath).Length / 1e6, clock.Elapsed.TotalSeconds);
-                else NoteDamageFoundAtStart(Damaged("quick_check: " + result.ReplaceLineEndings(" ")));
+                // A file replaced during the check is checked again (the replacement woke a check); its damage is not this one's.
+                else if (checkedFile == _openedFile) NoteDamageFound(when, Damaged("quick_check: " + result.ReplaceLineEndings(" ")));
             }
             finally { lock (_checkingLock) _checking = null; }
         }
-        catch (SqliteException e) when (IsDamage(e)) { NoteDamageFoundAtStart(Advice(e)); }
+        catch (SqliteException e) when (IsDamage(e)) { if (checkedFile == _openedFile) NoteDamageFound(when, Advice(e)); }
         catch (SqliteException e) when (e.SqliteErrorCode == 9) { } // SQLITE_INTERRUPT: the service is stopping
         catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
         {
@@ -316,22 +356,43 @@ public sealed class ResultsStore : IDisposable
     }
 
     /// <summary>
-    /// results.db deleted (or moved away) while serving: the pooled connections would go on writing to the deleted file,
-    /// answering stored: true for rows that vanish with it. They are closed and a new file is created instead. The
-    /// deleted database's results.db-wal and -shm are set aside first: SQLite leaves them when a moved database's
-    /// connections close, and a new results.db would replay that log as its own.
+    /// results.db deleted, moved away, or another file renamed over it while serving: the pooled connections would go
+    /// on writing into the file that was there, answering stored: true for rows nobody sees and that vanish with it.
+    /// They are closed and the file now at results.db is taken as if the service had started with it (a new one is
+    /// created where there is none). The replaced database's results.db-wal and -shm are set aside first: SQLite
+    /// leaves them when a moved database's connections close, and the file now at results.db would replay that log as
+    /// its own (measured: a renamed-in database lost its own tables to it).
     /// </summary>
-    void RecreateIfDeleted()
+    void ReopenIfReplaced()
     {
-        if (File.Exists(DatabasePath)) return;
-        SqliteConnection.ClearPool(new SqliteConnection(_connection));
-        _failure = null; // damage went with the file
-        var suffix = $".orphaned-{DateTime.UtcNow:yyyyMMddTHHmmss}";
-        foreach (var log in new[] { DatabasePath + "-wal", DatabasePath + "-shm" })
-            if (File.Exists(log)) File.Move(log, log + suffix, overwrite: true);
-        _log.LogError("The results database {Path} was deleted or moved away while the service ran; the results it held are not in the data folder " +
-            "any more (restore them from a backup; its last writes are in results.db-wal{Suffix}). A new results.db keeps the results from now on.", DatabasePath, suffix);
-        CreateSchema();
+        var now = RegularFile.Identity(DatabasePath);
+        if (now != _openedFile)
+        {
+            SqliteConnection.ClearPool(new SqliteConnection(_connection));
+            _failure = null; // damage went with the file
+            var suffix = $".orphaned-{DateTime.UtcNow:yyyyMMddTHHmmss}";
+            foreach (var log in new[] { DatabasePath + "-wal", DatabasePath + "-shm" })
+                if (File.Exists(log)) File.Move(log, log + suffix, overwrite: true);
+            if (now is null)
+                _log.LogError("The results database {Path} was deleted or moved away while the service ran; the results it held are not in the data folder " +
+                    "any more (restore them from a backup; its last writes are in results.db-wal{Suffix}). A new results.db keeps the results from now on.", DatabasePath, suffix);
+            else
+                _log.LogError("Another file was renamed over the results database {Path} while the service ran; the results the replaced file held are " +
+                    "not in the data folder any more (its last writes are in results.db-wal{Suffix}). The file now at results.db keeps the results from now on, " +
+                    "and is checked for damage now.", DatabasePath, suffix);
+            _newFileUnprepared = true;
+        }
+        if (!_newFileUnprepared) return;
+        // As at start: the schema, and a write probe (a file the service may only read is refused now, not at the first
+        // result). Until both succeed each write tries again: a file made writable again gets its tables then.
+        try
+        {
+            CreateSchema();
+            using (var db = Open()) ProbeWrite(db);
+            _newFileUnprepared = false;
+            _checkNewFile.Release();
+        }
+        finally { _openedFile = RegularFile.Identity(DatabasePath); }
     }
 
     /// <summary>What a failed store means for an operator and what to do, without the file's path (clients read it too).</summary>
@@ -366,10 +427,10 @@ public sealed class ResultsStore : IDisposable
             if (Volatile.Read(ref _failure) is { } failure)
             {
                 // Damage does not heal; a file moved away is replaced by the probe below.
-                if (failure.Damage && File.Exists(DatabasePath)) return failure.Reason;
+                if (failure.Damage && !IsReplaced()) return failure.Reason;
                 Write(db => { ProbeWrite(db); return true; });
             }
-            else if (!File.Exists(DatabasePath)) Write(_ => true); // deleted: the new file is created now, not at the next result
+            else if (IsReplaced()) Write(_ => true); // deleted or replaced: the file now at results.db is taken now, not at the next result
             Recent(null, null, 50);
             return null;
         }
@@ -499,7 +560,8 @@ public sealed class ResultsStore : IDisposable
             _stopping = true;
             if (_checking is { } checking) SQLitePCL.raw.sqlite3_interrupt(checking.Handle);
         }
-        _wholeFileCheck?.Wait();
+        _stopChecks.Cancel();
+        _wholeFileChecks?.Wait();
         using (var db = new SqliteConnection(_connection)) SqliteConnection.ClearPool(db);
         _folderLock.Dispose();
     }

@@ -45,6 +45,11 @@ public sealed record ServiceOptions
     /// with stored: false. The scoring line waits this long per batch while the lock lasts, so it is kept short.
     /// </summary>
     public TimeSpan StoreBusyTimeout { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// How often every page of results.db is checked for damage (<c>PRAGMA quick_check</c>, beside the serving) after
+    /// the check at start: damage in a page no read or write touches is found then, not at the next restart.
+    /// </summary>
+    public TimeSpan StoreCheckInterval { get; init; } = TimeSpan.FromDays(1);
     /// <summary>How often the models folder is checked (a file watcher also wakes the check at once).</summary>
     public TimeSpan ModelCheckInterval { get; init; } = TimeSpan.FromSeconds(2);
 
@@ -66,6 +71,8 @@ public sealed record ServiceOptions
         if (MaxBatchPixels < 1) problems.Add("MaxBatchPixels must be at least 1.");
         if (RejectImagesKept < 0) problems.Add("RejectImagesKept cannot be negative.");
         if (StoreBusyTimeout < TimeSpan.FromMilliseconds(1)) problems.Add("StoreBusyTimeout must be positive.");
+        if (StoreCheckInterval < TimeSpan.FromMilliseconds(1) || StoreCheckInterval.TotalMilliseconds > int.MaxValue)
+            problems.Add("StoreCheckInterval must be from 1 ms to 24 days.");
         return problems;
     }
 }

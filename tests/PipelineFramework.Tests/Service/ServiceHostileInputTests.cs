@@ -264,6 +264,166 @@ public class ServiceHostileInputTests(ServiceModels models)
         Directory.Delete(data, recursive: true);
     }
 
+    static List<string> StoredIds(string database)
+    {
+        using var db = new SqliteConnection($"Data Source={database};Pooling=False");
+        db.Open();
+        using var query = db.CreateCommand();
+        query.CommandText = "SELECT id FROM inspections ORDER BY id";
+        using var reader = query.ExecuteReader();
+        var ids = new List<string>();
+        while (reader.Read()) ids.Add(reader.GetString(0));
+        return ids;
+    }
+
+    static async Task<List<string>> ListedIds(RunningService service)
+    {
+        var list = JsonNode.Parse(await service.Client.GetStringAsync("/v1/inspections?limit=500"))!["inspections"]!.AsArray();
+        return list.Select(p => (string)p!["id"]!).Order(StringComparer.Ordinal).ToList();
+    }
+
+    [Fact]
+    public async Task A_file_renamed_over_results_db_while_serving_takes_its_place_damaged_or_not_and_keeps_its_own_contents()
+    {
+        string data;
+        List<string> expected;
+        await using (var service = await RunningService.StartAsync(models))
+        {
+            service.KeepDataFolder = true;
+            data = service.DataFolder;
+            var results = Path.Combine(data, "results.db");
+            var first = (string)(await service.InspectAsync("hazelnut", ServiceModels.DefectiveHazelnut))["id"]!;
+            // An operator's backup, marked so that its own contents can be told after the service is done with it.
+            var backup = Path.Combine(data, "backup.db");
+            using (var db = new SqliteConnection($"Data Source={results};Pooling=False"))
+            {
+                db.Open();
+                using var copy = db.CreateCommand();
+                copy.CommandText = $"VACUUM INTO '{backup}'";
+                copy.ExecuteNonQuery();
+            }
+            using (var db = new SqliteConnection($"Data Source={backup};Pooling=False"))
+            {
+                db.Open();
+                using var mark = db.CreateCommand();
+                mark.CommandText = "PRAGMA user_version = 42";
+                mark.ExecuteNonQuery();
+            }
+            var second = (string)(await service.InspectAsync("hazelnut", ServiceModels.GoodHazelnut))["id"]!;
+            Assert.Equal([first, second], (await ListedIds(service)).Order(StringComparer.Ordinal));
+
+            // A damaged file renamed over it: was not noticed (results went on into the replaced file, answered stored: true,
+            // and readiness said ready).
+            var damaged = Path.Combine(data, "damaged.db");
+            File.WriteAllBytes(damaged, Enumerable.Repeat((byte)'A', 10_000).ToArray());
+            File.Move(damaged, results, overwrite: true);
+            var unstored = await service.InspectAsync("hazelnut", ServiceModels.DefectiveHazelnut);
+            Assert.False((bool)unstored["stored"]!, unstored.ToJsonString());
+            Assert.Contains("is damaged", (string)unstored["storeError"]!);
+            await AssertProblem(await service.Client.GetAsync("/health/ready"), 503, "is damaged");
+            await AssertProblem(await service.Client.GetAsync("/v1/inspections"), 503, "is damaged");
+            Assert.Contains(service.Log, l => l.Contains("Another file was renamed over the results database"));
+
+            // The restore: the backup renamed over the damaged file. Ready at once; the list is the backup's, and results go into it.
+            File.Move(backup, results, overwrite: true);
+            Assert.Equal(HttpStatusCode.OK, (await service.Client.GetAsync("/health/ready")).StatusCode);
+            var third = await service.InspectAsync("hazelnut", ServiceModels.GoodHazelnut);
+            Assert.True((bool)third["stored"]!, third.ToJsonString());
+            expected = new[] { first, (string)third["id"]! }.Order(StringComparer.Ordinal).ToList();
+            Assert.Equal(expected, await ListedIds(service));
+            Assert.Equal(HttpStatusCode.OK, (await service.Client.GetAsync("/health/ready")).StatusCode);
+            // The replaced files' logs are set aside, not replayed into the file now at results.db.
+            Assert.NotEmpty(Directory.GetFiles(data, "results.db-wal.orphaned-*"));
+        }
+        // What the next start sees. Was every row (the replaced file's log replayed over the backup's pages; its own
+        // user_version gone with them), and a database renamed in that was not a copy of results.db lost its own tables.
+        var path = Path.Combine(data, "results.db");
+        Assert.Equal(expected, StoredIds(path));
+        using (var db = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            db.Open();
+            using var query = db.CreateCommand();
+            query.CommandText = "PRAGMA user_version";
+            Assert.Equal(42L, (long)query.ExecuteScalar()!);
+            query.CommandText = "PRAGMA integrity_check";
+            Assert.Equal("ok", (string)query.ExecuteScalar()!);
+        }
+        Directory.Delete(data, recursive: true);
+    }
+
+    [ReadOnlyFileFact]
+    public async Task A_file_renamed_over_results_db_that_the_service_may_only_read_is_not_ready_before_a_result_fails()
+    {
+        await using var service = await RunningService.StartAsync(models);
+        var results = Path.Combine(service.DataFolder, "results.db");
+        // A copy with its tables and in WAL mode, as the service's own file is: taking it needs no write, only a result does.
+        var other = Path.Combine(service.DataFolder, "other.db");
+        using (var db = new SqliteConnection($"Data Source={results};Pooling=False"))
+        {
+            db.Open();
+            using var copy = db.CreateCommand();
+            copy.CommandText = $"VACUUM INTO '{other}'";
+            copy.ExecuteNonQuery();
+        }
+        using (var db = new SqliteConnection($"Data Source={other};Pooling=False"))
+        {
+            db.Open();
+            using var wal = db.CreateCommand();
+            wal.CommandText = "PRAGMA journal_mode=WAL";
+            wal.ExecuteNonQuery();
+        }
+        File.Move(other, results, overwrite: true);
+        ReadOnlyFile.Set(results, readOnly: true);
+        try
+        {
+            // Was "ready" until the first result failed to be stored, unlike the same file at start.
+            await AssertProblem(await service.Client.GetAsync("/health/ready"), 503, "cannot be written");
+            ReadOnlyFile.Set(results, readOnly: false);
+            Assert.Equal(HttpStatusCode.OK, (await service.Client.GetAsync("/health/ready")).StatusCode);
+            Assert.True((bool)(await service.InspectAsync("hazelnut", ServiceModels.GoodHazelnut))["stored"]!);
+        }
+        finally
+        {
+            if (File.Exists(results)) ReadOnlyFile.Set(results, readOnly: false);
+        }
+    }
+
+    [Fact]
+    public async Task Damage_in_a_page_no_read_or_write_touches_is_found_by_the_periodic_check_without_a_restart()
+    {
+        var (data, id) = await DataFolderWithOneStoredReject();
+        await using var service = await RunningService.StartAsync(models, o => o with { DataFolder = data, StoreCheckInterval = TimeSpan.FromMilliseconds(300) });
+        Assert.Equal(HttpStatusCode.OK, (await service.Client.GetAsync("/health/ready")).StatusCode);
+        var path = Path.Combine(data, "results.db");
+        long indexPage, pageSize;
+        using (var db = new SqliteConnection($"Data Source={path};Pooling=False;Mode=ReadOnly"))
+        {
+            db.Open();
+            using var query = db.CreateCommand();
+            query.CommandText = "SELECT rootpage FROM sqlite_master WHERE name = 'inspections_category'";
+            indexPage = (long)query.ExecuteScalar()!;
+            query.CommandText = "PRAGMA page_size";
+            pageSize = (long)query.ExecuteScalar()!;
+        }
+        // An index page that the reads of the page and of readiness do not touch, overwritten as a bad disk would.
+        using (var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+        {
+            file.Position = (indexPage - 1) * pageSize;
+            file.Write(Enumerable.Repeat((byte)'A', (int)pageSize).ToArray());
+        }
+        Assert.Equal(HttpStatusCode.OK, (await service.Client.GetAsync($"/v1/inspections/{id}")).StatusCode);
+        // Was "ready" until the next restart: the whole file was checked at start only.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        HttpResponseMessage ready;
+        while ((ready = await service.Client.GetAsync("/health/ready")).StatusCode == HttpStatusCode.OK && DateTime.UtcNow < deadline)
+        {
+            ready.Dispose();
+            await Task.Delay(100);
+        }
+        await AssertProblem(ready, 503, MoveAwayAdvice);
+        Assert.Single(service.Log, l => l.Contains("Found by the periodic check: the results database (results.db in the data folder) is damaged"));
+    }
+
     [Fact]
     public async Task A_lock_held_by_another_program_costs_a_batch_the_busy_timeout_only_and_readiness_reports_it_until_it_is_gone()
     {
