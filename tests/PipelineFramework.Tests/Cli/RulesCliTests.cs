@@ -72,6 +72,10 @@ public class RulesCliTests
             model, before, "holds no rules; nothing to add");
         AssertRefusedUnchanged(PfProcess.Run("rules", "--model", model, "--add", RulesFile(model, "empty", "")),
             model, before, "The rules document is empty");
+        // Was "unexpected InvalidOperationException: Cannot read incomplete UTF-16 JSON text", exit 2.
+        AssertRefusedUnchanged(PfProcess.Run("rules", "--model", model, "--add", RulesFile(model, "surrogate",
+            """{"rules":[{"id":"s","kind":"quantity","check":{"range":{"count":"r\ud800d"},"max":2}}]}""")),
+            model, before, "not valid JSON at line 1, position 65: a string holds half of a UTF-16 surrogate pair");
     }
 
     [Fact]

@@ -169,6 +169,9 @@ public class RuleLanguageTests
     [InlineData("""{"id": "r11", "kind": "quantity", "check": {"range": {"count": "r\u0435d"}, "max": 2}}""", "unknown class 'r\u0435d' (did you mean 'red'? the name holds U+0435, outside ASCII)")]
     // Three look-alike letters were three edits from 'yellow': no hint at all before.
     [InlineData("""{"id": "r12", "kind": "quantity", "check": {"range": {"count": "\u0443\u0435ll\u043ew"}, "max": 2}}""", "(did you mean 'yellow'? the name holds U+0443, U+0435, U+043E, outside ASCII)")]
+    // Half a surrogate pair: before, an InvalidOperationException from deep in System.Text.Json (pf: "unexpected", exit 2).
+    [InlineData("""{"id": "r13", "kind": "quantity", "check": {"range": {"count": "r\ud800d"}, "max": 2}}""", "half of a UTF-16 surrogate pair (an escape such as \\ud800 without its partner)")]
+    [InlineData("""{"id": "r14", "kind": "quantity", "check": {"range": {"cou\udc00nt": "red"}, "max": 2}}""", "not valid JSON at line 1, position ")]
     public void A_malformed_rule_gets_an_error_naming_the_rule_the_path_and_the_problem(string rule, string expected)
     {
         var error = Assert.Throws<RuleException>(() => One(rule));
