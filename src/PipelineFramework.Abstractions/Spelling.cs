@@ -29,7 +29,16 @@ public static class Spelling
     public static string LatinLookAlikes(string word)
     {
         if (word.Length > MaxLength || word.All(char.IsAscii)) return word;
-        var folded = word.Normalize(System.Text.NormalizationForm.FormKC).ToCharArray();
+        char[] folded;
+        try
+        {
+            folded = word.Normalize(System.Text.NormalizationForm.FormKC).ToCharArray();
+        }
+        catch (ArgumentException)
+        {
+            // Half a surrogate pair (from a URL or a file) cannot be normalised; a hint is not worth a crash.
+            folded = word.ToCharArray();
+        }
         for (int i = 0; i < folded.Length; i++)
         {
             int at = LookAlike.IndexOf(folded[i]);
