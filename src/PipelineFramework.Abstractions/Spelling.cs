@@ -13,6 +13,9 @@ public static class Spelling
     public static (string Name, int Distance)? Nearest(string word, IEnumerable<string> known)
     {
         (string Name, int Distance)? best = null;
+        // A look-alike letter (Cyrillic 'е' for 'e', a full-width 'ｇ') prints exactly like the name meant, so it is
+        // compared as that letter: a name typed or pasted with them still gets its hint.
+        word = LatinLookAlikes(word);
         foreach (var name in known)
         {
             int distance = Distance(word, name);
@@ -20,6 +23,32 @@ public static class Spelling
         }
         return best;
     }
+
+    /// <summary><paramref name="word"/> with characters that only look like Latin letters or digits written as those
+    /// (compatibility forms such as full-width letters, and the Cyrillic and Greek letters drawn like Latin ones).</summary>
+    public static string LatinLookAlikes(string word)
+    {
+        if (word.Length > MaxLength || word.All(char.IsAscii)) return word;
+        char[] folded;
+        try
+        {
+            folded = word.Normalize(System.Text.NormalizationForm.FormKC).ToCharArray();
+        }
+        catch (ArgumentException)
+        {
+            // Half a surrogate pair (from a URL or a file) cannot be normalised; a hint is not worth a crash.
+            folded = word.ToCharArray();
+        }
+        for (int i = 0; i < folded.Length; i++)
+        {
+            int at = LookAlike.IndexOf(folded[i]);
+            if (at >= 0) folded[i] = Latin[at];
+        }
+        return new string(folded);
+    }
+
+    const string LookAlike = "аеорсухіјѕԁһӏАВЕКМНОРСТХІЈЅοαρτνικΑΒΕΖΗΙΚΜΝΟΡΤΥΧ";
+    const string Latin =     "aeopcyxijsdhlABEKMHOPCTXIJSoaptvikABEZHIKMNOPTYX";
 
     /// <summary>Levenshtein distance, case ignored; <see cref="int.MaxValue"/> when either text is over <see cref="MaxLength"/>.</summary>
     public static int Distance(string a, string b)

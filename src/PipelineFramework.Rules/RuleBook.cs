@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -46,6 +47,9 @@ public sealed class RuleBook
     /// value by checking it. A hand rule is refused for a bound outside the possible values or a range that admits
     /// every value (a mistake of units or meaning, and a rule that can never fail), and accepted with a warning for a
     /// bound merely far beyond the good parts (the operator may know the tolerance better than the training parts show).
+    /// A rule that would take the book past what <see cref="Load"/> reads back (<see cref="RuleParser.MaxRules"/> rules,
+    /// <see cref="RuleParser.MaxDocumentBytes"/>) is refused: adds within the limits each could otherwise add up to a
+    /// model that no command loads.
     /// </summary>
     public (RuleBook Book, IReadOnlyList<Rule> Accepted, IReadOnlyList<Refusal> Refused, IReadOnlyList<LooseRange> Warnings) Add(
         string json, RuleSource source, Func<Rule, string?>? screen = null)
@@ -54,20 +58,48 @@ public sealed class RuleBook
         var accepted = new List<Rule>();
         var refused = new List<Refusal>();
         var warnings = new List<LooseRange>();
+        // What the stored rules take so far; every rule added must leave a book that Load reads back (below).
+        long bytes = Encoding.UTF8.GetByteCount(RulesJson());
         foreach (var rule in proposed)
         {
+            // Cheapest first: the id, source and screen look at the rule alone, verification runs it on the good parts,
+            // and judging its ranges also reads every good part's value of every range it holds.
+            if ((AdditionProblem(rule, source) ?? screen?.Invoke(rule)) is { } reason) { refused.Add(new Refusal(rule.Id, reason)); continue; }
+            if (Verify(rule) is { } refusal) { refused.Add(refusal); continue; }
             IReadOnlyList<LooseRange> loose = source == RuleSource.Learned ? [] : LooseRanges.Find(rule, this);
-            var refusing = loose.FirstOrDefault(l => source == RuleSource.Llm || l.Looseness != Looseness.FarWider);
-            if ((AdditionProblem(rule, source) ?? screen?.Invoke(rule)) is { } reason) refused.Add(new Refusal(rule.Id, reason));
-            else if (Verify(rule) is { } refusal) refused.Add(refusal);
-            else if (refusing is not null) refused.Add(new Refusal(rule.Id, refusing.Reason));
-            else
+            if (loose.FirstOrDefault(l => source == RuleSource.Llm || l.Looseness != Looseness.FarWider) is { } refusing)
             {
-                accepted.Add(rule);
-                warnings.AddRange(loose);
+                refused.Add(new Refusal(rule.Id, refusing.Reason));
+                continue;
             }
+            long size = StoredBytes(rule);
+            if (Rules.Count + accepted.Count >= RuleParser.MaxRules || bytes + size > RuleParser.MaxDocumentBytes)
+            {
+                refused.Add(new Refusal(rule.Id, Rules.Count + accepted.Count >= RuleParser.MaxRules
+                    ? $"rule '{rule.Id}': the model would hold more than {RuleParser.MaxRules} rules, the most a model can load; leave it out"
+                    : $"rule '{rule.Id}': the model's rules would take more than {RuleParser.MaxDocumentBytes / 1024} KiB, the most a model can load; leave it out or shorten the rules' descriptions"));
+                continue;
+            }
+            bytes += size;
+            accepted.Add(rule);
+            warnings.AddRange(loose);
         }
-        return (new RuleBook(Classes, Rules.Concat(accepted).ToList(), Good), accepted, refused, warnings);
+        var book = new RuleBook(Classes, Rules.Concat(accepted).ToList(), Good);
+        // The estimate above is a few bytes over what RulesJson writes per rule; this keeps a change of that layout from
+        // ever writing a model that no command can load.
+        if (Encoding.UTF8.GetByteCount(book.RulesJson()) > RuleParser.MaxDocumentBytes)
+            throw new RuleException($"the model's rules would take more than {RuleParser.MaxDocumentBytes / 1024} KiB, the most a model can load; add fewer rules");
+        return (book, accepted, refused, warnings);
+    }
+
+    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    /// <summary>What <paramref name="rule"/> adds to <see cref="RulesJson"/>: its indented text, every line indented two
+    /// levels more (it sits in the document's "rules" array), and the separator.</summary>
+    static long StoredBytes(Rule rule)
+    {
+        var text = JsonNode.Parse(rule.Json)!.ToJsonString(Indented);
+        return Encoding.UTF8.GetByteCount(text) + 4L * (text.Count(c => c == '\n') + 1) + 3;
     }
 
     /// <summary>Why <paramref name="rule"/> cannot be added from <paramref name="source"/> whatever it checks, or null.</summary>
@@ -90,7 +122,7 @@ public sealed class RuleBook
     {
         var array = new JsonArray(Rules.Select(r => JsonNode.Parse(r.Json)).ToArray());
         return new JsonObject { ["classes"] = new JsonArray(Classes.Select(c => (JsonNode)JsonValue.Create(c)!).ToArray()), ["rules"] = array }
-            .ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+            .ToJsonString(Indented);
     }
 
     /// <summary>Reads what <see cref="RulesJson"/> wrote plus the stored facts.</summary>

@@ -8,8 +8,9 @@ namespace PipelineFramework.Rules;
 /// classes, the ones never seen together (matching) and a stable above / left-of order (position). Margins come from
 /// leave-one-out on the good parts: the range learned without part i must still admit part i, so the margin is the
 /// largest gap between an extreme value and the next one, plus <paramref name="extraMargin"/> of the range.
-/// Counts are integers: exact where they never vary on good parts, one component of slack each side where they do. Every learned rule is written in the rule language and parsed, so it reads
-/// like any other rule.
+/// Counts are integers: exact where they never vary on good parts, one component of slack each side where they do.
+/// Bounds are clamped to the fact's possible values (counts 0 and up, fractions 0 to 1). Every learned rule is written
+/// in the rule language and parsed, so it reads like any other rule.
 /// </summary>
 public static class RuleLearner
 {
@@ -26,17 +27,15 @@ public static class RuleLearner
             // differently from part to part) gets one more component of slack on each side.
             double slack = counts.Min() == counts.Max() ? 0 : 1;
             rules.Add(Rule($"{name}-count", "quantity", $"number of {name} components as on good parts",
-                Range(Fact("count", name), Math.Max(0, counts.Min() - slack), counts.Max() + slack)));
+                Range("count", name, (counts.Min() - slack, counts.Max() + slack))));
             var areas = good.Select(p => new FactValue("area", name, null).Evaluate(p)).ToArray();
-            var (amin, amax) = Margin(areas, extraMargin);
-            rules.Add(Rule($"{name}-area", "size", $"total area of {name} as on good parts", Range(Fact("area", name), Math.Max(0, amin), amax)));
+            rules.Add(Rule($"{name}-area", "size", $"total area of {name} as on good parts", Range("area", name, Margin(areas, extraMargin))));
             var present = good.Where(p => (p.Class(name)?.Count ?? 0) > 0).ToList();
             if (present.Count < 2 || IsBackground(name, good)) continue;
             foreach (var axis in new[] { "x", "y" })
             {
                 var values = present.Select(p => new FactValue(axis, name, null).Evaluate(p)).ToArray();
-                var (lo, hi) = Margin(values, extraMargin);
-                JsonObject check = Range(Fact(axis, name), lo, hi);
+                JsonObject check = Range(axis, name, Margin(values, extraMargin));
                 if (!always) check = new JsonObject { ["if"] = new JsonObject { ["present"] = name }, ["then"] = check };
                 rules.Add(Rule($"{name}-{axis}", "position", $"{(axis == "x" ? "horizontal" : "vertical")} position of {name} as on good parts", check));
             }
@@ -81,9 +80,19 @@ public static class RuleLearner
         return (Math.Floor((lo - margin) * 1e6) / 1e6, Math.Ceiling((hi + margin) * 1e6) / 1e6);
     }
 
-    static JsonObject Fact(string fact, string name) => new() { [fact] = name };
-
-    static JsonObject Range(JsonObject subject, double min, double max) => new() { ["range"] = subject, ["min"] = min, ["max"] = max };
+    /// <summary>A range rule on a fact of a class, its bounds clamped to the fact's possible values: the margin may reach
+    /// past them (an x from -0.12, an area up to 1.3), which checks nothing more and reads as a mistake. Clamping passes
+    /// and fails the same parts, since none measures outside the possible values.</summary>
+    static JsonObject Range(string fact, string name, (double Min, double Max) bounds)
+    {
+        var possible = LooseRanges.PossibleValues(new FactValue(fact, name, null))!;
+        return new()
+        {
+            ["range"] = new JsonObject { [fact] = name },
+            ["min"] = Math.Clamp(bounds.Min, possible.Min, possible.Max),
+            ["max"] = Math.Clamp(bounds.Max, possible.Min, possible.Max),
+        };
+    }
 
     static JsonObject Rule(string id, string kind, string description, JsonObject check) => new()
     {

@@ -41,7 +41,7 @@ public static class RuleParser
         }
         catch (JsonException e)
         {
-            var hint = JsonReaderError.IsTooDeep(e) ? $"; rules nest at most {MaxDepth} levels" : "";
+            var hint = JsonReaderError.IsTooDeep(e) ? $"; rules nest at most {MaxDepth} levels" : NonFiniteHint(json, e);
             throw new RuleException($"The rules document is not valid JSON{JsonReaderError.Where(e)}: {JsonReaderError.Reason(e).TrimEnd('.')}{hint}");
         }
         var array = root switch
@@ -59,6 +59,19 @@ public static class RuleParser
             rules.Add(rule);
         }
         return rules;
+    }
+
+    /// <summary>JSON has no NaN or Infinity, and for them the reader only says "'N' is an invalid start of a value".</summary>
+    static string NonFiniteHint(string json, JsonException e)
+    {
+        if (e.LineNumber is not long line) return "";
+        var lines = json.Split('\n');
+        if (line >= lines.Length) return "";
+        var bytes = Encoding.UTF8.GetBytes(lines[line]);
+        int at = (int)Math.Min(e.BytePositionInLine ?? 0, bytes.Length);
+        var rest = Encoding.UTF8.GetString(bytes, at, bytes.Length - at).TrimStart('-', '+');
+        return rest.StartsWith("NaN", StringComparison.Ordinal) || rest.StartsWith("Infinity", StringComparison.Ordinal)
+            ? "; JSON has no NaN or Infinity: write a finite number, or leave a range's bound out for no limit on that side" : "";
     }
 
     public static Rule ParseRule(JsonNode? node, string path, RuleSource defaultSource, IReadOnlyCollection<string>? classes = null)
@@ -98,7 +111,11 @@ public static class RuleParser
 
     internal static string Hint(string given, IEnumerable<string> known)
     {
-        return Spelling.Nearest(given, known) is { } near && near.Distance <= Math.Max(2, near.Name.Length / 3) ? $" (did you mean '{near.Name}'?)" : "";
+        if (Spelling.Nearest(given, known) is not { } near || near.Distance > Math.Max(2, near.Name.Length / 3)) return "";
+        // 'grеy' with a Cyrillic 'е' prints like 'grey': say which character differs, or the hint reads as nonsense.
+        var foreign = given.Where(c => !char.IsAscii(c)).Distinct().Take(3).ToList();
+        return foreign.Count == 0 ? $" (did you mean '{near.Name}'?)"
+            : $" (did you mean '{near.Name}'? the name holds {string.Join(", ", foreign.Select(c => $"U+{(int)c:X4}"))}, outside ASCII)";
     }
 
 

@@ -72,6 +72,10 @@ public class RulesCliTests
             model, before, "holds no rules; nothing to add");
         AssertRefusedUnchanged(PfProcess.Run("rules", "--model", model, "--add", RulesFile(model, "empty", "")),
             model, before, "The rules document is empty");
+        // Was "unexpected InvalidOperationException: Cannot read incomplete UTF-16 JSON text", exit 2.
+        AssertRefusedUnchanged(PfProcess.Run("rules", "--model", model, "--add", RulesFile(model, "surrogate",
+            """{"rules":[{"id":"s","kind":"quantity","check":{"range":{"count":"r\ud800d"},"max":2}}]}""")),
+            model, before, "not valid JSON at line 1, position 65: a string holds half of a UTF-16 surrogate pair");
     }
 
     [Fact]
@@ -99,6 +103,58 @@ public class RulesCliTests
             "more than 3 times the good parts' spread (1), so it hardly ever fails; the good parts show 2 to 2 (the learned rule 'red-count' allows [2, 2])", err);
         Assert.Contains("Added 1 rules (at-most-ten-red)", output);
         Assert.Matches(@"at-most-ten-red\s+quantity\s+hand", PfProcess.Run("rules", "--model", model).Out);
+    }
+
+    [Fact]
+    public void A_hand_compare_is_judged_like_the_range_it_amounts_to()
+    {
+        var model = CopyOfModel("compare");
+        var before = File.ReadAllBytes(model);
+        // Before, each was "Added 1 rules": a tolerance of 5 between two positions (fractions of the image) can never
+        // fail, nor can a compare of a fact with itself or a class inside itself.
+        AssertRefusedUnchanged(PfProcess.Run("rules", "--model", model, "--add", RulesFile(model, "x-tolerance",
+            """{"rules":[{"id":"pins-left","kind":"position","check":{"compare":[{"x":"red"},"<=",{"x":"green"}],"tolerance":5}}]}""")),
+            model, before, "refused: rule 'pins-left' compares x of red <= x of green with a tolerance of 5: x of red minus x of green may lie in [-inf, 5], " +
+            "but max 5 lies outside the possible values (-1 to 1, x of red minus x of green); the good parts show ");
+        AssertRefusedUnchanged(PfProcess.Run("rules", "--model", model, "--add", RulesFile(model, "itself",
+            """{"rules":[{"id":"pins-pins","kind":"quantity","check":{"compare":[{"count":"red"},"==",{"count":"red"}]}}]}""")),
+            model, before, "refused: rule 'pins-pins' compares count of red == count of red, a value with itself, so it can never fail");
+        AssertRefusedUnchanged(PfProcess.Run("rules", "--model", model, "--add", RulesFile(model, "inside-itself",
+            """{"rules":[{"id":"pin-in-pin","kind":"position","check":{"inside":["red","red"]}}]}""")),
+            model, before, "refused: rule 'pin-in-pin' checks that every red lies inside a red, but every component lies inside its own box, so it can never fail");
+
+        // A tolerance far beyond the good parts: the operator may know better, so it is added with the warning.
+        var (code, output, err) = PfProcess.Run("rules", "--model", model, "--add", RulesFile(model, "far",
+            """{"rules":[{"id":"pins-vs-bar","kind":"matching","check":{"compare":[{"count":"red"},"==",{"count":"blue"}],"tolerance":100}}]}"""));
+        Assert.True(code == 0, err);
+        Assert.Contains("warning: rule 'pins-vs-bar' compares count of red == count of blue with a tolerance of 100: count of red minus count of blue " +
+            "may lie in [-100, 100], but min -100 lies ", err);
+        Assert.Contains("more than 3 times the good parts' spread", err);
+        Assert.Contains("Added 1 rules (pins-vs-bar)", output);
+    }
+
+    static int RuleCount(string model) => PfProcess.Run("rules", "--model", model).Out.Split('\n')
+        .Count(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries) is { Length: > 2 } columns && columns[2] is "learned" or "hand" or "llm");
+
+    static string CountRules(string prefix, int n) => "{\"rules\": [" + string.Join(",", Enumerable.Range(0, n).Select(i =>
+        $$$"""{"id":"{{{prefix}}}-{{{i}}}","kind":"quantity","check":{"range":{"count":"red"},"min":1,"max":3}}""")) + "]}";
+
+    [Fact]
+    public void Rules_beyond_what_a_model_can_load_are_refused_and_the_model_still_loads()
+    {
+        var model = CopyOfModel("full");
+        var before = File.ReadAllBytes(model);
+        int held = RuleCount(model);
+        Assert.InRange(held, 1, 999);
+        // Before: "Added 1000 rules", and then every command refused the model ("$.rules: 1024 rules; at most 1000"),
+        // `pf score` calling it a bug in PipelineFramework.
+        AssertRefusedUnchanged(PfProcess.Run("rules", "--model", model, "--add", RulesFile(model, "too-many", CountRules("a", 1000))),
+            model, before, $"refused: rule 'a-{1000 - held}': the model would hold more than 1000 rules, the most a model can load; leave it out");
+
+        var (code, output, err) = PfProcess.Run("rules", "--model", model, "--add", RulesFile(model, "fill", CountRules("b", 1000 - held)));
+        Assert.True(code == 0, err);
+        Assert.Contains("the model now has 1000.", output);
+        Assert.Equal(1000, RuleCount(model));
     }
 
     [Fact]

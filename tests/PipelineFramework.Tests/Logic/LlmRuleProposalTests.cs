@@ -119,6 +119,40 @@ public sealed class LlmRuleProposalTests : IDisposable
         Assert.Matches(@"few-pins\s+quantity\s+llm", output);
     }
 
+    [Fact]
+    public void Compare_proposals_that_check_nothing_are_refused_like_the_ranges_they_amount_to()
+    {
+        // Before: "Accepted 6 proposed rules": a compare was never judged, whatever its tolerance.
+        _reply = """
+            {"rules": [
+              {"id": "pins-vs-bar", "kind": "matching", "check": {"compare": [{"count": "red"}, "==", {"count": "blue"}], "tolerance": 1000}},
+              {"id": "pins-left-loosely", "kind": "position", "check": {"compare": [{"x": "red"}, "<=", {"x": "green"}], "tolerance": 5}},
+              {"id": "bar-not-all", "kind": "size", "check": {"compare": [{"area": "blue"}, "<=", 1]}},
+              {"id": "pins-as-pins", "kind": "quantity", "check": {"compare": [{"count": "red"}, "==", {"count": "red"}]}},
+              {"id": "pins-left-of-label", "kind": "position", "check": {"compare": [{"x": "red"}, "<", {"x": "green"}]}},
+              {"id": "one-pin-more-than-bars", "kind": "quantity", "check": {"compare": [{"count": "red"}, "==", {"count": "blue"}], "tolerance": 1}}
+            ]}
+            """;
+        var path = CopyOfModel();
+        var (code, output, err) = Pf(path, "rules", "--model", path, "--propose");
+        Assert.True(code == 0, err);
+        Assert.Contains("Accepted 2 proposed rules (pins-left-of-label, one-pin-more-than-bars), each verified on 60 good parts; 4 refused.", output);
+        Assert.Contains("refused: rule 'pins-vs-bar' compares count of red == count of blue with a tolerance of 1000: count of red minus count of blue " +
+            "may lie in [-1000, 1000], but min -1000 lies 1001 below the smallest value on a good part, more than 3 times the good parts' spread (1), " +
+            "so it hardly ever fails; the good parts show 1 to 1. Write a tolerance (or constant) close to what the good parts show", output);
+        Assert.Contains("refused: rule 'pins-left-loosely' compares x of red <= x of green with a tolerance of 5: x of red minus x of green may lie in [-inf, 5], " +
+            "but max 5 lies outside the possible values (-1 to 1, x of red minus x of green)", output);
+        Assert.Contains("refused: rule 'bar-not-all' compares area of blue <= 1: area of blue may lie in [-inf, 1], which admits every possible value " +
+            "(0 to 1, a fraction of the image), so it can never fail", output);
+        Assert.Contains("refused: rule 'pins-as-pins' compares count of red == count of red, a value with itself, so it can never fail", output);
+
+        (code, output, _) = Pf(path, "rules", "--model", path);
+        Assert.Equal(0, code);
+        foreach (var id in new[] { "pins-vs-bar", "pins-left-loosely", "bar-not-all", "pins-as-pins" })
+            Assert.DoesNotContain(id, output);
+        Assert.Matches(@"pins-left-of-label\s+position\s+llm", output);
+    }
+
     [Theory]
     [InlineData("I cannot help with that.", "is not a usable rules document (the model's reply holds no JSON")]
     [InlineData("{\"rules\": [{\"id\": \"x\", \"kind\": \"quantity\", \"check\": {\"range\": {\"count\": \"purple\"}, \"max\": 2}}]}", "unknown class 'purple'")]

@@ -162,6 +162,16 @@ public class RuleLanguageTests
     [InlineData("""{"id": "r6", "kind": "size", "check": {"rnge": {"area": "red"}, "max": 1}}""", "rule 'r6' ($.rules[0].check): unknown key 'rnge' (did you mean 'range'?)")]
     [InlineData("""{"id": "r7", "kind": "size", "check": {"range": {"area": "red"}, "min": 0.5, "max": 0.1}}""", "min 0.5 is above max 0.1")]
     [InlineData("""{"id": "r8", "kind": "position", "check": {"compare": [{"x": "red"}, "=>", 1]}}""", "unknown operator '=>'")]
+    // Before: "'N' is an invalid start of a value" and nothing more.
+    [InlineData("""{"id": "r9", "kind": "size", "check": {"range": {"area": "red"}, "max": NaN}}""", "JSON has no NaN or Infinity: write a finite number")]
+    [InlineData("""{"id": "r10", "kind": "size", "check": {"range": {"area": "red"}, "max": -Infinity}}""", "JSON has no NaN or Infinity")]
+    // A Cyrillic 'е' prints like 'e': the hint says which character differs. Before: "(did you mean 'red'?)" only.
+    [InlineData("""{"id": "r11", "kind": "quantity", "check": {"range": {"count": "r\u0435d"}, "max": 2}}""", "unknown class 'r\u0435d' (did you mean 'red'? the name holds U+0435, outside ASCII)")]
+    // Three look-alike letters were three edits from 'yellow': no hint at all before.
+    [InlineData("""{"id": "r12", "kind": "quantity", "check": {"range": {"count": "\u0443\u0435ll\u043ew"}, "max": 2}}""", "(did you mean 'yellow'? the name holds U+0443, U+0435, U+043E, outside ASCII)")]
+    // Half a surrogate pair: before, an InvalidOperationException from deep in System.Text.Json (pf: "unexpected", exit 2).
+    [InlineData("""{"id": "r13", "kind": "quantity", "check": {"range": {"count": "r\ud800d"}, "max": 2}}""", "half of a UTF-16 surrogate pair (an escape such as \\ud800 without its partner)")]
+    [InlineData("""{"id": "r14", "kind": "quantity", "check": {"range": {"cou\udc00nt": "red"}, "max": 2}}""", "not valid JSON at line 1, position ")]
     public void A_malformed_rule_gets_an_error_naming_the_rule_the_path_and_the_problem(string rule, string expected)
     {
         var error = Assert.Throws<RuleException>(() => One(rule));
@@ -211,6 +221,93 @@ public class RuleLanguageTests
         (_, accepted, refused, _) = book.Add("""[{"id": "fake", "kind": "quantity", "source": "learned", "check": {"present": "red"}}]""", RuleSource.Hand);
         Assert.Empty(accepted);
         Assert.Contains("rule 'fake' claims the source 'learned'; a rule added this way is 'hand'", Assert.Single(refused).Reason);
+    }
+
+    static readonly RuleBook GoodScenes = new(Classes, [], [Scene("a.png"), Scene("b.png", labelX: 0.75), Scene("c.png", barWidth: 0.32)]);
+
+    [Theory]
+    // Before, every one of these was accepted without a word: a compare was not judged at all.
+    [InlineData("""{"compare": [{"count": "red"}, "==", {"count": "yellow"}], "tolerance": 100}""", "warning",
+        "compares count of red == count of yellow with a tolerance of 100: count of red minus count of yellow may lie in [-100, 100], but min -100 lies 100 below the smallest value on a good part, more than 3 times the good parts' spread (1)")]
+    [InlineData("""{"compare": [{"x": "red"}, "<=", {"x": "green"}], "tolerance": 2}""", "refused",
+        "compares x of red <= x of green with a tolerance of 2: x of red minus x of green may lie in [-inf, 2], but max 2 lies outside the possible values (-1 to 1, x of red minus x of green); the good parts show -0.5 to -0.45")]
+    [InlineData("""{"compare": [{"area": "blue"}, "<=", 1]}""", "refused",
+        "compares area of blue <= 1: area of blue may lie in [-inf, 1], which admits every possible value (0 to 1, a fraction of the image), so it can never fail; the good parts show 0.018 to 0.0192")]
+    [InlineData("""{"compare": [1000, ">=", {"count": "red"}]}""", "warning", "count of red may lie in [-inf, 1000], but max 1000 lies 998 above the largest value on a good part")]
+    [InlineData("""{"compare": [{"x": "green"}, "!=", 5]}""", "refused", "compares x of green != 5, which fails only for x of green in [5, 5], outside its possible values (0 to 1, a fraction of the image), so it can never fail")]
+    [InlineData("""{"compare": [{"count": "red"}, "==", {"count": "red"}], "tolerance": 3}""", "refused", "compares count of red == count of red with a tolerance of 3, a value with itself, so it can never fail")]
+    [InlineData("""{"compare": [2, "<=", 3]}""", "refused", "compares 2 <= 3, two constants, so it can never fail")]
+    [InlineData("""{"range": 0.5, "max": 1}""", "refused", "rule 'r' checks 0.5 in [-inf, 1], but 0.5 is a constant, not a fact of the part, so it can never fail")]
+    [InlineData("""{"inside": ["red", "red"]}""", "refused", "checks that every red lies inside a red, but every component lies inside its own box, so it can never fail")]
+    [InlineData("""{"range": {"distance": ["red", "red"]}, "max": 0.2}""", "refused", "max 0.2 lies outside the possible values (0, the distance of red to itself)")]
+    // Compares that check what the good parts show are taken as they are.
+    [InlineData("""{"compare": [2, ">=", {"count": "red"}]}""", "accepted", "")]
+    [InlineData("""{"compare": [{"x": "red"}, "<", {"x": "green"}]}""", "accepted", "")]
+    // Zero difference is what an order says; only a tolerance reaching far past it and the good parts is far.
+    [InlineData("""{"compare": [{"x": "red"}, "<", {"x": "green"}], "tolerance": 0.3}""", "warning", "max 0.3 lies 0.75 above the largest value on a good part, more than 3 times the good parts' spread (0.05)")]
+    [InlineData("""{"compare": [{"count": "red"}, "==", {"count": "yellow"}]}""", "accepted", "")]
+    public void A_compare_is_judged_as_the_range_it_amounts_to(string check, string outcome, string reason)
+    {
+        var (_, accepted, refused, warnings) = GoodScenes.Add($$$"""[{"id": "r", "kind": "matching", "check": {{{check}}}}]""", RuleSource.Hand);
+        switch (outcome)
+        {
+            case "refused": Assert.Contains(reason, Assert.Single(refused).Reason); break;
+            case "warning":
+                Assert.Single(accepted);
+                Assert.Contains(reason, warnings[0].Reason);
+                break;
+            default:
+                Assert.Single(accepted);
+                Assert.Empty(warnings);
+                break;
+        }
+        // The same rule proposed by an LLM is refused for any loose bound, a far one included.
+        var proposed = GoodScenes.Add($$$"""[{"id": "r", "kind": "matching", "check": {{{check}}}}]""", RuleSource.Llm);
+        Assert.Equal(outcome == "accepted" ? 0 : 1, proposed.Refused.Count);
+    }
+
+    [Fact]
+    public void Learned_bounds_stay_within_the_possible_values_and_pass_and_fail_the_same_parts()
+    {
+        // A label anywhere across the image: the margin alone reaches past both edges (before: x in [-0.4, 1.4]).
+        var good = new[] { 0.08, 0.3, 0.5, 0.7, 0.92 }.Select((x, i) => Scene($"{i}.png", labelX: x)).ToList();
+        var rules = RuleLearner.Learn(Classes, good, extraMargin: 0.5);
+        var labelX = (RangeCondition)rules.Single(r => r.Id == "green-x").Check;
+        Assert.Equal(0, labelX.Min);
+        Assert.Equal(1, labelX.Max);
+        var (lo, hi) = RuleLearner.Margin(good.Select(p => new FactValue("x", "green", null).Evaluate(p)).ToArray(), 0.5);
+        Assert.True(lo < 0 && hi > 1, $"the unclamped margin is [{lo}, {hi}]; this test needs one past both edges");
+        foreach (var range in rules.Select(r => r.Check).OfType<RangeCondition>())
+        {
+            Assert.True(range.Min >= 0, $"{range.Subject.Describe()} from {range.Min}");
+            if (range.Subject is FactValue { Fact: not "count" }) Assert.True(range.Max <= 1, $"{range.Subject.Describe()} up to {range.Max}");
+        }
+        foreach (var x in new[] { 0.001, 0.5, 0.999 })
+            Assert.Equal(x >= lo && x <= hi, labelX.Evaluate(Scene("probe", labelX: x)).Passed);
+    }
+
+    [Fact]
+    public void Adding_never_makes_a_book_that_cannot_be_loaded_again()
+    {
+        // 100 rules of 190 nodes each: 420 KB as a document, over 1 MiB as the model stores them (indented). Before, all
+        // were added and the model could no longer be loaded by any command ("$.rules: ... at most").
+        string items = string.Join(", ", Enumerable.Repeat("{\"absent\": \"magenta\"}", 190));
+        string document = "[" + string.Join(", ", Enumerable.Range(0, 100).Select(i => $$$"""{"id": "big-{{{i}}}", "kind": "matching", "check": {"all": [{{{items}}}]}}""")) + "]";
+        Assert.True(document.Length < RuleParser.MaxDocumentBytes);
+        var (book, accepted, refused, _) = GoodScenes.Add(document, RuleSource.Hand);
+        Assert.NotEmpty(accepted);
+        Assert.Contains("the model's rules would take more than 1024 KiB, the most a model can load; leave it out", refused[0].Reason);
+        Assert.Equal(accepted.Count, RuleBook.Load(book.RulesJson(), PartFacts.ToJson(book.Good)).Rules.Count);
+
+        // And by count: 1000 rules in all at most, however many documents bring them.
+        string Small(string prefix, int n) => "[" + string.Join(", ", Enumerable.Range(0, n).Select(i => $$$"""{"id": "{{{prefix}}}-{{{i}}}", "kind": "matching", "check": {"absent": "magenta"}}""")) + "]";
+        var ten = GoodScenes.Add(Small("a", 10), RuleSource.Hand).Book;
+        var (full, some, over, _) = ten.Add(Small("b", 1000), RuleSource.Hand);
+        Assert.Equal(RuleParser.MaxRules, full.Rules.Count);
+        Assert.Equal(990, some.Count);
+        Assert.Equal(10, over.Count);
+        Assert.Contains($"the model would hold more than {RuleParser.MaxRules} rules, the most a model can load", over[0].Reason);
+        Assert.Equal(RuleParser.MaxRules, RuleBook.Load(full.RulesJson(), PartFacts.ToJson(full.Good)).Rules.Count);
     }
 
     [Fact]
