@@ -23,6 +23,8 @@ public static class RuleParser
 
     static readonly string[] ConditionForms = ["range", "compare", "above", "leftOf", "inside", "within", "present", "absent", "sameColour", "all", "any", "not", "if"];
     static readonly string[] RuleKeys = ["id", "kind", "source", "description", "check"];
+    /// <summary>A document's own keys: its rules, and the component classes a model's stored book names.</summary>
+    static readonly string[] DocumentKeys = ["rules", "classes"];
 
     /// <summary>A document <c>{"rules": [...]}</c> or a bare array of rules. <paramref name="defaultSource"/> applies where a rule names none.</summary>
     public static IReadOnlyList<Rule> ParseDocument(string json, RuleSource defaultSource, IReadOnlyCollection<string>? classes = null)
@@ -44,6 +46,11 @@ public static class RuleParser
             var hint = JsonReaderError.IsTooDeep(e) ? $"; rules nest at most {MaxDepth} levels" : NonFiniteHint(json, e);
             throw new RuleException($"The rules document is not valid JSON{JsonReaderError.Where(e)}: {JsonReaderError.Reason(e).TrimEnd('.')}{hint}");
         }
+        // A misspelt "rulez" beside "rules" would otherwise drop its rules without a word.
+        if (root is JsonObject top)
+            foreach (var key in top.Select(p => p.Key))
+                if (!DocumentKeys.Contains(key))
+                    throw new RuleException($"$.{Clip(key)}: unknown key{Hint(key, DocumentKeys)}; a rules document has {string.Join(" and ", DocumentKeys)}");
         var array = root switch
         {
             JsonArray a => a,

@@ -179,6 +179,16 @@ public class RuleLanguageTests
     }
 
     [Fact]
+    public void A_misspelt_document_key_is_an_error_not_rules_dropped_without_a_word()
+    {
+        const string rule = """{"id": "r", "kind": "quantity", "check": {"present": "red"}}""";
+        // Before: the rule under "rulez" was dropped and the document read as one rule.
+        var error = Assert.Throws<RuleException>(() => RuleParser.ParseDocument($$"""{"rules": [{{rule}}], "rulez": [{{rule.Replace("\"r\"", "\"s\"")}}]}""", RuleSource.Hand, Classes));
+        Assert.Equal("$.rulez: unknown key (did you mean 'rules'?); a rules document has rules and classes", error.Message);
+        Assert.Single(RuleParser.ParseDocument($$"""{"classes": ["red"], "rules": [{{rule}}]}""", RuleSource.Hand, Classes));
+    }
+
+    [Fact]
     public void Hostile_rules_fail_fast_with_a_clear_error_naming_the_rule()
     {
         var watch = Stopwatch.StartNew();
