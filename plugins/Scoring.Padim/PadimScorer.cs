@@ -49,7 +49,7 @@ public sealed class PadimScorer(PadimOptions options) : IScorer
         return (images * positions * kept + positions * (kept + kept * kept)) * sizeof(float);
     }
 
-        public IFittedScorer Load(IModelReader state, FitContext context)
+    public IFittedScorer Load(IModelReader state, FitContext context)
     {
         var channelValues = state.ReadTensor("channels", out var channelShape);
         var mean = state.ReadTensor("mean", out var meanShape);

@@ -21,7 +21,7 @@ public sealed record FitMemoryEstimate
     public required long Scorer { get; init; }
     /// <summary>Decoded images kept for logic checks or per-pixel statistics, at whichever moment is the peak.</summary>
     public required long DecodedImages { get; init; }
-    /// <summary>The runtime, the backbone's network and its working memory, and what the GC has not handed back yet.</summary>
+    /// <summary>.NET, ONNX Runtime with the backbone's network, and the backbone's working memory for one batch.</summary>
     public required long Runtime { get; init; }
     /// <summary>Values in the largest single array (the fitting images' embeddings): .NET arrays hold at most <see cref="Array.MaxLength"/>.</summary>
     public required long LargestArray { get; init; }
@@ -76,18 +76,21 @@ public static class FitMemory
         // Logic checks see the hold-out images (cropped and whole) and every fitting image whole; the embeddings are gone by then.
         long logicImages = spec.Logic.Count == 0 ? 0 : holdout * (cropped + whole) + fitting * whole;
 
-        long backbonePass = keptMaps + (long)images * largestLayer * sizeof(float) + goodPixels;
-        long scorerFit = keptMaps + embeddings + scorer;
-        long logicFit = keptMaps + logicImages;
-        long peak = Math.Max(backbonePass, Math.Max(scorerFit, logicFit));
-        bool scorerPeak = peak == scorerFit;
+        // The three moments that can be the peak: the backbone pass ending, the scorer fitting, the logic checks fitting.
+        var moments = new (long LayerMaps, long Embeddings, long Scorer, long DecodedImages)[]
+        {
+            (keptMaps + (long)images * largestLayer * sizeof(float), 0, 0, goodPixels),
+            (keptMaps, embeddings, scorer, 0),
+            (keptMaps, 0, 0, logicImages),
+        };
+        var peak = moments.MaxBy(m => m.LayerMaps + m.Embeddings + m.Scorer + m.DecodedImages);
         return new FitMemoryEstimate
         {
             Images = images,
-            LayerMaps = Slack(peak == backbonePass ? backbonePass - goodPixels : keptMaps),
-            Embeddings = scorerPeak ? Slack(embeddings) : 0,
-            Scorer = scorerPeak ? Slack(scorer) : 0,
-            DecodedImages = peak == backbonePass && !scorerPeak ? Slack(goodPixels) : peak == logicFit && !scorerPeak ? Slack(logicImages) : 0,
+            LayerMaps = Slack(peak.LayerMaps),
+            Embeddings = Slack(peak.Embeddings),
+            Scorer = Slack(peak.Scorer),
+            DecodedImages = Slack(peak.DecodedImages),
             Runtime = RuntimeBytes,
             LargestArray = (long)fitting * positions * dim,
         };
@@ -95,13 +98,18 @@ public static class FitMemory
 
     static long Slack(long bytes) => (long)(bytes * GcSlack);
 
-    /// <summary>The embedding's grid and size: exact for embedding.patch (it needs only the layer shapes), else every layer at the finest grid.</summary>
+    /// <summary>The embedding's grid and size: exact for embedding.patch (it needs only the layer shapes), else every layer concatenated at the finest grid.</summary>
     static (int Height, int Width, int Dim) EmbeddingShape(AnomalyPipeline pipeline, IReadOnlyList<LayerInfo> layers)
     {
         if (pipeline.Embedding is PatchEmbedding patch)
         {
-            using var fitted = patch.Fit(new LayerMaps(0, layers, layers.Select(_ => Array.Empty<float>()).ToArray()), new FitContext { Seed = pipeline.Spec.Seed });
-            return fitted.OutputShape;
+            try
+            {
+                using var fitted = patch.Fit(new LayerMaps(0, layers, layers.Select(_ => Array.Empty<float>()).ToArray()), new FitContext { Seed = pipeline.Spec.Seed });
+                return fitted.OutputShape;
+            }
+            // A layer the backbone does not return: the fit reports it where it always has; the estimate takes every layer.
+            catch (PipelineException) { }
         }
         return layers.Count == 0 ? (1, 1, 1) : (layers.Max(l => l.Height), layers.Max(l => l.Width), layers.Sum(l => l.Channels));
     }

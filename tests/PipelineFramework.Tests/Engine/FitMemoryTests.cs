@@ -49,6 +49,19 @@ public class FitMemoryTests
     }
 
     [Fact]
+    public void A_set_close_to_the_memory_available_is_fitted_with_a_warning()
+    {
+        var log = new RecordingLog();
+        var pipeline = AnomalyPipeline.FromFile(TestData.Pipeline("patchcore-mobilenet"), TestData.Catalog, HostServices.None with { Log = log });
+        var layers = Layers(pipeline);
+        long estimate = FitMemory.Estimate(pipeline, layers, 1_000).Total;
+        FitMemory.Require(pipeline, layers, 1_000, (estimate * 2, "test"));
+        Assert.Empty(log.Lines);
+        FitMemory.Require(pipeline, layers, 1_000, ((long)(estimate * 1.1), "test"));
+        Assert.Contains(log.Lines, l => l.StartsWith("warning: Fitting 1,000 images needs about") && l.Contains("close to the"));
+    }
+
+    [Fact]
     public void Embeddings_larger_than_one_array_can_hold_are_refused_even_with_memory_to_spare()
     {
         var layers = Layers(PatchCore);
