@@ -1,6 +1,7 @@
 using System.Globalization;
 using PipelineFramework.Abstractions;
 using PipelineFramework.Core.Embedding;
+using PipelineFramework.Core.Plugins;
 
 namespace PipelineFramework.Core.Engine;
 
@@ -66,7 +67,8 @@ public static class FitMemory
         var (height, width, dim) = EmbeddingShape(pipeline, layers);
         int positions = height * width;
         long embeddings = (long)fitting * positions * dim * sizeof(float);
-        long scorer = pipeline.Scorer.FitBytes(fitting, positions, dim);
+        // A plugin's answer, so guarded as its other calls are, and never taken below nothing.
+        long scorer = Math.Max(0, pipeline.Catalog.Guard(spec.Scoring, "estimating its fit memory", () => pipeline.Scorer.FitBytes(fitting, positions, dim)));
 
         var geometry = spec.Geometry;
         long cropped = (long)geometry.Channels * geometry.Height * geometry.Width * sizeof(float);
