@@ -24,7 +24,6 @@ static class CoresetScalingBench
             }
         }
         const int positions = 28 * 28, dim = 192;
-        var rows = new JsonArray();
         foreach (int images in sizes)
         {
             int count = images * positions, keep = (int)Math.Round(0.1 * count);
@@ -44,7 +43,6 @@ static class CoresetScalingBench
                 ["cpu_seconds"] = Math.Round((process.TotalProcessorTime - cpu).TotalSeconds, 2),
             };
             Console.WriteLine(row.ToJsonString());
-            rows.Add(row);
         }
         return 0;
     }
