@@ -12,10 +12,12 @@ using PipelineFramework.Core.Plugins;
 // dotnet run --project bench/PipelineFramework.Bench -c Release -- [--data <category>] [--out bench.json] [--skip-compute]
 // dotnet run --project bench/PipelineFramework.Bench -c Release -- gpu [...]: CPU vs ILGPU kernels (see GpuBench).
 // dotnet run --project bench/PipelineFramework.Bench -c Release -- size --data <category>: defect size estimates vs masks (see SizeBench).
+// dotnet run --project bench/PipelineFramework.Bench -c Release -- coreset [--images 167,502]: coreset time against fitting images (see CoresetScalingBench).
 try
 {
     if (args is ["gpu", ..]) return GpuBench.Run(args[1..]);
     if (args is ["size", ..]) return SizeBench.Run(args[1..]);
+    if (args is ["coreset", ..]) return CoresetScalingBench.Run(args[1..]);
 }
 catch (Exception e) when (e is PipelineException or InvalidOperationException or IOException or FormatException)
 {

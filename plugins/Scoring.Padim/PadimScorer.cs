@@ -42,6 +42,13 @@ public sealed class PadimScorer(PadimOptions options) : IScorer
         return new FittedPadim(channels, good.Dim, good.Height, good.Width, mean, inverse, ComputeBackend.For(context.Services));
     }
 
+    /// <summary>The kept channels of every patch, then per position a mean and an inverse covariance (float).</summary>
+    public long FitBytes(long images, int positions, int dim)
+    {
+        long kept = Options.ReducedDim > 0 ? Math.Min(Options.ReducedDim, dim) : dim;
+        return (images * positions * kept + positions * (kept + kept * kept)) * sizeof(float);
+    }
+
     public IFittedScorer Load(IModelReader state, FitContext context)
     {
         var channelValues = state.ReadTensor("channels", out var channelShape);

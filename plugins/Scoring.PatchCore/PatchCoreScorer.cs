@@ -50,6 +50,17 @@ public sealed class PatchCoreScorer(PatchCoreOptions options) : IScorer
         return new FittedPatchCore(Options, new NearestNeighbourIndex(bank, bank.Length / dim, dim), compute);
     }
 
+    /// <summary>
+    /// The projected copy the coreset selection works in, its distance to the nearest centre per patch, and the bank.
+    /// </summary>
+    public long FitBytes(long images, int positions, int dim)
+    {
+        long goodPatches = images * positions;
+        int projected = Options.ProjectionDim > 0 && Options.ProjectionDim < dim ? Options.ProjectionDim : 0;
+        long bank = Math.Max(1, (long)Math.Round(Options.CoresetRatio * goodPatches)) * dim;
+        return (goodPatches * (projected + 1) + bank) * sizeof(float);
+    }
+
     public IFittedScorer Load(IModelReader state, FitContext context)
     {
         var bank = state.ReadTensor("memory_bank", out var shape);

@@ -93,6 +93,14 @@ public interface IScorer
 {
     IFittedScorer Fit(ScorerFitInputs inputs, FitContext context);
     IFittedScorer Load(IModelReader state, FitContext context);
+
+    /// <summary>
+    /// Bytes <see cref="Fit"/> holds at its peak besides the good embeddings it is given (<paramref name="images"/> x
+    /// <paramref name="positions"/> patches of <paramref name="dim"/> floats), the fitted state included: the host adds
+    /// it to its estimate and refuses a fit too large for the memory before any work. The default assumes one copy of
+    /// the embeddings.
+    /// </summary>
+    long FitBytes(long images, int positions, int dim) => images * positions * dim * sizeof(float);
 }
 
 /// <summary>A fitted scorer: immutable and safe to call from several threads.</summary>

@@ -90,6 +90,8 @@ public sealed class AnomalyPipeline
         var backbone = new SharedBackbone(Catalog.Guard(Spec.Backbone, "fitting", () => Backbone.Fit(Spec.Geometry, context)), Catalog, Spec.Backbone);
         try
         {
+            // Before the long backbone pass: a set too large for the memory is refused here, with what to change.
+            FitMemory.Require(this, backbone.Layers, goodImages.Count, FitMemory.Available());
             // One pass: decode, fingerprint and run the backbone over every image; the split then only gathers maps.
             var sources = ImageSource.FromFiles(goodImages);
             var fingerprints = new string[goodImages.Count];
@@ -109,9 +111,9 @@ public sealed class AnomalyPipeline
                 Parallel.For(0, count, i => pixels.Add(start + i, images[i].Image));
                 parts.Add(backbone.Run(images.Select(i => i.Image).ToList()));
             }, progress, "backbone", cancellation);
-            var all = LayerMaps.Concat(parts, backbone.Layers);
 
             var (fitIndices, holdoutIndices, duplicates) = Split(goodImages, fingerprints, context.SeedFor("holdout"));
+            var (fitMaps, holdoutMaps) = SplitMaps(parts, backbone.Layers, fitIndices, holdoutIndices);
             var fitSet = fitIndices.Select(i => goodImages[i]).ToArray();
             var holdout = holdoutIndices.Select(i => goodImages[i]).ToArray();
             if (duplicates > 0)
@@ -154,11 +156,12 @@ public sealed class AnomalyPipeline
                 FitImages = fitSet,
                 HoldoutImages = holdout,
                 DuplicateImages = duplicates,
-                FitMaps = all.Gather(fitIndices),
-                HoldoutMaps = all.Gather(holdoutIndices),
+                FitMaps = fitMaps,
+                HoldoutMaps = holdoutMaps,
                 // Decoded again rather than kept from the pass above: which images are held out is known only after
                 // every image is fingerprinted, and keeping all decoded images would hold the whole set in memory.
-                Holdout = Batches.Decode(ImageSource.FromFiles(holdout), Preprocessing),
+                // Only when a logic check asks: most pipelines never do.
+                DecodeHoldout = () => Batches.Decode(ImageSource.FromFiles(holdout), Preprocessing),
                 SyntheticHoldoutMaps = syntheticHoldout,
                 SyntheticHoldoutMasks = syntheticHoldoutMasks,
                 ShiftedHoldoutMaps = shifted,
@@ -174,6 +177,38 @@ public sealed class AnomalyPipeline
             backbone.Release();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The fitting and hold-out maps gathered from the backbone's batches one layer at a time, each layer of the batches
+    /// let go once copied (<paramref name="batches"/> is emptied): the whole set's maps are held once plus one layer,
+    /// where concatenating them and then splitting held them twice (and left both copies to the GC).
+    /// </summary>
+    static (LayerMaps Fit, LayerMaps Holdout) SplitMaps(List<LayerMaps> batches, IReadOnlyList<LayerInfo> layers, int[] fitIndices, int[] holdoutIndices)
+    {
+        var chunks = layers.Select((_, l) => batches.Select(b => b.Data[l]).ToArray()).ToArray();
+        var batchOf = batches.SelectMany((b, index) => Enumerable.Range(0, b.Count).Select(i => (Batch: index, Image: i))).ToArray();
+        batches.Clear();
+        var fit = new float[layers.Count][];
+        var holdout = new float[layers.Count][];
+        for (int l = 0; l < layers.Count; l++)
+        {
+            int size = layers[l].ValuesPerImage;
+            float[] Gather(int[] indices)
+            {
+                var data = new float[(long)indices.Length * size];
+                for (int i = 0; i < indices.Length; i++)
+                {
+                    var (batch, image) = batchOf[indices[i]];
+                    chunks[l][batch].AsSpan(image * size, size).CopyTo(data.AsSpan(i * size, size));
+                }
+                return data;
+            }
+            fit[l] = Gather(fitIndices);
+            holdout[l] = Gather(holdoutIndices);
+            chunks[l] = [];
+        }
+        return (new LayerMaps(fitIndices.Length, layers, fit), new LayerMaps(holdoutIndices.Length, layers, holdout));
     }
 
     LayerMaps RunBackbone(SharedBackbone backbone, IReadOnlyList<ImageTensor> images)

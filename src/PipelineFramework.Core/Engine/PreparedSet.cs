@@ -29,8 +29,16 @@ public sealed class PreparedSet : IDisposable
 
     public required LayerMaps FitMaps { get; init; }
     public required LayerMaps HoldoutMaps { get; init; }
-    /// <summary>The decoded hold-out images: logic checks fit on them, seen as parts are at inspection.</summary>
-    public required IReadOnlyList<PreparedImage> Holdout { get; init; }
+    /// <summary>
+    /// The decoded hold-out images: logic checks fit on them, seen as parts are at inspection. Decoded on first use
+    /// (<see cref="DecodeHoldout"/>) and then kept: a pipeline without logic checks never needs them, and with the
+    /// whole image before the crop they weigh about 1.4 MB an image at 224/256 pixels (more than their layer maps).
+    /// </summary>
+    public IReadOnlyList<PreparedImage> Holdout { get => _holdout.Value; init => _holdout = new(value); }
+    Lazy<IReadOnlyList<PreparedImage>> _holdout = new(() => []);
+
+    /// <summary>How <see cref="Holdout"/> is made when first asked for.</summary>
+    internal Func<IReadOnlyList<PreparedImage>> DecodeHoldout { init => _holdout = new(value, LazyThreadSafetyMode.ExecutionAndPublication); }
     /// <summary>Synthetic anomalies made from hold-out images (threshold calibration, synthetic AUROC).</summary>
     public required LayerMaps? SyntheticHoldoutMaps { get; init; }
     /// <summary>Masks of <see cref="SyntheticHoldoutMaps"/> at the crop size, in the same order (AutoML's pixel-level validation).</summary>
@@ -57,12 +65,16 @@ public sealed class PreparedSet : IDisposable
     /// <summary>Memory held by the layer maps and images (what a cache bounds).</summary>
     public long SizeInBytes =>
         FitMaps.SizeInBytes + HoldoutMaps.SizeInBytes + (SyntheticHoldoutMaps?.SizeInBytes ?? 0) + (ShiftedHoldoutMaps?.SizeInBytes ?? 0) + (TrainingSyntheticMaps?.SizeInBytes ?? 0)
-        + Holdout.Sum(h => (long)h.Image.Pixels.Length * sizeof(float))
-        // The whole image before the crop (for logic checks) is a buffer of its own where a crop was taken.
-        + Holdout.Sum(h => h.Whole is { } whole && !ReferenceEquals(whole, h.Image) ? (long)whole.Pixels.Length * sizeof(float) : 0)
+        + HoldoutImageBytes
         + TrainingSyntheticMasks.Sum(m => (long)m.Values.Length * sizeof(float))
         + SyntheticHoldoutMasks.Sum(m => (long)m.Values.Length * sizeof(float))
         + (GoodPixels?.SizeInBytes ?? 0);
+
+    /// <summary>The decoded hold-out images, 0 until a stage asked for them.</summary>
+    long HoldoutImageBytes => !_holdout.IsValueCreated ? 0
+        : _holdout.Value.Sum(h => (long)h.Image.Pixels.Length * sizeof(float))
+          // The whole image before the crop (for logic checks) is a buffer of its own where a crop was taken.
+          + _holdout.Value.Sum(h => h.Whole is { } whole && !ReferenceEquals(whole, h.Image) ? (long)whole.Pixels.Length * sizeof(float) : 0);
 
     /// <summary>
     /// The same set fitted on only some of its fitting images (indices into <see cref="FitImages"/>), with the hold-out,
@@ -85,7 +97,7 @@ public sealed class PreparedSet : IDisposable
             GoodImageColour = GoodImageColour,
             FitMaps = all ? FitMaps : FitMaps.Gather(fitIndices),
             HoldoutMaps = HoldoutMaps,
-            Holdout = Holdout,
+            SharedHoldout = _holdout,
             SyntheticHoldoutMaps = SyntheticHoldoutMaps,
             ShiftedHoldoutMaps = ShiftedHoldoutMaps,
             SyntheticHoldoutMasks = SyntheticHoldoutMasks,
@@ -94,6 +106,9 @@ public sealed class PreparedSet : IDisposable
             GoodPixels = GoodPixels,
         };
     }
+
+    /// <summary>A view shares the hold-out images (decoded once, by whichever set asks first).</summary>
+    Lazy<IReadOnlyList<PreparedImage>> SharedHoldout { init => _holdout = value; }
 
     int _disposed;
 
