@@ -67,6 +67,15 @@ static partial class Commands
 
             var outcomes = new List<CategoryOutcome>();
             var audits = new List<CategoryAudit>();
+            // Rewritten before the first category and after each: an earlier run's summary never stays beside this run's
+            // category folders, and a run stopped on the way leaves one that says so (complete false, pending categories).
+            void WriteSummary()
+            {
+                if (!root) return;
+                var pending = targets.Select(t => t.Name).Where(n => outcomes.All(o => o.Category != n)).ToList();
+                AtomicFile.WriteText(Path.Combine(outDir, "summary.json"), CategorySearch.Summary(outcomes, pending).ToJsonString(Json));
+            }
+            WriteSummary();
             foreach (var (category, name, folder) in targets)
             {
                 var progress = new SearchProgressLine(name);
@@ -93,8 +102,9 @@ static partial class Commands
                     Console.Error.WriteLine($"[{name}] failed: {e.Message}");
                     outcomes.Add(new CategoryOutcome(name, folder, new SearchResult([], [], null, 0, 0, 0, TimeSpan.Zero, "failed"), null, null, e.Message));
                 }
+                WriteSummary();
             }
-            if (root) AtomicFile.WriteText(Path.Combine(outDir, "summary.json"), CategorySearch.Summary(outcomes).ToJsonString(Json));
+            WriteSummary();
             Console.Write(Table(outcomes, audits));
             Console.WriteLine($"Results in {outDir}");
             if (cancellation.IsCancellationRequested)
