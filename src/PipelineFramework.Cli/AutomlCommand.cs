@@ -86,6 +86,9 @@ static partial class Commands
                     if (cancellation.IsCancellationRequested) break;
                     var r = outcome.Result;
                     Console.Error.WriteLine($"[{name}] search ended ({r.StopReason}) after {r.Trials.Count} trials ({r.TrialsRun} this run, {r.Trials.Count - r.TrialsRun} from trials.jsonl)");
+                    if (r.Trials.Count(t => t.FaultTrace is not null) is > 0 and var faulty)
+                        Console.Error.WriteLine($"[{name}] {faulty} trial{(faulty == 1 ? "" : "s")} failed with a bug (the reason in trials.jsonl names the component and whom to tell); " +
+                            $"the stack traces for its author are in {new TrialLog(Path.Combine(folder, CategorySearch.TrialsFile)).ErrorsPath}");
                     if (parse.GetValue(auditOption) && outcome.Result.Chosen is not null)
                     {
                         var audit = Audit.Run(category, outcome.Result.Trials, outcome.Result.Chosen.Number, catalog, Services, space.Objective, auditTrials,
