@@ -87,6 +87,10 @@ public class AutomlCliTests
         Assert.Equal(1, code);
         Assert.Contains("for option '--trials' as a whole number (at most 2147483647)", stderr);   // not "System.Nullable`1[System.Int32]"
         Assert.DoesNotContain("System.", stderr);
+        // Before: "error: unexpected OverflowException: TimeSpan overflowed because the duration is too long ... please report this bug".
+        (code, _, stderr) = Pf("automl", "--data", TestData.Hazelnut, "--out", outDir, "--budget", "99999999999h");
+        Assert.Equal(1, code);
+        Assert.Contains("error: --budget: '99999999999h' is longer than the longest budget, 100000h", stderr);
         (code, _, stderr) = Pf("automl", "--data", Path.Combine(TestData.Hazelnut, "train", "good", "00.jpg"), "--out", outDir);
         Assert.Equal(1, code);
         Assert.Contains("00.jpg' is a file, not a folder. Point --data at a category folder", stderr);
