@@ -53,6 +53,7 @@ static partial class Commands
 
             var data = parse.GetValue(dataOption)!;
             var categories = CategorySearch.Categories(data);
+            WarnNotCategories(data);
             var outDir = Path.GetFullPath(parse.GetValue(outOption)!);
             OutputPaths.CheckFolder("--out", outDir, [new(data, "the data folder (--data)")]);
             bool root = categories.Count > 1 || Path.GetFullPath(categories[0]) != Path.GetFullPath(data);

@@ -131,12 +131,14 @@ public class AutomlCliTests
             var good = Directory.CreateDirectory(Path.Combine(data, name, "train", "good")).FullName;
             foreach (var image in AutoMLTestData.FewImages.Take(6)) File.Copy(image, Path.Combine(good, Path.GetFileName(image)));
         }
+        Directory.CreateDirectory(Path.Combine(data, "empty"));
         var outDir = Path.Combine(work, "out");
         static JsonNode Summary(string outDir) => JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "summary.json")))!;
         static IEnumerable<string> Names(JsonNode? list) => list!.AsArray().Select(n => n!.GetValue<string>());
 
         var (code, _, stderr) = Pf("automl", "--data", data, "--out", outDir, "--trials", "1");
         Assert.True(code == 0, stderr);
+        Assert.Contains($"warning: {data}: left out, not category folders (no train/good inside): empty.", stderr);
         var finished = Summary(outDir);
         Assert.True(finished["complete"]!.GetValue<bool>());
         Assert.Empty(finished["pending_categories"]!.AsArray());

@@ -4,11 +4,11 @@ using PipelineFramework.Tests.Support;
 namespace PipelineFramework.Tests.Evaluation;
 
 /// <summary>
-/// `pf evaluate` over a data-set root, killed (SIGKILL) after its first category: the summary.json it leaves is this
-/// run's and says it is incomplete, never the earlier run's numbers beside this run's category folders. A real `pf`
-/// process, two categories cut from the shipped hazelnuts.
+/// `pf evaluate` over a data-set root (a real `pf` process, categories cut from the shipped hazelnuts): killed (SIGKILL)
+/// after its first category, the summary.json it leaves is this run's and says it is incomplete, never the earlier
+/// run's numbers beside this run's category folders; a subfolder that is not a category is named, not left out silently.
 /// </summary>
-public class KilledRootRunTests
+public class RootRunTests
 {
     /// <summary>The first <paramref name="train"/> good training images and <paramref name="test"/> good and defective test images (with masks) of the shipped hazelnuts.</summary>
     static void Category(string folder, int train, int test)
@@ -74,5 +74,23 @@ public class KilledRootRunTests
             Assert.Equal("alpha", category);
             Assert.Equal(Json(Path.Combine(outDir, category, "metrics.json"))["pixel_auroc"]!.GetValue<double>(), row["pixel_auroc"]!.GetValue<double>());
         }
+    }
+
+    [Fact]
+    public void Subfolders_of_a_root_that_are_not_categories_are_named_in_a_warning()
+    {
+        var root = Path.Combine(TestData.TempFolder("root-not-categories"), "data");
+        Category(Path.Combine(root, "alpha"), 5, 2);
+        Directory.CreateDirectory(Path.Combine(root, "empty"));                       // a copy that went wrong
+        Directory.CreateDirectory(Path.Combine(root, "bravo", "Train", "good"));      // train/ in another case
+        Directory.CreateDirectory(Path.Combine(root, ".ipynb_checkpoints"));          // hidden: not data, not named
+
+        var outDir = Path.Combine(Path.GetDirectoryName(root)!, "out");
+        var (code, _, stderr) = PfProcess.Run("evaluate", "--pipeline", "padim-mobilenet", "--data", root, "--out", outDir);
+
+        // Before: only alpha was evaluated, without a word about the other two.
+        Assert.True(code == 0, stderr);
+        Assert.Contains($"warning: {root}: left out, not category folders (no train/good inside): bravo, empty.", stderr);
+        Assert.Equal(["alpha"], Json(Path.Combine(outDir, "summary.json"))["categories"]!.AsArray().Select(c => c!["category"]!.GetValue<string>()));
     }
 }
