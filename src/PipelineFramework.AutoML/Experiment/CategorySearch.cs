@@ -36,7 +36,7 @@ public static class CategorySearch
     {
         string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(categoryFolder)));
         var train = TrainImages(categoryFolder);
-        Directory.CreateDirectory(outFolder);
+        UserPaths.CreateOutputFolder(outFolder);
         using var cache = new PreparedSetCache(search.CacheBytes);
         var result = search.Run(train, new TrialLog(Path.Combine(outFolder, TrialsFile)), progress, cancellation, cache, out var thresholdFit);
         string? bestPath = null, modelPath = null;

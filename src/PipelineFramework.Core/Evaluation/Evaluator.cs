@@ -129,7 +129,7 @@ public static class Evaluator
         if (data.Test.All(t => t.Label == data.Test[0].Label))
             throw new PipelineException($"{data.Name}: the test set holds only {(data.Test[0].Label == 1 ? "defective" : "good")} images " +
                 $"({data.Test.Count}); AUROC needs both. Put good test images in test/good and defective ones in test/<defect type>.");
-        Directory.CreateDirectory(outputFolder);
+        UserPaths.CreateOutputFolder(outputFolder);
 
         var fitWatch = Stopwatch.StartNew();
         using var model = pipeline.Fit(data.Train.Select(t => t.Path).ToList(), options.Progress, options.Cancellation);

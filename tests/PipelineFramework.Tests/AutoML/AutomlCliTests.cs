@@ -91,6 +91,13 @@ public class AutomlCliTests
         (code, _, stderr) = Pf("automl", "--data", TestData.Hazelnut, "--out", outDir, "--budget", "99999999999h");
         Assert.Equal(1, code);
         Assert.Contains("error: --budget: '99999999999h' is longer than the longest budget, 100000h", stderr);
+        // Before: "error: unexpected IOException: The file '<out>/hazelnut' already exists ... please report this bug", exit 2.
+        var root = Path.Combine(TestData.TempFolder("automl-file-in-the-way"), "out");
+        Directory.CreateDirectory(root);
+        File.WriteAllText(Path.Combine(root, "hazelnut"), "not a folder");
+        (code, _, stderr) = Pf("automl", "--data", Path.GetDirectoryName(TestData.Hazelnut)!, "--out", root);
+        Assert.Equal(1, code);
+        Assert.Contains($"error: Cannot create the folder {root}/hazelnut: {root}/hazelnut is a file, in the way. Move it away or choose another output folder.", stderr);
         (code, _, stderr) = Pf("automl", "--data", Path.Combine(TestData.Hazelnut, "train", "good", "00.jpg"), "--out", outDir);
         Assert.Equal(1, code);
         Assert.Contains("00.jpg' is a file, not a folder. Point --data at a category folder", stderr);

@@ -93,4 +93,25 @@ public class RootRunTests
         Assert.Contains($"warning: {root}: left out, not category folders (no train/good inside): bravo, empty.", stderr);
         Assert.Equal(["alpha"], Json(Path.Combine(outDir, "summary.json"))["categories"]!.AsArray().Select(c => c!["category"]!.GetValue<string>()));
     }
+
+    [Fact]
+    public void A_file_where_a_categorys_folder_goes_fails_that_category_by_name_and_the_others_are_evaluated()
+    {
+        var work = TestData.TempFolder("root-file-in-the-way");
+        var root = Path.Combine(work, "data");
+        Category(Path.Combine(root, "alpha"), 5, 2);
+        Category(Path.Combine(root, "beta"), 5, 2);
+        var outDir = Directory.CreateDirectory(Path.Combine(work, "out")).FullName;
+        File.WriteAllText(Path.Combine(outDir, "alpha"), "not a folder");
+
+        var (code, stdout, stderr) = PfProcess.Run("evaluate", "--pipeline", "padim-mobilenet", "--data", root, "--out", outDir);
+
+        // Before: "error: unexpected IOException: The file '<out>/alpha' already exists. ... please report this bug", exit 2, beta not evaluated.
+        Assert.True(code == 1, stderr);
+        Assert.Contains($"alpha            FAILED: Cannot create the folder {outDir}/alpha: {outDir}/alpha is a file, in the way. Move it away or choose another output folder.", stdout);
+        Assert.Contains("error: 1 of 2 categories failed (alpha)", stderr);
+        Assert.DoesNotContain("unexpected", stderr);
+        Assert.Equal("not a folder", File.ReadAllText(Path.Combine(outDir, "alpha")));
+        Assert.Equal("padim-mobilenet", Json(Path.Combine(outDir, "beta", "metrics.json"))["pipeline"]!.GetValue<string>());
+    }
 }
