@@ -123,7 +123,7 @@ public static class Evaluator
 
     public static CategoryResult RunCategory(AnomalyPipeline pipeline, CategoryDataset data, string outputFolder, EvaluationOptions options)
     {
-        if (data.Train.Count < 2) throw new PipelineException($"{data.Name}: train/good holds {data.Train.Count} images; at least 2 are needed.");
+        if (data.Train.Count < 2) throw new PipelineException($"{data.Name}: train/good holds {data.Train.Count} image{(data.Train.Count == 1 ? "" : "s")}; at least 2 are needed.");
         if (data.Test.Count == 0) throw new PipelineException($"{data.Name}: test/ holds no images.");
         // Known from the folders alone, so said before a fit of minutes rather than after it.
         if (data.Test.All(t => t.Label == data.Test[0].Label))

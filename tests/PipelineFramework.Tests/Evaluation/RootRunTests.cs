@@ -81,16 +81,18 @@ public class RootRunTests
     {
         var root = Path.Combine(TestData.TempFolder("root-not-categories"), "data");
         Category(Path.Combine(root, "alpha"), 5, 2);
+        Category(Path.Combine(root, "one"), 1, 2);                                    // a category that cannot be fitted
         Directory.CreateDirectory(Path.Combine(root, "empty"));                       // a copy that went wrong
         Directory.CreateDirectory(Path.Combine(root, "bravo", "Train", "good"));      // train/ in another case
         Directory.CreateDirectory(Path.Combine(root, ".ipynb_checkpoints"));          // hidden: not data, not named
 
         var outDir = Path.Combine(Path.GetDirectoryName(root)!, "out");
-        var (code, _, stderr) = PfProcess.Run("evaluate", "--pipeline", "padim-mobilenet", "--data", root, "--out", outDir);
+        var (code, stdout, stderr) = PfProcess.Run("evaluate", "--pipeline", "padim-mobilenet", "--data", root, "--out", outDir);
 
         // Before: only alpha was evaluated, without a word about the other two.
-        Assert.True(code == 0, stderr);
+        Assert.True(code == 1, stderr);
         Assert.Contains($"warning: {root}: left out, not category folders (no train/good inside): bravo, empty.", stderr);
+        Assert.Contains("one              FAILED: one: train/good holds 1 image; at least 2 are needed.", stdout);   // before: "1 images"
         Assert.Equal(["alpha"], Json(Path.Combine(outDir, "summary.json"))["categories"]!.AsArray().Select(c => c!["category"]!.GetValue<string>()));
     }
 
