@@ -48,6 +48,9 @@ static partial class Commands
             if (parse.GetValue(tunerOption) is { } tuner)
                 search.TunerName = TunerFactory.Names.Contains(tuner) ? tuner : throw new PipelineException($"--tuner '{tuner}' is not known; use {string.Join(", ", TunerFactory.Names)}.");
             if (parse.GetValue(parallelOption) is { } parallel) search.Budget = search.Budget with { Parallel = SearchSpec.ParseParallel(parallel, "--parallel") };
+            if (search.Budget.Parallel is { } asked && asked > search.Parallel)
+                Console.Error.WriteLine($"note: {asked} trials at once is more than this machine's {Environment.ProcessorCount} cores; {search.Parallel} run at once " +
+                    "(more would only share the cores, and each trial's ms/image would count the others' work).");
             int auditTrials = parse.GetValue(auditTrialsOption);
             if (auditTrials < 2) throw new PipelineException($"--audit-trials {auditTrials}: Kendall's tau needs at least 2 trials.");
 

@@ -95,8 +95,9 @@ public class AutomlCliTests
         var root = Path.Combine(TestData.TempFolder("automl-file-in-the-way"), "out");
         Directory.CreateDirectory(root);
         File.WriteAllText(Path.Combine(root, "hazelnut"), "not a folder");
-        (code, _, stderr) = Pf("automl", "--data", Path.GetDirectoryName(TestData.Hazelnut)!, "--out", root);
+        (code, _, stderr) = Pf("automl", "--data", Path.GetDirectoryName(TestData.Hazelnut)!, "--out", root, "--parallel", "1000");
         Assert.Equal(1, code);
+        Assert.Contains($"note: 1000 trials at once is more than this machine's {Environment.ProcessorCount} cores; {Environment.ProcessorCount} run at once", stderr);
         Assert.Contains($"error: Cannot create the folder {root}/hazelnut: {root}/hazelnut is a file, in the way. Move it away or choose another output folder.", stderr);
         (code, _, stderr) = Pf("automl", "--data", Path.Combine(TestData.Hazelnut, "train", "good", "00.jpg"), "--out", outDir);
         Assert.Equal(1, code);
