@@ -48,11 +48,15 @@ static partial class Commands
             if (parse.GetValue(tunerOption) is { } tuner)
                 search.TunerName = TunerFactory.Names.Contains(tuner) ? tuner : throw new PipelineException($"--tuner '{tuner}' is not known; use {string.Join(", ", TunerFactory.Names)}.");
             if (parse.GetValue(parallelOption) is { } parallel) search.Budget = search.Budget with { Parallel = SearchSpec.ParseParallel(parallel, "--parallel") };
+            if (search.Budget.Parallel is { } asked && asked > search.Parallel)
+                Console.Error.WriteLine($"note: {asked} trials at once is more than this machine's {Environment.ProcessorCount} cores; {search.Parallel} run at once " +
+                    "(more would only share the cores, and each trial's ms/image would count the others' work).");
             int auditTrials = parse.GetValue(auditTrialsOption);
             if (auditTrials < 2) throw new PipelineException($"--audit-trials {auditTrials}: Kendall's tau needs at least 2 trials.");
 
             var data = parse.GetValue(dataOption)!;
             var categories = CategorySearch.Categories(data);
+            WarnNotCategories(data);
             var outDir = Path.GetFullPath(parse.GetValue(outOption)!);
             OutputPaths.CheckFolder("--out", outDir, [new(data, "the data folder (--data)")]);
             bool root = categories.Count > 1 || Path.GetFullPath(categories[0]) != Path.GetFullPath(data);
@@ -67,6 +71,15 @@ static partial class Commands
 
             var outcomes = new List<CategoryOutcome>();
             var audits = new List<CategoryAudit>();
+            // Rewritten before the first category and after each: an earlier run's summary never stays beside this run's
+            // category folders, and a run stopped on the way leaves one that says so (complete false, pending categories).
+            void WriteSummary()
+            {
+                if (!root) return;
+                var pending = targets.Select(t => t.Name).Where(n => outcomes.All(o => o.Category != n)).ToList();
+                AtomicFile.WriteText(Path.Combine(outDir, "summary.json"), CategorySearch.Summary(outcomes, pending).ToJsonString(Json));
+            }
+            WriteSummary();
             foreach (var (category, name, folder) in targets)
             {
                 var progress = new SearchProgressLine(name);
@@ -77,6 +90,9 @@ static partial class Commands
                     if (cancellation.IsCancellationRequested) break;
                     var r = outcome.Result;
                     Console.Error.WriteLine($"[{name}] search ended ({r.StopReason}) after {r.Trials.Count} trials ({r.TrialsRun} this run, {r.Trials.Count - r.TrialsRun} from trials.jsonl)");
+                    if (r.Trials.Count(t => t.FaultTrace is not null) is > 0 and var faulty)
+                        Console.Error.WriteLine($"[{name}] {faulty} trial{(faulty == 1 ? "" : "s")} failed with a bug (the reason in trials.jsonl names the component and whom to tell); " +
+                            $"the stack traces for its author are in {new TrialLog(Path.Combine(folder, CategorySearch.TrialsFile)).ErrorsPath}");
                     if (parse.GetValue(auditOption) && outcome.Result.Chosen is not null)
                     {
                         var audit = Audit.Run(category, outcome.Result.Trials, outcome.Result.Chosen.Number, catalog, Services, space.Objective, auditTrials,
@@ -93,8 +109,9 @@ static partial class Commands
                     Console.Error.WriteLine($"[{name}] failed: {e.Message}");
                     outcomes.Add(new CategoryOutcome(name, folder, new SearchResult([], [], null, 0, 0, 0, TimeSpan.Zero, "failed"), null, null, e.Message));
                 }
+                WriteSummary();
             }
-            if (root) AtomicFile.WriteText(Path.Combine(outDir, "summary.json"), CategorySearch.Summary(outcomes).ToJsonString(Json));
+            WriteSummary();
             Console.Write(Table(outcomes, audits));
             Console.WriteLine($"Results in {outDir}");
             if (cancellation.IsCancellationRequested)

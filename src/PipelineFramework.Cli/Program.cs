@@ -211,6 +211,7 @@ namespace PipelineFramework.Cli
                 UserPaths.RequireFolder(data, "Data folder", "Point --data at a category folder (train/good, test/...) or a data-set root.");
                 var outDir = parse.GetValue(outOption)!;
                 OutputPaths.CheckFolder("--out", outDir, [new(data, "the data folder (--data)")]);
+                WarnNotCategories(data);
                 var results = Evaluator.Run(pipeline, data, outDir, new EvaluationOptions
                 {
                     SaveModels = parse.GetValue(saveOption),
@@ -316,6 +317,15 @@ namespace PipelineFramework.Cli
             var pipeline = AnomalyPipeline.FromFile(path, catalog, Services);
             foreach (var note in pipeline.Spec.Notes) Console.Error.WriteLine($"note: {path}: {note}");
             return pipeline;
+        }
+
+        /// <summary>Subfolders of a data-set root left out because they are not categories (<see cref="ImageDataset.NotCategories"/>).</summary>
+        static void WarnNotCategories(string data)
+        {
+            var left = ImageDataset.NotCategories(data);
+            if (left.Count > 0)
+                Console.Error.WriteLine($"warning: {TerminalText.Escape(data)}: left out, not category folders (no train/good inside): " +
+                    $"{TerminalText.Escape(string.Join(", ", left.Select(Path.GetFileName)))}.");
         }
 
         /// <summary>Why images were flagged as unlike the fitted ones: each of the first few, then a count.</summary>

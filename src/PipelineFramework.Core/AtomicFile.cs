@@ -45,7 +45,7 @@ public static class AtomicFile
                 // Checked before writing: the rename at the end would find the folder only after all the work.
                 if (Directory.Exists(full))
                     throw new PipelineException($"Cannot write {full}: a folder of that name is in the way. Move it away or choose another output folder.");
-                Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+                UserPaths.CreateOutputFolder(Path.GetDirectoryName(full)!);
                 RemoveStaleTemps(full);
                 var temp = $"{full}{TempMarker}{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}";
                 InFlight[temp] = 0;

@@ -55,4 +55,25 @@ public static class UserPaths
             ? $"{what} '{path}' does not exist. {hint}"
             : $"{what} '{path}' is a file, not a folder. {hint}");
     }
+
+    /// <summary>
+    /// Creates an output folder (and those above it); a file standing where one of them goes is named, where
+    /// <see cref="Directory.CreateDirectory(string)"/> said only "The file '...' already exists" (an unexpected
+    /// IOException: exit 2 and "please report this bug" in pf).
+    /// </summary>
+    public static void CreateOutputFolder(string folder)
+    {
+        try { Directory.CreateDirectory(folder); }
+        catch (IOException) when (FileInTheWay(folder) is { } file)
+        {
+            throw new PipelineException($"Cannot create the folder {Path.GetFullPath(folder)}: {file} is a file, in the way. Move it away or choose another output folder.");
+        }
+    }
+
+    static string? FileInTheWay(string folder)
+    {
+        for (var path = Path.GetFullPath(folder); path is not null; path = Path.GetDirectoryName(path))
+            if (File.Exists(path)) return path;
+        return null;
+    }
 }

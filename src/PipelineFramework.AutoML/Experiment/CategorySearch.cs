@@ -36,7 +36,7 @@ public static class CategorySearch
     {
         string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(categoryFolder)));
         var train = TrainImages(categoryFolder);
-        Directory.CreateDirectory(outFolder);
+        UserPaths.CreateOutputFolder(outFolder);
         using var cache = new PreparedSetCache(search.CacheBytes);
         var result = search.Run(train, new TrialLog(Path.Combine(outFolder, TrialsFile)), progress, cancellation, cache, out var thresholdFit);
         string? bestPath = null, modelPath = null;
@@ -70,9 +70,15 @@ public static class CategorySearch
         return found.Count > 0 ? found : throw new PipelineException($"'{data}' holds no category folder with train/good inside.");
     }
 
-    /// <summary>summary.json of a root: one entry per category with its chosen trial.</summary>
-    public static JsonObject Summary(IReadOnlyList<CategoryOutcome> outcomes) => new()
+    /// <summary>
+    /// summary.json of a root: one entry per category searched with its chosen trial, and the categories this run has
+    /// not searched yet (<paramref name="pending"/>: their folders, if any, hold an earlier run's results). <c>complete</c>
+    /// is true once none is pending and none was cancelled.
+    /// </summary>
+    public static JsonObject Summary(IReadOnlyList<CategoryOutcome> outcomes, IReadOnlyList<string> pending) => new()
     {
+        ["complete"] = pending.Count == 0 && outcomes.All(o => o.Result.StopReason != "cancelled"),
+        ["pending_categories"] = new JsonArray(pending.Select(p => (JsonNode)p).ToArray()),
         ["categories"] = new JsonArray(outcomes.Select(o => (JsonNode)new JsonObject
         {
             ["category"] = o.Category,

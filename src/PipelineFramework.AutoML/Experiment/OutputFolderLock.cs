@@ -25,7 +25,7 @@ public sealed class OutputFolderLock : IDisposable
         {
             foreach (var folder in folders.Distinct())
             {
-                Directory.CreateDirectory(folder);
+                UserPaths.CreateOutputFolder(folder);
                 held.Add(FileLock.TryAcquire(Path.Combine(folder, FileName), TimeSpan.Zero)
                     ?? throw new PipelineException($"Another AutoML run is writing to '{folder}' (it holds {FileName} there; a run into a root of " +
                         "categories holds each category's folder too); wait for it to finish, or give this run another --out."));

@@ -68,7 +68,7 @@ public static class AutoMLReport
         var p = t.Pipeline;
         var parts = new List<string>();
         if (p["input"] is { } input) parts.Add("input " + input.ToJsonString());
-        if (p["backbone"]?["layers"] is { } layers) parts.Add("layers " + string.Join("+", layers.AsArray().Select(l => l?.ToString().Split('_')[1])));
+        if (p["backbone"]?["layers"] is { } layers) parts.Add("layers " + string.Join("+", layers.AsArray().Select(l => ShortLayerName(l?.ToString() ?? ""))));
         if (p["embedding"] is { } e) parts.Add($"patch {e["patchSize"]?.ToJsonString() ?? "def"}");
         if (p["scoring"] is { } s)
             parts.Add(s["type"] + " " + string.Join(" ", s.AsObject().Where(o => o.Key != "type").Select(o => $"{o.Key}={o.Value?.ToJsonString()}")));
@@ -76,6 +76,12 @@ public static class AutoMLReport
         if (p["threshold"]?["type"] is { } th) parts.Add(th.ToString());
         return string.Join("; ", parts);
     }
+
+    /// <summary>
+    /// "f6" for the built-in backbone's "feat_f6_s8_32ch"; any other backbone's layer (a user's ONNX model names its
+    /// own: "pool4", "layer1") by its whole name.
+    /// </summary>
+    static string ShortLayerName(string layer) => layer.Split('_') is ["feat", var position, ..] ? position : layer;
 
     static byte[] FrontPlot(IReadOnlyList<TrialRecord> ok, IReadOnlyList<TrialRecord> front, TrialRecord? chosen)
     {

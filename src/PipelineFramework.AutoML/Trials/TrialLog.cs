@@ -58,6 +58,13 @@ public sealed record TrialRecord
     /// </summary>
     [JsonPropertyName("training_set")] public string? TrainingSet { get; init; }
 
+    /// <summary>
+    /// Where a trial failed with a bug (a component's fault, or pf's): the component and the stack traces without the
+    /// messages (<see cref="Core.Plugins.StackTraces"/>), for <see cref="TrialLog.ErrorsPath"/>. Not in trials.jsonl: a
+    /// line stays one short record, and the reason there already says what failed.
+    /// </summary>
+    [JsonIgnore] public string? FaultTrace { get; init; }
+
     [JsonIgnore] public bool Succeeded => Status == Ok && Validation is not null;
     /// <summary>Fitted on all fitting images: a candidate for the Pareto front, the pick and the audit.</summary>
     [JsonIgnore] public bool FullFraction => Fraction >= 1;
@@ -92,12 +99,16 @@ public static class TrialKeys
 
 /// <summary>
 /// trials.jsonl: one JSON object per finished trial, appended and flushed to disk line by line, never rewritten. A run
-/// killed while writing leaves at most one torn last line, which reading ignores and the next append cuts off.
+/// killed while writing leaves at most one torn last line, which reading ignores and the next append cuts off. Beside
+/// it, trials.errors.log collects the stack traces of trials that failed with a bug (<see cref="TrialRecord.FaultTrace"/>),
+/// for the author of the component; the search never reads it.
 /// </summary>
 public sealed class TrialLog(string path)
 {
     static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
     public string Path { get; } = path;
+    /// <summary>trials.errors.log beside trials.jsonl.</summary>
+    public string ErrorsPath { get; } = System.IO.Path.ChangeExtension(path, ".errors.log");
 
     public IReadOnlyList<TrialRecord> Read() => Read(out _);
 
@@ -138,6 +149,8 @@ public sealed class TrialLog(string path)
         var bytes = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(record, Json) + "\n");
         stream.Write(bytes);
         stream.Flush(flushToDisk: true);
+        if (record.FaultTrace is { } trace)
+            File.AppendAllText(ErrorsPath, $"trial {record.Number}, finished {record.FinishedUtc:yyyy-MM-ddTHH:mm:ssZ}: {trace}\n\n");
     }
 
     /// <summary>A file not ending in a newline ends in a torn line: drop it so the next record starts on its own line.</summary>

@@ -34,16 +34,19 @@ public sealed class TrialRunner(IComponentCatalog catalog, HostServices services
         Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(pipeline.Spec.ToJson().ToJsonString())))[..16].ToLowerInvariant();
 
     /// <summary>Parses the trial's pipeline (a bad combination is a failed trial, not an error of the search).</summary>
-    public AnomalyPipeline? TryCreate(JsonObject json, out string? error)
+    public AnomalyPipeline? TryCreate(JsonObject json, out string? error) => TryCreate(json, out error, out _);
+
+    /// <param name="faultTrace">Where a component's constructor threw: <see cref="TrialRecord.FaultTrace"/>.</param>
+    AnomalyPipeline? TryCreate(JsonObject json, out string? error, out string? faultTrace)
     {
         try
         {
-            error = null;
+            (error, faultTrace) = (null, null);
             return AnomalyPipeline.FromJson(json.ToJsonString(), catalog, "trial", services);
         }
         catch (Exception e) when (e is PipelineException or ComponentFaultException)
         {
-            error = e.Message;
+            (error, faultTrace) = (e.Message, FaultTrace(e));
             return null;
         }
     }
@@ -106,8 +109,8 @@ public sealed class TrialRunner(IComponentCatalog catalog, HostServices services
     (TrialRecord? Record, Started? Ready) Prepare(TrialRequest request, CancellationToken cancellation)
     {
         var watch = Stopwatch.StartNew();
-        var pipeline = TryCreate(request.Json, out var parseError);
-        if (pipeline is null) return (Record(request, TrialRecord.Failed, KeyOfJson(request.Json), watch, parseError!), null);
+        var pipeline = TryCreate(request.Json, out var parseError, out var constructorTrace);
+        if (pipeline is null) return (Record(request, TrialRecord.Failed, KeyOfJson(request.Json), watch, parseError!) with { FaultTrace = constructorTrace }, null);
         string key = KeyOf(pipeline);
         long backboneBefore = BackboneImagesTotal;
         using var monitor = new MemoryMonitor(memoryShareBytes, cancellation);
@@ -130,7 +133,7 @@ public sealed class TrialRunner(IComponentCatalog catalog, HostServices services
         }
         catch (OperationCanceledException) { throw; }
         catch (OutOfMemoryException e) { return (Record(request, TrialRecord.OverMemory, key, watch, e.Message, monitor.PeakWorkingSet), null); }
-        catch (Exception e) { return (Record(request, TrialRecord.Failed, key, watch, FailureReason(e)), null); }
+        catch (Exception e) { return (Record(request, TrialRecord.Failed, key, watch, FailureReason(e)) with { FaultTrace = FaultTrace(e) }, null); }
     }
 
     TrialRecord FitAndValidate(Started trial, MemoryMonitor monitor, int running, CancellationToken cancellation)
@@ -168,11 +171,19 @@ public sealed class TrialRunner(IComponentCatalog catalog, HostServices services
         }
         catch (OperationCanceledException) { throw; }
         catch (OutOfMemoryException e) { return Record(request, TrialRecord.OverMemory, key, watch, e.Message, monitor.PeakWorkingSet); }
-        catch (Exception e) { return Record(request, TrialRecord.Failed, key, watch, FailureReason(e)); }
+        catch (Exception e) { return Record(request, TrialRecord.Failed, key, watch, FailureReason(e)) with { FaultTrace = FaultTrace(e) }; }
     }
 
     /// <summary>A failed trial's reason: a component's fault names the component (its message says whose bug it is).</summary>
     static string FailureReason(Exception e) => ComponentFaultException.In(e) is { } fault ? fault.Message : $"{e.GetType().Name}: {e.Message}";
+
+    /// <summary>
+    /// A bug's trace for trials.errors.log: the faulty component and its stack traces, or the traces of anything else
+    /// unexpected; none for a clear message about the input (a <see cref="PipelineException"/>), which says all there is.
+    /// </summary>
+    static string? FaultTrace(Exception e) => ComponentFaultException.In(e) is { } fault
+        ? $"{fault.Where}\n{StackTraces.WithoutMessages(fault)}"
+        : e is PipelineException ? null : $"unexpected {e.GetType().Name}\n{StackTraces.WithoutMessages(e)}";
 
     /// <summary>
     /// The fitting images of a halving rung: a seeded shuffle of the prepared fitting images (the same order for every

@@ -51,6 +51,14 @@ public static class ImageDataset
     public static bool IsMvtecCategory(string folder) =>
         Directory.Exists(System.IO.Path.Combine(folder, "train", "good"));
 
+    /// <summary>
+    /// Subfolders of a data-set root that are not categories (no train/good inside), hidden ones aside; none when the
+    /// folder is a category itself. For a warning: a category copied without its train/good, or with Train/ in another
+    /// case, would otherwise be left out of a root's run without a word.
+    /// </summary>
+    public static IReadOnlyList<string> NotCategories(string root) => IsMvtecCategory(root) ? []
+        : Directory.EnumerateDirectories(root).Where(d => !IsMvtecCategory(d) && !IsHidden(d)).Order(StringComparer.Ordinal).ToList();
+
     /// <summary>Category folders below a data-set root (each with train/good), sorted.</summary>
     public static IReadOnlyList<string> FindCategories(string root)
     {

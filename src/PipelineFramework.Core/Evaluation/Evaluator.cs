@@ -78,6 +78,8 @@ public sealed record EvaluationOptions
 /// size is kept in the image metrics, left out of the pixel metrics and listed in metrics.json (mask_problems) and
 /// report.html; a mask is never stretched to fit. Over a data-set root, a category that fails (say train/good is empty,
 /// or its images are unreadable) is recorded in summary.json (failed_categories) and the others are still evaluated.
+/// summary.json is rewritten before the first category and after each, so a run stopped on the way leaves one with
+/// complete false and the categories it did not reach under pending_categories, never an earlier run's.
 /// </para>
 /// </summary>
 public static class Evaluator
@@ -99,31 +101,35 @@ public static class Evaluator
             throw new PipelineException($"'{dataPath}' holds no category folder with train/good and test/ inside (MVTec AD layout).");
         var results = new List<CategoryResult>();
         var failures = new List<CategoryFailure>();
-        foreach (var category in categories)
+        var names = categories.Select(c => Path.GetFileName(c)!).ToList();
+        var summaryPath = Path.Combine(outputFolder, "summary.json");
+        // Rewritten before the first category and after each: an earlier run's summary never stays beside this run's
+        // category folders, and a run killed on the way leaves one that says it is incomplete and which are pending.
+        WriteSummary(results, pipeline.Spec.Name, summaryPath, failures, pending: names);
+        for (int i = 0; i < categories.Count; i++)
         {
-            var name = Path.GetFileName(category);
             try
             {
-                results.Add(RunCategory(pipeline, ImageDataset.LoadMvtec(category), Path.Combine(outputFolder, name), options));
+                results.Add(RunCategory(pipeline, ImageDataset.LoadMvtec(categories[i]), Path.Combine(outputFolder, names[i]), options));
             }
             catch (PipelineException e)
             {
-                failures.Add(new CategoryFailure(name, e.Message));
+                failures.Add(new CategoryFailure(names[i], e.Message));
             }
+            WriteSummary(results, pipeline.Spec.Name, summaryPath, failures, pending: names.Skip(i + 1).ToList());
         }
-        WriteSummary(results, pipeline.Spec.Name, Path.Combine(outputFolder, "summary.json"), failures);
         return new(results, failures);
     }
 
     public static CategoryResult RunCategory(AnomalyPipeline pipeline, CategoryDataset data, string outputFolder, EvaluationOptions options)
     {
-        if (data.Train.Count < 2) throw new PipelineException($"{data.Name}: train/good holds {data.Train.Count} images; at least 2 are needed.");
+        if (data.Train.Count < 2) throw new PipelineException($"{data.Name}: train/good holds {data.Train.Count} image{(data.Train.Count == 1 ? "" : "s")}; at least 2 are needed.");
         if (data.Test.Count == 0) throw new PipelineException($"{data.Name}: test/ holds no images.");
         // Known from the folders alone, so said before a fit of minutes rather than after it.
         if (data.Test.All(t => t.Label == data.Test[0].Label))
             throw new PipelineException($"{data.Name}: the test set holds only {(data.Test[0].Label == 1 ? "defective" : "good")} images " +
                 $"({data.Test.Count}); AUROC needs both. Put good test images in test/good and defective ones in test/<defect type>.");
-        Directory.CreateDirectory(outputFolder);
+        UserPaths.CreateOutputFolder(outputFolder);
 
         var fitWatch = Stopwatch.StartNew();
         using var model = pipeline.Fit(data.Train.Select(t => t.Path).ToList(), options.Progress, options.Cancellation);
@@ -260,10 +266,16 @@ public static class Evaluator
     /// <summary>RFC 4180: a field holding a comma, quote or line break (LF or CR) is quoted, its quotes doubled.</summary>
     static string Csv(string value) => value.IndexOfAny([',', '"', '\n', '\r']) < 0 ? value : "\"" + value.Replace("\"", "\"\"") + "\"";
 
-    /// <summary>summary.json: one row per evaluated category, their mean, and the categories that failed with their error.</summary>
-    public static void WriteSummary(IReadOnlyList<CategoryResult> results, string pipelineName, string path, IReadOnlyList<CategoryFailure>? failures = null)
+    /// <summary>
+    /// summary.json: one row per evaluated category, their mean, the categories that failed with their error, and those
+    /// still <paramref name="pending"/> (not yet evaluated by this run: their folders, if any, hold an earlier run's
+    /// results); <c>complete</c> is true once none is.
+    /// </summary>
+    public static void WriteSummary(IReadOnlyList<CategoryResult> results, string pipelineName, string path, IReadOnlyList<CategoryFailure>? failures = null,
+        IReadOnlyList<string>? pending = null)
     {
         failures ??= [];
+        pending ??= [];
         var rows = new JsonArray();
         foreach (var r in results)
         {
@@ -290,6 +302,8 @@ public static class Evaluator
         var summary = new JsonObject
         {
             ["pipeline"] = pipelineName,
+            ["complete"] = pending.Count == 0,
+            ["pending_categories"] = new JsonArray(pending.Select(p => (JsonNode)p).ToArray()),
             ["categories"] = rows,
             ["mean"] = new JsonObject
             {

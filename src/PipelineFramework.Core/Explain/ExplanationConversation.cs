@@ -88,7 +88,7 @@ public sealed class ExplanationConversation
             // Only the type: messages of HTTP and SDK errors can carry endpoint URLs, which never go into a note or the
             // log. The stack trace (code locations only) goes to the log, for a report to the explainer's author.
             note = $"the explainer{(ExplainerType is null ? "" : $" {ExplainerType}")} failed ({e.GetType().Name})";
-            stackTrace = $"{e.GetType().FullName} in the explainer{(ExplainerType is null ? "" : $" {ExplainerType}")}:{Environment.NewLine}{e.StackTrace}";
+            stackTrace = $"{e.GetType().FullName} in the explainer{(ExplainerType is null ? "" : $" {ExplainerType}")}:{Environment.NewLine}{Plugins.StackTraces.WithoutMessages(e)}";
         }
         note = (question.Length > 0 ? "The question could not be answered by the explainer: " : "The explainer's answer was not used: ") + note.TrimEnd('.', ' ') +
             ". This is the offline explanation of the same facts.";

@@ -13,12 +13,18 @@ namespace PipelineFramework.Core.Plugins;
 public sealed class ComponentFaultException : Exception
 {
     public ComponentFaultException(ComponentDescriptor component, string jsonPath, string step, Exception inner)
-        : base($"The {ComponentCatalog.KindWords(component.Kind)} {component.TypeName} ({jsonPath}, {OriginWords(component)}) failed while {step}: "
-               + inner.Message.TrimEnd(), inner)
+        : base($"{Naming(component, jsonPath, step)}: " + inner.Message.TrimEnd(), inner)
     {
         Component = component;
         Step = step;
+        Where = Naming(component, jsonPath, step);
     }
+
+    /// <summary>The message without the component's own: which component failed, where in the pipeline and while doing what.</summary>
+    public string Where { get; }
+
+    static string Naming(ComponentDescriptor component, string jsonPath, string step) =>
+        $"The {ComponentCatalog.KindWords(component.Kind)} {component.TypeName} ({jsonPath}, {OriginWords(component)}) failed while {step}";
 
     public ComponentDescriptor Component { get; }
     /// <summary>What the component was doing ("fitting", "scoring", ...).</summary>
@@ -83,5 +89,28 @@ public static class ComponentGuard
     {
         try { call(); }
         catch (Exception e) when (ComponentFaultException.IsFault(e)) { throw new ComponentFaultException(catalog.Find(component.Type), component.JsonPath, step, e); }
+    }
+}
+
+/// <summary>
+/// What a component's author needs to find a bug: the exception's type and stack trace, and its inner exceptions',
+/// without their messages. A message can carry what must never be written to a file (an SDK's error names its endpoint
+/// URL, a connection string or a key); type names and code locations carry no data.
+/// </summary>
+public static class StackTraces
+{
+    public static string WithoutMessages(Exception exception)
+    {
+        var text = new System.Text.StringBuilder();
+        Append(exception, 0);
+        return text.ToString().TrimEnd();
+
+        void Append(Exception e, int depth)
+        {
+            text.Append(depth == 0 ? "" : new string(' ', depth - 1) + "---> ").AppendLine(e.GetType().FullName);
+            if (e.StackTrace is { } trace) text.AppendLine(trace);
+            IReadOnlyList<Exception> inner = e is AggregateException aggregate ? aggregate.InnerExceptions : e.InnerException is { } one ? [one] : [];
+            foreach (var i in inner) Append(i, depth + 1);
+        }
     }
 }

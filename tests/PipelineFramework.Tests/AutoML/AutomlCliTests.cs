@@ -87,6 +87,18 @@ public class AutomlCliTests
         Assert.Equal(1, code);
         Assert.Contains("for option '--trials' as a whole number (at most 2147483647)", stderr);   // not "System.Nullable`1[System.Int32]"
         Assert.DoesNotContain("System.", stderr);
+        // Before: "error: unexpected OverflowException: TimeSpan overflowed because the duration is too long ... please report this bug".
+        (code, _, stderr) = Pf("automl", "--data", TestData.Hazelnut, "--out", outDir, "--budget", "99999999999h");
+        Assert.Equal(1, code);
+        Assert.Contains("error: --budget: '99999999999h' is longer than the longest budget, 100000h", stderr);
+        // Before: "error: unexpected IOException: The file '<out>/hazelnut' already exists ... please report this bug", exit 2.
+        var root = Path.Combine(TestData.TempFolder("automl-file-in-the-way"), "out");
+        Directory.CreateDirectory(root);
+        File.WriteAllText(Path.Combine(root, "hazelnut"), "not a folder");
+        (code, _, stderr) = Pf("automl", "--data", Path.GetDirectoryName(TestData.Hazelnut)!, "--out", root, "--parallel", "1000");
+        Assert.Equal(1, code);
+        Assert.Contains($"note: 1000 trials at once is more than this machine's {Environment.ProcessorCount} cores; {Environment.ProcessorCount} run at once", stderr);
+        Assert.Contains($"error: Cannot create the folder {root}/hazelnut: {root}/hazelnut is a file, in the way. Move it away or choose another output folder.", stderr);
         (code, _, stderr) = Pf("automl", "--data", Path.Combine(TestData.Hazelnut, "train", "good", "00.jpg"), "--out", outDir);
         Assert.Equal(1, code);
         Assert.Contains("00.jpg' is a file, not a folder. Point --data at a category folder", stderr);
@@ -115,5 +127,54 @@ public class AutomlCliTests
             Assert.False(File.Exists(Path.Combine(category, "trials.jsonl")));
             Assert.False(File.Exists(Path.Combine(root, "summary.json")));
         }
+    }
+
+    [Fact]
+    public void A_run_into_a_root_killed_on_the_way_leaves_a_summary_that_says_it_is_incomplete_and_not_the_earlier_one()
+    {
+        var work = TestData.TempFolder("automl-killed-root");
+        var data = Path.Combine(work, "data");
+        foreach (var name in new[] { "alpha", "beta" })
+        {
+            var good = Directory.CreateDirectory(Path.Combine(data, name, "train", "good")).FullName;
+            foreach (var image in AutoMLTestData.FewImages.Take(6)) File.Copy(image, Path.Combine(good, Path.GetFileName(image)));
+        }
+        Directory.CreateDirectory(Path.Combine(data, "empty"));
+        var outDir = Path.Combine(work, "out");
+        static JsonNode Summary(string outDir) => JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "summary.json")))!;
+        static IEnumerable<string> Names(JsonNode? list) => list!.AsArray().Select(n => n!.GetValue<string>());
+
+        var (code, _, stderr) = Pf("automl", "--data", data, "--out", outDir, "--trials", "1");
+        Assert.True(code == 0, stderr);
+        Assert.Contains($"warning: {data}: left out, not category folders (no train/good inside): empty.", stderr);
+        var finished = Summary(outDir);
+        Assert.True(finished["complete"]!.GetValue<bool>());
+        Assert.Empty(finished["pending_categories"]!.AsArray());
+        Assert.Equal(["alpha", "beta"], finished["categories"]!.AsArray().Select(c => c!["category"]!.GetValue<string>()));
+
+        // One trial more per category, killed (SIGKILL) once alpha's second trial is logged.
+        using (var run = PfProcess.Start(null, "automl", "--data", data, "--out", outDir, "--trials", "2"))
+        {
+            var stderrOfRun = run.StandardError.ReadToEndAsync();   // read while it runs: a full pipe would stall pf
+            _ = run.StandardOutput.ReadToEndAsync();
+            var trials = Path.Combine(outDir, "alpha", "trials.jsonl");
+            var deadline = DateTime.UtcNow.AddMinutes(3);
+            while (File.ReadAllLines(trials).Length < 2)
+            {
+                if (run.HasExited) Assert.Fail("pf finished before it could be killed: " + stderrOfRun.Result);
+                Assert.True(DateTime.UtcNow < deadline, "alpha's second trial was not logged within 3 minutes");
+                Thread.Sleep(20);
+            }
+            run.Kill();
+            run.WaitForExit();
+        }
+
+        // Before: the earlier run's summary, complete as far as a reader could tell, with 1 trial per category.
+        var summary = Summary(outDir);
+        Assert.False(summary["complete"]!.GetValue<bool>());
+        Assert.Contains("beta", Names(summary["pending_categories"]));
+        // Alpha is pending too, unless pf got as far as writing its results before the kill: then its row is this run's.
+        foreach (var row in summary["categories"]!.AsArray())
+            Assert.Equal(("alpha", 2), (row!["category"]!.GetValue<string>(), row["trials"]!.GetValue<int>()));
     }
 }

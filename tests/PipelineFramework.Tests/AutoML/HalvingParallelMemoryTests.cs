@@ -58,6 +58,9 @@ public class HalvingParallelMemoryTests
         Assert.Equal(new HalvingOptions { MinFraction = 0.1, Eta = 4 }, space.Halving);
         Assert.Equal(2, space.Budget.Parallel);
         Assert.Null(ParseOnly(""" "budget": { "parallel": "auto" } """).Budget.Parallel);
+        // At most one trial per core: before, 1000 ran up to 1000 at once (12 on 2 cores: twice the time, ms/image 2.6-8.7 times a trial's own).
+        Assert.Equal(2, (space.Budget with { Parallel = 1000 }).ResolveParallel(2));
+        Assert.Equal(2, space.Budget.ResolveParallel(16));
 
         Assert.Contains("$.halving.eta", Assert.Throws<PipelineException>(() => ParseOnly(""" "halving": { "eta": 1 } """)).Message);
         Assert.Contains("did you mean 'minFraction'", Assert.Throws<PipelineException>(() => ParseOnly(""" "halving": { "minFracton": 0.5 } """)).Message);

@@ -92,6 +92,10 @@ public class SearchSpaceTests
     [InlineData("""{ "budget": { "trials": 2.5 } }""", "$.budget.trials: 2.5 must be a whole number from 1")]
     [InlineData("""{ "budget": { "memory": "1KB" } }""", "'1KB' is outside the sizes a memory share can have, 1MB to 1024TB")]
     [InlineData("""{ "budget": { "memory": "1e30GB" } }""", "'1e30GB' is outside the sizes")]
+    [InlineData("""{ "budget": { "time": "99999999999h" } }""", "$.budget.time: '99999999999h' is longer than the longest budget, 100000h")]   // before: OverflowException
+    [InlineData("""{ "budget": { "time": "1e400" } }""", "$.budget.time: '1e400' is longer than the longest budget")]
+    [InlineData("""{ "budget": { "time": "0" } }""", "$.budget.time: '0': the duration must be above zero")]
+    [InlineData("""{ "budget": { "time": "-5m" } }""", "$.budget.time: '-5m' is not a duration; write e.g. 10m, 90s, 1h30m")]
     [InlineData("""{ "tuner": "bogus" }""", "$.tuner 'bogus' is not known")]
     [InlineData("""{ "tuner": 3 }""", "$.tuner: 3 must be a string")]
     [InlineData("""{ "seed": "x" }""", "$.seed: \"x\" is not a finite number")]

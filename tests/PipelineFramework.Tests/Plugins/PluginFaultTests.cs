@@ -178,6 +178,53 @@ public class PluginFaultTests
         Assert.Equal(TrialRecord.Failed, record.Status);
         Assert.Equal("The scorer test.mean-distance ($.scoring, plugin Scoring.MeanDistance) failed while fitting: test.mean-distance: failing on purpose in Fit",
             record.Reason);
+        // Before: the reason alone, nothing for the plugin's author to debug with.
+        Assert.Contains("at TestPlugin.Scoring.MeanDistance.MeanDistanceScorer.Fit(", record.FaultTrace);
+        Assert.DoesNotContain("failing on purpose", record.FaultTrace);
+    }
+
+    [Fact]
+    public void Pf_automl_writes_the_stack_traces_of_trials_a_plugin_failed_beside_the_trial_log_without_their_messages_and_still_resumes()
+    {
+        var folder = TestData.TempFolder("fault-automl");
+        var good = Directory.CreateDirectory(Path.Combine(folder, "data", "train", "good")).FullName;
+        foreach (var image in ImageDataset.LoadMvtec(TestData.Hazelnut).Train.Take(8)) File.Copy(image.Path, Path.Combine(good, Path.GetFileName(image.Path)));
+        var search = Path.Combine(folder, "search.json");
+        File.WriteAllText(search, $$"""
+            {
+              "base": {{Pipeline("none")}},
+              "search": { "scoring.fault": ["none", "fit"] },
+              "validation": { "syntheticCount": 4 },
+              "tuner": "grid"
+            }
+            """);
+        var outDir = Path.Combine(folder, "out");
+        string[] args = ["automl", "--search", search, "--data", Path.Combine(folder, "data"), "--out", outDir, "--trials", "2", "--plugins", TestData.TestPluginsFolder];
+
+        var (code, stdout, stderr) = PfProcess.Run(args);
+        Assert.True(code == 0, stderr);
+        // Before: IndexOutOfRangeException (exit 2) writing the report, which took every layer to be named like the built-in backbone's (feat_f6_s8_32ch).
+        Assert.Contains("layers pool4+pool8", stdout);
+        var trials = File.ReadAllLines(Path.Combine(outDir, "trials.jsonl")).Select(l => JsonNode.Parse(l)!).ToList();
+        var failed = Assert.Single(trials, t => t["status"]!.GetValue<string>() == "failed");
+        Assert.StartsWith("The scorer test.mean-distance ($.scoring, plugin Scoring.MeanDistance) failed while fitting", failed["reason"]!.GetValue<string>());
+        var errorsLog = Path.Combine(outDir, "trials.errors.log");
+        Assert.Contains($"[data] 1 trial failed with a bug (the reason in trials.jsonl names the component and whom to tell); the stack traces for its author are in {errorsLog}", stderr);
+
+        // Before: no trials.errors.log; the reason in trials.jsonl was all there was.
+        var errors = File.ReadAllText(errorsLog);
+        Assert.StartsWith($"trial {failed["trial"]}, finished ", errors);
+        Assert.Contains("The scorer test.mean-distance ($.scoring, plugin Scoring.MeanDistance) failed while fitting\n", errors);
+        Assert.Contains("---> System.InvalidOperationException\n", errors);
+        Assert.Contains("at TestPlugin.Scoring.MeanDistance.MeanDistanceScorer.Fit(", errors);
+        // A message can carry an endpoint or a key; only types and code locations are written.
+        Assert.DoesNotContain("failing on purpose", errors);
+
+        // The trial log stays one record per line: the same command resumes from it and runs nothing again.
+        (code, _, stderr) = PfProcess.Run(args);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("after 2 trials (0 this run, 2 from trials.jsonl)", stderr);
+        Assert.Equal(errors, File.ReadAllText(errorsLog));
     }
 
     [Fact]
