@@ -23,7 +23,7 @@ static class ExitCodes
 
 /// <summary>
 /// What the user sees when something fails: one line on stderr, never a stack trace. An unexpected exception's details
-/// (stack trace, command line, versions) go to a log file whose path the line names.
+/// (types and stack traces without messages, command line, versions) go to a log file whose path the line names.
 /// </summary>
 static class LastResort
 {
@@ -102,7 +102,9 @@ static class LastResort
             .AppendLine($"pf:        {Assembly.GetEntryAssembly()?.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?"}")
             .AppendLine($"runtime:   {RuntimeInformation.FrameworkDescription} on {RuntimeInformation.OSDescription} ({RuntimeInformation.OSArchitecture})")
             .AppendLine()
-            .AppendLine(exception.ToString())
+            // Types and stack traces, not messages: a log is sent to others with a bug report, and a message can carry
+            // an endpoint URL or a key (an HTTP client's, a plugin's). The terminal line has the message.
+            .AppendLine(StackTraces.WithoutMessages(exception))
             .ToString();
         var name = $"pf-{DateTime.Now:yyyyMMdd-HHmmss}-{Environment.ProcessId}.log";
         string? problem = null;

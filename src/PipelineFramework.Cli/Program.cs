@@ -184,7 +184,7 @@ namespace PipelineFramework.Cli
                 }
                 if (unreadable.Count > 0)
                 {
-                    Console.Error.WriteLine($"error: {unreadable.Count} of {outcomes.Count} images could not be read (above); the other {results.Count} were scored. " +
+                    Console.Error.WriteLine($"error: {unreadable.Count} of {outcomes.Count} images could not be read (above); {(results.Count == 1 ? "the other one was" : $"the other {results.Count} were")} scored. " +
                         "Replace or remove the unreadable files and score them again.");
                     return ExitCodes.InputError;
                 }
