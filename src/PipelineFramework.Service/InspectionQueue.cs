@@ -195,9 +195,10 @@ sealed class InspectionQueue : IAsyncDisposable
         if (result.IsAnomaly && _options.RejectImagesKept > 0)
         {
             long writeStart = Stopwatch.GetTimestamp();
-            // A full or read-only disk loses the reject's picture, not its verdict or its row.
+            // A full or read-only disk loses the reject's picture, not its verdict or its row (a file in the rejects
+            // folder's place is the PipelineException of the atomic write's folder check).
             try { (imageFile, heatFile) = _store.SaveRejectFiles(job.Id, job.Image, job.Extension, RejectOverlay.HeatFile(result, model)); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or PipelineException)
             {
                 // The message names the path: it goes to the log only.
                 filesError = "The reject's image was not kept (the rejects folder cannot be written: see the service log); its result was.";
