@@ -13,6 +13,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using PipelineFramework.Abstractions;
+using PipelineFramework.Core.Explain;
 using PipelineFramework.Core.Plugins;
 
 namespace PipelineFramework.Service;
@@ -573,8 +574,6 @@ public sealed class InspectionServer : IAsyncDisposable
 
     // ---------------------------------------------------------------- explanations
 
-    const int MaxQuestionLength = 2000;
-
     /// <summary>
     /// The question of an explain body (none for an empty body); a 400 problem for anything else. Read with
     /// <see cref="JsonDocument"/> and checked step by step: a client's body must never reach a throwing indexer
@@ -617,7 +616,7 @@ public sealed class InspectionServer : IAsyncDisposable
         string text;
         using (var reader = new StreamReader(http.Request.Body, Encoding.UTF8)) text = await reader.ReadToEndAsync(cancellation);
         if (ReadQuestion(text, out var question) is { } malformed) return malformed;
-        if (question is { Length: > MaxQuestionLength }) return Problem(400, "Question too long", $"The question has {question.Length} characters; at most {MaxQuestionLength}.");
+        if (question is { Length: > ExplanationConversation.MaxQuestionLength }) return Problem(400, "Question too long", $"The question has {question.Length} characters; at most {ExplanationConversation.MaxQuestionLength}.");
         if (Store.Find(inspectionId) is not { } record) return UnknownInspection(inspectionId);
         if (Registry.Acquire(record.Category) is not { } lease)
             return Problem(409, "No model to explain with", $"Category '{record.Category}' has no model served now; its explainer comes from the model file. Put {record.Category}{ModelRegistry.Extension} back.");
