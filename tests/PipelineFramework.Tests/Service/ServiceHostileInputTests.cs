@@ -128,16 +128,8 @@ public class ServiceHostileInputTests(ServiceModels models)
     {
         var (data, id) = await DataFolderWithOneStoredReject();
         var path = Path.Combine(data, "results.db");
-        long indexPage, pageSize;
-        using (var db = new SqliteConnection($"Data Source={path};Pooling=False"))
-        {
-            db.Open();
-            using var query = db.CreateCommand();
-            query.CommandText = "SELECT rootpage FROM sqlite_master WHERE name = 'inspections_category'";
-            indexPage = (long)query.ExecuteScalar()!;
-            query.CommandText = "PRAGMA page_size";
-            pageSize = (long)query.ExecuteScalar()!;
-        }
+        long indexPage = (long)Sql(path, "SELECT rootpage FROM sqlite_master WHERE name = 'inspections_category'")!;
+        long pageSize = (long)Sql(path, "PRAGMA page_size")!;
         using (var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite))
         {
             if (damage == "truncated") file.SetLength(2 * pageSize + 100);
@@ -251,17 +243,18 @@ public class ServiceHostileInputTests(ServiceModels models)
             Assert.Equal(HttpStatusCode.OK, (await service.Client.GetAsync("/health/ready")).StatusCode);
         }
         // Were answered stored: true while written to the deleted file (0 rows after a restart).
-        using (var db = new SqliteConnection($"Data Source={Path.Combine(data, "results.db")};Pooling=False"))
-        {
-            db.Open();
-            using var query = db.CreateCommand();
-            query.CommandText = "SELECT id FROM inspections ORDER BY id";
-            using var reader = query.ExecuteReader();
-            var ids = new List<string>();
-            while (reader.Read()) ids.Add(reader.GetString(0));
-            Assert.Equal(after.Order(StringComparer.Ordinal), ids);
-        }
+        Assert.Equal(after.Order(StringComparer.Ordinal), StoredIds(Path.Combine(data, "results.db")));
         Directory.Delete(data, recursive: true);
+    }
+
+    /// <summary>Runs one statement on its own connection (none pooled, so nothing stays open on the file) and returns its first value.</summary>
+    static object? Sql(string database, string statement)
+    {
+        using var db = new SqliteConnection($"Data Source={database};Pooling=False");
+        db.Open();
+        using var command = db.CreateCommand();
+        command.CommandText = statement;
+        return command.ExecuteScalar();
     }
 
     static List<string> StoredIds(string database)
@@ -295,20 +288,8 @@ public class ServiceHostileInputTests(ServiceModels models)
             var first = (string)(await service.InspectAsync("hazelnut", ServiceModels.DefectiveHazelnut))["id"]!;
             // An operator's backup, marked so that its own contents can be told after the service is done with it.
             var backup = Path.Combine(data, "backup.db");
-            using (var db = new SqliteConnection($"Data Source={results};Pooling=False"))
-            {
-                db.Open();
-                using var copy = db.CreateCommand();
-                copy.CommandText = $"VACUUM INTO '{backup}'";
-                copy.ExecuteNonQuery();
-            }
-            using (var db = new SqliteConnection($"Data Source={backup};Pooling=False"))
-            {
-                db.Open();
-                using var mark = db.CreateCommand();
-                mark.CommandText = "PRAGMA user_version = 42";
-                mark.ExecuteNonQuery();
-            }
+            Sql(results, $"VACUUM INTO '{backup}'");
+            Sql(backup, "PRAGMA user_version = 42");
             var second = (string)(await service.InspectAsync("hazelnut", ServiceModels.GoodHazelnut))["id"]!;
             Assert.Equal([first, second], (await ListedIds(service)).Order(StringComparer.Ordinal));
 
@@ -339,15 +320,8 @@ public class ServiceHostileInputTests(ServiceModels models)
         // user_version gone with them), and a database renamed in that was not a copy of results.db lost its own tables.
         var path = Path.Combine(data, "results.db");
         Assert.Equal(expected, StoredIds(path));
-        using (var db = new SqliteConnection($"Data Source={path};Pooling=False"))
-        {
-            db.Open();
-            using var query = db.CreateCommand();
-            query.CommandText = "PRAGMA user_version";
-            Assert.Equal(42L, (long)query.ExecuteScalar()!);
-            query.CommandText = "PRAGMA integrity_check";
-            Assert.Equal("ok", (string)query.ExecuteScalar()!);
-        }
+        Assert.Equal(42L, (long)Sql(path, "PRAGMA user_version")!);
+        Assert.Equal("ok", (string)Sql(path, "PRAGMA integrity_check")!);
         Directory.Delete(data, recursive: true);
     }
 
@@ -358,20 +332,8 @@ public class ServiceHostileInputTests(ServiceModels models)
         var results = Path.Combine(service.DataFolder, "results.db");
         // A copy with its tables and in WAL mode, as the service's own file is: taking it needs no write, only a result does.
         var other = Path.Combine(service.DataFolder, "other.db");
-        using (var db = new SqliteConnection($"Data Source={results};Pooling=False"))
-        {
-            db.Open();
-            using var copy = db.CreateCommand();
-            copy.CommandText = $"VACUUM INTO '{other}'";
-            copy.ExecuteNonQuery();
-        }
-        using (var db = new SqliteConnection($"Data Source={other};Pooling=False"))
-        {
-            db.Open();
-            using var wal = db.CreateCommand();
-            wal.CommandText = "PRAGMA journal_mode=WAL";
-            wal.ExecuteNonQuery();
-        }
+        Sql(results, $"VACUUM INTO '{other}'");
+        Sql(other, "PRAGMA journal_mode=WAL");
         File.Move(other, results, overwrite: true);
         ReadOnlyFile.Set(results, readOnly: true);
         try
