@@ -27,7 +27,14 @@ public sealed record FitMemoryEstimate
     /// <summary>Values in the largest single array (the fitting images' embeddings): .NET arrays hold at most <see cref="Array.MaxLength"/>.</summary>
     public required long LargestArray { get; init; }
 
+    /// <summary>The resident peak expected: the parts with the GC's slack (<see cref="FitMemory.GcSlack"/>), plus the runtime.</summary>
     public long Total => LayerMaps + Embeddings + Scorer + DecodedImages + Runtime;
+
+    /// <summary>
+    /// What must be live at the peak: the parts without the GC's slack. Under memory pressure the GC collects before it
+    /// grows, so a fit between this and <see cref="Total"/> may still succeed; above this it cannot.
+    /// </summary>
+    public long LiveTotal => (long)((LayerMaps + Embeddings + Scorer + DecodedImages) / FitMemory.GcSlack) + Runtime;
 
     /// <summary>The parts that hold memory at the peak, largest first.</summary>
     public string Breakdown => string.Join(", ", new[] { ("patch embeddings", Embeddings), ("scorer", Scorer), ("layer maps", LayerMaps), ("decoded images", DecodedImages), ("runtime", Runtime) }
@@ -146,24 +153,26 @@ public static class FitMemory
     }
 
     /// <summary>
-    /// Throws when the estimate exceeds the memory available or its largest array what .NET can allocate, naming both
-    /// and how many images would fit; warns when the estimate is above 80 % of the memory available.
+    /// Throws when what must be live at the peak exceeds the memory available (a fit that clearly cannot fit) or its
+    /// largest array what .NET can allocate, naming both and how many images would fit; warns when the expected
+    /// resident peak is above 80 % of the memory available. Refusing on the resident peak instead would refuse fits
+    /// that succeed because the GC collects harder when memory is short.
     /// </summary>
     public static void Require(AnomalyPipeline pipeline, IReadOnlyList<LayerInfo> layers, int images, (long Bytes, string Source) available)
     {
         var estimate = Estimate(pipeline, layers, images);
-        bool tooLarge = estimate.Total > available.Bytes;
+        bool tooLarge = estimate.LiveTotal > available.Bytes;
         bool arrayTooLarge = estimate.LargestArray > Array.MaxLength;
         if (!tooLarge && !arrayTooLarge)
         {
             if (estimate.Total > available.Bytes * 0.8)
-                pipeline.Services.Log.Warning($"Fitting {images:N0} images needs about {Format(estimate.Total)} of memory at its peak, close to the {Format(available.Bytes)} available; other programs starting now could make the system stop it.");
+                pipeline.Services.Log.Warning($"Fitting {images:N0} images needs about {Format(estimate.Total)} of memory at its peak, {(estimate.Total > available.Bytes ? "more than" : "close to")} the {Format(available.Bytes)} available (at least {Format(estimate.LiveTotal)} must be live); other programs starting now could make the system stop it.");
             return;
         }
         int fits = ImagesThatFit(pipeline, layers, images, available.Bytes);
         string problem = arrayTooLarge
             ? $"their patch embeddings would be one array of {estimate.LargestArray:N0} values, more than .NET can allocate ({Array.MaxLength:N0})"
-            : $"that needs about {Format(estimate.Total)} of memory at its peak ({estimate.Breakdown}) and {Format(available.Bytes)} is available ({available.Source})";
+            : $"that needs at least {Format(estimate.LiveTotal)} of memory at its peak, about {Format(estimate.Total)} resident ({estimate.Breakdown}), and {Format(available.Bytes)} is available ({available.Source})";
         string fewer = fits >= 2 ? $"fit on at most about {fits:N0} of them (a folder holding a representative subset)" : "fit on fewer images";
         throw new PipelineException(
             $"Fitting {images:N0} good images with pipeline '{pipeline.Spec.Name}' would not fit: {problem}. Nothing was fitted. "
@@ -175,7 +184,7 @@ public static class FitMemory
     /// <summary>The most images whose estimate fits in <paramref name="bytes"/> and whose arrays .NET can allocate (the estimate grows with the count).</summary>
     static int ImagesThatFit(AnomalyPipeline pipeline, IReadOnlyList<LayerInfo> layers, int images, long bytes)
     {
-        bool Fits(int n) { var e = Estimate(pipeline, layers, n); return e.Total <= bytes && e.LargestArray <= Array.MaxLength; }
+        bool Fits(int n) { var e = Estimate(pipeline, layers, n); return e.LiveTotal <= bytes && e.LargestArray <= Array.MaxLength; }
         int low = 1, high = images;
         while (low < high)
         {
