@@ -227,7 +227,13 @@ public sealed class ResultsStore : IDisposable
         var geometry = preprocessing() ?? throw new PipelineFramework.Abstractions.PipelineException(
             $"no model is served for '{r.Category}' now, and the overlay is drawn through its preprocessing");
         var png = RejectOverlay.Render(File.ReadAllBytes(Path.Combine(RejectsFolder, r.ImageFile!)), File.ReadAllBytes(Path.Combine(RejectsFolder, r.HeatFile!)), r.Id, geometry);
-        AtomicFile.Write(path, s => s.Write(png));
+        // The file only saves drawing it again: a rejects folder that cannot take it (full, read-only, something in the
+        // way) still gets the client its overlay, and the path stays in the log, never in an answer.
+        try { AtomicFile.Write(path, s => s.Write(png)); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or PipelineFramework.Abstractions.PipelineException)
+        {
+            _log.LogWarning("The overlay of reject {Id} was drawn but not kept: {Message}", r.Id, e.Message);
+        }
         return png;
     }
 

@@ -312,6 +312,21 @@ public class ServiceApiTests(ServiceModels models)
     }
 
     [Fact]
+    public async Task An_overlay_that_cannot_be_kept_is_still_served_and_its_path_stays_in_the_log()
+    {
+        await using var service = await RunningService.StartAsync(models);
+        var reject = await service.InspectAsync("hazelnut", ServiceModels.DefectiveHazelnut);
+        // Something in the way of the overlay's file (the overlay is kept only to save drawing it again).
+        Directory.CreateDirectory(Path.Combine(service.DataFolder, "rejects", $"{reject["id"]}.overlay.png"));
+        // Before: 404 "Overlay unavailable" whose detail named the server's path of the folder in the way.
+        using var answer = await service.Client.GetAsync($"/v1/inspections/{reject["id"]}/overlay.png");
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        Assert.Equal("image/png", answer.Content.Headers.ContentType?.MediaType);
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], (await answer.Content.ReadAsByteArrayAsync())[..4]);
+        Assert.Contains(service.Log, l => l.Contains($"The overlay of reject {reject["id"]} was drawn but not kept"));
+    }
+
+    [Fact]
     public async Task When_the_disk_fails_the_answer_keeps_its_verdict_and_says_what_was_not_stored()
     {
         await using var service = await RunningService.StartAsync(models);
