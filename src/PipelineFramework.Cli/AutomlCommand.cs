@@ -73,11 +73,12 @@ static partial class Commands
             var audits = new List<CategoryAudit>();
             // Rewritten before the first category and after each: an earlier run's summary never stays beside this run's
             // category folders, and a run stopped on the way leaves one that says so (complete false, pending categories).
+            var leftOut = Core.Data.ImageDataset.NotCategories(data).Select(f => Path.GetFileName(f)!).ToList();
             void WriteSummary()
             {
                 if (!root) return;
                 var pending = targets.Select(t => t.Name).Where(n => outcomes.All(o => o.Category != n)).ToList();
-                AtomicFile.WriteText(Path.Combine(outDir, "summary.json"), CategorySearch.Summary(outcomes, pending).ToJsonString(Json));
+                AtomicFile.WriteText(Path.Combine(outDir, "summary.json"), CategorySearch.Summary(outcomes, pending, leftOut).ToJsonString(Json));
             }
             WriteSummary();
             foreach (var (category, name, folder) in targets)

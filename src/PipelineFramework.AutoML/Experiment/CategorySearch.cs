@@ -75,10 +75,11 @@ public static class CategorySearch
     /// not searched yet (<paramref name="pending"/>: their folders, if any, hold an earlier run's results). <c>complete</c>
     /// is true once none is pending and none was cancelled.
     /// </summary>
-    public static JsonObject Summary(IReadOnlyList<CategoryOutcome> outcomes, IReadOnlyList<string> pending) => new()
+    public static JsonObject Summary(IReadOnlyList<CategoryOutcome> outcomes, IReadOnlyList<string> pending, IReadOnlyList<string>? leftOut = null) => new()
     {
         ["complete"] = pending.Count == 0 && outcomes.All(o => o.Result.StopReason != "cancelled"),
         ["pending_categories"] = new JsonArray(pending.Select(p => (JsonNode)p).ToArray()),
+        ["left_out_folders"] = new JsonArray((leftOut ?? []).Select(f => (JsonNode)f).ToArray()),
         ["categories"] = new JsonArray(outcomes.Select(o => (JsonNode)new JsonObject
         {
             ["category"] = o.Category,

@@ -105,7 +105,8 @@ public static class Evaluator
         var summaryPath = Path.Combine(outputFolder, "summary.json");
         // Rewritten before the first category and after each: an earlier run's summary never stays beside this run's
         // category folders, and a run killed on the way leaves one that says it is incomplete and which are pending.
-        WriteSummary(results, pipeline.Spec.Name, summaryPath, failures, pending: names);
+        var leftOut = ImageDataset.NotCategories(dataPath).Select(f => Path.GetFileName(f)!).ToList();
+        WriteSummary(results, pipeline.Spec.Name, summaryPath, failures, pending: names, leftOut: leftOut);
         for (int i = 0; i < categories.Count; i++)
         {
             try
@@ -116,7 +117,7 @@ public static class Evaluator
             {
                 failures.Add(new CategoryFailure(names[i], e.Message));
             }
-            WriteSummary(results, pipeline.Spec.Name, summaryPath, failures, pending: names.Skip(i + 1).ToList());
+            WriteSummary(results, pipeline.Spec.Name, summaryPath, failures, pending: names.Skip(i + 1).ToList(), leftOut: leftOut);
         }
         return new(results, failures);
     }
@@ -269,13 +270,15 @@ public static class Evaluator
     /// <summary>
     /// summary.json: one row per evaluated category, their mean, the categories that failed with their error, and those
     /// still <paramref name="pending"/> (not yet evaluated by this run: their folders, if any, hold an earlier run's
-    /// results); <c>complete</c> is true once none is.
+    /// results); <c>complete</c> is true once none is. <paramref name="leftOut"/>: subfolders of the root that are not
+    /// categories (no train/good), so a reader of the file alone learns that they were not evaluated.
     /// </summary>
     public static void WriteSummary(IReadOnlyList<CategoryResult> results, string pipelineName, string path, IReadOnlyList<CategoryFailure>? failures = null,
-        IReadOnlyList<string>? pending = null)
+        IReadOnlyList<string>? pending = null, IReadOnlyList<string>? leftOut = null)
     {
         failures ??= [];
         pending ??= [];
+        leftOut ??= [];
         var rows = new JsonArray();
         foreach (var r in results)
         {
@@ -304,6 +307,7 @@ public static class Evaluator
             ["pipeline"] = pipelineName,
             ["complete"] = pending.Count == 0,
             ["pending_categories"] = new JsonArray(pending.Select(p => (JsonNode)p).ToArray()),
+            ["left_out_folders"] = new JsonArray(leftOut.Select(f => (JsonNode)f).ToArray()),
             ["categories"] = rows,
             ["mean"] = new JsonObject
             {

@@ -150,6 +150,7 @@ public class AutomlCliTests
         var finished = Summary(outDir);
         Assert.True(finished["complete"]!.GetValue<bool>());
         Assert.Empty(finished["pending_categories"]!.AsArray());
+        Assert.Equal(["empty"], Names(finished["left_out_folders"]));
         Assert.Equal(["alpha", "beta"], finished["categories"]!.AsArray().Select(c => c!["category"]!.GetValue<string>()));
 
         // One trial more per category, killed (SIGKILL) once alpha's second trial is logged.

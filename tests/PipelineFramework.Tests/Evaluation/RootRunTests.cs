@@ -93,7 +93,10 @@ public class RootRunTests
         Assert.True(code == 1, stderr);
         Assert.Contains($"warning: {root}: left out, not category folders (no train/good inside): bravo, empty.", stderr);
         Assert.Contains("one              FAILED: one: train/good holds 1 image; at least 2 are needed.", stdout);   // before: "1 images"
-        Assert.Equal(["alpha"], Json(Path.Combine(outDir, "summary.json"))["categories"]!.AsArray().Select(c => c!["category"]!.GetValue<string>()));
+        var summary = Json(Path.Combine(outDir, "summary.json"));
+        Assert.Equal(["alpha"], summary["categories"]!.AsArray().Select(c => c!["category"]!.GetValue<string>()));
+        // The file says so too, for a reader that never saw the terminal.
+        Assert.Equal(["bravo", "empty"], summary["left_out_folders"]!.AsArray().Select(f => f!.GetValue<string>()));
     }
 
     [Fact]
