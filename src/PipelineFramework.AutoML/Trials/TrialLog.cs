@@ -150,7 +150,12 @@ public sealed class TrialLog(string path)
         stream.Write(bytes);
         stream.Flush(flushToDisk: true);
         if (record.FaultTrace is { } trace)
-            File.AppendAllText(ErrorsPath, $"trial {record.Number}, finished {record.FinishedUtc:yyyy-MM-ddTHH:mm:ssZ}: {trace}\n\n");
+        {
+            // A help for the component's author, written after the record: a disk that cannot take it costs the trace,
+            // never the search (the record, with its reason, is already on disk).
+            try { File.AppendAllText(ErrorsPath, $"trial {record.Number}, finished {record.FinishedUtc:yyyy-MM-ddTHH:mm:ssZ}: {trace}\n\n"); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
     }
 
     /// <summary>A file not ending in a newline ends in a torn line: drop it so the next record starts on its own line.</summary>

@@ -93,6 +93,22 @@ public class AutoMLSearchTests
     }
 
     [Fact]
+    public void A_fault_trace_the_disk_cannot_take_costs_the_trace_not_the_record()
+    {
+        var folder = TestData.TempFolder("automl-errors-log");
+        var log = new TrialLog(Path.Combine(folder, "trials.jsonl"));
+        Directory.CreateDirectory(log.ErrorsPath);   // in the way of trials.errors.log
+        var record = new TrialRecord
+        {
+            Number = 7, Status = TrialRecord.Failed, Key = "k", Point = [0.5], Pipeline = new JsonObject { ["name"] = "t" },
+            Reason = "the scorer failed", FaultTrace = "System.InvalidOperationException",
+        };
+        // Before: the IOException of the trace's append ended the search after the record was written.
+        log.Append(record);
+        Assert.Equal([7], log.Read().Select(t => t.Number));
+    }
+
+    [Fact]
     public void A_larger_trial_budget_extends_a_finished_search_however_long_its_log()
     {
         var log = new TrialLog(Path.Combine(TestData.TempFolder("automl-extend"), "trials.jsonl"));
