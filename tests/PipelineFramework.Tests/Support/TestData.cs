@@ -72,7 +72,10 @@ public static class TestData
     // One folder per test process, removed when it is over: a run writes hundreds of MB (model fuzzing alone ~300 MB)
     // and the runs before this folder left 41 GB in /tmp on the team machine, until its disk was full. vstest ends
     // a test host that overstays by killing it, so ProcessExit does not always run; the next run sweeps the folders of runs whose process is
-    // gone (or whose id now belongs to another process), so at most the last run's files stay.
+    // gone, so at most the last run's files stay. Only the id is compared: Process.StartTime is derived from an
+    // estimate of the boot time that differs between processes, and comparing it swept a running run's folder (its
+    // service tests then failed). A reused id keeps a dead run's folder until that process ends too: files kept
+    // longer, never a running run's lost.
     static readonly Lazy<string> RunTempRoot = new(() =>
     {
         string parent = Path.Combine(Path.GetTempPath(), "pf-tests");
@@ -95,16 +98,16 @@ public static class TestData
         {
             var parts = Path.GetFileName(folder).Split('-');
             if (parts.Length != 3 || !int.TryParse(parts[1], out int pid)) continue;
-            if (!IsRunning(pid, parts[2])) TryDelete(folder);
+            if (!IsRunning(pid)) TryDelete(folder);
         }
     }
 
-    static bool IsRunning(int pid, string startTicks)
+    static bool IsRunning(int pid)
     {
         try
         {
             using var process = System.Diagnostics.Process.GetProcessById(pid);
-            return RunFolderName(process) == $"run-{pid}-{startTicks}";
+            return !process.HasExited;
         }
         catch (ArgumentException) { return false; }          // no such process
         catch (InvalidOperationException) { return false; }  // it ended meanwhile

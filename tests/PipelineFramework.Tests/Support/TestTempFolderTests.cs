@@ -20,16 +20,23 @@ public sealed class TestTempFolderTests
         string parent = TestData.TempFolder("sweep");
         using var self = Process.GetCurrentProcess();
         string running = Directory.CreateDirectory(Path.Combine(parent, TestData.RunFolderName(self), "x")).Parent!.FullName;
-        // The same process id with another start time: a process that ended and whose id was given to this one.
-        string reusedId = Directory.CreateDirectory(Path.Combine(parent, $"run-{self.Id}-1", "x")).Parent!.FullName;
+        // The same id with another start time: kept, since start times read in two processes differ (that swept a
+        // running run's folder); a dead run whose id was reused keeps its folder until that process ends.
+        string sameId = Directory.CreateDirectory(Path.Combine(parent, $"run-{self.Id}-1", "x")).Parent!.FullName;
         string gone = Directory.CreateDirectory(Path.Combine(parent, $"run-{int.MaxValue}-1", "x")).Parent!.FullName;
         string notARun = Directory.CreateDirectory(Path.Combine(parent, "eval-bottle-1234abcd")).FullName;
         string oddName = Directory.CreateDirectory(Path.Combine(parent, "run-x-1")).FullName;
 
+        // Another test run, still going (a process of its own): its folder must survive this run's sweep.
+        using var other = Process.Start(new ProcessStartInfo("sleep", "30") { UseShellExecute = false })!;
+        string otherRun = Directory.CreateDirectory(Path.Combine(parent, $"run-{other.Id}-{other.StartTime.Ticks + 12345}", "x")).Parent!.FullName;
+
         TestData.SweepFoldersOfEndedRuns(parent);
+        other.Kill();
 
         Assert.True(Directory.Exists(running));
-        Assert.False(Directory.Exists(reusedId));
+        Assert.True(Directory.Exists(otherRun));
+        Assert.True(Directory.Exists(sameId));
         Assert.False(Directory.Exists(gone));
         Assert.True(Directory.Exists(notARun));
         Assert.True(Directory.Exists(oddName));
