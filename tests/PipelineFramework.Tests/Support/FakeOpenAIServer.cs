@@ -74,20 +74,41 @@ public sealed record FakeReply(int Status, string Body, TimeSpan Delay = default
 /// </summary>
 public sealed class FakeOpenAIServer : IDisposable
 {
-    readonly HttpListener _listener = new();
+    readonly HttpListener _listener;
     readonly Func<int, FakeRequest, FakeReply> _script;
     readonly Task _loop;
 
     public FakeOpenAIServer(Func<int, FakeRequest, FakeReply> script)
     {
         _script = script;
-        var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        Port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
-        _listener.Start();
+        (_listener, Port) = StartOnFreePort();
         _loop = Task.Run(Serve);
+    }
+
+    /// <summary>
+    /// HttpListener cannot listen on port 0, so a port is probed free and then taken; a test running beside this one
+    /// can take the same port in between, so a few ports are tried.
+    /// </summary>
+    static (HttpListener Listener, int Port) StartOnFreePort()
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            var probe = new TcpListener(IPAddress.Loopback, 0);
+            probe.Start();
+            int port = ((IPEndPoint)probe.LocalEndpoint).Port;
+            probe.Stop();
+            var listener = new HttpListener();
+            listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+            try
+            {
+                listener.Start();
+                return (listener, port);
+            }
+            catch (HttpListenerException) when (attempt < 5)
+            {
+                listener.Abort();
+            }
+        }
     }
 
     /// <summary>Replies in order; the last one repeats.</summary>
@@ -157,7 +178,9 @@ public sealed class FakeOpenAIServer : IDisposable
 
     public void Dispose()
     {
-        _listener.Stop();
+        // Close alone: Stop then Close unregisters the prefix twice, and the second time the managed listener binds the
+        // port again to find it (HttpEndPointManager.GetEPListener), which fails with "Address already in use" when a
+        // test beside this one has taken the port meanwhile (seen once in CI).
         _listener.Close();
         try { _loop.Wait(TimeSpan.FromSeconds(2)); } catch (AggregateException) { }
     }
