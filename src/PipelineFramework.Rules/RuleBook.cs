@@ -45,8 +45,9 @@ public sealed class RuleBook
     /// Passing every good part is not enough: a range that checks nothing passes them all too (<see cref="LooseRanges"/>).
     /// A proposed (llm) rule with any loose bound is refused: it was shown what the good parts measure and only adds
     /// value by checking it. A hand rule is refused for a bound outside the possible values or a range that admits
-    /// every value (a mistake of units or meaning, and a rule that can never fail), and accepted with a warning for a
-    /// bound merely far beyond the good parts (the operator may know the tolerance better than the training parts show).
+    /// every value or any other part that can never fail (a mistake of units or meaning, and a rule that can never fail),
+    /// and accepted with a warning for a bound merely far beyond the good parts (the operator may know the tolerance
+    /// better than the training parts show) or an if's branch that is never checked (the rule checks less than it says).
     /// A rule that would take the book past what <see cref="Load"/> reads back (<see cref="RuleParser.MaxRules"/> rules,
     /// <see cref="RuleParser.MaxDocumentBytes"/>) is refused: adds within the limits each could otherwise add up to a
     /// model that no command loads.
@@ -67,7 +68,7 @@ public sealed class RuleBook
             if ((AdditionProblem(rule, source) ?? screen?.Invoke(rule)) is { } reason) { refused.Add(new Refusal(rule.Id, reason)); continue; }
             if (Verify(rule) is { } refusal) { refused.Add(refusal); continue; }
             IReadOnlyList<LooseRange> loose = source == RuleSource.Learned ? [] : LooseRanges.Find(rule, this);
-            if (loose.FirstOrDefault(l => source == RuleSource.Llm || l.Looseness != Looseness.FarWider) is { } refusing)
+            if (loose.FirstOrDefault(l => source == RuleSource.Llm || l.Looseness is Looseness.OutsidePossible or Looseness.AdmitsEverything) is { } refusing)
             {
                 refused.Add(new Refusal(rule.Id, refusing.Reason));
                 continue;

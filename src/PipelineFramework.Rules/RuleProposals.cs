@@ -35,7 +35,9 @@ public static class RuleProposals
         Use only the class names listed. Every rule must hold on every good part: stay within the measured ranges.
         Every rule must also be able to fail: keep ranges close to the measured ones and within the possible values
         (counts 0 and up; areas, positions, sizes and colours 0..1). A range or compare tolerance far wider than measured
-        is refused, and so is a compare of a value with itself.
+        is refused, and so is a compare of a value with itself. Under "not", write what a bad part shows: a not of a
+        condition that can never hold is refused, and so is an "if" whose condition can never hold or always holds
+        while it has an "else".
         """;
 
     /// <summary>The user message: the description, the classes and a summary of the measured facts of the good parts.</summary>

@@ -133,6 +133,31 @@ public class RulesCliTests
         Assert.Contains("Added 1 rules (pins-vs-bar)", output);
     }
 
+    [Fact]
+    public void A_hand_rule_that_can_never_fail_through_not_or_if_is_refused_and_a_dead_else_is_a_warning()
+    {
+        var model = CopyOfModel("not-if");
+        var before = File.ReadAllBytes(model);
+        // Before, each was "Added 1 rules": a not of a count that can never be negative always holds, and an if whose
+        // condition can never hold never checks its then.
+        AssertRefusedUnchanged(PfProcess.Run("rules", "--model", model, "--add", RulesFile(model, "not-negative",
+            """{"rules":[{"id":"not-negative","kind":"quantity","check":{"not":{"range":{"count":"red"},"min":-5,"max":-1}}}]}""")),
+            model, before, "refused: rule 'not-negative': under \"not\", count of red in [-5, -1] can never hold (count of red takes 0 and up, a number of components), " +
+            "so checking that it does not hold can never fail. Under \"not\", write what a bad part shows, within the possible values");
+        AssertRefusedUnchanged(PfProcess.Run("rules", "--model", model, "--add", RulesFile(model, "if-never",
+            """{"rules":[{"id":"if-never","kind":"matching","check":{"if":{"range":{"area":"blue"},"min":5000},"then":{"absent":"blue"}}}]}""")),
+            model, before, "refused: rule 'if-never': the \"if\" condition can never hold, so its \"then\" is never checked and the \"if\" can never fail: " +
+            "area of blue in [5000, inf] can never hold (area of blue takes 0 to 1, a fraction of the image). Write an \"if\" condition that a part can meet, or check the \"then\" on its own");
+
+        // The else is dead but the then still checks: added, with the warning.
+        var (code, output, err) = PfProcess.Run("rules", "--model", model, "--add", RulesFile(model, "dead-else",
+            """{"rules":[{"id":"dead-else","kind":"matching","check":{"if":{"range":{"count":"red"},"min":0},"then":{"present":"red"},"else":{"absent":"blue"}}}]}"""));
+        Assert.True(code == 0, err);
+        Assert.Contains("warning: rule 'dead-else': the \"if\" condition always holds, so its \"else\" is never checked: count of red in [0, inf] always holds " +
+            "(it admits every value count of red takes: 0 and up, a number of components). Check the \"then\" on its own", err);
+        Assert.Contains("Added 1 rules (dead-else)", output);
+    }
+
     static int RuleCount(string model) => PfProcess.Run("rules", "--model", model).Out.Split('\n')
         .Count(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries) is { Length: > 2 } columns && columns[2] is "learned" or "hand" or "llm");
 

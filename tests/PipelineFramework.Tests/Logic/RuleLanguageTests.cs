@@ -256,7 +256,49 @@ public class RuleLanguageTests
     // Zero difference is what an order says; only a tolerance reaching far past it and the good parts is far.
     [InlineData("""{"compare": [{"x": "red"}, "<", {"x": "green"}], "tolerance": 0.3}""", "warning", "max 0.3 lies 0.75 above the largest value on a good part, more than 3 times the good parts' spread (0.05)")]
     [InlineData("""{"compare": [{"count": "red"}, "==", {"count": "yellow"}]}""", "accepted", "")]
-    public void A_compare_is_judged_as_the_range_it_amounts_to(string check, string outcome, string reason)
+    public void A_compare_is_judged_as_the_range_it_amounts_to(string check, string outcome, string reason) => AssertJudged(check, outcome, reason);
+
+    [Theory]
+    // Before, each of these was accepted: nothing under a not nor an if's condition was judged.
+    [InlineData("""{"not": {"range": {"count": "red"}, "min": -5, "max": -1}}""", "refused",
+        "rule 'r': under \"not\", count of red in [-5, -1] can never hold (count of red takes 0 and up, a number of components), so checking that it does not hold can never fail. Under \"not\", write what a bad part shows")]
+    [InlineData("""{"not": {"compare": [{"area": "blue"}, "==", 5]}}""", "refused",
+        "under \"not\", area of blue == 5 can never hold (area of blue takes 0 to 1, a fraction of the image)")]
+    [InlineData("""{"not": {"above": ["red", "red"]}}""", "refused", "under \"not\", red above red can never hold (a class is never above itself)")]
+    [InlineData("""{"not": {"compare": [{"count": "red"}, "!=", {"count": "red"}]}}""", "refused", "count of red != count of red can never hold (it compares a value with itself)")]
+    // not (all [...]) holds where one item fails, not (any [...]) where every item does: each item is judged.
+    [InlineData("""{"not": {"all": [{"range": {"count": "red"}, "max": -1}, {"present": "blue"}]}}""", "refused", "under \"not\", count of red in [-inf, -1] can never hold")]
+    [InlineData("""{"not": {"any": [{"range": {"count": "red"}, "max": -1}, {"range": {"count": "red"}, "min": 3}]}}""", "refused", "under \"not\", count of red in [-inf, -1] can never hold")]
+    [InlineData("""{"if": {"range": {"count": "red"}, "min": -5, "max": -1}, "then": {"absent": "red"}}""", "refused",
+        "rule 'r': the \"if\" condition can never hold, so its \"then\" is never checked and the \"if\" can never fail: count of red in [-5, -1] can never hold (count of red takes 0 and up, a number of components). Write an \"if\" condition that a part can meet, or check the \"then\" on its own")]
+    [InlineData("""{"if": {"all": [{"present": "blue"}, {"range": {"area": "blue"}, "min": 2}]}, "then": {"absent": "red"}}""", "refused",
+        "the \"if\" condition can never hold, so its \"then\" is never checked and the \"if\" can never fail: area of blue in [2, inf] can never hold")]
+    // A dead branch does not weaken the rule, but it checks less than it says: a warning for a hand rule.
+    [InlineData("""{"if": {"range": {"count": "red"}, "min": 0}, "then": {"range": {"count": "red"}, "min": 2, "max": 2}, "else": {"absent": "blue"}}""", "warning",
+        "rule 'r': the \"if\" condition always holds, so its \"else\" is never checked: count of red in [0, inf] always holds (it admits every value count of red takes: 0 and up, a number of components). Check the \"then\" on its own")]
+    [InlineData("""{"if": {"not": {"range": {"count": "red"}, "max": -1}}, "then": {"present": "blue"}, "else": {"absent": "blue"}}""", "warning",
+        "the \"if\" condition always holds, so its \"else\" is never checked: under \"not\", count of red in [-inf, -1] can never hold")]
+    [InlineData("""{"if": {"range": {"count": "red"}, "min": -5, "max": -1}, "then": {"absent": "blue"}, "else": {"range": {"count": "red"}, "min": 2, "max": 2}}""", "warning",
+        "the \"if\" condition can never hold, so its \"then\" is never checked: count of red in [-5, -1] can never hold (count of red takes 0 and up, a number of components). Check the \"else\" on its own")]
+    // Polarity: two nots are none, and under a not what is always true makes the rule fail every part.
+    [InlineData("""{"not": {"not": {"range": {"count": "red"}, "min": 0}}}""", "refused", "checks count of red in [0, inf], which admits every possible value")]
+    [InlineData("""{"not": {"range": {"area": "blue"}, "min": 0, "max": 1}}""", "refused", "rejects the good training part 'a.png'")]
+    [InlineData("""{"not": {"if": {"range": {"count": "red"}, "max": -1}, "then": {"absent": "red"}}}""", "refused", "rejects the good training part 'a.png'")]
+    [InlineData("""{"not": {"if": {"range": {"count": "red"}, "min": 0}, "then": {"range": {"count": "red"}, "min": -5, "max": -1}}}""", "refused",
+        "under \"not\", count of red in [-5, -1] can never hold")]
+    // In an any, what can never hold is an alternative never taken: no longer called "can never fail".
+    [InlineData("""{"any": [{"compare": [{"count": "red"}, "<", {"count": "red"}]}, {"range": {"count": "red"}, "min": 2, "max": 2}]}""", "refused",
+        "compares count of red < count of red, a value with itself, so it can never hold")]
+    // What the possible values do not prove is left alone.
+    [InlineData("""{"not": {"range": {"count": "red"}, "min": 3}}""", "accepted", "")]
+    [InlineData("""{"not": {"range": {"x": "magenta"}, "min": 0, "max": 1}}""", "accepted", "")]
+    [InlineData("""{"if": {"range": {"count": "red"}, "max": 1}, "then": {"absent": "blue"}}""", "accepted", "")]
+    [InlineData("""{"if": {"range": {"x": "red"}, "min": 0, "max": 1}, "then": {"present": "blue"}, "else": {"absent": "blue"}}""", "accepted", "")]
+    public void A_part_that_can_never_fail_is_found_under_not_and_in_an_if(string check, string outcome, string reason) => AssertJudged(check, outcome, reason);
+
+    /// <summary>A hand rule with <paramref name="check"/> is refused, added with a warning or accepted as
+    /// <paramref name="outcome"/> says, with <paramref name="reason"/>; proposed by an LLM, it is refused unless accepted.</summary>
+    static void AssertJudged(string check, string outcome, string reason)
     {
         var (_, accepted, refused, warnings) = GoodScenes.Add($$$"""[{"id": "r", "kind": "matching", "check": {{{check}}}}]""", RuleSource.Hand);
         switch (outcome)
