@@ -76,7 +76,7 @@ namespace PipelineFramework.Cli
                 var pipelinePath = ResolvePipeline(parse.GetValue(pipelineOption)!);
                 var outDir = Path.GetFullPath(parse.GetValue(outOption)!);
                 var pipeline = LoadPipeline(pipelinePath, catalog);
-                OutputPaths.CheckFolder("--out", outDir, [new(data, "the demo data folder")]);
+                OutputPaths.CheckResultsFolder("--out", outDir, new(data, "the demo data folder"));
                 Console.WriteLine($"Demo: pipeline '{pipeline.Spec.Name}' ({pipelinePath})");
                 Console.WriteLine($"      data {data} (Intel toy hazelnut set, CC-BY-4.0)");
                 var results = Evaluator.Run(pipeline, data, outDir, new EvaluationOptions { SaveModels = true, Progress = new ConsoleProgress(), Cancellation = cancellation });
@@ -210,7 +210,7 @@ namespace PipelineFramework.Cli
                 var data = parse.GetValue(dataOption)!;
                 UserPaths.RequireFolder(data, "Data folder", "Point --data at a category folder (train/good, test/...) or a data-set root.");
                 var outDir = parse.GetValue(outOption)!;
-                OutputPaths.CheckFolder("--out", outDir, [new(data, "the data folder (--data)")]);
+                OutputPaths.CheckResultsFolder("--out", outDir, new(data, "the data folder (--data)"));
                 WarnNotCategories(data);
                 var results = Evaluator.Run(pipeline, data, outDir, new EvaluationOptions
                 {
