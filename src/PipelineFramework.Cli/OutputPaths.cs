@@ -78,6 +78,27 @@ static class OutputPaths
         }
     }
 
+    /// <summary>
+    /// <see cref="CheckFolder"/> for a folder of images (<c>pf synth --out</c>, <c>pf score --maps</c>), also refused
+    /// where a data set reads images from: a category's <c>test/&lt;type&gt;</c> or <c>train/good</c>. <c>pf synth --data
+    /// c/train/good --out c/test/synth</c> was accepted (the output is not inside the data folder), and the next
+    /// <c>pf evaluate --data c</c> scored the synthetic images, their masks and the contact sheet as defect type "synth".
+    /// </summary>
+    public static void CheckImageFolder(string option, string path, IEnumerable<Input> inputFolders)
+    {
+        CheckFolder(option, path, inputFolders);
+        var output = Canonical(path);
+        var parent = System.IO.Path.GetDirectoryName(output);
+        var category = System.IO.Path.GetDirectoryName(parent ?? "");
+        if (string.IsNullOrEmpty(category) || !ImageDataset.IsMvtecCategory(category)) return;
+        if (System.IO.Path.GetFileName(parent) == "test")
+            throw new PipelineException($"{option} {path}: is a test folder of the category {category}; pf evaluate would score the images written there " +
+                $"as test images of type '{System.IO.Path.GetFileName(output)}'. Choose a folder outside {System.IO.Path.Combine(category, "test")}.");
+        if (System.IO.Path.GetFileName(parent) == "train" && System.IO.Path.GetFileName(output) == "good")
+            throw new PipelineException($"{option} {path}: is the training folder of the category {category}; pf fit and pf evaluate would fit on the images " +
+                "written there. Choose a folder outside it.");
+    }
+
     /// <summary>The absolute path with every symbolic link along it resolved (as far as the path exists).</summary>
     public static string Canonical(string path) => ResolveLinks(System.IO.Path.GetFullPath(path), depth: 0);
 

@@ -142,7 +142,7 @@ namespace PipelineFramework.Cli
                 if (outPath is not null)
                     OutputPaths.CheckFile("--out", outPath, [model, .. images.Select(i => new OutputPaths.Input(i, "an image to score (--images)"))]);
                 if (mapsDir is not null)
-                    OutputPaths.CheckFolder("--maps", mapsDir, [new(scoredFolder ?? Path.GetDirectoryName(Path.GetFullPath(imagesArgument))!, "the folder of the images to score (--images)")]);
+                    OutputPaths.CheckImageFolder("--maps", mapsDir, [new(scoredFolder ?? Path.GetDirectoryName(Path.GetFullPath(imagesArgument))!, "the folder of the images to score (--images)")]);
 
                 using var fitted = AnomalyModel.Load(modelPath, catalog, Services, cancellation);
                 var outcomes = fitted.InspectReadable(ImageSource.FromFiles(images), new ConsoleProgress(), cancellation);
@@ -250,7 +250,7 @@ namespace PipelineFramework.Cli
                 var data = parse.GetValue(dataOption)!;
                 var good = GoodImages(data);
                 var outDir = parse.GetValue(outOption)!;
-                OutputPaths.CheckFolder("--out", outDir, [new(data, "the data folder (--data)")]);
+                OutputPaths.CheckImageFolder("--out", outDir, [new(data, "the data folder (--data)")]);
                 var samples = pipeline.Synthesize(good, count, cancellation);
                 var tiles = new List<(ImageTensor, Grid2D?, string)>();
                 for (int i = 0; i < samples.Count; i++)
