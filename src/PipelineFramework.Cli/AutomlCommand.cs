@@ -58,7 +58,7 @@ static partial class Commands
             var categories = CategorySearch.Categories(data);
             WarnNotCategories(data);
             var outDir = Path.GetFullPath(parse.GetValue(outOption)!);
-            OutputPaths.CheckFolder("--out", outDir, [new(data, "the data folder (--data)")]);
+            OutputPaths.CheckResultsFolder("--out", outDir, new(data, "the data folder (--data)"));
             bool root = categories.Count > 1 || Path.GetFullPath(categories[0]) != Path.GetFullPath(data);
             var targets = categories.Select(category =>
             {
@@ -108,7 +108,8 @@ static partial class Commands
                 catch (PipelineException e) when (root)
                 {
                     Console.Error.WriteLine($"[{name}] failed: {e.Message}");
-                    outcomes.Add(new CategoryOutcome(name, folder, new SearchResult([], [], null, 0, 0, 0, TimeSpan.Zero, "failed"), null, null, e.Message));
+                    var kept = UserPaths.IsUnused(folder, OutputFolderLock.FileName) ? null : folder;
+                    outcomes.Add(new CategoryOutcome(name, kept, new SearchResult([], [], null, 0, 0, 0, TimeSpan.Zero, "failed"), null, null, e.Message));
                 }
                 WriteSummary();
             }

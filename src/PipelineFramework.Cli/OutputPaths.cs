@@ -1,5 +1,6 @@
 using PipelineFramework.Abstractions;
 using PipelineFramework.Core;
+using PipelineFramework.Core.Data;
 
 namespace PipelineFramework.Cli;
 
@@ -53,6 +54,49 @@ static class OutputPaths
                     "outputs would mix with the inputs. Choose a folder outside it.");
         }
         RequireWritableFolder(option, path, output);
+    }
+
+    /// <summary>
+    /// <see cref="CheckFolder"/> for the results of <c>pf evaluate</c>, <c>pf automl</c> and <c>pf demo</c>, which go by
+    /// category: over a data-set root (a folder without train/good of its own) each category's results go to
+    /// <c>&lt;out&gt;/&lt;category&gt;</c>, and each of those is checked against the data folder too. With --out the data
+    /// folder's parent and a category named like the data folder (<c>--data d/bottle --out d</c>, d/bottle/bottle a
+    /// category), that category's metrics, report, trials and model went into d/bottle, the data set itself. Any other
+    /// ancestor of the data folder is harmless: the results land beside the data, never in it (docs/reliability.md).
+    /// </summary>
+    public static void CheckResultsFolder(string option, string path, Input data)
+    {
+        CheckFolder(option, path, [data]);
+        if (ImageDataset.IsMvtecCategory(data.Path)) return;
+        var dataFolder = Canonical(data.Path);
+        foreach (var category in Directory.EnumerateDirectories(data.Path).Where(ImageDataset.IsMvtecCategory))
+        {
+            var results = System.IO.Path.Combine(path, System.IO.Path.GetFileName(category));
+            if (IsSameOrInside(Canonical(results), dataFolder))
+                throw new PipelineException($"{option} {path}: over a data-set root each category's results go to <out>/<category>, and {results} is " +
+                    $"{data.What}; outputs would mix with the inputs. Choose another folder, e.g. {System.IO.Path.GetFullPath(data.Path).TrimEnd(System.IO.Path.DirectorySeparatorChar)}-results.");
+        }
+    }
+
+    /// <summary>
+    /// <see cref="CheckFolder"/> for a folder of images (<c>pf synth --out</c>, <c>pf score --maps</c>), also refused
+    /// where a data set reads images from: a category's <c>test/&lt;type&gt;</c> or <c>train/good</c>. <c>pf synth --data
+    /// c/train/good --out c/test/synth</c> was accepted (the output is not inside the data folder), and the next
+    /// <c>pf evaluate --data c</c> scored the synthetic images, their masks and the contact sheet as defect type "synth".
+    /// </summary>
+    public static void CheckImageFolder(string option, string path, IEnumerable<Input> inputFolders)
+    {
+        CheckFolder(option, path, inputFolders);
+        var output = Canonical(path);
+        var parent = System.IO.Path.GetDirectoryName(output);
+        var category = System.IO.Path.GetDirectoryName(parent ?? "");
+        if (string.IsNullOrEmpty(category) || !ImageDataset.IsMvtecCategory(category)) return;
+        if (System.IO.Path.GetFileName(parent) == "test")
+            throw new PipelineException($"{option} {path}: is a test folder of the category {category}; pf evaluate would score the images written there " +
+                $"as test images of type '{System.IO.Path.GetFileName(output)}'. Choose a folder outside {System.IO.Path.Combine(category, "test")}.");
+        if (System.IO.Path.GetFileName(parent) == "train" && System.IO.Path.GetFileName(output) == "good")
+            throw new PipelineException($"{option} {path}: is the training folder of the category {category}; pf fit and pf evaluate would fit on the images " +
+                "written there. Choose a folder outside it.");
     }
 
     /// <summary>The absolute path with every symbolic link along it resolved (as far as the path exists).</summary>

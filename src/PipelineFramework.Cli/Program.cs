@@ -76,7 +76,7 @@ namespace PipelineFramework.Cli
                 var pipelinePath = ResolvePipeline(parse.GetValue(pipelineOption)!);
                 var outDir = Path.GetFullPath(parse.GetValue(outOption)!);
                 var pipeline = LoadPipeline(pipelinePath, catalog);
-                OutputPaths.CheckFolder("--out", outDir, [new(data, "the demo data folder")]);
+                OutputPaths.CheckResultsFolder("--out", outDir, new(data, "the demo data folder"));
                 Console.WriteLine($"Demo: pipeline '{pipeline.Spec.Name}' ({pipelinePath})");
                 Console.WriteLine($"      data {data} (Intel toy hazelnut set, CC-BY-4.0)");
                 var results = Evaluator.Run(pipeline, data, outDir, new EvaluationOptions { SaveModels = true, Progress = new ConsoleProgress(), Cancellation = cancellation });
@@ -142,7 +142,7 @@ namespace PipelineFramework.Cli
                 if (outPath is not null)
                     OutputPaths.CheckFile("--out", outPath, [model, .. images.Select(i => new OutputPaths.Input(i, "an image to score (--images)"))]);
                 if (mapsDir is not null)
-                    OutputPaths.CheckFolder("--maps", mapsDir, [new(scoredFolder ?? Path.GetDirectoryName(Path.GetFullPath(imagesArgument))!, "the folder of the images to score (--images)")]);
+                    OutputPaths.CheckImageFolder("--maps", mapsDir, [new(scoredFolder ?? Path.GetDirectoryName(Path.GetFullPath(imagesArgument))!, "the folder of the images to score (--images)")]);
 
                 using var fitted = AnomalyModel.Load(modelPath, catalog, Services, cancellation);
                 var outcomes = fitted.InspectReadable(ImageSource.FromFiles(images), new ConsoleProgress(), cancellation);
@@ -210,7 +210,7 @@ namespace PipelineFramework.Cli
                 var data = parse.GetValue(dataOption)!;
                 UserPaths.RequireFolder(data, "Data folder", "Point --data at a category folder (train/good, test/...) or a data-set root.");
                 var outDir = parse.GetValue(outOption)!;
-                OutputPaths.CheckFolder("--out", outDir, [new(data, "the data folder (--data)")]);
+                OutputPaths.CheckResultsFolder("--out", outDir, new(data, "the data folder (--data)"));
                 WarnNotCategories(data);
                 var results = Evaluator.Run(pipeline, data, outDir, new EvaluationOptions
                 {
@@ -250,7 +250,7 @@ namespace PipelineFramework.Cli
                 var data = parse.GetValue(dataOption)!;
                 var good = GoodImages(data);
                 var outDir = parse.GetValue(outOption)!;
-                OutputPaths.CheckFolder("--out", outDir, [new(data, "the data folder (--data)")]);
+                OutputPaths.CheckImageFolder("--out", outDir, [new(data, "the data folder (--data)")]);
                 var samples = pipeline.Synthesize(good, count, cancellation);
                 var tiles = new List<(ImageTensor, Grid2D?, string)>();
                 for (int i = 0; i < samples.Count; i++)

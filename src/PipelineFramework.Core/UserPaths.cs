@@ -70,6 +70,35 @@ public static class UserPaths
         }
     }
 
+    /// <summary>
+    /// Whether an output folder holds nothing, or nothing but <paramref name="lockFile"/> (an empty lock file): no
+    /// result, of this run or an earlier one, is in it.
+    /// </summary>
+    public static bool IsUnused(string folder, string? lockFile = null)
+    {
+        try { return Directory.EnumerateFileSystemEntries(folder).All(e => Path.GetFileName(e) == lockFile); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
+    }
+
+    /// <summary>
+    /// Removes an output folder that <see cref="IsUnused"/>: one made for a category that failed, or was never reached,
+    /// before it wrote a result. Left behind, an empty <c>out/bottle/</c> reads as bottle's results; the reason it has
+    /// none is in summary.json and on the terminal. Call it only for a folder this run created: anything in it (an
+    /// earlier run's results, a file that appeared meanwhile) keeps it as it is. The lock file is deleted while its
+    /// holder still holds it, so no other run can take that lock and then lose its file.
+    /// </summary>
+    public static void RemoveIfUnused(string folder, string? lockFile = null)
+    {
+        if (!IsUnused(folder, lockFile)) return;
+        try
+        {
+            if (lockFile is not null) File.Delete(Path.Combine(folder, lockFile));
+            Directory.Delete(folder, recursive: false);
+        }
+        // Something appeared in it meanwhile, or it cannot be removed: then it stays, which loses nothing.
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+    }
+
     static string? FileInTheWay(string folder)
     {
         for (var path = Path.GetFullPath(folder); path is not null; path = Path.GetDirectoryName(path))

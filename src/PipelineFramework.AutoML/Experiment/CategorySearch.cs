@@ -10,8 +10,11 @@ using PipelineFramework.Core.Plugins;
 
 namespace PipelineFramework.AutoML.Experiment;
 
-/// <summary>What one category's search left in its folder.</summary>
-public sealed record CategoryOutcome(string Category, string Folder, SearchResult Result, string? BestJsonPath, string? ModelPath, string? Error = null);
+/// <summary>
+/// What one category's search left in its folder; <see cref="Folder"/> is null for a category that failed before it
+/// wrote anything (its folder is not kept, see <see cref="OutputFolderLock"/>).
+/// </summary>
+public sealed record CategoryOutcome(string Category, string? Folder, SearchResult Result, string? BestJsonPath, string? ModelPath, string? Error = null);
 
 /// <summary>
 /// One product category end to end: the search over its <c>train/good</c> images (nothing under test/ or

@@ -13,34 +13,45 @@ public sealed class OutputFolderLock : IDisposable
 {
     public const string FileName = ".automl.lock";
 
-    readonly IReadOnlyList<FileLock> _held;
+    readonly IReadOnlyList<(string Folder, bool Created, FileLock Lock)> _held;
 
-    OutputFolderLock(IReadOnlyList<FileLock> held) => _held = held;
+    OutputFolderLock(IReadOnlyList<(string, bool, FileLock)> held) => _held = held;
 
     /// <summary>All of the folders' locks, or none: the first folder another run holds is named.</summary>
     public static OutputFolderLock Acquire(params IReadOnlyList<string> folders)
     {
-        var held = new List<FileLock>();
+        var held = new List<(string, bool, FileLock)>();
+        var result = new OutputFolderLock(held);
         try
         {
             foreach (var folder in folders.Distinct())
             {
+                bool created = !Directory.Exists(folder);
                 UserPaths.CreateOutputFolder(folder);
-                held.Add(FileLock.TryAcquire(Path.Combine(folder, FileName), TimeSpan.Zero)
+                var fileLock = FileLock.TryAcquire(Path.Combine(folder, FileName), TimeSpan.Zero)
                     ?? throw new PipelineException($"Another AutoML run is writing to '{folder}' (it holds {FileName} there; a run into a root of " +
-                        "categories holds each category's folder too); wait for it to finish, or give this run another --out."));
+                        "categories holds each category's folder too); wait for it to finish, or give this run another --out.");
+                held.Add((folder, created, fileLock));
             }
-            return new OutputFolderLock(held);
+            return result;
         }
         catch
         {
-            foreach (var fileLock in held) fileLock.Dispose();
+            result.Dispose();
             throw;
         }
     }
 
+    /// <summary>
+    /// Releases the locks; a folder the lock created that holds nothing but its lock file is removed (a category that
+    /// failed before its first trial, or one a cancelled run never reached), inner folders before --out.
+    /// </summary>
     public void Dispose()
     {
-        foreach (var fileLock in _held) fileLock.Dispose();
+        foreach (var (folder, created, fileLock) in _held.Reverse())
+        {
+            if (created) UserPaths.RemoveIfUnused(folder, FileName);
+            fileLock.Dispose();
+        }
     }
 }

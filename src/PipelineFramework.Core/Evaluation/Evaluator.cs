@@ -94,7 +94,7 @@ public static class Evaluator
         options ??= new EvaluationOptions();
         UserPaths.RequireFolder(dataPath, "Data folder", "Point --data at a category folder (train/good, test/...) or a data-set root.");
         if (ImageDataset.IsMvtecCategory(dataPath))
-            return new([RunCategory(pipeline, ImageDataset.LoadMvtec(dataPath), outputFolder, options)], []);
+            return new([RunCategoryLeavingNoEmptyFolder(pipeline, dataPath, outputFolder, options)], []);
 
         var categories = ImageDataset.FindCategories(dataPath);
         if (categories.Count == 0)
@@ -111,7 +111,7 @@ public static class Evaluator
         {
             try
             {
-                results.Add(RunCategory(pipeline, ImageDataset.LoadMvtec(categories[i]), Path.Combine(outputFolder, names[i]), options));
+                results.Add(RunCategoryLeavingNoEmptyFolder(pipeline, categories[i], Path.Combine(outputFolder, names[i]), options));
             }
             catch (PipelineException e)
             {
@@ -120,6 +120,19 @@ public static class Evaluator
             WriteSummary(results, pipeline.Spec.Name, summaryPath, failures, pending: names.Skip(i + 1).ToList(), leftOut: leftOut);
         }
         return new(results, failures);
+    }
+
+    /// <summary>
+    /// <see cref="RunCategory"/>; a folder it created is removed again when the category failed (or was cancelled)
+    /// before writing its results, so a failed category has no folder, as one refused before its fit never had: its
+    /// error is in summary.json (failed_categories) and on the terminal. A folder that existed (an earlier run's
+    /// results) is kept as it was.
+    /// </summary>
+    static CategoryResult RunCategoryLeavingNoEmptyFolder(AnomalyPipeline pipeline, string categoryFolder, string outputFolder, EvaluationOptions options)
+    {
+        bool existed = Directory.Exists(outputFolder);
+        try { return RunCategory(pipeline, ImageDataset.LoadMvtec(categoryFolder), outputFolder, options); }
+        finally { if (!existed) UserPaths.RemoveIfUnused(outputFolder); }
     }
 
     public static CategoryResult RunCategory(AnomalyPipeline pipeline, CategoryDataset data, string outputFolder, EvaluationOptions options)

@@ -194,6 +194,29 @@ public class AutoMLSearchTests
     }
 
     [Fact]
+    public void Releasing_the_lock_removes_the_folders_it_made_that_hold_nothing_else_and_keeps_every_other()
+    {
+        var root = Path.Combine(TestData.TempFolder("automl-lock-unused"), "out");
+        string searched = Path.Combine(root, "alpha"), failed = Path.Combine(root, "beta"), earlier = Path.Combine(root, "gamma");
+        Directory.CreateDirectory(earlier);   // an earlier run's folder, empty as it may be: not made by this run
+        using (OutputFolderLock.Acquire(root, searched, failed, earlier))
+        {
+            Assert.True(File.Exists(Path.Combine(failed, OutputFolderLock.FileName)));
+            File.WriteAllText(Path.Combine(searched, "trials.jsonl"), "{}\n");
+        }
+        // beta (failed before its first trial, or never reached) held only the lock: gone. alpha has a result, gamma was
+        // there before, --out holds alpha.
+        Assert.False(Directory.Exists(failed));
+        Assert.Equal("{}\n", File.ReadAllText(Path.Combine(searched, "trials.jsonl")));
+        Assert.True(Directory.Exists(earlier));
+        Assert.True(Directory.Exists(root));
+        // A single category's --out that the lock made and nothing was written to goes as well.
+        var single = Path.Combine(root, "single");
+        OutputFolderLock.Acquire(single).Dispose();
+        Assert.False(Directory.Exists(single));
+    }
+
+    [Fact]
     public void A_run_into_a_category_folder_and_a_run_into_its_root_exclude_each_other_either_way()
     {
         var root = TestData.TempFolder("automl-lock-root");

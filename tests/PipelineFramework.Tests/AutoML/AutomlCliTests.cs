@@ -178,4 +178,62 @@ public class AutomlCliTests
         foreach (var row in summary["categories"]!.AsArray())
             Assert.Equal(("alpha", 2), (row!["category"]!.GetValue<string>(), row["trials"]!.GetValue<int>()));
     }
+
+    [Fact]
+    public void A_category_that_fails_before_any_trial_leaves_no_folder_and_an_earlier_runs_results_in_its_folder_stay()
+    {
+        var work = TestData.TempFolder("automl-failed-folder");
+        var data = Path.Combine(work, "data");
+        string Good(string name) => Directory.CreateDirectory(Path.Combine(data, name, "train", "good")).FullName;
+        foreach (var image in AutoMLTestData.FewImages.Take(6)) File.Copy(image, Path.Combine(Good("alpha"), Path.GetFileName(image)));
+        // Two images: AutoML needs 3 (fit, hold-out, synthetic anomalies), so beta fails before its first trial.
+        foreach (var image in AutoMLTestData.FewImages.Take(2)) File.Copy(image, Path.Combine(Good("beta"), Path.GetFileName(image)));
+        var outDir = Path.Combine(work, "out");
+        JsonNode Row(string category) => JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "summary.json")))!["categories"]!.AsArray()
+            .Single(c => c!["category"]!.GetValue<string>() == category)!;
+        var beta = Path.Combine(outDir, "beta");
+
+        var (code, _, stderr) = Pf("automl", "--data", data, "--out", outDir, "--trials", "1");
+        // Before: out/beta was left behind holding only .automl.lock, and summary.json named it as beta's folder.
+        Assert.True(code == 1, stderr);
+        Assert.Contains("[beta] failed: AutoML needs at least 3 good training images", stderr);
+        Assert.False(Directory.Exists(beta));
+        Assert.Null(Row("beta")["folder"]);
+        Assert.StartsWith("AutoML needs at least 3", Row("beta")["error"]!.GetValue<string>());
+
+        // Fixed, beta is searched; alpha resumes from its trials.jsonl.
+        foreach (var image in AutoMLTestData.FewImages.Skip(2).Take(4)) File.Copy(image, Path.Combine(Good("beta"), Path.GetFileName(image)));
+        (code, _, stderr) = Pf("automl", "--data", data, "--out", outDir, "--trials", "1");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("[alpha] search ended (trial budget) after 1 trials (0 this run, 1 from trials.jsonl)", stderr);
+        Assert.True(File.Exists(Path.Combine(beta, "model.pfmodel")));
+        var results = Directory.GetFiles(beta).ToDictionary(f => f, File.ReadAllBytes);
+
+        // Broken again: its earlier results stay byte for byte, and summary.json says why this run has none.
+        foreach (var image in Directory.GetFiles(Good("beta")).Order(StringComparer.Ordinal).Skip(2)) File.Delete(image);
+        (code, _, stderr) = Pf("automl", "--data", data, "--out", outDir, "--trials", "1");
+        Assert.True(code == 1, stderr);
+        Assert.Equal(results.Keys.Order(), Directory.GetFiles(beta).Order());
+        foreach (var (file, bytes) in results) Assert.True(bytes.AsSpan().SequenceEqual(File.ReadAllBytes(file)), $"{file} changed");
+        Assert.Equal(beta, Row("beta")["folder"]!.GetValue<string>());
+        Assert.StartsWith("AutoML needs at least 3", Row("beta")["error"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void Out_as_the_parent_of_a_root_holding_a_category_of_its_own_name_is_refused_before_any_trial()
+    {
+        var work = TestData.TempFolder("automl-out-parent");
+        var root = Path.Combine(work, "hazelnut");
+        var good = Directory.CreateDirectory(Path.Combine(root, "hazelnut", "train", "good")).FullName;
+        foreach (var image in AutoMLTestData.FewImages) File.Copy(image, Path.Combine(good, Path.GetFileName(image)));
+        var before = Directory.GetFileSystemEntries(work, "*", SearchOption.AllDirectories).Order().ToList();
+
+        var (code, stdout, stderr) = Pf("automl", "--data", root, "--out", Path.Combine(root, ".."), "--trials", "1");
+        // Before: exit 0, and trials.jsonl, best.json, model.pfmodel, report.html and .automl.lock written into the data root.
+        Assert.True(code == 1, stderr);
+        Assert.Equal($"error: --out {work}: over a data-set root each category's results go to <out>/<category>, and {root} is the data folder (--data); " +
+            $"outputs would mix with the inputs. Choose another folder, e.g. {root}-results.", stderr.Trim());
+        Assert.Equal("", stdout);
+        Assert.Equal(before, Directory.GetFileSystemEntries(work, "*", SearchOption.AllDirectories).Order());
+    }
 }

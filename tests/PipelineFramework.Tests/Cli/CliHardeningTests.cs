@@ -97,6 +97,31 @@ public class CliHardeningTests
     }
 
     [Fact]
+    public void Images_written_where_a_category_reads_its_test_or_training_images_are_refused()
+    {
+        var folder = TestData.TempFolder("cli-image-out");
+        var category = Path.Combine(folder, "cat");
+        var train = Path.Combine(category, "train", "good");
+        Directory.CreateDirectory(Path.GetDirectoryName(train)!);
+        Directory.Move(CopyImages(folder, 3), train);
+        var test = Directory.CreateDirectory(Path.Combine(category, "test", "good")).FullName;
+        File.Copy(Directory.GetFiles(train).Order().First(), Path.Combine(test, "000.jpg"));
+        var model = Path.Combine(folder, "m.pfmodel");
+        File.WriteAllText(model, "not read: the outputs are refused first");
+        var other = CopyImages(Path.Combine(folder, "other"), 3);
+        var before = Snapshot(folder);
+
+        // Before: accepted, and `pf evaluate --data cat` then scored the 3 synthetic images, their masks and the contact
+        // sheet as 7 defective test images of type 'synth'.
+        AssertRefused(Pf("synth", "--pipeline", "patchcore-synthetic-f1", "--data", train, "--out", Path.Combine(category, "test", "synth"), "--count", "2"),
+            $"--out {Path.Combine(category, "test", "synth")}: is a test folder of the category {category}", "test images of type 'synth'", $"outside {Path.Combine(category, "test")}");
+        AssertRefused(Pf("synth", "--pipeline", "patchcore-synthetic-f1", "--data", other, "--out", train, "--count", "2"),
+            $"--out {train}: is the training folder of the category {category}");
+        AssertRefused(Pf("score", "--model", model, "--images", test, "--maps", Path.Combine(category, "test", "maps")), "--maps", "is a test folder of the category");
+        AssertUnchanged(before, folder);
+    }
+
+    [Fact]
     public void Outputs_that_cannot_be_written_are_refused_before_any_work()
     {
         var folder = TestData.TempFolder("cli-unwritable");

@@ -119,4 +119,100 @@ public class RootRunTests
         Assert.Equal("not a folder", File.ReadAllText(Path.Combine(outDir, "alpha")));
         Assert.Equal("padim-mobilenet", Json(Path.Combine(outDir, "beta", "metrics.json"))["pipeline"]!.GetValue<string>());
     }
+
+    static Dictionary<string, byte[]> Snapshot(string folder) =>
+        Directory.GetFiles(folder, "*", SearchOption.AllDirectories).ToDictionary(f => f, File.ReadAllBytes);
+
+    static void AssertUnchanged(Dictionary<string, byte[]> before, string folder)
+    {
+        var after = Snapshot(folder);
+        Assert.Equal(before.Keys.Order(), after.Keys.Order());
+        foreach (var (file, bytes) in before) Assert.True(bytes.AsSpan().SequenceEqual(after[file]), $"{file} changed");
+    }
+
+    [Fact]
+    public void Out_as_the_parent_of_a_root_holding_a_category_of_its_own_name_is_refused_before_any_work()
+    {
+        var work = TestData.TempFolder("root-out-parent");
+        // A data-set root named like one of its categories: over a root, results go to <out>/<category>, so --out work
+        // put hazelnut's results into work/hazelnut, the data folder itself.
+        var root = Path.Combine(work, "hazelnut");
+        Category(Path.Combine(root, "hazelnut"), 5, 2);
+        Category(Path.Combine(root, "other"), 5, 2);
+        var link = Path.Combine(TestData.TempFolder("root-out-parent-link"), "link");
+        Directory.CreateSymbolicLink(link, work);
+        var before = Snapshot(work);
+
+        foreach (var outDir in new[] { work, Path.Combine(root, ".."), link })
+        {
+            var (code, stdout, stderr) = PfProcess.Run("evaluate", "--pipeline", "padim-mobilenet", "--data", root, "--out", outDir);
+            // Before: exit 0, and metrics.json, scores.csv, explanations.json and report.html written into the data root.
+            Assert.True(code == 1, stderr);
+            Assert.Equal($"error: --out {outDir}: over a data-set root each category's results go to <out>/<category>, and {Path.Combine(outDir, "hazelnut")} is " +
+                $"the data folder (--data); outputs would mix with the inputs. Choose another folder, e.g. {root}-results.", stderr.Trim());
+            Assert.Equal("", stdout);
+        }
+        AssertUnchanged(before, work);
+
+        // The folder suggested is accepted, and the results go beside the data.
+        var suggested = root + "-results";
+        var (okCode, _, okErr) = PfProcess.Run("evaluate", "--pipeline", "padim-mobilenet", "--data", root, "--out", suggested);
+        Assert.True(okCode == 0, okErr);
+        Assert.True(File.Exists(Path.Combine(suggested, "hazelnut", "metrics.json")));
+        AssertUnchanged(before.Where(f => f.Key.StartsWith(root + Path.DirectorySeparatorChar)).ToDictionary(), root);
+    }
+
+    [Fact]
+    public void Out_as_another_ancestor_of_the_data_is_accepted_and_the_results_land_beside_the_data_never_in_it()
+    {
+        var work = TestData.TempFolder("root-out-ancestor");
+        var root = Path.Combine(work, "data");
+        var category = Path.Combine(root, "alpha");
+        Category(category, 5, 2);
+        var before = Snapshot(root);
+
+        // A category with --out the root that holds it: its results are files in the root, which no run reads as data.
+        var (code, _, stderr) = PfProcess.Run("evaluate", "--pipeline", "padim-mobilenet", "--data", category, "--out", root);
+        Assert.True(code == 0, stderr);
+        Assert.Equal(["explanations.json", "metrics.json", "report.html", "scores.csv"], Directory.GetFiles(root).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        AssertUnchanged(before, category);
+        // ... and that root read as data afterwards holds the same one category, without a warning about the files.
+        (code, _, stderr) = PfProcess.Run("evaluate", "--pipeline", "padim-mobilenet", "--data", root, "--out", work);
+        Assert.True(code == 0, stderr);
+        Assert.DoesNotContain("warning", stderr);
+        Assert.Equal(["alpha"], Json(Path.Combine(work, "summary.json"))["categories"]!.AsArray().Select(c => c!["category"]!.GetValue<string>()));
+        Assert.True(File.Exists(Path.Combine(work, "alpha", "metrics.json")));
+        AssertUnchanged(before, category);
+    }
+
+    [Fact]
+    public void A_category_that_fails_leaves_no_folder_and_an_earlier_runs_results_in_its_folder_stay_as_they_were()
+    {
+        var work = TestData.TempFolder("root-failed-folder");
+        var root = Path.Combine(work, "data");
+        Category(Path.Combine(root, "alpha"), 5, 2);
+        Category(Path.Combine(root, "beta"), 5, 2);
+        // Unreadable training images fail beta in its fit, after its output folder was made.
+        var garbled = Path.Combine(root, "garbled");
+        Category(garbled, 5, 2);
+        foreach (var image in Directory.GetFiles(Path.Combine(garbled, "train", "good"))) File.WriteAllText(image, "not an image");
+        var outDir = Path.Combine(work, "out");
+
+        var (code, stdout, stderr) = PfProcess.Run("evaluate", "--pipeline", "padim-mobilenet", "--data", root, "--out", outDir);
+        // Before: an empty out/garbled beside alpha's and beta's results.
+        Assert.True(code == 1, stderr);
+        Assert.Contains("garbled          FAILED: Cannot decode image", stdout);
+        Assert.False(Directory.Exists(Path.Combine(outDir, "garbled")));
+        Assert.Equal(["alpha", "beta", "summary.json"], Directory.GetFileSystemEntries(outDir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal("garbled", Json(Path.Combine(outDir, "summary.json"))["failed_categories"]![0]!["category"]!.GetValue<string>());
+
+        // beta's results from this run; then beta fails: they stay, byte for byte.
+        var betaResults = Snapshot(Path.Combine(outDir, "beta"));
+        foreach (var image in Directory.GetFiles(Path.Combine(root, "beta", "train", "good"))) File.WriteAllText(image, "not an image");
+        (code, _, stderr) = PfProcess.Run("evaluate", "--pipeline", "padim-mobilenet", "--data", root, "--out", outDir);
+        Assert.True(code == 1, stderr);
+        Assert.Contains("error: 2 of 3 categories failed (beta, garbled)", stderr);
+        AssertUnchanged(betaResults, Path.Combine(outDir, "beta"));
+        Assert.False(Directory.Exists(Path.Combine(outDir, "garbled")));
+    }
 }
