@@ -130,7 +130,7 @@ public class AutomlCliTests
     }
 
     [Fact]
-    public void A_run_into_a_root_killed_on_the_way_leaves_a_summary_that_says_it_is_incomplete_and_not_the_earlier_one()
+    public async Task A_run_into_a_root_killed_on_the_way_leaves_a_summary_that_says_it_is_incomplete_and_not_the_earlier_one()
     {
         var work = TestData.TempFolder("automl-killed-root");
         var data = Path.Combine(work, "data");
@@ -162,9 +162,9 @@ public class AutomlCliTests
             var deadline = DateTime.UtcNow.AddMinutes(3);
             while (File.ReadAllLines(trials).Length < 2)
             {
-                if (run.HasExited) Assert.Fail("pf finished before it could be killed: " + stderrOfRun.Result);
+                if (run.HasExited) Assert.Fail("pf finished before it could be killed: " + await stderrOfRun);
                 Assert.True(DateTime.UtcNow < deadline, "alpha's second trial was not logged within 3 minutes");
-                Thread.Sleep(20);
+                await Task.Delay(20);
             }
             run.Kill();
             run.WaitForExit();

@@ -189,7 +189,7 @@ public class CliHardeningTests
     }
 
     [Fact]
-    public void Ctrl_C_cancels_with_exit_code_130_and_leaves_no_file_behind()
+    public async Task Ctrl_C_cancels_with_exit_code_130_and_leaves_no_file_behind()
     {
         var folder = TestData.TempFolder("cli-cancel");
         var images = CopyImages(folder, 6);
@@ -214,9 +214,10 @@ public class CliHardeningTests
             Assert.StartsWith("Fitting", process.StandardOutput.ReadLine());
             using (var kill = Process.Start("kill", ["-INT", process.Id.ToString()])) kill.WaitForExit();
             Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), "pf did not stop after Ctrl+C");
-            Assert.True(process.ExitCode == 130, $"exit {process.ExitCode}; stderr: {stderr.Result}");
-            Assert.Contains("cancelled", stderr.Result);
-            Assert.DoesNotContain("   at ", stderr.Result);
+            var errors = await stderr;
+            Assert.True(process.ExitCode == 130, $"exit {process.ExitCode}; stderr: {errors}");
+            Assert.Contains("cancelled", errors);
+            Assert.DoesNotContain("   at ", errors);
         }
         finally
         {

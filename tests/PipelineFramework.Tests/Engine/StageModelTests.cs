@@ -166,7 +166,7 @@ public class StageModelTests
     }
 
     [Fact]
-    public void A_logic_check_fits_on_held_out_parts_is_stored_and_decides_the_verdict()
+    public async Task A_logic_check_fits_on_held_out_parts_is_stored_and_decides_the_verdict()
     {
         var json = """
             { "name": "logic", "seed": 3, "backbone": { "type": "backbone.onnx", "layers": ["feat_f6_s8_32ch"] },
@@ -191,7 +191,7 @@ public class StageModelTests
         using (var zip = ZipFile.OpenRead(path)) Assert.Contains(zip.Entries, e => e.FullName == "logic/0/range.npy");
         using var loaded = AnomalyModel.Load(path, TestData.Catalog);
         Assert.Equal(rule, loaded.Inspect(dark, "dark.png").Rules.Single());
-        Assert.Contains("rule 'brightness' failed", loaded.ExplainAsync(result).Result.Reasons.Last());
+        Assert.Contains("rule 'brightness' failed", (await loaded.ExplainAsync(result)).Reasons.Last());
     }
 
     static byte[] Darkened(string path, float factor)

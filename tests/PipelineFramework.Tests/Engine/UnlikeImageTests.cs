@@ -25,7 +25,7 @@ public class UnlikeImageTests
     }
 
     [Fact]
-    public void A_thumbnail_or_a_strip_of_a_part_is_flagged_the_parts_photographed_as_for_fitting_are_not_and_the_model_file_keeps_the_sizes()
+    public async Task A_thumbnail_or_a_strip_of_a_part_is_flagged_the_parts_photographed_as_for_fitting_are_not_and_the_model_file_keeps_the_sizes()
     {
         var pipeline = AnomalyPipeline.FromFile(TestData.Pipeline("patchcore-mobilenet"), TestData.Catalog);
         using var fitted = pipeline.Fit(Hazelnut.Train.Take(10).Select(t => t.Path).ToList());
@@ -52,9 +52,9 @@ public class UnlikeImageTests
         Assert.Contains($"The image is {part.Width} x 80 px", odd[1].InputWarning);
         Assert.Contains("aspect ratio", odd[1].InputWarning);
         // Every explanation of the part carries the warning as a note, whichever explainer answers.
-        var explained = model.ExplainAsync(odd[1]).GetAwaiter().GetResult();
+        var explained = await model.ExplainAsync(odd[1]);
         Assert.Contains(odd[1].InputWarning, explained.Notes);
-        Assert.DoesNotContain(model.ExplainAsync(test[0]).GetAwaiter().GetResult().Notes, n => n.Contains("fitted on good images of"));
+        Assert.DoesNotContain((await model.ExplainAsync(test[0])).Notes, n => n.Contains("fitted on good images of"));
         // The verdict is still the model's: the same as the fitted model gives, flag and all.
         var before = fitted.Inspect([thumbnail, strip]);
         Assert.Equal(before.Select(r => (r.RawScore, r.IsAnomaly, r.InputWarning)), odd.Select(r => (r.RawScore, r.IsAnomaly, r.InputWarning)));

@@ -28,7 +28,7 @@ public class RootRunTests
     static JsonNode Json(string path) => JsonNode.Parse(File.ReadAllText(path))!;
 
     [Fact]
-    public void A_root_run_killed_after_its_first_category_leaves_a_summary_that_says_it_is_incomplete_and_not_the_earlier_one()
+    public async Task A_root_run_killed_after_its_first_category_leaves_a_summary_that_says_it_is_incomplete_and_not_the_earlier_one()
     {
         var work = TestData.TempFolder("killed-root");
         var root = Path.Combine(work, "data");
@@ -53,9 +53,9 @@ public class RootRunTests
             var deadline = DateTime.UtcNow.AddMinutes(3);
             while (Json(alphaMetrics)["pipeline"]!.GetValue<string>() != "patchcore-mobilenet")
             {
-                if (run.HasExited) Assert.Fail("pf finished before it could be killed after its first category: " + stderrOfRun.Result);
+                if (run.HasExited) Assert.Fail("pf finished before it could be killed after its first category: " + await stderrOfRun);
                 Assert.True(DateTime.UtcNow < deadline, "alpha was not evaluated within 3 minutes");
-                Thread.Sleep(20);
+                await Task.Delay(20);
             }
             run.Kill();   // SIGKILL: no handler runs
             run.WaitForExit();

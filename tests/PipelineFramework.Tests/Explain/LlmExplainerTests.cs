@@ -271,11 +271,13 @@ public class LlmExplainerTests
     [Fact]
     public async Task A_timeout_falls_back_with_a_note()
     {
-        using var server = new FakeOpenAIServer(FakeReply.Text(Answer()) with { Delay = TimeSpan.FromSeconds(5) });
+        // The answer comes after a minute; the 1 s timeout ends the wait long before. The margins are wide because a
+        // loaded CI machine (2 cores, tests in parallel) can take seconds to build the kernel and send the request.
+        using var server = new FakeOpenAIServer(FakeReply.Text(Answer()) with { Delay = TimeSpan.FromSeconds(60) });
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var explanation = await Conversation(server, timeoutSeconds: 1).ExplainAsync();
         AssertOffline(explanation, "did not answer within 1 s");
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(4.5), $"took {watch.Elapsed}");
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"took {watch.Elapsed}");
     }
 
     [Theory]

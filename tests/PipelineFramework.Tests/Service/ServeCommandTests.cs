@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Microsoft.Data.Sqlite;
 using PipelineFramework.Tests.Support;
 
@@ -20,11 +21,10 @@ public class ServeCommandTests(ServiceModels models)
         var modelsFolder = TestData.TempFolder("serve-models");
         var dataFolder = TestData.TempFolder("serve-data");
         File.Copy(models.ModelA, Path.Combine(modelsFolder, "hazelnut.pfmodel"));
-        int port = FreePort();
-        var (process, output) = await StartServingAsync("serve", "--models", modelsFolder, "--port", port.ToString(), "--data", dataFolder);
+        var (process, address, output) = await StartServingAsync("serve", "--models", modelsFolder, "--port", "0", "--data", dataFolder);
         try
         {
-            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+            using var http = new HttpClient { BaseAddress = address };
             using var body = new ByteArrayContent(File.ReadAllBytes(ServiceModels.DefectiveHazelnut));
             body.Headers.ContentType = new MediaTypeHeaderValue("image/jpeg");
             using var response = await http.PostAsync("/v1/inspect/hazelnut", body);
@@ -86,19 +86,18 @@ public class ServeCommandTests(ServiceModels models)
         var modelsFolder = TestData.TempFolder("serve-models");
         var dataFolder = TestData.TempFolder("serve-data");
         File.Copy(models.ModelA, Path.Combine(modelsFolder, "hazelnut.pfmodel"));
-        int port = FreePort();
-        var (first, firstOutput) = await StartServingAsync("serve", "--models", modelsFolder, "--port", port.ToString(), "--data", dataFolder);
+        var (first, firstAddress, firstOutput) = await StartServingAsync("serve", "--models", modelsFolder, "--port", "0", "--data", dataFolder);
         try
         {
             // Both used to run: when one created a new results.db for a deleted one, the other went on writing into the
             // deleted file and answered stored: true for results that were gone.
-            var (code, err) = Run("serve", "--models", modelsFolder, "--port", FreePort().ToString(), "--data", dataFolder);
+            var (code, err) = Run("serve", "--models", modelsFolder, "--port", "0", "--data", dataFolder);
             Assert.Equal(1, code);
             Assert.Contains($"error: Another pf serve is using the data folder '{dataFolder}' (it holds .pf-serve.lock there). " +
                 "Stop that service, or give this one its own --data folder", err);
             Assert.DoesNotContain("Exception", err);
 
-            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+            using var http = new HttpClient { BaseAddress = firstAddress };
             using var body = new ByteArrayContent(File.ReadAllBytes(ServiceModels.GoodHazelnut));
             var answer = JsonNode.Parse(await (await http.PostAsync("/v1/inspect/hazelnut", body)).Content.ReadAsStringAsync())!;
             Assert.True((bool)answer["stored"]!, answer.ToJsonString());
@@ -107,10 +106,11 @@ public class ServeCommandTests(ServiceModels models)
             // The OS frees the folder when the holder dies, a killed one included: no stale lock to clean up by hand.
             first.Kill();
             Assert.True(first.WaitForExit(TimeSpan.FromSeconds(30)));
-            var (second, _) = await StartServingAsync("serve", "--models", modelsFolder, "--port", port.ToString(), "--data", dataFolder);
+            var (second, secondAddress, _) = await StartServingAsync("serve", "--models", modelsFolder, "--port", "0", "--data", dataFolder);
             try
             {
-                var stored = JsonNode.Parse(await http.GetStringAsync($"/v1/inspections/{(string)answer["id"]!}"))!;
+                using var secondHttp = new HttpClient { BaseAddress = secondAddress };
+                var stored = JsonNode.Parse(await secondHttp.GetStringAsync($"/v1/inspections/{(string)answer["id"]!}"))!;
                 Assert.Equal((string)answer["id"]!, (string)stored["id"]!);
             }
             finally
@@ -126,26 +126,35 @@ public class ServeCommandTests(ServiceModels models)
         }
     }
 
-    /// <summary>pf started with these arguments, once it says it serves; its stdout and stderr lines are collected.</summary>
-    static async Task<(Process Process, System.Collections.Concurrent.ConcurrentQueue<string> Output)> StartServingAsync(params string[] args)
+    /// <summary>
+    /// pf started with these arguments, once it says it serves, and the address it says (from the log line naming it);
+    /// its stdout and stderr lines are collected. The tests give <c>--port 0</c>: a port probed free and then handed to
+    /// pf can be taken by a test running beside this one during the second or more pf spends starting (pf then stops
+    /// with "already in use"); the port the OS gives pf itself cannot.
+    /// </summary>
+    static async Task<(Process Process, Uri Address, System.Collections.Concurrent.ConcurrentQueue<string> Output)> StartServingAsync(params string[] args)
     {
         var process = Start(args);
         var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        var started = new TaskCompletionSource();
-        process.OutputDataReceived += (_, e) => { if (e.Data is null) return; output.Enqueue(e.Data); if (e.Data.Contains("Inspection service on")) started.TrySetResult(); };
+        var started = new TaskCompletionSource<Uri>();
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            output.Enqueue(e.Data);
+            if (Regex.Match(e.Data, @"Inspection service on (\S+/): ") is { Success: true } serving) started.TrySetResult(new Uri(serving.Groups[1].Value));
+        };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
         process.Exited += (_, _) => started.TrySetException(new Xunit.Sdk.XunitException("pf serve ended before serving:\n" + string.Join("\n", output)));
         process.EnableRaisingEvents = true;
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        try { await started.Task.WaitAsync(TimeSpan.FromSeconds(60)); }
+        try { return (process, await started.Task.WaitAsync(TimeSpan.FromSeconds(60)), output); }
         catch
         {
             if (!process.HasExited) process.Kill(entireProcessTree: true);
             process.Dispose();
             throw;
         }
-        return (process, output);
     }
 
     static Process Start(params string[] args) => Start(new Dictionary<string, string>(), args);
@@ -170,12 +179,5 @@ public class ServeCommandTests(ServiceModels models)
         var stderr = process.StandardError.ReadToEndAsync();
         Assert.True(process.WaitForExit(TimeSpan.FromMinutes(1)), "pf did not finish in a minute");
         return (process.ExitCode, stderr.Result + stdout.Result);
-    }
-
-    static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -70,8 +70,13 @@ public class ServicePageInBrowserTests(ServiceModels models)
 
         // The filter: only good parts, so the reject leaves the list.
         await browser.EvaluateAsync("(() => { const s = document.getElementById('filter-verdict'); s.value = 'ok'; s.dispatchEvent(new Event('change')); return true; })()");
-        await Task.Delay(500);
-        Assert.Equal("OK", (string)(await browser.EvaluateAsync("document.querySelector('#parts tbody tr td:nth-child(3)').textContent"))!);
+        // The page fetches the filtered list: wait for it (a fixed half second was too short on a loaded machine).
+        const string FirstVerdict = "(() => { const c = document.querySelector('#parts tbody tr td:nth-child(3)'); return c ? c.textContent : ''; })()";
+        string? firstVerdict = null;
+        for (var until = DateTime.UtcNow.AddSeconds(15); DateTime.UtcNow < until; await Task.Delay(100))
+            if ((firstVerdict = (string?)await browser.EvaluateAsync(FirstVerdict)) == "OK") break;
+        Assert.Equal("OK", firstVerdict);
+        Assert.Equal(1, (int)(await browser.EvaluateAsync("document.querySelectorAll('#parts tbody tr').length"))!);
         await browser.EvaluateAsync("(() => { const s = document.getElementById('filter-verdict'); s.value = ''; s.dispatchEvent(new Event('change')); location.hash = '#/parts/" + id + "'; return true; })()");
         await Task.Delay(800);
 

@@ -77,6 +77,8 @@ public sealed class FakeOpenAIServer : IDisposable
     readonly HttpListener _listener;
     readonly Func<int, FakeRequest, FakeReply> _script;
     readonly Task _loop;
+    // Ends the waits of replies still pending when the test is over (a reply delayed past the client's timeout).
+    readonly CancellationTokenSource _closed = new();
 
     public FakeOpenAIServer(Func<int, FakeRequest, FakeReply> script)
     {
@@ -142,7 +144,7 @@ public sealed class FakeOpenAIServer : IDisposable
                 var reply = _script(Interlocked.Increment(ref index) - 1, request);
                 try
                 {
-                    if (reply.Delay > TimeSpan.Zero) await Task.Delay(reply.Delay);
+                    if (reply.Delay > TimeSpan.Zero) await Task.Delay(reply.Delay, _closed.Token);
                     var bytes = Encoding.UTF8.GetBytes(reply.Body);
                     context.Response.StatusCode = reply.Status;
                     context.Response.ContentType = reply.ContentType;
@@ -162,7 +164,7 @@ public sealed class FakeOpenAIServer : IDisposable
                         {
                             await context.Response.OutputStream.WriteAsync(bytes.AsMemory(sent, 1));
                             await context.Response.OutputStream.FlushAsync();
-                            await Task.Delay(every);
+                            await Task.Delay(every, _closed.Token);
                         }
                         context.Response.Close();
                         return;
@@ -181,6 +183,7 @@ public sealed class FakeOpenAIServer : IDisposable
         // Close alone: Stop then Close unregisters the prefix twice, and the second time the managed listener binds the
         // port again to find it (HttpEndPointManager.GetEPListener), which fails with "Address already in use" when a
         // test beside this one has taken the port meanwhile (seen once in CI).
+        _closed.Cancel();
         _listener.Close();
         try { _loop.Wait(TimeSpan.FromSeconds(2)); } catch (AggregateException) { }
     }
