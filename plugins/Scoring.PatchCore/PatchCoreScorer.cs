@@ -15,8 +15,11 @@ public sealed record PatchCoreOptions
     [OptionRange(0, 4096), NotSearched] public int ProjectionDim { get; init; } = 128;
     /// <summary>Image score re-weighting from the paper (eq. 7); off = image score is the max patch score.</summary>
     public bool Reweight { get; init; }
-    /// <summary>Neighbourhood size b of the re-weighting.</summary>
-    [OptionRange(1, 1000, SearchMax = 27)] public int ReweightNeighbours { get; init; } = 9;
+    /// <summary>
+    /// Neighbourhood size b of the re-weighting. At least 2: the neighbourhood includes the nearest bank patch itself,
+    /// so with b = 1 the softmax weight is always 1 and every image score is 0 (every part passes).
+    /// </summary>
+    [OptionRange(2, 1000, SearchMax = 27)] public int ReweightNeighbours { get; init; } = 9;
 }
 
 /// <summary>
@@ -28,12 +31,27 @@ public sealed class PatchCoreScorer(PatchCoreOptions options) : IScorer
 {
     public PatchCoreOptions Options { get; } = options;
 
+    /// <summary>The smallest memory bank fitted; see <see cref="Fit"/>.</summary>
+    const int MinBank = 2;
+
     public IFittedScorer Fit(ScorerFitInputs inputs, FitContext context)
     {
         var good = inputs.Good;
         var compute = ComputeBackend.For(context.Services);
         int count = good.PatchCount, dim = good.Dim;
         int keep = Math.Max(1, (int)Math.Round(Options.CoresetRatio * count));
+        // The distance to a single patch measures how far a patch lies from one point, not whether anything like it was
+        // seen: with a bank of 1 patch hazelnut's image AUROC fell to 0.47 and every test part passed (2 patches: 1.0).
+        if (keep < MinBank && count >= MinBank)
+            throw new PipelineException($"scoring.patchcore: coresetRatio {Options.CoresetRatio.ToString("G3", System.Globalization.CultureInfo.InvariantCulture)} keeps {keep} of {count} good patches, " +
+                $"and a memory bank of one patch cannot tell good patches from others. Nothing was fitted. Raise coresetRatio to at least " +
+                $"{(MinBank / (double)count).ToString("G2", System.Globalization.CultureInfo.InvariantCulture)} (the paper uses 0.01 to 0.25).");
+        // Below one image's worth of patches the bank's few kept patches decide everything and results swing with the
+        // seed: on hazelnut 4 patches gave image AUROC 0.92 and pixel AUROC 0.87, 17 patches 1.0 and 0.965.
+        if (keep < good.PatchesPerImage && keep < count)
+            context.Services.Log.Warning($"scoring.patchcore: coresetRatio {Options.CoresetRatio.ToString("G3", System.Globalization.CultureInfo.InvariantCulture)} keeps {keep} of {count} good patches, " +
+                $"fewer than one image has ({good.PatchesPerImage}); so small a memory bank may miss defects or reject good parts. " +
+                $"Raise coresetRatio to at least {(good.PatchesPerImage / (double)count).ToString("G2", System.Globalization.CultureInfo.InvariantCulture)} unless it was measured to work.");
         float[] bank;
         if (keep >= count)
         {

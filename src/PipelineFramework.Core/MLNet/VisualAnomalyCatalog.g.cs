@@ -332,7 +332,7 @@ namespace PipelineFramework.Core.MLNet.Components
         public int? ProjectionDim { get; set; }
         /// <summary>JSON &quot;reweight&quot;; default false.</summary>
         public bool? Reweight { get; set; }
-        /// <summary>JSON &quot;reweightNeighbours&quot;; default 9; [1, 1000].</summary>
+        /// <summary>JSON &quot;reweightNeighbours&quot;; default 9; [2, 1000].</summary>
         public int? ReweightNeighbours { get; set; }
         protected override System.Collections.Generic.IEnumerable<(string Name, object? Value)> Values() => [("coresetRatio", CoresetRatio), ("projectionDim", ProjectionDim), ("reweight", Reweight), ("reweightNeighbours", ReweightNeighbours)];
     }
@@ -384,7 +384,7 @@ namespace PipelineFramework.Core.MLNet.Components
     /// <summary>Options of threshold.quantile; null = the component's default.</summary>
     public sealed class QuantileThresholdOptions : ComponentOptionsBuilder
     {
-        /// <summary>JSON &quot;quantile&quot;; default 0.99; [0, 1].</summary>
+        /// <summary>JSON &quot;quantile&quot;; default 0.99; [0.5, 1].</summary>
         public double? Quantile { get; set; }
         /// <summary>JSON &quot;margin&quot;; default 1; (0, 100].</summary>
         public double? Margin { get; set; }
