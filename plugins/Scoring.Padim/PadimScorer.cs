@@ -37,7 +37,19 @@ public sealed class PadimScorer(PadimOptions options) : IScorer
             for (int j = 0; j < dim; j++) target[j] = source[channels[j]];
         }
         context.Progress?.Report(new ProgressUpdate("gaussian", 0, positions));
-        var (mean, inverse) = GaussianStatistics.Estimate(samples, good.Count, positions, dim, (float)Options.Shrinkage, (float)Options.Epsilon, context.Cancellation);
+        float[] mean, inverse;
+        try
+        {
+            (mean, inverse) = GaussianStatistics.Estimate(samples, good.Count, positions, dim, (float)Options.Shrinkage, (float)Options.Epsilon, context.Cancellation);
+        }
+        catch (InvalidOperationException)
+        {
+            // Without regularisation a covariance of more channels than fitting images (or of a channel that never
+            // changes) is singular and has no inverse: epsilon 0 with all 192 channels of 22 hazelnut images.
+            throw new PipelineException($"scoring.padim: the covariance of the good patches has no inverse ({good.Count} fitting images for {dim} channels, " +
+                $"epsilon {Options.Epsilon.ToString("G3", System.Globalization.CultureInfo.InvariantCulture)}, shrinkage {Options.Shrinkage.ToString("G3", System.Globalization.CultureInfo.InvariantCulture)}). Nothing was fitted. " +
+                "Raise epsilon (the paper uses 0.01) or shrinkage, or lower reducedDim below the number of fitting images.");
+        }
         context.Progress?.Report(new ProgressUpdate("gaussian", positions, positions));
         return new FittedPadim(channels, good.Dim, good.Height, good.Width, mean, inverse, ComputeBackend.For(context.Services));
     }

@@ -118,6 +118,7 @@ public sealed class AnomalyPipeline
             var holdout = holdoutIndices.Select(i => goodImages[i]).ToArray();
             if (duplicates > 0)
                 Services.Log.Warning($"{duplicates} of {goodImages.Count} training images repeat another image's pixels; copies were kept on one side of the hold-out split.");
+            WarnIfFewHeldOut(holdout.Length, goodImages.Count);
 
             LayerMaps? syntheticHoldout = null;
             IReadOnlyList<Grid2D> syntheticHoldoutMasks = [];
@@ -313,6 +314,7 @@ public sealed class AnomalyPipeline
             IReadOnlyList<float> syntheticScores = prepared.SyntheticHoldoutMaps is { } synthetic ? calibration.Score(synthetic, Spec.Map.ImageScore).ImageScores : [];
             RequireFinite(goodScores, "held-out good images");
             RequireFinite(syntheticScores, "synthetic anomalies");
+            RequireVarying(goodScores, syntheticScores);
             var decision = Catalog.Guard(Spec.Threshold, "deciding the threshold",
                 () => Threshold.Decide(new ThresholdInputs { GoodScores = goodScores, SyntheticAnomalyScores = syntheticScores }));
             if (!double.IsFinite(decision.Threshold))
@@ -368,6 +370,37 @@ public sealed class AnomalyPipeline
     {
         if (scores.Any(s => !float.IsFinite(s)))
             throw new PipelineException($"The scorer gave non-finite scores (NaN or infinity) to {what}; the fitted state is unusable. Check the training images and the scorer's options.");
+    }
+
+    /// <summary>
+    /// A scorer that gives every held-out image the same score (options that make it blind, e.g. PatchCore re-weighting
+    /// over a neighbourhood of one patch gave 0 to every image) yields a model that passes or rejects every part alike,
+    /// with a threshold that looks normal. Refused here, before a model file is written.
+    /// </summary>
+    static void RequireVarying(IReadOnlyList<float> goodScores, IReadOnlyList<float> syntheticScores)
+    {
+        var all = goodScores.Concat(syntheticScores).ToList();
+        if (all.Count < 2 || all.Any(s => s != all[0])) return;
+        string what = syntheticScores.Count > 0
+            ? $"{goodScores.Count} held-out good images and {syntheticScores.Count} synthetic anomalies"
+            : $"{goodScores.Count} held-out good images";
+        throw new PipelineException($"The scorer gave all {what} the same score ({all[0].ToString("G6", System.Globalization.CultureInfo.InvariantCulture)}): " +
+            "the model cannot tell one part from another and would pass or reject every part alike. Nothing was fitted. " +
+            "Check the scoring options (e.g. scoring.patchcore's coresetRatio and reweightNeighbours); if the held-out images are copies of one image, add different good images.");
+    }
+
+    /// <summary>
+    /// Fewer held-out good images than this and a threshold from their scores is little more than their maximum: about
+    /// 1 in (n + 1) good parts score above the largest of n (1 held-out image rejected 3 of hazelnut's 6 good test parts).
+    /// </summary>
+    internal const int FewHeldOut = 5;
+
+    void WarnIfFewHeldOut(int heldOut, int images)
+    {
+        if (heldOut >= FewHeldOut || Threshold is FixedThreshold) return;
+        Services.Log.Warning($"The threshold is calibrated on {heldOut} held-out good image{(heldOut == 1 ? "" : "s")} " +
+            $"(calibration.holdout {Spec.Calibration.Holdout.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} of {images} training images): " +
+            $"with so few, expect about 1 in {heldOut + 1} good parts to score above it. Raise calibration.holdout or add good images so that at least {FewHeldOut} are held out.");
     }
 
     static double? SyntheticAuroc(IReadOnlyList<float> good, IReadOnlyList<float> synthetic)

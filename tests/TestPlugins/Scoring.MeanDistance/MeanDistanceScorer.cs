@@ -31,6 +31,8 @@ public enum MeanDistanceFault
     NanAfterLoad,
     /// <summary>A loaded scorer gives scores for one image fewer than it was given.</summary>
     TooFewAfterLoad,
+    /// <summary>Every patch scores 1, fitted or loaded: a scorer made blind by its options.</summary>
+    Constant,
 }
 
 /// <summary>Distance of each patch to the mean good embedding at its position: simple, exact, easy to check by hand.</summary>
@@ -92,6 +94,11 @@ public sealed class MeanDistanceScorer : IScorer
                 for (int d = 0; d < dim; d++) { double diff = patch[d] - centre[d]; sum += diff * diff; }
                 values[p] = (float)(Math.Sqrt(sum) * options.Scale);
                 imageScores[p / positions] = Math.Max(imageScores[p / positions], values[p]);
+            }
+            if (options.Fault == MeanDistanceFault.Constant)
+            {
+                Array.Fill(values, 1f);
+                Array.Fill(imageScores, 1f);
             }
             if (fault == MeanDistanceFault.NanAfterLoad)
             {

@@ -1,0 +1,122 @@
+using System.Text.Json.Nodes;
+using PipelineFramework.Tests.Support;
+
+namespace PipelineFramework.Tests.Cli;
+
+/// <summary>
+/// Options at the edges of their ranges, with the real `pf` on the shipped hazelnut set: a setting that makes the model's
+/// verdicts meaningless (every part passes, every score the same) is refused, at validation where the options alone
+/// show it and at fit where it takes the data; a legal but weak setting fits with a warning that says what to change.
+/// docs/reliability.md ("Options at the edges") has the measurements.
+/// </summary>
+public class EdgeOptionTests
+{
+    /// <summary>The default pipeline without synthesis (faster), with <paramref name="change"/> applied.</summary>
+    static string WritePipeline(string folder, Action<JsonObject> change)
+    {
+        var pipeline = JsonNode.Parse("""
+            {
+              "name": "edge", "seed": 42,
+              "input": { "size": 256, "crop": 224 },
+              "backbone": { "type": "backbone.onnx", "model": "builtin:mobilenetv2-int8",
+                            "layers": ["feat_f6_s8_32ch", "feat_f10_s16_64ch", "feat_f13_s16_96ch"] },
+              "embedding": { "type": "embedding.patch", "patchSize": 3 },
+              "scoring": { "type": "scoring.patchcore", "coresetRatio": 0.1, "projectionDim": 128 },
+              "map": { "sigma": 4 },
+              "threshold": { "type": "threshold.quantile", "quantile": 0.99 },
+              "calibration": { "holdout": 0.2 }
+            }
+            """)!.AsObject();
+        change(pipeline);
+        var path = Path.Combine(folder, "pipeline.json");
+        File.WriteAllText(path, pipeline.ToJsonString());
+        return path;
+    }
+
+    static (int ExitCode, string Out, string Err, bool Written) Fit(string name, Action<JsonObject> change, params string[] extra)
+    {
+        var folder = TestData.TempFolder(name);
+        var model = Path.Combine(folder, "m.pfmodel");
+        var run = PfProcess.Run(["fit", "--pipeline", WritePipeline(folder, change), "--data", TestData.Hazelnut, "--model", model, .. extra]);
+        return (run.ExitCode, run.Out, run.Err, File.Exists(model));
+    }
+
+    static void AssertRefused((int ExitCode, string Out, string Err, bool Written) run, params string[] expected)
+    {
+        Assert.True(run.ExitCode == 1, $"exit {run.ExitCode}; stderr: {run.Err}");
+        Assert.False(run.Written, "a refused fit wrote a model file");
+        foreach (var e in expected) Assert.Contains(e, run.Err);
+        Assert.DoesNotContain("bug", run.Err);
+        Assert.DoesNotContain("   at ", run.Err);
+    }
+
+    [Fact]
+    public void Reweighting_over_a_neighbourhood_of_one_patch_is_refused_before_any_work()
+    {
+        // It scored every image 0 (the softmax of one neighbour is 1), so the threshold was 0 and every part passed.
+        var run = Fit("edge-reweight1", p => { p["scoring"]!["reweight"] = true; p["scoring"]!["reweightNeighbours"] = 1; });
+        AssertRefused(run, "$.scoring.reweightNeighbours: 1 is out of range; allowed [2, 1000]");
+        Assert.DoesNotContain("backbone", run.Out);
+    }
+
+    [Fact]
+    public void A_quantile_below_the_median_is_refused_before_any_work()
+    {
+        // 0 put the threshold at the lowest held-out good score and rejected 4 of the 6 good test parts.
+        var run = Fit("edge-quantile0", p => p["threshold"]!["quantile"] = 0);
+        AssertRefused(run, "$.threshold.quantile: 0 is out of range; allowed [0.5, 1]");
+    }
+
+    [Fact]
+    public void A_memory_bank_of_one_patch_is_refused_at_fit()
+    {
+        // It gave image AUROC 0.47 on the test set, every part passing.
+        var run = Fit("edge-coreset1", p => p["scoring"]!["coresetRatio"] = 1e-9);
+        AssertRefused(run, "coresetRatio 1E-09 keeps 1 of 17248 good patches", "Raise coresetRatio to at least 0.00012");
+    }
+
+    [Fact]
+    public void A_tiny_bank_and_a_hold_out_of_one_image_fit_with_a_warning_each()
+    {
+        var run = Fit("edge-weak", p =>
+        {
+            p["scoring"]!["coresetRatio"] = 0.001;
+            p["calibration"]!["holdout"] = 0.001;
+        });
+        Assert.True(run.ExitCode == 0, run.Err);
+        Assert.True(run.Written);
+        // 27 fitting images of 784 patches each.
+        Assert.Contains("warning: scoring.patchcore: coresetRatio 0.001 keeps 21 of 21168 good patches, fewer than one image has (784)", run.Err);
+        Assert.Contains("warning: The threshold is calibrated on 1 held-out good image (calibration.holdout 0.001 of 28 training images): " +
+            "with so few, expect about 1 in 2 good parts to score above it.", run.Err);
+    }
+
+    [Fact]
+    public void The_default_pipeline_fits_without_these_warnings()
+    {
+        var run = Fit("edge-default", _ => { });
+        Assert.True(run.ExitCode == 0, run.Err);
+        Assert.DoesNotContain("warning:", run.Err);
+    }
+
+    [Fact]
+    public void PaDiM_without_regularisation_and_more_channels_than_images_is_refused_with_what_to_change()
+    {
+        // It ended in "This is a bug in PipelineFramework" (exit 2): a Cholesky failure on a singular covariance.
+        var run = Fit("edge-padim", p =>
+        {
+            p["scoring"] = new JsonObject { ["type"] = "scoring.padim", ["reducedDim"] = 0, ["epsilon"] = 0 };
+            p["embedding"]!["patchSize"] = 1;
+        });
+        AssertRefused(run, "scoring.padim: the covariance of the good patches has no inverse (22 fitting images for 192 channels, epsilon 0, shrinkage 0)",
+            "Raise epsilon");
+    }
+
+    [Fact]
+    public void A_scorer_that_gives_every_image_the_same_score_is_refused_at_fit()
+    {
+        var run = Fit("edge-constant", p => p["scoring"] = new JsonObject { ["type"] = "test.mean-distance", ["fault"] = "constant" },
+            "--plugins", TestData.TestPluginsFolder);
+        AssertRefused(run, "The scorer gave all 6 held-out good images the same score (1)", "Nothing was fitted");
+    }
+}
