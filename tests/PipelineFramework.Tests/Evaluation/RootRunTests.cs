@@ -179,7 +179,8 @@ public class RootRunTests
         // ... and that root read as data afterwards holds the same one category, without a warning about the files.
         (code, _, stderr) = PfProcess.Run("evaluate", "--pipeline", "padim-mobilenet", "--data", root, "--out", work);
         Assert.True(code == 0, stderr);
-        Assert.DoesNotContain("warning", stderr);
+        // (5 training images hold out 1, which the fit warns about; that warning is not about the files.)
+        Assert.DoesNotContain(stderr.Split('\n'), l => l.StartsWith("warning:") && !l.Contains("held-out good image"));
         Assert.Equal(["alpha"], Json(Path.Combine(work, "summary.json"))["categories"]!.AsArray().Select(c => c!["category"]!.GetValue<string>()));
         Assert.True(File.Exists(Path.Combine(work, "alpha", "metrics.json")));
         AssertUnchanged(before, category);
