@@ -228,7 +228,7 @@ public static class VisualAnomalyColumns
         while (cursor.MoveNext())
         {
             getter(ref value);
-            if (value.IsEmpty) throw new PipelineException($"Row {cursor.Position} of column '{column}' is empty; every row must hold an image file path.");
+            if (value.Span.IsWhiteSpace()) throw new PipelineException($"Row {cursor.Position} of column '{column}' is empty; every row must hold an image file path.");
             paths.Add(value.ToString());
         }
         return paths;

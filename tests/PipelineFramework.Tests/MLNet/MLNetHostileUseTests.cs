@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.ML;
 using PipelineFramework.Abstractions;
 using PipelineFramework.Core.Data;
@@ -125,6 +126,9 @@ public class MLNetHostileUseTests
         using var model = VA.PipelineFromJson(SmallPipeline).Fit(Paths(Train));
         e = Assert.Throws<PipelineException>(() => Score(model, Paths([""])));
         Assert.Contains("row 0 of column 'ImagePath' is empty", e.Message);
+        // A blank path is an empty one (before: "   : '' is not an image type", naming no row).
+        e = Assert.Throws<PipelineException>(() => Score(model, Paths(["   "])));
+        Assert.Contains("row 0 of column 'ImagePath' is empty", e.Message);
         var folder = TestData.TempFolder("a-folder");
         e = Assert.Throws<PipelineException>(() => Score(model, Paths([folder])));
         Assert.Contains($"{folder} is a folder, not a regular file", e.Message);
@@ -178,5 +182,53 @@ public class MLNetHostileUseTests
         // Before: "... not a zip archive, or one cut short: Central Directory corrupt."
         Assert.Contains("is empty (0 bytes)", Assert.Throws<PipelineException>(() => VA.LoadModel(empty)).Message);
         Assert.Contains("pipeline: is empty", Assert.Throws<PipelineException>(() => VA.PipelineFromJson("  ")).Message);
+    }
+
+    public sealed class PathScore
+    {
+        public string ImagePath { get; set; } = "";
+        public float RawScore { get; set; }
+    }
+
+    IDataView OneShot<TRow>(IEnumerable<TRow> rows) where TRow : class
+    {
+        var queue = new BlockingCollection<TRow>();
+        foreach (var row in rows) queue.Add(row);
+        queue.CompleteAdding();
+        return _ml.Data.LoadFromEnumerable(queue.GetConsumingEnumerable());
+    }
+
+    [Fact]
+    public void A_view_that_gives_two_cursors_different_rows_is_refused_instead_of_pairing_rows_with_other_rows_scores()
+    {
+        // Transform reads the image column a batch ahead through a second cursor. Before, a one-shot source (a queue's
+        // GetConsumingEnumerable, as a camera feeds frames) split its rows between the two cursors: the default model
+        // on hazelnut's 23 test images gave 9 rows, each with another row's score (colour/16.jpg, a defect, scored
+        // 0.001 and passed as good), without a word.
+        var all = ImageDataset.LoadMvtec(TestData.Hazelnut).Test.Select(t => t.Path).ToList();
+        Assert.True(all.Count > 16, "more rows than two batches");
+        using var model = VA.PipelineFromJson(SmallPipeline).Fit(Paths(Train));
+
+        var e = Assert.Throws<PipelineException>(() => Score(model, OneShot(all.Select(p => new PathRow { ImagePath = p }))));
+        Assert.Contains("gave the transform's two cursors different rows (row 0 holds another image", e.Message);
+        Assert.Contains("into a list before LoadFromEnumerable", e.Message);
+        e = Assert.Throws<PipelineException>(() => Score(model.WithImageColumn("Image"), OneShot(all.Select(p => new BytesRow { Image = File.ReadAllBytes(p) }))));
+        Assert.Contains("row 0 holds another image", e.Message);
+        // MLImages are not read twice (each read decodes); the row counts of the two cursors still differ.
+        var images = _ml.Transforms.LoadImages("Image", null, "ImagePath").Fit(Paths(all)).Transform(OneShot(all.Select(p => new PathRow { ImagePath = p })));
+        e = Assert.Throws<PipelineException>(() => Score(model.WithImageColumn("Image"), images));
+        Assert.Contains("two cursors different rows", e.Message);
+
+        // Views that replay their rows (the same list, shuffled, filtered) still pair every row with its own score.
+        var plain = _ml.Data.CreateEnumerable<PathScore>(model.Transform(Paths(all)), false).ToDictionary(r => r.ImagePath, r => r.RawScore);
+        foreach (var view in new[] { _ml.Data.ShuffleRows(Paths(all), seed: 3), _ml.Data.FilterByCustomPredicate<PathRow>(Paths(all), r => r.ImagePath.Contains("good")) })
+        {
+            var rows = _ml.Data.CreateEnumerable<PathScore>(model.Transform(view), false).ToList();
+            Assert.NotEmpty(rows);
+            Assert.All(rows, r => Assert.Equal(plain[r.ImagePath], r.RawScore));
+        }
+        // A PredictionEngine (one row at a time) is the way to score a one-shot source.
+        using var engine = _ml.Model.CreatePredictionEngine<PathRow, PathScore>(model.WithImageColumn("ImagePath"));
+        foreach (var path in all.Take(3)) Assert.Equal(plain[path], engine.Predict(new PathRow { ImagePath = path }).RawScore);
     }
 }
