@@ -70,7 +70,7 @@ public sealed class VisualAnomalyEstimator : IEstimator<VisualAnomalyTransformer
 
     /// <summary>The same estimator whose transformer adds an explanation column.</summary>
     public VisualAnomalyEstimator WithExplanation(string columnName = VisualAnomalyColumns.Explanation) =>
-        new(Pipeline, ImageColumnName, _components) { Progress = Progress, ExplanationColumnName = columnName };
+        new(Pipeline, ImageColumnName, _components) { Progress = Progress, ExplanationColumnName = VisualAnomalyColumns.CheckExplanationName(columnName, ImageColumnName) };
 
     internal static JsonObject Place(JsonObject json, IReadOnlyList<VisualAnomalyComponent> components)
     {
@@ -214,6 +214,22 @@ public static class VisualAnomalyColumns
     public const string InputWarning = "InputWarning";
     /// <summary>The explainer's summary of why the part got its verdict (only when asked for).</summary>
     public const string Explanation = "Explanation";
+
+    /// <summary>The columns every transformer appends, in order (the explanation column comes after them when asked for).</summary>
+    internal static readonly string[] Appended = [Score, PredictedLabel, RawScore, IsAnomaly, AnomalyMap, InputWarning];
+
+    /// <summary>
+    /// An explanation column named like an appended column or the image column would hide it, and its getters are
+    /// chosen by name: refused, naming the clash.
+    /// </summary>
+    internal static string CheckExplanationName(string? name, string imageColumnName)
+    {
+        ArgumentNullException.ThrowIfNull(name, "columnName");
+        if (Appended.Contains(name) || name == imageColumnName)
+            throw new ArgumentException($"The explanation column cannot be named '{name}': that is the {(name == imageColumnName ? "image column" : "name of a column the transformer writes")} "
+                + $"({string.Join(", ", Appended.Prepend(imageColumnName))}). Give it another name, e.g. '{Explanation}'.", "columnName");
+        return name;
+    }
 
     internal static IReadOnlyList<string> ReadPaths(IDataView data, string column)
     {

@@ -24,7 +24,7 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
         ArgumentNullException.ThrowIfNull(imageColumnName);
         Model = model;
         ImageColumnName = imageColumnName;
-        ExplanationColumnName = explanationColumnName;
+        ExplanationColumnName = explanationColumnName is null ? null : VisualAnomalyColumns.CheckExplanationName(explanationColumnName, imageColumnName);
         _ownsModel = ownsModel;
     }
 
@@ -40,19 +40,12 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
     /// the model and does not dispose it (ML.NET's PredictionEngine disposes the transformer it was given).
     /// </summary>
     public VisualAnomalyTransformer WithExplanation(string columnName = VisualAnomalyColumns.Explanation) =>
-        new(Model, ImageColumnName, columnName ?? throw new ArgumentNullException(nameof(columnName)), ownsModel: false);
+        new(Model, ImageColumnName, VisualAnomalyColumns.CheckExplanationName(columnName, ImageColumnName), ownsModel: false);
 
     /// <summary>The same model reading its images from another column; it shares the model and does not dispose it.</summary>
     public VisualAnomalyTransformer WithImageColumn(string imageColumnName) => new(Model, imageColumnName, ExplanationColumnName, ownsModel: false);
 
     public bool IsRowToRowMapper => true;
-
-    /// <summary>Names of the appended columns, in order.</summary>
-    IReadOnlyList<string> OutputNames =>
-    [
-        VisualAnomalyColumns.Score, VisualAnomalyColumns.PredictedLabel, VisualAnomalyColumns.RawScore,
-        VisualAnomalyColumns.IsAnomaly, VisualAnomalyColumns.AnomalyMap, VisualAnomalyColumns.InputWarning, .. ExplanationColumnName is null ? Array.Empty<string>() : [ExplanationColumnName],
-    ];
 
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using PipelineFramework.Abstractions;
 using PipelineFramework.Core.Data;
 using PipelineFramework.Core.Images;
@@ -148,6 +149,27 @@ public class MLNetHostileUseTests
         using var model = VA.LoadModel(SavedModel());
         Assert.Equal("input", Assert.Throws<ArgumentNullException>(() => model.Transform(null!)).ParamName);
         Assert.Equal("imageColumnName", Assert.Throws<ArgumentNullException>(() => model.WithImageColumn(null!)).ParamName);
+    }
+
+    [Fact]
+    public void An_explanation_column_named_like_a_column_the_transformer_writes_is_refused()
+    {
+        // Before: WithExplanation("Score") hid the Score column behind a text one (reading Score as a float failed with
+        // ML.NET's "Can't bind the IDataView column 'Score' of type 'String' ..."), and WithExplanation("ImagePath")
+        // replaced every row's path with its explanation.
+        using var model = VA.LoadModel(SavedModel());
+        foreach (var name in new[] { "Score", "PredictedLabel", "RawScore", "IsAnomaly", "AnomalyMap", "InputWarning", "ImagePath" })
+        {
+            var e = Assert.Throws<ArgumentException>(() => model.WithExplanation(name));
+            Assert.StartsWith($"The explanation column cannot be named '{name}'", e.Message);
+            Assert.Throws<ArgumentException>(() => VA.PipelineFromJson(SmallPipeline).WithExplanation(name));
+        }
+        Assert.Throws<ArgumentException>(() => model.WithExplanation("Image").WithImageColumn("Image"));
+        Assert.Equal("columnName", Assert.Throws<ArgumentNullException>(() => model.WithExplanation(null!)).ParamName);
+        // Another name is an explanation column beside the others.
+        var explained = model.WithExplanation("Why").Transform(Paths(Test.Take(1)));
+        Assert.Contains("threshold", explained.GetColumn<string>("Why").Single());
+        Assert.Equal(Score(model, Paths(Test.Take(1)))[0].Score, explained.GetColumn<float>("Score").Single());
     }
 
     [Fact]
