@@ -91,7 +91,7 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
     {
         Delegate getter = column.Name switch
         {
-            VisualAnomalyColumns.Score => (ValueGetter<float>)((ref float v) => v = (float)current().Score),
+            VisualAnomalyColumns.Score => (ValueGetter<float>)((ref float v) => v = SingleScore(current())),
             VisualAnomalyColumns.PredictedLabel or VisualAnomalyColumns.IsAnomaly => (ValueGetter<bool>)((ref bool v) => v = current().IsAnomaly),
             VisualAnomalyColumns.RawScore => (ValueGetter<float>)((ref float v) => v = (float)current().RawScore),
             VisualAnomalyColumns.AnomalyMap => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> v) =>
@@ -104,6 +104,16 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
             _ => throw new InvalidOperationException($"Unknown column '{column.Name}'."),
         };
         return getter;
+    }
+
+    /// <summary>
+    /// The normalised score as ML.NET's Single. Rounding takes a score a hair above the threshold to 0.5 exactly, where
+    /// <c>Score &gt; 0.5f</c> would call the part good; such a score is the next Single above 0.5 instead.
+    /// </summary>
+    float SingleScore(InspectionResult result)
+    {
+        float score = (float)result.Score;
+        return score <= 0.5f && result.ScoreAboveThreshold(Model.Threshold) ? MathF.BitIncrement(0.5f) : score;
     }
 
     ValueGetter<ReadOnlyMemory<char>> ExplanationGetter(Func<InspectionResult> current)

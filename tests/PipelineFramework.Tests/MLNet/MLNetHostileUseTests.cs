@@ -173,6 +173,35 @@ public class MLNetHostileUseTests
     }
 
     [Fact]
+    public void A_score_a_hair_above_the_threshold_reads_above_one_half_as_a_Single()
+    {
+        // The engine's normalised score is a double; the Score column is a Single. Before, a part scoring a hair above
+        // the threshold read Score == 0.5f with IsAnomaly true, so an application testing Score > 0.5f passed it as good.
+        // The threshold is moved (with the normalisation centre, which must equal it) to just below a test part's raw score.
+        var saved = SavedModel();
+        double raw;
+        using (var original = VA.LoadModel(saved)) raw = original.Model.Inspect(Test[0]).RawScore;
+        var manifest = System.Text.Json.Nodes.JsonNode.Parse(ModelFiles.ModelFileSurgery.Entry(File.ReadAllBytes(saved), "manifest.json"))!;
+        double threshold = raw - 1e-9 * (double)manifest["normalization"]!["scale"]!;
+        manifest["threshold"]!["value"] = threshold;
+        manifest["normalization"]!["center"] = threshold;
+        var edited = ModelFiles.ModelFileSurgery.Save(ModelFiles.ModelFileSurgery.WithText(File.ReadAllBytes(saved), "manifest.json", manifest.ToJsonString()), "hair.pfmodel");
+
+        using var model = VA.LoadModel(edited);
+        var inspected = model.Model.Inspect(Test[0]);
+        Assert.True(inspected.IsAnomaly);
+        Assert.True(inspected.Score > 0.5);
+        Assert.Equal(0.5f, (float)inspected.Score); // what the column held before
+        var row = Score(model, Paths([Test[0]]))[0];
+        Assert.True(row.IsAnomaly);
+        Assert.True(row.Score > 0.5f, $"Score {row.Score:R} with IsAnomaly true");
+        Assert.Equal(MathF.BitIncrement(0.5f), row.Score);
+        // Any other score is the engine's double rounded to the nearest Single, as before.
+        using var plain = VA.LoadModel(saved);
+        Assert.All(plain.Model.Inspect(Test).Zip(Score(plain, Paths(Test))), p => Assert.Equal((float)p.First.Score, p.Second.Score));
+    }
+
+    [Fact]
     public void NaN_and_infinity_in_typed_options_are_refused_with_the_option_and_its_range()
     {
         // Before: System.Text.Json's ArgumentException, "... consider specifying 'JsonNumberHandling.AllowNamedFloatingPointLiterals'".
