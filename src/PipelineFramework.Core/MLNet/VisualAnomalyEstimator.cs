@@ -85,20 +85,28 @@ public sealed class VisualAnomalyEstimator : IEstimator<VisualAnomalyTransformer
         return json;
     }
 
-    public VisualAnomalyTransformer Fit(IDataView input)
+    public VisualAnomalyTransformer Fit(IDataView input) => Fit(input, CancellationToken.None);
+
+    /// <summary>
+    /// <see cref="Fit(IDataView)"/> that stops with an <see cref="OperationCanceledException"/> at the next batch once
+    /// <paramref name="cancellation"/> is cancelled (ML.NET's <c>IEstimator.Fit</c> has no token, and a fit on thousands
+    /// of images runs for minutes).
+    /// </summary>
+    public VisualAnomalyTransformer Fit(IDataView input, CancellationToken cancellation)
     {
         ArgumentNullException.ThrowIfNull(input);
+        cancellation.ThrowIfCancellationRequested();
         if (FeatureFitting.UsesFeatureColumn(Pipeline))
         {
             var column = input.Schema.GetColumnOrNull(ImageColumnName)
                 ?? throw new PipelineException($"The data view has no feature column '{ImageColumnName}'; columns: {string.Join(", ", input.Schema.Select(c => c.Name))}.");
             var shaped = Rebuilt(FeatureFitting.WithShape(Pipeline.Spec.ToJson(), ImageColumnName, FeatureFitting.ShapeOf(column)));
-            return new VisualAnomalyTransformer(FeatureFitting.Fit(shaped.Pipeline, input, ImageColumnName, Progress), ImageColumnName, ExplanationColumnName);
+            return new VisualAnomalyTransformer(FeatureFitting.Fit(shaped.Pipeline, input, ImageColumnName, Progress, cancellation), ImageColumnName, ExplanationColumnName);
         }
         var kind = ImageColumn.KindOf(input.Schema, ImageColumnName);
         using var staged = kind == ImageColumnKind.Path ? null : new StagedImages();
-        var paths = kind == ImageColumnKind.Path ? VisualAnomalyColumns.ReadPaths(input, ImageColumnName) : staged!.Write(input, ImageColumnName);
-        try { return new VisualAnomalyTransformer(Pipeline.Fit(paths, Progress), ImageColumnName, ExplanationColumnName); }
+        var paths = kind == ImageColumnKind.Path ? VisualAnomalyColumns.ReadPaths(input, ImageColumnName) : staged!.Write(input, ImageColumnName, cancellation);
+        try { return new VisualAnomalyTransformer(Pipeline.Fit(paths, Progress, cancellation), ImageColumnName, ExplanationColumnName); }
         catch (PipelineException e) when (staged?.NameRows(e.Message) is { } message)
         {
             throw new PipelineException(message, e);
@@ -159,7 +167,7 @@ public sealed class VisualAnomalyEstimator : IEstimator<VisualAnomalyTransformer
             return named == message ? null : named;
         }
 
-        public IReadOnlyList<string> Write(IDataView input, string columnName)
+        public IReadOnlyList<string> Write(IDataView input, string columnName, CancellationToken cancellation)
         {
             _column = columnName;
             var paths = new List<string>();
@@ -172,6 +180,7 @@ public sealed class VisualAnomalyEstimator : IEstimator<VisualAnomalyTransformer
             MLImage value = null!;
             while (cursor.MoveNext())
             {
+                cancellation.ThrowIfCancellationRequested();
                 var path = Path.Combine(_folder, $"{paths.Count:D8}.png");
                 if (bytes is not null)
                 {

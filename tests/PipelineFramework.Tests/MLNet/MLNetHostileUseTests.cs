@@ -201,6 +201,35 @@ public class MLNetHostileUseTests
         Assert.All(plain.Model.Inspect(Test).Zip(Score(plain, Paths(Test))), p => Assert.Equal((float)p.First.Score, p.Second.Score));
     }
 
+    sealed class CancelOnFirstReport(CancellationTokenSource source) : IProgress<ProgressUpdate>
+    {
+        public List<ProgressUpdate> Reports { get; } = [];
+        public void Report(ProgressUpdate value)
+        {
+            lock (Reports) Reports.Add(value);
+            source.Cancel();
+        }
+    }
+
+    [Fact]
+    public void Fit_stops_at_the_next_batch_once_its_token_is_cancelled()
+    {
+        // Before: IEstimator.Fit has no token and there was no other, so a fit could only be stopped with the process.
+        var train = ImageDataset.LoadMvtec(TestData.Hazelnut).Train.Select(t => t.Path).ToList();
+        using var source = new CancellationTokenSource();
+        var progress = new CancelOnFirstReport(source);
+        var estimator = new VisualAnomalyEstimator(VA.PipelineFromJson(SmallPipeline).Pipeline) { Progress = progress };
+        Assert.ThrowsAny<OperationCanceledException>(() => estimator.Fit(Paths(train), source.Token));
+        Assert.Single(progress.Reports); // the first batch of the backbone pass, and nothing after it
+        Assert.True(progress.Reports[0].Done < train.Count);
+        // Byte rows too (while they are staged), and a token cancelled before the call.
+        var bytes = _ml.Data.LoadFromEnumerable(train.Take(3).Select(p => new BytesRow { Image = File.ReadAllBytes(p) }));
+        Assert.ThrowsAny<OperationCanceledException>(() => VA.PipelineFromJson(SmallPipeline, "Image").Fit(bytes, source.Token));
+        // Without cancelling, the same estimator fits.
+        using var fitted = VA.PipelineFromJson(SmallPipeline).Fit(Paths(Train), CancellationToken.None);
+        Assert.Equal(Test.Count, Score(fitted, Paths(Test)).Count);
+    }
+
     [Fact]
     public void NaN_and_infinity_in_typed_options_are_refused_with_the_option_and_its_range()
     {
