@@ -18,8 +18,30 @@ public static class JsonReaderError
     public static string Reason(JsonException e)
     {
         if (e.Message.Contains("nullability", StringComparison.Ordinal)) return "null where a value is required";
-        return e.Message.Split([" Path:", " LineNumber:"], StringSplitOptions.None)[0].Trim();
+        var reason = e.Message.Split([" Path:", " LineNumber:"], StringSplitOptions.None)[0].Trim();
+        // Two messages name the .NET type being filled (ours, meaningless to the file's user): say what the JSON lacks.
+        var missing = MissingRequired.Match(reason);
+        if (missing.Success) return $"lacks required properties: {missing.Groups[1].Value}";
+        var converted = NotConverted.Match(reason);
+        if (converted.Success) return $"is not {Expected(converted.Groups[1].Value)}";
+        return reason;
     }
+
+    static readonly System.Text.RegularExpressions.Regex MissingRequired =
+        new(@"^JSON deserialization for type '[^']*' was missing required properties including: (.*?)\.?$");
+    static readonly System.Text.RegularExpressions.Regex NotConverted = new(@"^The JSON value could not be converted to (\S+?)\.?$");
+
+    static string Expected(string typeName) => typeName switch
+    {
+        "System.String" => "text",
+        "System.Boolean" => "true or false",
+        "System.Byte" or "System.Int16" or "System.Int32" or "System.Int64" or "System.UInt32" or "System.UInt64" => "a whole number",
+        "System.Single" or "System.Double" or "System.Decimal" => "a number",
+        _ when typeName.EndsWith("[]", StringComparison.Ordinal) || typeName.StartsWith("System.Collections.Generic.List", StringComparison.Ordinal)
+            || typeName.StartsWith("System.Collections.Generic.IReadOnlyList", StringComparison.Ordinal) => "a list",
+        // The type of the property, or of the object holding it (System.Text.Json names either): no more can be said.
+        _ => "the kind of value expected here (a number, text, list or object)",
+    };
 
     /// <summary>Whether the document nests deeper than the reader's depth limit (the caller says what its documents need).</summary>
     public static bool IsTooDeep(JsonException e) => e.Message.Contains("maximum configured depth", StringComparison.Ordinal);

@@ -63,7 +63,8 @@ static class FeatureFitting
         (System.Text.Json.JsonSerializer.Deserialize<FeatureColumnOptions>(spec.Backbone.Options, Plugins.ComponentOptions.Json)
             ?? new FeatureColumnOptions()).LayerFor(spec.Geometry);
 
-    public static AnomalyModel Fit(AnomalyPipeline pipeline, IDataView input, string column, IProgress<ProgressUpdate>? progress)
+    public static AnomalyModel Fit(AnomalyPipeline pipeline, IDataView input, string column, IProgress<ProgressUpdate>? progress,
+        CancellationToken cancellation = default)
     {
         if (pipeline.Spec.Synthesis.Count > 0)
             throw new PipelineException("$.synthesis: image synthesisers need images; a pipeline over a feature column cannot have a synthesis stage.");
@@ -75,6 +76,7 @@ static class FeatureFitting
             VBuffer<float> value = default;
             while (cursor.MoveNext())
             {
+                cancellation.ThrowIfCancellationRequested();
                 getter(ref value);
                 maps.Add(ToTensor(value, layer, $"row {cursor.Position} of '{column}'"));
             }
@@ -82,7 +84,7 @@ static class FeatureFitting
         if (maps.Count < 2)
             throw new PipelineException($"Fitting needs at least 2 good rows (one is held out to set the threshold); got {maps.Count}.");
 
-        var context = new FitContext { Seed = pipeline.Spec.Seed, Progress = progress, Services = pipeline.Services };
+        var context = new FitContext { Seed = pipeline.Spec.Seed, Progress = progress, Cancellation = cancellation, Services = pipeline.Services };
         var backbone = new SharedBackbone(pipeline.Catalog.Guard(pipeline.Spec.Backbone, "fitting", () => pipeline.Backbone.Fit(pipeline.Spec.Geometry, context)),
             pipeline.Catalog, pipeline.Spec.Backbone);
         PreparedSet prepared;
@@ -109,6 +111,6 @@ static class FeatureFitting
             backbone.Release();
             throw;
         }
-        using (prepared) return pipeline.Fit(prepared, progress);
+        using (prepared) return pipeline.Fit(prepared, progress, cancellation);
     }
 }

@@ -72,7 +72,7 @@ public static class ImageColumn
                 return () =>
                 {
                     getter(ref value);
-                    if (value.IsEmpty) throw new PipelineException($"{RowId(row, column)} is empty; every row must hold an image file path.");
+                    if (value.Span.IsWhiteSpace()) throw new PipelineException($"{RowId(row, column)} is empty; every row must hold an image file path.");
                     return ImageSource.FromFile(value.ToString());
                 };
             }
@@ -98,6 +98,42 @@ public static class ImageColumn
                     return ImageSource.FromPixels(id, ToTensor(value, id));
                 };
             }
+        }
+    }
+
+    /// <summary>
+    /// A hash of the current row's path or encoded bytes, to check that two cursors over a view are on the same row;
+    /// null for MLImages and feature maps, whose getters decode or compute (reading them twice would double the cost).
+    /// </summary>
+    internal static Func<int>? Fingerprint(DataViewRow row, DataViewSchema.Column column)
+    {
+        switch (KindOf(column.Type))
+        {
+            case ImageColumnKind.Path:
+            {
+                var getter = row.GetGetter<ReadOnlyMemory<char>>(column);
+                ReadOnlyMemory<char> value = default;
+                return () =>
+                {
+                    getter(ref value);
+                    return string.GetHashCode(value.Span);
+                };
+            }
+            case ImageColumnKind.EncodedBytes:
+            {
+                var getter = row.GetGetter<VBuffer<byte>>(column);
+                VBuffer<byte> value = default;
+                return () =>
+                {
+                    getter(ref value);
+                    var hash = new HashCode();
+                    hash.Add(value.Length);
+                    hash.AddBytes(value.IsDense ? value.GetValues() : value.DenseValues().ToArray());
+                    return hash.ToHashCode();
+                };
+            }
+            default:
+                return null;
         }
     }
 

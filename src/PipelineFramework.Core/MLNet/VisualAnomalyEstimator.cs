@@ -70,7 +70,7 @@ public sealed class VisualAnomalyEstimator : IEstimator<VisualAnomalyTransformer
 
     /// <summary>The same estimator whose transformer adds an explanation column.</summary>
     public VisualAnomalyEstimator WithExplanation(string columnName = VisualAnomalyColumns.Explanation) =>
-        new(Pipeline, ImageColumnName, _components) { Progress = Progress, ExplanationColumnName = columnName };
+        new(Pipeline, ImageColumnName, _components) { Progress = Progress, ExplanationColumnName = VisualAnomalyColumns.CheckExplanationName(columnName, ImageColumnName) };
 
     internal static JsonObject Place(JsonObject json, IReadOnlyList<VisualAnomalyComponent> components)
     {
@@ -85,20 +85,28 @@ public sealed class VisualAnomalyEstimator : IEstimator<VisualAnomalyTransformer
         return json;
     }
 
-    public VisualAnomalyTransformer Fit(IDataView input)
+    public VisualAnomalyTransformer Fit(IDataView input) => Fit(input, CancellationToken.None);
+
+    /// <summary>
+    /// <see cref="Fit(IDataView)"/> that stops with an <see cref="OperationCanceledException"/> at the next batch once
+    /// <paramref name="cancellation"/> is cancelled (ML.NET's <c>IEstimator.Fit</c> has no token, and a fit on thousands
+    /// of images runs for minutes).
+    /// </summary>
+    public VisualAnomalyTransformer Fit(IDataView input, CancellationToken cancellation)
     {
         ArgumentNullException.ThrowIfNull(input);
+        cancellation.ThrowIfCancellationRequested();
         if (FeatureFitting.UsesFeatureColumn(Pipeline))
         {
             var column = input.Schema.GetColumnOrNull(ImageColumnName)
                 ?? throw new PipelineException($"The data view has no feature column '{ImageColumnName}'; columns: {string.Join(", ", input.Schema.Select(c => c.Name))}.");
             var shaped = Rebuilt(FeatureFitting.WithShape(Pipeline.Spec.ToJson(), ImageColumnName, FeatureFitting.ShapeOf(column)));
-            return new VisualAnomalyTransformer(FeatureFitting.Fit(shaped.Pipeline, input, ImageColumnName, Progress), ImageColumnName, ExplanationColumnName);
+            return new VisualAnomalyTransformer(FeatureFitting.Fit(shaped.Pipeline, input, ImageColumnName, Progress, cancellation), ImageColumnName, ExplanationColumnName);
         }
         var kind = ImageColumn.KindOf(input.Schema, ImageColumnName);
         using var staged = kind == ImageColumnKind.Path ? null : new StagedImages();
-        var paths = kind == ImageColumnKind.Path ? VisualAnomalyColumns.ReadPaths(input, ImageColumnName) : staged!.Write(input, ImageColumnName);
-        try { return new VisualAnomalyTransformer(Pipeline.Fit(paths, Progress), ImageColumnName, ExplanationColumnName); }
+        var paths = kind == ImageColumnKind.Path ? VisualAnomalyColumns.ReadPaths(input, ImageColumnName) : staged!.Write(input, ImageColumnName, cancellation);
+        try { return new VisualAnomalyTransformer(Pipeline.Fit(paths, Progress, cancellation), ImageColumnName, ExplanationColumnName); }
         catch (PipelineException e) when (staged?.NameRows(e.Message) is { } message)
         {
             throw new PipelineException(message, e);
@@ -159,7 +167,7 @@ public sealed class VisualAnomalyEstimator : IEstimator<VisualAnomalyTransformer
             return named == message ? null : named;
         }
 
-        public IReadOnlyList<string> Write(IDataView input, string columnName)
+        public IReadOnlyList<string> Write(IDataView input, string columnName, CancellationToken cancellation)
         {
             _column = columnName;
             var paths = new List<string>();
@@ -172,6 +180,7 @@ public sealed class VisualAnomalyEstimator : IEstimator<VisualAnomalyTransformer
             MLImage value = null!;
             while (cursor.MoveNext())
             {
+                cancellation.ThrowIfCancellationRequested();
                 var path = Path.Combine(_folder, $"{paths.Count:D8}.png");
                 if (bytes is not null)
                 {
@@ -215,6 +224,22 @@ public static class VisualAnomalyColumns
     /// <summary>The explainer's summary of why the part got its verdict (only when asked for).</summary>
     public const string Explanation = "Explanation";
 
+    /// <summary>The columns every transformer appends, in order (the explanation column comes after them when asked for).</summary>
+    internal static readonly string[] Appended = [Score, PredictedLabel, RawScore, IsAnomaly, AnomalyMap, InputWarning];
+
+    /// <summary>
+    /// An explanation column named like an appended column or the image column would hide it, and its getters are
+    /// chosen by name: refused, naming the clash.
+    /// </summary>
+    internal static string CheckExplanationName(string? name, string imageColumnName)
+    {
+        ArgumentNullException.ThrowIfNull(name, "columnName");
+        if (Appended.Contains(name) || name == imageColumnName)
+            throw new ArgumentException($"The explanation column cannot be named '{name}': that is the {(name == imageColumnName ? "image column" : "name of a column the transformer writes")} "
+                + $"({string.Join(", ", Appended.Prepend(imageColumnName))}). Give it another name, e.g. '{Explanation}'.", "columnName");
+        return name;
+    }
+
     internal static IReadOnlyList<string> ReadPaths(IDataView data, string column)
     {
         var col = data.Schema.GetColumnOrNull(column)
@@ -228,7 +253,7 @@ public static class VisualAnomalyColumns
         while (cursor.MoveNext())
         {
             getter(ref value);
-            if (value.IsEmpty) throw new PipelineException($"Row {cursor.Position} of column '{column}' is empty; every row must hold an image file path.");
+            if (value.Span.IsWhiteSpace()) throw new PipelineException($"Row {cursor.Position} of column '{column}' is empty; every row must hold an image file path.");
             paths.Add(value.ToString());
         }
         return paths;

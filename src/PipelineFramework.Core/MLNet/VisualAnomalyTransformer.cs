@@ -24,7 +24,7 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
         ArgumentNullException.ThrowIfNull(imageColumnName);
         Model = model;
         ImageColumnName = imageColumnName;
-        ExplanationColumnName = explanationColumnName;
+        ExplanationColumnName = explanationColumnName is null ? null : VisualAnomalyColumns.CheckExplanationName(explanationColumnName, imageColumnName);
         _ownsModel = ownsModel;
     }
 
@@ -40,19 +40,12 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
     /// the model and does not dispose it (ML.NET's PredictionEngine disposes the transformer it was given).
     /// </summary>
     public VisualAnomalyTransformer WithExplanation(string columnName = VisualAnomalyColumns.Explanation) =>
-        new(Model, ImageColumnName, columnName ?? throw new ArgumentNullException(nameof(columnName)), ownsModel: false);
+        new(Model, ImageColumnName, VisualAnomalyColumns.CheckExplanationName(columnName, ImageColumnName), ownsModel: false);
 
     /// <summary>The same model reading its images from another column; it shares the model and does not dispose it.</summary>
     public VisualAnomalyTransformer WithImageColumn(string imageColumnName) => new(Model, imageColumnName, ExplanationColumnName, ownsModel: false);
 
     public bool IsRowToRowMapper => true;
-
-    /// <summary>Names of the appended columns, in order.</summary>
-    IReadOnlyList<string> OutputNames =>
-    [
-        VisualAnomalyColumns.Score, VisualAnomalyColumns.PredictedLabel, VisualAnomalyColumns.RawScore,
-        VisualAnomalyColumns.IsAnomaly, VisualAnomalyColumns.AnomalyMap, VisualAnomalyColumns.InputWarning, .. ExplanationColumnName is null ? Array.Empty<string>() : [ExplanationColumnName],
-    ];
 
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
@@ -98,7 +91,7 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
     {
         Delegate getter = column.Name switch
         {
-            VisualAnomalyColumns.Score => (ValueGetter<float>)((ref float v) => v = (float)current().Score),
+            VisualAnomalyColumns.Score => (ValueGetter<float>)((ref float v) => v = SingleScore(current())),
             VisualAnomalyColumns.PredictedLabel or VisualAnomalyColumns.IsAnomaly => (ValueGetter<bool>)((ref bool v) => v = current().IsAnomaly),
             VisualAnomalyColumns.RawScore => (ValueGetter<float>)((ref float v) => v = (float)current().RawScore),
             VisualAnomalyColumns.AnomalyMap => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> v) =>
@@ -111,6 +104,16 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
             _ => throw new InvalidOperationException($"Unknown column '{column.Name}'."),
         };
         return getter;
+    }
+
+    /// <summary>
+    /// The normalised score as ML.NET's Single. Rounding takes a score a hair above the threshold to 0.5 exactly, where
+    /// <c>Score &gt; 0.5f</c> would call the part good; such a score is the next Single above 0.5 instead.
+    /// </summary>
+    float SingleScore(InspectionResult result)
+    {
+        float score = (float)result.Score;
+        return score <= 0.5f && result.ScoreAboveThreshold(Model.Threshold) ? MathF.BitIncrement(0.5f) : score;
     }
 
     ValueGetter<ReadOnlyMemory<char>> ExplanationGetter(Func<InspectionResult> current)
@@ -148,8 +151,11 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
             var needed = columnsNeeded.ToList();
             var inputColumns = needed.Where(c => c.Index < inputCount).Select(c => input.Schema[c.Index]).ToList();
             bool needsScores = needed.Any(c => c.Index >= inputCount);
-            // Scores come from a second cursor that reads the image column a batch ahead of the rows handed out.
-            var ahead = needsScores ? input.GetRowCursor([input.Schema[parent.ImageColumnName]]) : null;
+            // Scores come from a second cursor that reads the image column a batch ahead of the rows handed out. The
+            // rows' cursor reads the image column too, to check that both cursors see the same rows.
+            var image = input.Schema[parent.ImageColumnName];
+            var ahead = needsScores ? input.GetRowCursor([image]) : null;
+            if (needsScores && inputColumns.All(c => c.Index != image.Index)) inputColumns.Add(image);
             return new Cursor(this, input.GetRowCursor(inputColumns), ahead, needed.Select(c => c.Index).ToHashSet());
         }
 
@@ -163,8 +169,12 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
             readonly DataViewRowCursor? _ahead;
             readonly Func<ImageSource>? _readImage;
             readonly HashSet<int> _active;
+            // What each cursor's row holds (see ImageColumn.Fingerprint); null for kinds too costly to read twice.
+            readonly Func<int>? _aheadPrint, _rowPrint;
+            readonly List<int> _batchPrints = [];
             IReadOnlyList<InspectionResult> _batch = [];
             long _batchStart;
+            long _rowsHandedOut;
 
             public Cursor(ScoredDataView view, DataViewRowCursor inner, DataViewRowCursor? ahead, HashSet<int> active)
             {
@@ -172,7 +182,10 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
                 _inner = inner;
                 _ahead = ahead;
                 _active = active;
-                if (ahead is not null) _readImage = ImageColumn.Reader(ahead, ahead.Schema[view.Parent.ImageColumnName], view.Parent.Features);
+                if (ahead is null) return;
+                _readImage = ImageColumn.Reader(ahead, ahead.Schema[view.Parent.ImageColumnName], view.Parent.Features);
+                _aheadPrint = ImageColumn.Fingerprint(ahead, ahead.Schema[view.Parent.ImageColumnName]);
+                _rowPrint = ImageColumn.Fingerprint(inner, inner.Schema[view.Parent.ImageColumnName]);
             }
 
             public override DataViewSchema Schema => _view.Schema;
@@ -183,8 +196,18 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
 
             public override bool MoveNext()
             {
-                if (!_inner.MoveNext()) return false;
-                if (_ahead is not null && _inner.Position >= _batchStart + _batch.Count) ScoreNextBatch();
+                if (!_inner.MoveNext())
+                {
+                    // Rows the scorer read that were never handed out: the two cursors saw different rows.
+                    if (_ahead is not null && (_rowsHandedOut != _batchStart + _batch.Count || _ahead.MoveNext()))
+                        throw NotReplayable($"the rows ended after {_rowsHandedOut} rows, but the image column gave more");
+                    return false;
+                }
+                _rowsHandedOut++;
+                if (_ahead is null) return true;
+                if (_inner.Position >= _batchStart + _batch.Count) ScoreNextBatch();
+                if (_rowPrint is not null && _rowPrint() != _batchPrints[(int)(_inner.Position - _batchStart)])
+                    throw NotReplayable($"row {_inner.Position} holds another image than the one read for it");
                 return true;
             }
 
@@ -192,12 +215,26 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
             {
                 var model = _view.Parent.Model;
                 var sources = new List<ImageSource>(model.Spec.Calibration.BatchSize);
-                while (sources.Count < model.Spec.Calibration.BatchSize && _ahead!.MoveNext()) sources.Add(_readImage!());
+                _batchPrints.Clear();
+                while (sources.Count < model.Spec.Calibration.BatchSize && _ahead!.MoveNext())
+                {
+                    sources.Add(_readImage!());
+                    if (_aheadPrint is not null) _batchPrints.Add(_aheadPrint());
+                }
                 _batchStart = _inner.Position;
+                if (sources.Count == 0) throw NotReplayable($"the image column ended after {_batchStart} rows, but the rows go on");
                 _batch = model.Inspect(sources);
-                if (_batch.Count == 0)
-                    throw new InvalidOperationException("The input data view gave more rows to one cursor than to another; it must be deterministic.");
             }
+
+            /// <summary>
+            /// A view that gives two cursors different rows (a queue's GetConsumingEnumerable, an enumerable that reads
+            /// a stream once) would pair each row with another row's score; found, it is refused instead.
+            /// </summary>
+            static PipelineException NotReplayable(string what) => new(
+                $"The input data view gave the transform's two cursors different rows ({what}). Transform reads the image column "
+                + "a batch ahead through a second cursor, so every cursor over the view must see the same rows in the same order, "
+                + "as ML.NET's loaders do. Copy a one-shot source (a queue's GetConsumingEnumerable, frames read from a stream) "
+                + "into a list before LoadFromEnumerable, or score it one row at a time with mlContext.Model.CreatePredictionEngine.");
 
             InspectionResult Current() => _batch[(int)(_inner.Position - _batchStart)];
 

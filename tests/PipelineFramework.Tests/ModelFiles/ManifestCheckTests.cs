@@ -49,6 +49,26 @@ public class ManifestCheckTests
     }
 
     [Fact]
+    public void Manifest_errors_say_what_the_JSON_lacks_without_naming_our_types()
+    {
+        // Before: "is malformed at $: JSON deserialization for type 'PipelineFramework.Core.ModelFiles.ModelManifest' was
+        // missing required properties including: 'threshold'.." and "... could not be converted to
+        // PipelineFramework.Core.ModelFiles.TrainingManifest." (what VA.LoadModel, pf score and the service printed for
+        // an edited or damaged manifest).
+        var missing = LoadFails(m => m.Remove("threshold")).Message;
+        Assert.Contains("is malformed at $: lacks required properties: 'threshold'.", missing);
+        var text = LoadFails(m => m["training"]!["holdoutImages"] = "six").Message;
+        Assert.Contains("$.training.holdoutImages: is not the kind of value expected here", text);
+        var objectText = LoadFails(m => m["threshold"] = "high").Message;
+        Assert.Contains("$.threshold: is not the kind of value expected here", objectText);
+        foreach (var message in new[] { missing, text, objectText })
+        {
+            Assert.DoesNotContain("PipelineFramework.Core", message);
+            Assert.DoesNotContain("System.", message);
+        }
+    }
+
+    [Fact]
     public void Manifest_with_null_nested_values_is_refused()
     {
         Assert.Contains("scoring", LoadFails(m => m["components"]!["scoring"] = null).Message);
