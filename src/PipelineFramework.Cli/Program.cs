@@ -397,8 +397,21 @@ namespace PipelineFramework.Cli
             UserPaths.RequireFolder(data, "Data folder", "Point --data at a folder of good images or a category folder (train/good inside).");
             if (ImageDataset.IsMvtecCategory(data)) return ImageDataset.LoadMvtec(data).Train.Select(t => t.Path).ToList();
             var images = ImageDataset.ListImages(data);
-            if (images.Count == 0) throw new PipelineException($"'{data}' holds no PNG, JPEG or BMP images (and no train/good folder).");
+            if (images.Count == 0) throw new PipelineException(NoImages(data, " (and no train/good folder)", "--data"));
             return images;
+        }
+
+        // Folders of images are read without their subfolders (a run scores what the user named); a folder whose images
+        // all sit in subfolders (a category's test/) says so, instead of only that it holds none.
+        static string NoImages(string folder, string what, string option)
+        {
+            var withImages = Directory.EnumerateDirectories(folder).Order(StringComparer.Ordinal)
+                .Select(d => (Name: Path.GetFileName(d), Count: ImageDataset.ListImages(d).Count)).Where(d => d.Count > 0).ToList();
+            var message = $"'{folder}' holds no PNG, JPEG or BMP images{what}";
+            if (withImages.Count == 0) return message + ".";
+            var shown = string.Join(", ", withImages.Take(5).Select(d => $"{d.Name} ({d.Count})")) + (withImages.Count > 5 ? $" and {withImages.Count - 5} more" : "");
+            return $"{message}; its subfolders {shown} do, and pf does not look into subfolders. Point {option} at one of them" +
+                (option == "--images" ? " (to score a category's whole test set against its masks, use pf evaluate --data <category>)." : ".");
         }
 
         static IReadOnlyList<string> ImagePaths(string value)
@@ -407,7 +420,7 @@ namespace PipelineFramework.Cli
             if (Directory.Exists(value))
             {
                 var images = ImageDataset.ListImages(value);
-                return images.Count > 0 ? images : throw new PipelineException($"'{value}' holds no PNG, JPEG or BMP images.");
+                return images.Count > 0 ? images : throw new PipelineException(NoImages(value, "", "--images"));
             }
             throw new PipelineException($"'{value}' is neither an image file nor a folder.");
         }

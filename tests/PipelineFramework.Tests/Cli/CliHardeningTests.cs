@@ -122,6 +122,21 @@ public class CliHardeningTests
     }
 
     [Fact]
+    public void A_folder_whose_images_are_all_in_subfolders_names_them()
+    {
+        // Before: "'.../test' holds no PNG, JPEG or BMP images." for a category's test folder, whose 23 images sit in
+        // colour/ and good/; the folder is checked before the model is read.
+        var test = Path.Combine(TestData.Hazelnut, "test");
+        AssertRefused(Pf("score", "--model", "never-read.pfmodel", "--images", test),
+            $"'{test}' holds no PNG, JPEG or BMP images; its subfolders colour (17), good (6) do, and pf does not look into subfolders. Point --images at one of them",
+            "pf evaluate --data <category>");
+        AssertRefused(Pf("fit", "--pipeline", "patchcore-mobilenet", "--data", test, "--model", Path.Combine(TestData.TempFolder("cli-subfolders"), "m.pfmodel")),
+            "(and no train/good folder); its subfolders colour (17), good (6) do", "Point --data at one of them.");
+        var empty = TestData.TempFolder("cli-no-images");
+        AssertRefused(Pf("score", "--model", "never-read.pfmodel", "--images", empty), $"'{empty}' holds no PNG, JPEG or BMP images.");
+    }
+
+    [Fact]
     public void Outputs_that_cannot_be_written_are_refused_before_any_work()
     {
         var folder = TestData.TempFolder("cli-unwritable");
