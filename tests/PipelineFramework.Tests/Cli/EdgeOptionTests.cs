@@ -145,4 +145,13 @@ public class EdgeOptionTests
         Assert.True(trained.ExitCode == 0, trained.Err);
         Assert.DoesNotContain("warning:", trained.Err);
     }
+
+    [Fact]
+    public void A_fit_input_smaller_than_the_backbone_says_its_width_and_height_by_name()
+    {
+        // "width": 1000, "height": 60 was reported as "the pipeline's input is 60x1000", which reads as 60 wide.
+        var run = Fit("edge-strip-input", p => p["input"] = new JsonObject { ["resize"] = "fit", ["width"] = 1000, ["height"] = 60 });
+        AssertRefused(run, "the backbone takes images 224 wide and 224 high and the pipeline's input is 1000 wide and 60 high",
+            "set \"input\" to at least 224 high and 224 wide");
+    }
 }
