@@ -74,8 +74,16 @@ public sealed class AnomalyPipeline
         var watch = Stopwatch.StartNew();
         using var prepared = Prepare(goodImages, progress, cancellation);
         var model = Fit(prepared, progress, cancellation, watch);
-        WarnIfSyntheticNearChance(model.Manifest.Training);
-        return model;
+        try
+        {
+            CheckSyntheticNearChance(model.Manifest.Training);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
@@ -416,14 +424,21 @@ public sealed class AnomalyPipeline
     /// A scorer that learned nothing still gives varied scores, so <see cref="RequireVarying"/> passes it and the model
     /// misses most defects with a normal-looking threshold. The synthetic defects are the only defects a fit sees, so
     /// their separation from the held-out good images is the one fit-time sign. A warning, not a refusal: they are not
-    /// the user's defects. Only for single fits: an AutoML search already ranks its trials by this separation.
+    /// the user's defects; but threshold.synthetic-f1 takes its threshold from them, and at chance F1 is highest with
+    /// every image called defective (1-pixel CutPaste patches: 5 of hazelnut's 6 good test parts rejected), so that fit
+    /// is refused. Only for single fits: an AutoML search already ranks its trials by this separation.
     /// </summary>
-    void WarnIfSyntheticNearChance(TrainingManifest training)
+    void CheckSyntheticNearChance(TrainingManifest training)
     {
         if (training.SyntheticAuroc is not { } auroc || auroc >= NearChanceSyntheticAuroc) return;
         var invariant = System.Globalization.CultureInfo.InvariantCulture;
-        Services.Log.Warning($"The model tells the {training.SyntheticAnomalies} synthetic defects from the {training.HoldoutImages} held-out good images " +
-            $"little better than chance (synthetic AUROC {auroc.ToString("0.00", invariant)}; 0.5 is chance, the shipped pipelines reach 0.76 or more). " +
+        string separation = $"the {training.SyntheticAnomalies} synthetic defects from the {training.HoldoutImages} held-out good images " +
+            $"little better than chance (synthetic AUROC {auroc.ToString("0.00", invariant)}; 0.5 is chance, the shipped pipelines reach 0.76 or more)";
+        if (Threshold is SyntheticF1Threshold)
+            throw new PipelineException($"{Spec.Threshold.Type} sets the threshold where it best tells the synthetic defects from good images, and the model tells {separation}: " +
+                "its threshold would reject most good parts. Nothing was fitted. Make the synthetic defects visible (look at them with pf synth; e.g. raise " +
+                "synthesis.cutpaste's areaRatioMin) and check the scoring options, or use threshold.quantile.");
+        Services.Log.Warning($"The model tells {separation}. " +
             $"Either the scorer learned nothing, and will miss most real defects (check the {Spec.Scoring.Type} options: a learned scorer needs a learningRate and epochs that train it), " +
             "or the synthesis options make defects too small or faint to see (look at them with pf synth).");
     }

@@ -154,4 +154,19 @@ public class EdgeOptionTests
         AssertRefused(run, "the backbone takes images 224 wide and 224 high and the pipeline's input is 1000 wide and 60 high",
             "set \"input\" to at least 224 high and 224 wide");
     }
+
+    [Fact]
+    public void A_synthetic_F1_threshold_from_defects_too_small_to_see_is_refused_at_fit()
+    {
+        // 1-pixel CutPaste patches: synthetic AUROC 0.51, and F1 was highest with every image called defective, so the
+        // threshold rejected 5 of hazelnut's 6 good test parts (image AUROC 1.0: the scores were fine, the threshold not).
+        var run = Fit("edge-synthetic-f1-tiny", p =>
+        {
+            p["synthesis"] = new JsonArray(new JsonObject { ["type"] = "synthesis.cutpaste", ["mode"] = "rectangle", ["areaRatioMin"] = 1e-9, ["areaRatioMax"] = 1e-9 });
+            p["threshold"] = new JsonObject { ["type"] = "threshold.synthetic-f1" };
+            p["calibration"]!["syntheticCount"] = 40;
+        });
+        AssertRefused(run, "threshold.synthetic-f1 sets the threshold where it best tells the synthetic defects from good images, and the model tells " +
+            "the 40 synthetic defects from the 6 held-out good images little better than chance (synthetic AUROC 0.5", "Nothing was fitted", "use threshold.quantile");
+    }
 }
