@@ -35,8 +35,8 @@ sealed class Tiling
     public static Tiling Plan(InputGeometry input, int tileHeight, int tileWidth, IReadOnlyList<LayerInfo> tileLayers)
     {
         if (input.Height < tileHeight || input.Width < tileWidth)
-            throw new PipelineException($"backbone.onnx: the backbone takes {tileHeight}x{tileWidth} images and the pipeline's input is " +
-                $"{input.Height}x{input.Width}; an input at least that large is cut into tiles, a smaller one is not enlarged: set \"input\" to at least " +
+            throw new PipelineException($"backbone.onnx: the backbone takes images {tileWidth} wide and {tileHeight} high and the pipeline's input is " +
+                $"{input.Width} wide and {input.Height} high; an input at least that large is cut into tiles, a smaller one is not enlarged: set \"input\" to at least " +
                 $"{tileHeight} high and {tileWidth} wide (e.g. \"crop\": {tileHeight}, or \"resize\": \"fit\" with \"width\" and \"height\").");
         int strideY = 1, strideX = 1;
         foreach (var layer in tileLayers)
@@ -48,7 +48,7 @@ sealed class Tiling
         }
         if (input.Height % strideY != 0 || input.Width % strideX != 0)
             throw new PipelineException($"backbone.onnx: a tiled input must be a multiple of the coarsest layer's stride ({strideY} x {strideX}); " +
-                $"{input.Height}x{input.Width} is not: use {RoundTo(input.Height, strideY)} high and {RoundTo(input.Width, strideX)} wide.");
+                $"{input.Width} wide and {input.Height} high is not: use {RoundTo(input.Height, strideY)} high and {RoundTo(input.Width, strideX)} wide.");
         var layers = tileLayers.Select(l => l with { Height = input.Height / (tileHeight / l.Height), Width = input.Width / (tileWidth / l.Width) }).ToList();
         return new Tiling(tileHeight, tileWidth, Offsets(input.Height, tileHeight, strideY), Offsets(input.Width, tileWidth, strideX), tileLayers, layers);
     }

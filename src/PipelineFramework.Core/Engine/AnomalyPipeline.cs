@@ -73,7 +73,17 @@ public sealed class AnomalyPipeline
     {
         var watch = Stopwatch.StartNew();
         using var prepared = Prepare(goodImages, progress, cancellation);
-        return Fit(prepared, progress, cancellation, watch);
+        var model = Fit(prepared, progress, cancellation, watch);
+        try
+        {
+            CheckSyntheticNearChance(model.Manifest.Training);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
@@ -401,6 +411,36 @@ public sealed class AnomalyPipeline
         Services.Log.Warning($"The threshold is calibrated on {heldOut} held-out good image{(heldOut == 1 ? "" : "s")} " +
             $"(calibration.holdout {Spec.Calibration.Holdout.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} of {images} training images): " +
             $"with so few, expect about 1 in {heldOut + 1} good parts to score above it. Raise calibration.holdout or add good images so that at least {FewHeldOut} are held out.");
+    }
+
+    /// <summary>
+    /// Below this synthetic AUROC a model tells defects from good parts little better than chance (0.5). Measured with
+    /// scoring.simplenet (plugins/Scoring.SimpleNet/README.md): settings that train nothing gave 0.38 to 0.54 on
+    /// hazelnut, bottle and KolektorSDD, the shipped pipelines 0.76 to 0.98.
+    /// </summary>
+    internal const double NearChanceSyntheticAuroc = 0.65;
+
+    /// <summary>
+    /// A scorer that learned nothing still gives varied scores, so <see cref="RequireVarying"/> passes it and the model
+    /// misses most defects with a normal-looking threshold. The synthetic defects are the only defects a fit sees, so
+    /// their separation from the held-out good images is the one fit-time sign. A warning, not a refusal: they are not
+    /// the user's defects; but threshold.synthetic-f1 takes its threshold from them, and at chance F1 is highest with
+    /// every image called defective (1-pixel CutPaste patches: 5 of hazelnut's 6 good test parts rejected), so that fit
+    /// is refused. Only for single fits: an AutoML search already ranks its trials by this separation.
+    /// </summary>
+    void CheckSyntheticNearChance(TrainingManifest training)
+    {
+        if (training.SyntheticAuroc is not { } auroc || auroc >= NearChanceSyntheticAuroc) return;
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        string separation = $"the {training.SyntheticAnomalies} synthetic defects from the {training.HoldoutImages} held-out good images " +
+            $"little better than chance (synthetic AUROC {auroc.ToString("0.00", invariant)}; 0.5 is chance, the shipped pipelines reach 0.76 or more)";
+        if (Threshold is SyntheticF1Threshold)
+            throw new PipelineException($"{Spec.Threshold.Type} sets the threshold where it best tells the synthetic defects from good images, and the model tells {separation}: " +
+                "its threshold would reject most good parts. Nothing was fitted. Make the synthetic defects visible (look at them with pf synth; e.g. raise " +
+                "synthesis.cutpaste's areaRatioMin) and check the scoring options, or use threshold.quantile.");
+        Services.Log.Warning($"The model tells {separation}. " +
+            $"Either the scorer learned nothing, and will miss most real defects (check the {Spec.Scoring.Type} options: a learned scorer needs a learningRate and epochs that train it), " +
+            "or the synthesis options make defects too small or faint to see (look at them with pf synth).");
     }
 
     static double? SyntheticAuroc(IReadOnlyList<float> good, IReadOnlyList<float> synthetic)
