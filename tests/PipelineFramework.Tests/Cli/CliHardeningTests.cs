@@ -37,16 +37,6 @@ public class CliHardeningTests
         return images;
     }
 
-    static Dictionary<string, byte[]> Snapshot(string folder) =>
-        Directory.GetFiles(folder, "*", SearchOption.AllDirectories).ToDictionary(f => f, File.ReadAllBytes);
-
-    static void AssertUnchanged(Dictionary<string, byte[]> before, string folder)
-    {
-        var after = Snapshot(folder);
-        Assert.Equal(before.Keys.Order(), after.Keys.Order());
-        foreach (var (file, bytes) in before) Assert.True(bytes.AsSpan().SequenceEqual(after[file]), $"{file} changed");
-    }
-
     [Fact]
     public void Parse_errors_are_one_line_pointing_at_help_and_exit_code_1()
     {
@@ -63,10 +53,10 @@ public class CliHardeningTests
         var images = CopyImages(folder, 3);
         var pipeline = Path.Combine(folder, "p.json");
         File.WriteAllText(pipeline, """{ "name": "t", "features": { "type": "features.onnx" }, "scoring": { "type": "scoring.patchcore", "coresetRatio": 0.1, "coresetRatio": 5 } }""");
-        var before = Snapshot(folder);
+        var before = FolderBytes.Read(folder);
         AssertRefused(Pf("fit", "--pipeline", pipeline, "--data", images, "--model", Path.Combine(folder, "m.pfmodel")),
             pipeline, "$.scoring.coresetRatio: given twice");
-        AssertUnchanged(before, folder);
+        FolderBytes.AssertUnchanged(before, folder);
     }
 
     [Fact]
@@ -81,7 +71,7 @@ public class CliHardeningTests
         File.WriteAllText(model, "a model the user wants to keep");
         var link = Path.Combine(folder, "link");
         Directory.CreateSymbolicLink(link, images);
-        var before = Snapshot(folder);
+        var before = FolderBytes.Read(folder);
 
         AssertRefused(Pf("fit", "--pipeline", pipeline, "--data", images, "--model", pipeline), "--model", "the pipeline file");
         AssertRefused(Pf("fit", "--pipeline", pipeline, "--data", images, "--model", Path.Combine(link, "..", "images", Path.GetFileName(image))), "--model", "a training image");
@@ -93,7 +83,7 @@ public class CliHardeningTests
         AssertRefused(Pf("evaluate", "--pipeline", pipeline, "--data", images, "--out", link), "--out", "the data folder");
         AssertRefused(Pf("synth", "--pipeline", "patchcore-synthetic-f1", "--data", images, "--out", Path.Combine(images, "synth"), "--count", "2"), "--out", "inside the data folder");
         AssertRefused(Pf("score", "--model", model, "--images", images, "--out", folder), "--out", "is a folder");
-        AssertUnchanged(before, folder);
+        FolderBytes.AssertUnchanged(before, folder);
     }
 
     [Fact]
@@ -109,7 +99,7 @@ public class CliHardeningTests
         var model = Path.Combine(folder, "m.pfmodel");
         File.WriteAllText(model, "not read: the outputs are refused first");
         var other = CopyImages(Path.Combine(folder, "other"), 3);
-        var before = Snapshot(folder);
+        var before = FolderBytes.Read(folder);
 
         // Before: accepted, and `pf evaluate --data cat` then scored the 3 synthetic images, their masks and the contact
         // sheet as 7 defective test images of type 'synth'.
@@ -118,7 +108,7 @@ public class CliHardeningTests
         AssertRefused(Pf("synth", "--pipeline", "patchcore-synthetic-f1", "--data", other, "--out", train, "--count", "2"),
             $"--out {train}: is the training folder of the category {category}");
         AssertRefused(Pf("score", "--model", model, "--images", test, "--maps", Path.Combine(category, "test", "maps")), "--maps", "is a test folder of the category");
-        AssertUnchanged(before, folder);
+        FolderBytes.AssertUnchanged(before, folder);
     }
 
     [Fact]
@@ -143,12 +133,12 @@ public class CliHardeningTests
         var images = CopyImages(folder, 3);
         var file = Path.Combine(folder, "a-file.txt");
         File.WriteAllText(file, "x");
-        var before = Snapshot(folder);
+        var before = FolderBytes.Read(folder);
         AssertRefused(Pf("fit", "--pipeline", "padim-mobilenet", "--data", images, "--model", Path.Combine(file, "sub", "m.pfmodel")), "--model", "is a file");
         AssertRefused(Pf("evaluate", "--pipeline", "padim-mobilenet", "--data", images, "--out", Path.Combine(file, "run")), "--out", "is a file");
         // /proc refuses new files even for root, unlike a chmod 555 folder.
         AssertRefused(Pf("fit", "--pipeline", "padim-mobilenet", "--data", images, "--model", "/proc/pf-test/m.pfmodel"), "--model", "cannot write in /proc");
-        AssertUnchanged(before, folder);
+        FolderBytes.AssertUnchanged(before, folder);
     }
 
     [Fact]

@@ -120,16 +120,6 @@ public class RootRunTests
         Assert.Equal("padim-mobilenet", Json(Path.Combine(outDir, "beta", "metrics.json"))["pipeline"]!.GetValue<string>());
     }
 
-    static Dictionary<string, byte[]> Snapshot(string folder) =>
-        Directory.GetFiles(folder, "*", SearchOption.AllDirectories).ToDictionary(f => f, File.ReadAllBytes);
-
-    static void AssertUnchanged(Dictionary<string, byte[]> before, string folder)
-    {
-        var after = Snapshot(folder);
-        Assert.Equal(before.Keys.Order(), after.Keys.Order());
-        foreach (var (file, bytes) in before) Assert.True(bytes.AsSpan().SequenceEqual(after[file]), $"{file} changed");
-    }
-
     [Fact]
     public void Out_as_the_parent_of_a_root_holding_a_category_of_its_own_name_is_refused_before_any_work()
     {
@@ -141,7 +131,7 @@ public class RootRunTests
         Category(Path.Combine(root, "other"), 5, 2);
         var link = Path.Combine(TestData.TempFolder("root-out-parent-link"), "link");
         Directory.CreateSymbolicLink(link, work);
-        var before = Snapshot(work);
+        var before = FolderBytes.Read(work);
 
         foreach (var outDir in new[] { work, Path.Combine(root, ".."), link })
         {
@@ -152,14 +142,14 @@ public class RootRunTests
                 $"the data folder (--data); outputs would mix with the inputs. Choose another folder, e.g. {root}-results.", stderr.Trim());
             Assert.Equal("", stdout);
         }
-        AssertUnchanged(before, work);
+        FolderBytes.AssertUnchanged(before, work);
 
         // The folder suggested is accepted, and the results go beside the data.
         var suggested = root + "-results";
         var (okCode, _, okErr) = PfProcess.Run("evaluate", "--pipeline", "padim-mobilenet", "--data", root, "--out", suggested);
         Assert.True(okCode == 0, okErr);
         Assert.True(File.Exists(Path.Combine(suggested, "hazelnut", "metrics.json")));
-        AssertUnchanged(before.Where(f => f.Key.StartsWith(root + Path.DirectorySeparatorChar)).ToDictionary(), root);
+        FolderBytes.AssertUnchanged(before.Where(f => f.Key.StartsWith(root + Path.DirectorySeparatorChar)).ToDictionary(), root);
     }
 
     [Fact]
@@ -169,13 +159,13 @@ public class RootRunTests
         var root = Path.Combine(work, "data");
         var category = Path.Combine(root, "alpha");
         Category(category, 5, 2);
-        var before = Snapshot(root);
+        var before = FolderBytes.Read(root);
 
         // A category with --out the root that holds it: its results are files in the root, which no run reads as data.
         var (code, _, stderr) = PfProcess.Run("evaluate", "--pipeline", "padim-mobilenet", "--data", category, "--out", root);
         Assert.True(code == 0, stderr);
         Assert.Equal(["explanations.json", "metrics.json", "report.html", "scores.csv"], Directory.GetFiles(root).Select(Path.GetFileName).Order(StringComparer.Ordinal));
-        AssertUnchanged(before, category);
+        FolderBytes.AssertUnchanged(before, category);
         // ... and that root read as data afterwards holds the same one category, without a warning about the files.
         (code, _, stderr) = PfProcess.Run("evaluate", "--pipeline", "padim-mobilenet", "--data", root, "--out", work);
         Assert.True(code == 0, stderr);
@@ -183,7 +173,7 @@ public class RootRunTests
         Assert.DoesNotContain(stderr.Split('\n'), l => l.StartsWith("warning:") && !l.Contains("held-out good image"));
         Assert.Equal(["alpha"], Json(Path.Combine(work, "summary.json"))["categories"]!.AsArray().Select(c => c!["category"]!.GetValue<string>()));
         Assert.True(File.Exists(Path.Combine(work, "alpha", "metrics.json")));
-        AssertUnchanged(before, category);
+        FolderBytes.AssertUnchanged(before, category);
     }
 
     [Fact]
@@ -208,12 +198,12 @@ public class RootRunTests
         Assert.Equal("garbled", Json(Path.Combine(outDir, "summary.json"))["failed_categories"]![0]!["category"]!.GetValue<string>());
 
         // beta's results from this run; then beta fails: they stay, byte for byte.
-        var betaResults = Snapshot(Path.Combine(outDir, "beta"));
+        var betaResults = FolderBytes.Read(Path.Combine(outDir, "beta"));
         foreach (var image in Directory.GetFiles(Path.Combine(root, "beta", "train", "good"))) File.WriteAllText(image, "not an image");
         (code, _, stderr) = PfProcess.Run("evaluate", "--pipeline", "padim-mobilenet", "--data", root, "--out", outDir);
         Assert.True(code == 1, stderr);
         Assert.Contains("error: 2 of 3 categories failed (beta, garbled)", stderr);
-        AssertUnchanged(betaResults, Path.Combine(outDir, "beta"));
+        FolderBytes.AssertUnchanged(betaResults, Path.Combine(outDir, "beta"));
         Assert.False(Directory.Exists(Path.Combine(outDir, "garbled")));
     }
 }
