@@ -48,6 +48,10 @@ public static class LlmConnection
             throw new PipelineException(string.Join("; ", problems.Select(p => $"{p.Option}: {p.Message}")));
 
         var host = services.CreateHttpClient(HttpClientName);
+        if (ReplySizeLimit.FollowsRedirects(host))
+            throw new PipelineException("The HTTP client the host lent for the LLM follows redirects, so a redirect would take the key "
+                + "(and, for 307 / 308, the part's facts) to another address before its reply could be refused; nothing was sent. "
+                + "Lend a client whose handler has AllowAutoRedirect = false (HostServices.CreateHttpClient).");
         // The host's client may have a longer default; a model call gets the pipeline's timeout. (Only a fresh client
         // accepts a new timeout; the host hands out a new one per call.)
         try { host.Timeout = options.Timeout; } catch (InvalidOperationException) { }

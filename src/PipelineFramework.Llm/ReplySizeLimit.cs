@@ -24,10 +24,33 @@ public sealed class LlmRedirectException(int status, bool followed) : IOExceptio
 /// A redirect is refused (<see cref="LlmRedirectException"/>), never followed: a client following one sends the request's
 /// headers to the new address, and .NET drops only <c>Authorization</c> there, so Azure's <c>api-key</c> header, and
 /// with 307 / 308 the body (the part's facts), would go to wherever the endpoint points. The host's own clients follow
-/// none (<see cref="HostServices.CreateHttpClient"/>); a client lent by another host that does is caught after the fact.
+/// none (<see cref="HostServices.CreateHttpClient"/>); a lent client known to follow them is refused before anything is
+/// sent (<see cref="FollowsRedirects"/>), and one that follows them unseen is caught after the fact.
 /// </summary>
 sealed class ReplySizeLimit(HttpClient host, long maxBytes) : HttpMessageHandler
 {
+    /// <summary>
+    /// Whether <paramref name="client"/> is known to follow redirects: its handlers, through every
+    /// <see cref="DelegatingHandler"/> (IHttpClientFactory's chain among them), end in a <see cref="SocketsHttpHandler"/>
+    /// or <see cref="HttpClientHandler"/> with <c>AllowAutoRedirect</c> on (the default of both). HttpClient does not
+    /// show its handler, so it is read from HttpMessageInvoker's private field; where that cannot be read, or the chain
+    /// ends in a handler of another kind, nothing is known (false) and the check after the reply is what remains.
+    /// </summary>
+    internal static bool FollowsRedirects(HttpClient client)
+    {
+        var handler = InvokerHandler?.GetValue(client) as HttpMessageHandler;
+        while (handler is DelegatingHandler delegating) handler = delegating.InnerHandler;
+        return handler switch
+        {
+            SocketsHttpHandler sockets => sockets.AllowAutoRedirect,
+            HttpClientHandler classic => classic.AllowAutoRedirect,
+            _ => false,
+        };
+    }
+
+    static readonly System.Reflection.FieldInfo? InvokerHandler =
+        typeof(HttpMessageInvoker).GetField("_handler", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic);
+
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellation)
     {
         // An HttpClient sends a request message once, and the SDK's client has marked this one: the host's gets a copy.

@@ -59,6 +59,17 @@ public static class LooseRanges
                 found.Add(new(rule.Id, Looseness.AdmitsEverything,
                     $"rule '{rule.Id}': under \"not\", {never.Why}, so checking that it does not hold can never fail. Under \"not\", write what a bad part shows, within the possible values"));
                 break;
+            // Under a not, a range names what a bad part shows: its bounds are judged as where it must hold, on the
+            // band it excludes (not (count >= 10) says count <= 9, and is as loose).
+            case RangeCondition range:
+                Judge(range.Subject, range.Min, range.Max, $"rule '{rule.Id}': under \"not\", it fails where {range.Subject.Describe()} lies in {Interval(range.Min, range.Max)}",
+                    RangeAdvice, rule, book, found, excluded: true);
+                break;
+            case CompareCondition compare when compare.Op != "!=" && compare.Left != compare.Right && !(compare.Left is Literal && compare.Right is Literal):
+                var (subject, lo, hi) = AsRange(compare);
+                Judge(subject, lo, hi, $"rule '{rule.Id}': under \"not\", it fails where {Describe(compare)}: {subject.Describe()} in {Interval(lo, hi)}",
+                    ". Write a tolerance (or constant) close to what the good parts show", rule, book, found, subject is Difference ? 0 : null, excluded: true);
+                break;
         }
     }
 
@@ -308,9 +319,12 @@ public static class LooseRanges
 
     /// <summary>Judges the range [<paramref name="min"/>, <paramref name="max"/>] of <paramref name="subject"/>;
     /// <paramref name="checks"/> says what the rule checks, <paramref name="advice"/> what to write instead, and
-    /// <paramref name="natural"/> is a value the range may reach without being far (zero, for a compare of two facts).</summary>
+    /// <paramref name="natural"/> is a value the range may reach without being far (zero, for a compare of two facts).
+    /// <paramref name="excluded"/>: the range is under a not, so a part fails inside it; a bound outside the possible
+    /// values is the same mistake there, and the band is far when it starts far beyond the good parts' values (it fails
+    /// only on parts far from them, as a range far wider than them passes every part near them).</summary>
     static void Judge(Value subject, double? min, double? max, string checks, string advice, Rule rule, RuleBook book, List<LooseRange> found,
-        double? natural = null)
+        double? natural = null, bool excluded = false)
     {
         if (PossibleValues(subject) is not { } possible) return;
         var good = book.Good.Select(subject.Evaluate).Where(double.IsFinite).ToList();
@@ -328,7 +342,7 @@ public static class LooseRanges
             found.Add(new(rule.Id, Looseness.OutsidePossible, $"{checks}, but min {Fmt(low)} lies outside the possible values ({possible.Words}){shown}{advice}"));
         if (max is double high && high > possible.Max)
             found.Add(new(rule.Id, Looseness.OutsidePossible, $"{checks}, but max {Fmt(high)} lies outside the possible values ({possible.Words}){shown}{advice}"));
-        if (Covers(possible, min, max))
+        if (!excluded && Covers(possible, min, max))
             found.Add(new(rule.Id, Looseness.AdmitsEverything, $"{checks}, which admits every possible value ({possible.Words}), {NeverFails(subject)}{shown}{advice}"));
         if (good.Count == 0) return;
         double spread = Math.Max(good.Max() - good.Min(), SpreadFloor(subject));
@@ -336,6 +350,16 @@ public static class LooseRanges
             $"{checks}, but {bound} lies {Fmt(distance)} {side} value on a good part, more than {FarFactor:0} times the good parts' spread ({Fmt(spread)}), so it hardly ever fails{shown}{advice}";
         // A bound is far when it lies far beyond the good values and beyond the natural bound, where there is one.
         double lowest = Math.Min(good.Min(), natural ?? double.PositiveInfinity), highest = Math.Max(good.Max(), natural ?? double.NegativeInfinity);
+        if (excluded)
+        {
+            // The good parts all lie outside the band (they passed): on one side of it, or on both (a band between
+            // them is a close check).
+            if (min is double from && good.All(v => v < from) && from - highest > FarFactor * spread)
+                found.Add(new(rule.Id, Looseness.FarWider, Far($"min {Fmt(from)}", from - good.Max(), "above the largest")));
+            if (max is double to && good.All(v => v > to) && lowest - to > FarFactor * spread)
+                found.Add(new(rule.Id, Looseness.FarWider, Far($"max {Fmt(to)}", good.Min() - to, "below the smallest")));
+            return;
+        }
         if (min is double lo && lo >= possible.Min && lowest - lo > FarFactor * spread)
             found.Add(new(rule.Id, Looseness.FarWider, Far($"min {Fmt(lo)}", good.Min() - lo, "below the smallest")));
         if (max is double hi && hi <= possible.Max && hi - highest > FarFactor * spread)

@@ -102,14 +102,39 @@ public static class ImageColumn
     }
 
     /// <summary>
-    /// A hash of the current row's path or encoded bytes, to check that two cursors over a view are on the same row;
-    /// null for MLImages and feature maps, whose getters decode or compute (reading them twice would double the cost).
+    /// The columns that tell the current row from the others cheaply, to check that two cursors over a view are on the
+    /// same row. A path or encoded bytes are the image itself. An MLImage or a feature map is not read twice (its
+    /// getter may decode a file or run a network), so the row is told by its text, number and byte columns instead
+    /// (the path LoadImages read, a frame id); only a view without such columns has its image column read twice.
     /// </summary>
-    internal static Func<int>? Fingerprint(DataViewRow row, DataViewSchema.Column column)
+    internal static IReadOnlyList<DataViewSchema.Column> RowIdentity(DataViewSchema schema, DataViewSchema.Column image)
     {
-        switch (KindOf(column.Type))
+        if (KindOf(image.Type) is ImageColumnKind.Path or ImageColumnKind.EncodedBytes) return [image];
+        var cheap = schema.Where(c => !c.IsHidden && IsCheapToRead(c.Type)).ToList();
+        return cheap.Count > 0 ? cheap : [image];
+    }
+
+    static bool IsCheapToRead(DataViewType type) =>
+        type is TextDataViewType or NumberDataViewType or BooleanDataViewType
+        || type is VectorDataViewType { ItemType: var item } && item == NumberDataViewType.Byte;
+
+    /// <summary>A hash of the current row's <see cref="RowIdentity"/> columns.</summary>
+    internal static Func<int> Fingerprint(DataViewRow row, IReadOnlyList<DataViewSchema.Column> columns)
+    {
+        var prints = columns.Select(column => ValuePrint(row, column)).ToArray();
+        return () =>
         {
-            case ImageColumnKind.Path:
+            var hash = new HashCode();
+            foreach (var print in prints) hash.Add(print());
+            return hash.ToHashCode();
+        };
+    }
+
+    static Func<int> ValuePrint(DataViewRow row, DataViewSchema.Column column)
+    {
+        switch (column.Type)
+        {
+            case TextDataViewType:
             {
                 var getter = row.GetGetter<ReadOnlyMemory<char>>(column);
                 ReadOnlyMemory<char> value = default;
@@ -119,22 +144,54 @@ public static class ImageColumn
                     return string.GetHashCode(value.Span);
                 };
             }
-            case ImageColumnKind.EncodedBytes:
+            case VectorDataViewType { ItemType: var item } when item == NumberDataViewType.Byte:
+                return VectorPrint<byte>(row, column);
+            case VectorDataViewType { ItemType: var item } when item == NumberDataViewType.Single:
+                return VectorPrint<float>(row, column);
+            case ImageDataViewType:
             {
-                var getter = row.GetGetter<VBuffer<byte>>(column);
-                VBuffer<byte> value = default;
+                var getter = row.GetGetter<MLImage>(column);
+                MLImage value = null!;
                 return () =>
                 {
                     getter(ref value);
+                    if (value is null) return 0;
                     var hash = new HashCode();
-                    hash.Add(value.Length);
-                    hash.AddBytes(value.IsDense ? value.GetValues() : value.DenseValues().ToArray());
+                    hash.AddBytes(PixelBytes(value).Bytes);
                     return hash.ToHashCode();
                 };
             }
             default:
-                return null;
+                return (Func<int>)ScalarPrintMethod.MakeGenericMethod(column.Type.RawType).Invoke(null, [row, column])!;
         }
+    }
+
+    static Func<int> VectorPrint<T>(DataViewRow row, DataViewSchema.Column column) where T : unmanaged
+    {
+        var getter = row.GetGetter<VBuffer<T>>(column);
+        VBuffer<T> value = default;
+        return () =>
+        {
+            getter(ref value);
+            var hash = new HashCode();
+            hash.Add(value.Length);
+            hash.AddBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(value.IsDense ? value.GetValues() : value.DenseValues().ToArray()));
+            return hash.ToHashCode();
+        };
+    }
+
+    static readonly System.Reflection.MethodInfo ScalarPrintMethod =
+        typeof(ImageColumn).GetMethod(nameof(ScalarPrint), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+
+    static Func<int> ScalarPrint<T>(DataViewRow row, DataViewSchema.Column column)
+    {
+        var getter = row.GetGetter<T>(column);
+        T value = default!;
+        return () =>
+        {
+            getter(ref value);
+            return value is null ? 0 : EqualityComparer<T>.Default.GetHashCode(value);
+        };
     }
 
     static string RowId(DataViewRow row, DataViewSchema.Column column) => $"row {row.Position} of column '{column.Name}'";

@@ -151,12 +151,13 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
             var needed = columnsNeeded.ToList();
             var inputColumns = needed.Where(c => c.Index < inputCount).Select(c => input.Schema[c.Index]).ToList();
             bool needsScores = needed.Any(c => c.Index >= inputCount);
-            // Scores come from a second cursor that reads the image column a batch ahead of the rows handed out. The
-            // rows' cursor reads the image column too, to check that both cursors see the same rows.
+            // Scores come from a second cursor that reads the image column a batch ahead of the rows handed out. Both
+            // cursors read the columns that tell rows apart, to check that they see the same rows.
             var image = input.Schema[parent.ImageColumnName];
-            var ahead = needsScores ? input.GetRowCursor([image]) : null;
-            if (needsScores && inputColumns.All(c => c.Index != image.Index)) inputColumns.Add(image);
-            return new Cursor(this, input.GetRowCursor(inputColumns), ahead, needed.Select(c => c.Index).ToHashSet());
+            var identity = ImageColumn.RowIdentity(input.Schema, image);
+            var ahead = needsScores ? input.GetRowCursor(identity.Append(image).DistinctBy(c => c.Index)) : null;
+            if (needsScores) inputColumns = inputColumns.Concat(identity).DistinctBy(c => c.Index).ToList();
+            return new Cursor(this, input.GetRowCursor(inputColumns), ahead, identity, needed.Select(c => c.Index).ToHashSet());
         }
 
         public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) =>
@@ -169,14 +170,14 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
             readonly DataViewRowCursor? _ahead;
             readonly Func<ImageSource>? _readImage;
             readonly HashSet<int> _active;
-            // What each cursor's row holds (see ImageColumn.Fingerprint); null for kinds too costly to read twice.
+            // What each cursor's row holds (see ImageColumn.RowIdentity).
             readonly Func<int>? _aheadPrint, _rowPrint;
             readonly List<int> _batchPrints = [];
             IReadOnlyList<InspectionResult> _batch = [];
             long _batchStart;
             long _rowsHandedOut;
 
-            public Cursor(ScoredDataView view, DataViewRowCursor inner, DataViewRowCursor? ahead, HashSet<int> active)
+            public Cursor(ScoredDataView view, DataViewRowCursor inner, DataViewRowCursor? ahead, IReadOnlyList<DataViewSchema.Column> identity, HashSet<int> active)
             {
                 _view = view;
                 _inner = inner;
@@ -184,8 +185,8 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
                 _active = active;
                 if (ahead is null) return;
                 _readImage = ImageColumn.Reader(ahead, ahead.Schema[view.Parent.ImageColumnName], view.Parent.Features);
-                _aheadPrint = ImageColumn.Fingerprint(ahead, ahead.Schema[view.Parent.ImageColumnName]);
-                _rowPrint = ImageColumn.Fingerprint(inner, inner.Schema[view.Parent.ImageColumnName]);
+                _aheadPrint = ImageColumn.Fingerprint(ahead, identity);
+                _rowPrint = ImageColumn.Fingerprint(inner, identity);
             }
 
             public override DataViewSchema Schema => _view.Schema;
@@ -206,7 +207,7 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
                 _rowsHandedOut++;
                 if (_ahead is null) return true;
                 if (_inner.Position >= _batchStart + _batch.Count) ScoreNextBatch();
-                if (_rowPrint is not null && _rowPrint() != _batchPrints[(int)(_inner.Position - _batchStart)])
+                if (_rowPrint!() != _batchPrints[(int)(_inner.Position - _batchStart)])
                     throw NotReplayable($"row {_inner.Position} holds another image than the one read for it");
                 return true;
             }
@@ -219,7 +220,7 @@ public sealed class VisualAnomalyTransformer : ITransformer, IDisposable
                 while (sources.Count < model.Spec.Calibration.BatchSize && _ahead!.MoveNext())
                 {
                     sources.Add(_readImage!());
-                    if (_aheadPrint is not null) _batchPrints.Add(_aheadPrint());
+                    _batchPrints.Add(_aheadPrint!());
                 }
                 _batchStart = _inner.Position;
                 if (sources.Count == 0) throw NotReplayable($"the image column ended after {_batchStart} rows, but the rows go on");

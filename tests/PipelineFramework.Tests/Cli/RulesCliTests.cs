@@ -158,6 +158,25 @@ public class RulesCliTests
         Assert.Contains("Added 1 rules (dead-else)", output);
     }
 
+    [Fact]
+    public void A_hand_range_under_not_is_judged_on_the_band_it_excludes()
+    {
+        var model = CopyOfModel("not-range");
+        var before = File.ReadAllBytes(model);
+        // Before, both were "Added 1 rules" without a word: a not whose band reaches past the possible values (an area
+        // in pixels), and one that fails only on parts far from every good one, which without the not is a warning.
+        AssertRefusedUnchanged(PfProcess.Run("rules", "--model", model, "--add", RulesFile(model, "not-units",
+            """{"rules":[{"id":"not-units","kind":"size","check":{"not":{"range":{"area":"blue"},"min":0.5,"max":5000}}}]}""")),
+            model, before, "refused: rule 'not-units': under \"not\", it fails where area of blue lies in [0.5, 5000], but max 5000 lies outside the possible values (0 to 1, a fraction of the image)");
+
+        var (code, output, err) = PfProcess.Run("rules", "--model", model, "--add", RulesFile(model, "not-far",
+            """{"rules":[{"id":"not-far","kind":"quantity","check":{"not":{"range":{"count":"red"},"min":10}}}]}"""));
+        Assert.True(code == 0, err);
+        Assert.Contains("warning: rule 'not-far': under \"not\", it fails where count of red lies in [10, inf], but min 10 lies", err);
+        Assert.Contains("above the largest value on a good part, more than 3 times the good parts' spread", err);
+        Assert.Contains("Added 1 rules (not-far)", output);
+    }
+
     static int RuleCount(string model) => PfProcess.Run("rules", "--model", model).Out.Split('\n')
         .Count(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries) is { Length: > 2 } columns && columns[2] is "learned" or "hand" or "llm");
 

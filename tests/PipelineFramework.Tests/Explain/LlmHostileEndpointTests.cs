@@ -108,14 +108,47 @@ public class LlmHostileEndpointTests
         Assert.Empty(elsewhere.Received);
     }
 
-    [Fact]
-    public async Task A_reply_through_a_lent_client_that_followed_a_redirect_is_not_used()
+    /// <summary>A handler in a chain, as IHttpClientFactory's and a host's logging handlers are.</summary>
+    sealed class PassThrough : DelegatingHandler;
+
+    /// <summary>A handler that hides what it sends through (a host's own wrapper): nothing can tell whether it follows redirects.</summary>
+    sealed class Opaque(HttpMessageInvoker inner) : HttpMessageHandler
     {
-        // A host may lend a client that follows redirects: the key went before anything could stop it, which is why the
-        // host's own clients follow none, but the reply from the other address is still refused.
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellation) => inner.SendAsync(request, cancellation);
+    }
+
+    [Fact]
+    public async Task A_lent_client_that_follows_redirects_is_refused_before_anything_is_sent()
+    {
+        // Before, a lent client that follows redirects (new HttpClient(), IHttpClientFactory's default) was used: the
+        // redirect took the api-key header and the facts to the other address, and only its reply was refused.
         using var elsewhere = new FakeOpenAIServer(FakeReply.Text(LlmExplainerTests.Answer()));
         using var server = new FakeOpenAIServer((_, request) => new FakeReply(308, "") { Headers = new Dictionary<string, string> { ["Location"] = elsewhere.BaseUrl + request.Path } });
-        var explanation = await Conversation(server, LlmKinds.AzureOpenAI, httpClient: _ => new HttpClient()).ExplainAsync();
+        foreach (var follows in new Func<string, HttpClient>[] { _ => new HttpClient(), _ => new HttpClient(new PassThrough { InnerHandler = new HttpClientHandler() }) })
+        {
+            var note = AssertOffline(await Conversation(server, LlmKinds.AzureOpenAI, httpClient: follows).ExplainAsync(),
+                "HTTP client the host lent for the LLM follows redirects");
+            Assert.Contains("nothing was sent", note);
+        }
+        Assert.Empty(server.Received);
+        Assert.Empty(elsewhere.Received);
+
+        // A lent client that follows none is used as it is; the redirect is refused unfollowed.
+        var kept = await Conversation(server, LlmKinds.AzureOpenAI,
+            httpClient: _ => new HttpClient(new PassThrough { InnerHandler = new SocketsHttpHandler { AllowAutoRedirect = false } })).ExplainAsync();
+        AssertOffline(kept, "answered HTTP 308, a redirect to another address; redirects are not followed");
+        Assert.Single(server.Received);
+        Assert.Empty(elsewhere.Received);
+    }
+
+    [Fact]
+    public async Task A_reply_through_a_lent_client_that_followed_a_redirect_unseen_is_not_used()
+    {
+        // A handler that does not show what it sends through cannot be judged before sending: its redirect took the key
+        // before anything could stop it (hence the advice in the README), but the reply from the other address is refused.
+        using var elsewhere = new FakeOpenAIServer(FakeReply.Text(LlmExplainerTests.Answer()));
+        using var server = new FakeOpenAIServer((_, request) => new FakeReply(308, "") { Headers = new Dictionary<string, string> { ["Location"] = elsewhere.BaseUrl + request.Path } });
+        var explanation = await Conversation(server, LlmKinds.AzureOpenAI, httpClient: _ => new HttpClient(new Opaque(new HttpMessageInvoker(new SocketsHttpHandler())))).ExplainAsync();
         AssertOffline(explanation, "the host's HTTP client followed the redirect");
         Assert.Equal(Key, Assert.Single(elsewhere.Received).ApiKeyHeader);
     }

@@ -289,6 +289,18 @@ public class RuleLanguageTests
     // In an any, what can never hold is an alternative never taken: no longer called "can never fail".
     [InlineData("""{"any": [{"compare": [{"count": "red"}, "<", {"count": "red"}]}, {"range": {"count": "red"}, "min": 2, "max": 2}]}""", "refused",
         "compares count of red < count of red, a value with itself, so it can never hold")]
+    // Under a not, a range is judged on the band it excludes, as the range that says the same without the not (before,
+    // each was accepted: not (count >= 10) passed where count <= 9 got a warning, and an LLM could propose it).
+    [InlineData("""{"not": {"range": {"count": "red"}, "min": 10}}""", "warning",
+        "rule 'r': under \"not\", it fails where count of red lies in [10, inf], but min 10 lies 8 above the largest value on a good part, more than 3 times the good parts' spread (1), so it hardly ever fails")]
+    [InlineData("""{"range": {"count": "red"}, "max": 9}""", "warning", "max 9 lies 7 above the largest value on a good part")]
+    [InlineData("""{"not": {"compare": [{"count": "red"}, ">=", 10]}}""", "warning", "min 10 lies 8 above the largest value on a good part")]
+    [InlineData("""{"not": {"range": {"area": "blue"}, "min": 0.5, "max": 5000}}""", "refused",
+        "rule 'r': under \"not\", it fails where area of blue lies in [0.5, 5000], but max 5000 lies outside the possible values (0 to 1, a fraction of the image)")]
+    [InlineData("""{"not": {"range": {"count": "red"}, "min": -1, "max": 1}}""", "refused", "but min -1 lies outside the possible values (0 and up, a number of components)")]
+    // An order under a not is an order, not a far bound; a band just beyond the good parts is a close check.
+    [InlineData("""{"not": {"compare": [{"x": "red"}, ">", {"x": "green"}]}}""", "accepted", "")]
+    [InlineData("""{"not": {"range": {"count": "red"}, "max": 1}}""", "accepted", "")]
     // What the possible values do not prove is left alone.
     [InlineData("""{"not": {"range": {"count": "red"}, "min": 3}}""", "accepted", "")]
     [InlineData("""{"not": {"range": {"x": "magenta"}, "min": 0, "max": 1}}""", "accepted", "")]

@@ -294,10 +294,10 @@ public class MLNetHostileUseTests
         Assert.Contains("into a list before LoadFromEnumerable", e.Message);
         e = Assert.Throws<PipelineException>(() => Score(model.WithImageColumn("Image"), OneShot(all.Select(p => new BytesRow { Image = File.ReadAllBytes(p) }))));
         Assert.Contains("row 0 holds another image", e.Message);
-        // MLImages are not read twice (each read decodes); the row counts of the two cursors still differ.
+        // MLImages are not read twice (each read decodes): the path LoadImages read tells the rows apart.
         var images = _ml.Transforms.LoadImages("Image", null, "ImagePath").Fit(Paths(all)).Transform(OneShot(all.Select(p => new PathRow { ImagePath = p })));
         e = Assert.Throws<PipelineException>(() => Score(model.WithImageColumn("Image"), images));
-        Assert.Contains("two cursors different rows", e.Message);
+        Assert.Contains("row 0 holds another image", e.Message);
 
         // Views that replay their rows (the same list, shuffled, filtered) still pair every row with its own score.
         var plain = _ml.Data.CreateEnumerable<PathScore>(model.Transform(Paths(all)), false).ToDictionary(r => r.ImagePath, r => r.RawScore);
@@ -310,5 +310,63 @@ public class MLNetHostileUseTests
         // A PredictionEngine (one row at a time) is the way to score a one-shot source.
         using var engine = _ml.Model.CreatePredictionEngine<PathRow, PathScore>(model.WithImageColumn("ImagePath"));
         foreach (var path in all.Take(3)) Assert.Equal(plain[path], engine.Predict(new PathRow { ImagePath = path }).RawScore);
+    }
+
+    public sealed class FeatureRow
+    {
+        [VectorType(4, 8, 8)] public float[] Features { get; set; } = [];
+    }
+
+    public sealed class NamedFeatureRow
+    {
+        public string Name { get; set; } = "";
+        [VectorType(4, 8, 8)] public float[] Features { get; set; } = [];
+    }
+
+    public sealed class NamedScore
+    {
+        public string Name { get; set; } = "";
+        public float RawScore { get; set; }
+    }
+
+    /// <summary>A 4 x 8 x 8 feature map of seeded noise; <paramref name="shift"/> moves it away from the fitted ones.</summary>
+    static float[] Map(int seed, float shift)
+    {
+        var random = new Random(seed);
+        return Enumerable.Range(0, 256).Select(_ => (float)random.NextDouble() + shift).ToArray();
+    }
+
+    [Fact]
+    public void A_one_shot_source_of_MLImages_or_feature_maps_is_refused_at_its_first_row_before_any_score_is_handed_out()
+    {
+        // Before, an MLImage or feature column was not checked row by row: the error came only when reading ended, and
+        // a caller that read a few rows (Take, Preview, a loop that stops) got other rows' scores without any error:
+        // the first 3 of hazelnut's test images through LoadImages gave raw 1.16, 1.22, 1.03 where each scores 1.05,
+        // 2.97, 1.38 by itself (colour/09.jpg, a defect, got a score below its neighbours'), and the first 3 feature
+        // rows below 0.93, 0.14, 2.88 where they score 0.20, 8.94, 0.12 (test-9, far from the fitted maps, passed).
+        var all = ImageDataset.LoadMvtec(TestData.Hazelnut).Test.Select(t => t.Path).ToList();
+        using var model = VA.PipelineFromJson(SmallPipeline).Fit(Paths(Train));
+        var plain = _ml.Data.CreateEnumerable<PathScore>(model.Transform(Paths(all)), false).ToDictionary(r => r.ImagePath, r => r.RawScore);
+        var images = _ml.Transforms.LoadImages("Image", null, "ImagePath").Fit(Paths(all)).Transform(OneShot(all.Select(p => new PathRow { ImagePath = p })));
+        var e = Assert.Throws<PipelineException>(() => _ml.Data.CreateEnumerable<PathScore>(model.WithImageColumn("Image").Transform(images), false).Take(3).ToList());
+        Assert.Contains("row 0 holds another image than the one read for it", e.Message);
+
+        // Feature maps: with a column that tells rows apart (a name), and without one (the map itself is compared).
+        var fit = Enumerable.Range(0, 10).Select(i => new NamedFeatureRow { Name = $"fit-{i}", Features = Map(i, 0) }).ToList();
+        var test = Enumerable.Range(0, 20).Select(i => new NamedFeatureRow { Name = $"test-{i}", Features = Map(100 + i, i % 2 == 0 ? 0 : 0.5f * i) }).ToList();
+        using var features = VA.PatchCore("Features", o => o.CoresetRatio = 0.5).Fit(_ml.Data.LoadFromEnumerable(fit));
+        var own = _ml.Data.CreateEnumerable<NamedScore>(features.Transform(_ml.Data.LoadFromEnumerable(test)), false).ToDictionary(r => r.Name, r => r.RawScore);
+        Assert.True(own.Values.Distinct().Count() > 10, "the rows score differently, so a row paired with another row's score would show");
+        e = Assert.Throws<PipelineException>(() => _ml.Data.CreateEnumerable<NamedScore>(features.Transform(OneShot(test)), false).Take(3).ToList());
+        Assert.Contains("row 0 holds another image than the one read for it", e.Message);
+        e = Assert.Throws<PipelineException>(() => features.Transform(OneShot(test.Select(r => new FeatureRow { Features = r.Features })))
+            .GetColumn<float>("RawScore").Take(3).ToList());
+        Assert.Contains("row 0 holds another image than the one read for it", e.Message);
+
+        // Replayed views are unchanged: every row keeps its own score (a list, and the same rows shuffled).
+        foreach (var view in new[] { _ml.Data.LoadFromEnumerable(test), _ml.Data.ShuffleRows(_ml.Data.LoadFromEnumerable(test), seed: 3) })
+            Assert.All(_ml.Data.CreateEnumerable<NamedScore>(features.Transform(view), false), r => Assert.Equal(own[r.Name], r.RawScore));
+        var loaded = _ml.Transforms.LoadImages("Image", null, "ImagePath").Fit(Paths(all)).Transform(Paths(all));
+        Assert.All(_ml.Data.CreateEnumerable<PathScore>(model.WithImageColumn("Image").Transform(loaded), false), r => Assert.Equal(plain[r.ImagePath], r.RawScore));
     }
 }
