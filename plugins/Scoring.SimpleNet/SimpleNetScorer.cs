@@ -82,6 +82,7 @@ public sealed class SimpleNetScorer : IScorer
             TrainGoodPatches = goodPick.Length,
             TrainSyntheticAnomalies = badPick.Length,
             FinalEpochLoss = loss,
+            FinalEpochAccuracy = trainer.FinalEpochAccuracy,
             Options = _options,
         };
         return new FittedSimpleNet(header, trainer.Weights(mean, invScale));
@@ -174,6 +175,9 @@ public sealed class SimpleNetScorer : IScorer
 
         private Memory<float> P(int offset, int length) => _p.AsMemory(offset, length);
 
+        /// <summary>Balanced accuracy of the last epoch on its own batches: good rows scored above 0, anomalous below.</summary>
+        public float FinalEpochAccuracy { get; private set; }
+
         public SimpleNetWeights Weights(float[] mean, float[] invScale) => new(
             mean, invScale,
             _p.AsSpan(_oWa, _d * _d).ToArray(), _p.AsSpan(_oBa, _d).ToArray(),
@@ -215,6 +219,7 @@ public sealed class SimpleNetScorer : IScorer
             {
                 Shuffle(perm);
                 double lossSum = 0; int batches = 0;
+                long goodRows = 0, goodRight = 0, badRows = 0, badRight = 0;
                 for (int start = 0; start < nGood; start += batch)
                 {
                     context.Cancellation.ThrowIfCancellationRequested();
@@ -247,6 +252,8 @@ public sealed class SimpleNetScorer : IScorer
                     double loss = 0; int nActive = 0;
                     for (int r = 0; r < rows; r++)
                     {
+                        if (r < bg) { goodRows++; if (score[r] > 0) goodRight++; }
+                        else { badRows++; if (score[r] < 0) badRight++; }
                         float margin = r < bg ? th - score[r] : th + score[r];
                         if (margin > 0)
                         {
@@ -321,6 +328,7 @@ public sealed class SimpleNetScorer : IScorer
                     Adam(_oW1, _count, _o.LearningRate);
                 }
                 epochLoss = (float)(lossSum / Math.Max(1, batches));
+                FinalEpochAccuracy = (float)(0.5 * ((double)goodRight / Math.Max(1, goodRows) + (double)badRight / Math.Max(1, badRows)));
                 context.Progress?.Report(new ProgressUpdate("simplenet", epoch + 1, epochs));
             }
             return epochLoss;
