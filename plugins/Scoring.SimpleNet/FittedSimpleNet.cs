@@ -15,6 +15,8 @@ internal sealed record SimpleNetHeader
     public int TrainGoodPatches { get; init; }
     public int TrainSyntheticAnomalies { get; init; }
     public float FinalEpochLoss { get; init; }
+    /// <summary>Balanced accuracy of the last epoch on its own batches (0.5 = chance; absent, so 0, in older files).</summary>
+    public float FinalEpochAccuracy { get; init; }
     public SimpleNetOptions? Options { get; init; }
 
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };

@@ -8,8 +8,12 @@ public sealed record SimpleNetOptions : IValidatableOptions
     /// <summary>Hidden units of the discriminator MLP (SimpleNet: 1024; smaller here for CPU training).</summary>
     [OptionRange(1, 65_536, LogScale = true, SearchMin = 32, SearchMax = 1024)] public int HiddenSize { get; init; } = 256;
 
-    /// <summary>Standard deviation of the Gaussian noise that turns adapted good features into anomalous ones (SimpleNet: 0.015).</summary>
-    [OptionRange(0, 10, MinExclusive = true, LogScale = true, SearchMin = 0.001, SearchMax = 0.1)] public double NoiseSigma { get; init; } = 0.015;
+    /// <summary>
+    /// Standard deviation of the Gaussian noise that turns adapted good features into anomalous ones, in scaled units
+    /// (SimpleNet: 0.015 on raw WideResNet-50 features). At 0.05 and below the noisy copies are indistinguishable from
+    /// good patches and the discriminator stays at chance on its own batches (README, "Why it did not learn").
+    /// </summary>
+    [OptionRange(0, 10, MinExclusive = true, LogScale = true, SearchMin = 0.05, SearchMax = 2)] public double NoiseSigma { get; init; } = 0.5;
 
     /// <summary>Passes over the (subsampled) good patches.</summary>
     [OptionRange(1, 10_000, SearchMin = 5, SearchMax = 100)] public int Epochs { get; init; } = 20;

@@ -82,6 +82,7 @@ public sealed class SimpleNetScorer : IScorer
             TrainGoodPatches = goodPick.Length,
             TrainSyntheticAnomalies = badPick.Length,
             FinalEpochLoss = loss,
+            FinalEpochAccuracy = trainer.FinalEpochAccuracy,
             Options = _options,
         };
         return new FittedSimpleNet(header, trainer.Weights(mean, invScale));
@@ -152,7 +153,7 @@ public sealed class SimpleNetScorer : IScorer
     }
 
     /// <summary>The adaptor + discriminator parameters in one flat array (for Adam) and the training loop.</summary>
-    private sealed class Trainer
+    internal sealed class Trainer
     {
         private readonly SimpleNetOptions _o;
         private readonly int _d, _h;
@@ -174,6 +175,20 @@ public sealed class SimpleNetScorer : IScorer
 
         private Memory<float> P(int offset, int length) => _p.AsMemory(offset, length);
 
+        /// <summary>Balanced accuracy of the last epoch on its own batches: good rows scored above 0, anomalous below.</summary>
+        public float FinalEpochAccuracy { get; private set; }
+
+        /// <summary>All parameters and the gradient of the last <see cref="LossAndGradient"/>, same layout (for the gradient test).</summary>
+        internal float[] Parameters => _p;
+        internal float[] Gradient => _g;
+
+        internal IReadOnlyList<(string Name, int Offset, int Length)> ParameterBlocks =>
+        [
+            ("adaptor.weight", _oWa, _d * _d), ("adaptor.bias", _oBa, _d),
+            ("discriminator.fc1.weight", _oW1, _h * _d), ("discriminator.fc1.bias", _oB1, _h),
+            ("discriminator.fc2.weight", _oW2, _h), ("discriminator.fc2.bias", _oB2, 1),
+        ];
+
         public SimpleNetWeights Weights(float[] mean, float[] invScale) => new(
             mean, invScale,
             _p.AsSpan(_oWa, _d * _d).ToArray(), _p.AsSpan(_oBa, _d).ToArray(),
@@ -183,30 +198,15 @@ public sealed class SimpleNetScorer : IScorer
         /// <summary>Runs all epochs; returns the mean loss of the last epoch.</summary>
         public float Train(float[] goodX, int nGood, float[] badX, int nBad, FitContext context)
         {
-            int d = _d, h = _h, epochs = _o.Epochs;
+            int d = _d, epochs = _o.Epochs;
             int batch = Math.Min(_o.BatchSize, nGood);
-            int maxX = batch + Math.Min(nBad, batch), maxRows = maxX + batch;
-            var x = new float[maxX * d];
-            var z = new float[maxRows * d];
-            var pre = new float[maxRows * h];
-            var act = new float[maxRows * h];
-            var score = new float[maxRows];
-            var dScore = new float[maxRows];
-            var dPre = new float[maxRows * h];
-            var dPreT = new float[h * maxRows];
-            var zT = new float[d * maxRows];
-            var w1T = new float[d * h];
-            var dZ = new float[maxRows * d];
-            var dX = new float[maxX * d];
-            var dXT = new float[d * maxX];
-            var xT = new float[d * maxX];
-            var active = new int[maxRows];
+            var b = new BatchBuffers(d, _h, batch, Math.Min(nBad, batch));
             var perm = new int[nGood];
             for (int i = 0; i < nGood; i++) perm[i] = i;
             var badPerm = new int[nBad];
             for (int i = 0; i < nBad; i++) badPerm[i] = i;
             int badNext = nBad;
-            float sigma = (float)_o.NoiseSigma, th = (float)_o.LossThreshold, slope = (float)_o.LeakySlope;
+            float sigma = (float)_o.NoiseSigma;
             bool trainAdaptor = _o.AdaptorLearningRate > 0;
             float epochLoss = 0;
 
@@ -215,115 +215,137 @@ public sealed class SimpleNetScorer : IScorer
             {
                 Shuffle(perm);
                 double lossSum = 0; int batches = 0;
+                long goodRows = 0, goodRight = 0, badRows = 0, badRight = 0;
                 for (int start = 0; start < nGood; start += batch)
                 {
                     context.Cancellation.ThrowIfCancellationRequested();
                     int bg = Math.Min(batch, nGood - start), bs = Math.Min(nBad, bg);
-                    int rowsX = bg + bs, rows = rowsX + bg;
-
-                    // Rows of x: good [0, bg), synthetic anomalies [bg, rowsX). Rows of z: the same, then noisy copies of the good rows.
-                    for (int i = 0; i < bg; i++) goodX.AsSpan(perm[start + i] * d, d).CopyTo(x.AsSpan(i * d, d));
+                    for (int i = 0; i < bg; i++) goodX.AsSpan(perm[start + i] * d, d).CopyTo(b.X.AsSpan(i * d, d));
                     for (int i = 0; i < bs; i++)
                     {
                         if (badNext == nBad) { Shuffle(badPerm); badNext = 0; }
-                        badX.AsSpan(badPerm[badNext++] * d, d).CopyTo(x.AsSpan((bg + i) * d, d));
+                        badX.AsSpan(badPerm[badNext++] * d, d).CopyTo(b.X.AsSpan((bg + i) * d, d));
                     }
-                    Kernels.Affine(x, rowsX, d, P(_oWa, d * d), P(_oBa, d), d, z);
-                    var noise = z.AsSpan(rowsX * d, bg * d);
-                    _rng.FillGaussian(noise, sigma);
-                    TensorPrimitives.Add(noise, z.AsSpan(0, bg * d), noise);
+                    _rng.FillGaussian(b.Noise.AsSpan(0, bg * d), sigma);
 
-                    // Discriminator forward.
-                    Kernels.Affine(z, rows, d, P(_oW1, h * d), P(_oB1, h), h, pre);
-                    Kernels.For(rows, h, r =>
-                    {
-                        var pr = pre.AsSpan(r * h, h); var ar = act.AsSpan(r * h, h);
-                        for (int j = 0; j < h; j++) ar[j] = Kernels.Leaky(pr[j], slope);
-                        score[r] = Kernels.Dot(_p.AsSpan(_oW2, h), ar) + _p[_oB2];
-                    });
-
-                    // Truncated L1 loss: mean over good rows + mean over anomalous rows.
-                    float wGood = 1f / bg, wBad = 1f / (rows - bg);
-                    double loss = 0; int nActive = 0;
-                    for (int r = 0; r < rows; r++)
-                    {
-                        float margin = r < bg ? th - score[r] : th + score[r];
-                        if (margin > 0)
-                        {
-                            loss += margin * (r < bg ? wGood : wBad);
-                            dScore[r] = r < bg ? -wGood : wBad;
-                            active[nActive++] = r;
-                        }
-                        else dScore[r] = 0;
-                    }
+                    var (loss, anyActive) = LossAndGradient(b, bg, bs);
                     lossSum += loss; batches++;
-                    if (nActive == 0) continue;
-
-                    // Backward.
-                    Array.Clear(_g);
-                    var gW2 = _g.AsSpan(_oW2, h);
-                    for (int a = 0; a < nActive; a++)
-                    {
-                        int r = active[a];
-                        Kernels.AddScaled(act.AsSpan(r * h, h), dScore[r], gW2);
-                        _g[_oB2] += dScore[r];
-                    }
-                    // dL/d(pre-activation) of the active rows, row-major (active × hidden) and transposed, with the
-                    // active rows of z transposed: weight gradients become dot products over the active rows.
-                    var w2 = _p.AsSpan(_oW2, h);
-                    for (int a = 0; a < nActive; a++)
-                    {
-                        int r = active[a];
-                        float ds = dScore[r];
-                        for (int j = 0; j < h; j++)
-                        {
-                            float g = ds * w2[j] * (pre[r * h + j] > 0 ? 1f : slope);
-                            dPre[a * h + j] = g;
-                            dPreT[j * nActive + a] = g;
-                        }
-                        for (int k = 0; k < d; k++) zT[k * nActive + a] = z[r * d + k];
-                    }
-                    Kernels.For(h, (long)nActive * d, j =>
-                    {
-                        var dj = dPreT.AsSpan(j * nActive, nActive);
-                        var row = _g.AsSpan(_oW1 + j * d, d);
-                        for (int k = 0; k < d; k++) row[k] = Kernels.Dot(dj, zT.AsSpan(k * nActive, nActive));
-                        _g[_oB1 + j] = Kernels.Sum(dj);
-                    });
-
-                    if (trainAdaptor)
-                    {
-                        for (int j = 0; j < h; j++)
-                            for (int k = 0; k < d; k++) w1T[k * h + j] = _p[_oW1 + j * d + k];
-                        Array.Clear(dZ, 0, rows * d);
-                        Kernels.For(nActive, (long)h * d, a =>
-                        {
-                            var dp = dPre.AsSpan(a * h, h);
-                            var dz = dZ.AsSpan(active[a] * d, d);
-                            for (int k = 0; k < d; k++) dz[k] = Kernels.Dot(dp, w1T.AsSpan(k * h, h));
-                        });
-                        // A noisy copy depends on its good row through the adaptor: its gradient flows back there.
-                        dZ.AsSpan(0, rowsX * d).CopyTo(dX);
-                        TensorPrimitives.Add(dX.AsSpan(0, bg * d), dZ.AsSpan(rowsX * d, bg * d), dX.AsSpan(0, bg * d));
-                        for (int r = 0; r < rowsX; r++)
-                            for (int k = 0; k < d; k++) { dXT[k * rowsX + r] = dX[r * d + k]; xT[k * rowsX + r] = x[r * d + k]; }
-                        Kernels.For(d, (long)rowsX * d, k =>
-                        {
-                            var gk = dXT.AsSpan(k * rowsX, rowsX);
-                            var row = _g.AsSpan(_oWa + k * d, d);
-                            for (int m = 0; m < d; m++) row[m] = Kernels.Dot(gk, xT.AsSpan(m * rowsX, rowsX));
-                            _g[_oBa + k] = Kernels.Sum(gk);
-                        });
-                    }
-
+                    goodRows += bg; goodRight += b.GoodRight; badRows += bg + bs; badRight += b.BadRight;
+                    if (!anyActive) continue;
                     _step++;
                     if (trainAdaptor) Adam(0, _oW1, _o.AdaptorLearningRate);
                     Adam(_oW1, _count, _o.LearningRate);
                 }
                 epochLoss = (float)(lossSum / Math.Max(1, batches));
+                FinalEpochAccuracy = (float)(0.5 * ((double)goodRight / Math.Max(1, goodRows) + (double)badRight / Math.Max(1, badRows)));
                 context.Progress?.Report(new ProgressUpdate("simplenet", epoch + 1, epochs));
             }
             return epochLoss;
+        }
+
+        /// <summary>
+        /// The truncated L1 loss of one batch and its gradient (into <see cref="Gradient"/>; the adaptor's part only when
+        /// the adaptor trains). Rows of x: good [0, bg), synthetic anomalies [bg, bg + bs); the noisy copies are the
+        /// adapted good rows plus Noise. Returns false for AnyActive when every row is outside the margin (no gradient).
+        /// </summary>
+        internal (double Loss, bool AnyActive) LossAndGradient(BatchBuffers b, int bg, int bs)
+        {
+            int d = _d, h = _h;
+            int rowsX = bg + bs, rows = rowsX + bg;
+            float th = (float)_o.LossThreshold, slope = (float)_o.LeakySlope;
+            float[] x = b.X, z = b.Z, pre = b.Pre, act = b.Act, score = b.Score, dScore = b.DScore, dPre = b.DPre, dPreT = b.DPreT, zT = b.ZT;
+            int[] active = b.Active;
+
+            // Rows of z: the adapted rows of x, then the noisy copies of the good rows.
+            Kernels.Affine(x, rowsX, d, P(_oWa, d * d), P(_oBa, d), d, z);
+            TensorPrimitives.Add(b.Noise.AsSpan(0, bg * d), z.AsSpan(0, bg * d), z.AsSpan(rowsX * d, bg * d));
+
+            // Discriminator forward.
+            Kernels.Affine(z, rows, d, P(_oW1, h * d), P(_oB1, h), h, pre);
+            Kernels.For(rows, h, r =>
+            {
+                var pr = pre.AsSpan(r * h, h); var ar = act.AsSpan(r * h, h);
+                for (int j = 0; j < h; j++) ar[j] = Kernels.Leaky(pr[j], slope);
+                score[r] = Kernels.Dot(_p.AsSpan(_oW2, h), ar) + _p[_oB2];
+            });
+
+            // Truncated L1 loss: mean over good rows + mean over anomalous rows.
+            float wGood = 1f / bg, wBad = 1f / (rows - bg);
+            double loss = 0; int nActive = 0;
+            b.GoodRight = 0; b.BadRight = 0;
+            for (int r = 0; r < rows; r++)
+            {
+                if (r < bg) { if (score[r] > 0) b.GoodRight++; }
+                else if (score[r] < 0) b.BadRight++;
+                float margin = r < bg ? th - score[r] : th + score[r];
+                if (margin > 0)
+                {
+                    loss += margin * (r < bg ? wGood : wBad);
+                    dScore[r] = r < bg ? -wGood : wBad;
+                    active[nActive++] = r;
+                }
+                else dScore[r] = 0;
+            }
+            if (nActive == 0) return (loss, false);
+
+            // Backward.
+            Array.Clear(_g);
+            var gW2 = _g.AsSpan(_oW2, h);
+            for (int a = 0; a < nActive; a++)
+            {
+                int r = active[a];
+                Kernels.AddScaled(act.AsSpan(r * h, h), dScore[r], gW2);
+                _g[_oB2] += dScore[r];
+            }
+            // dL/d(pre-activation) of the active rows, row-major (active × hidden) and transposed, with the
+            // active rows of z transposed: weight gradients become dot products over the active rows.
+            var w2 = _p.AsSpan(_oW2, h);
+            for (int a = 0; a < nActive; a++)
+            {
+                int r = active[a];
+                float ds = dScore[r];
+                for (int j = 0; j < h; j++)
+                {
+                    float g = ds * w2[j] * (pre[r * h + j] > 0 ? 1f : slope);
+                    dPre[a * h + j] = g;
+                    dPreT[j * nActive + a] = g;
+                }
+                for (int k = 0; k < d; k++) zT[k * nActive + a] = z[r * d + k];
+            }
+            Kernels.For(h, (long)nActive * d, j =>
+            {
+                var dj = dPreT.AsSpan(j * nActive, nActive);
+                var row = _g.AsSpan(_oW1 + j * d, d);
+                for (int k = 0; k < d; k++) row[k] = Kernels.Dot(dj, zT.AsSpan(k * nActive, nActive));
+                _g[_oB1 + j] = Kernels.Sum(dj);
+            });
+
+            if (_o.AdaptorLearningRate > 0)
+            {
+                float[] w1T = b.W1T, dZ = b.DZ, dX = b.DX, dXT = b.DXT, xT = b.XT;
+                for (int j = 0; j < h; j++)
+                    for (int k = 0; k < d; k++) w1T[k * h + j] = _p[_oW1 + j * d + k];
+                Array.Clear(dZ, 0, rows * d);
+                Kernels.For(nActive, (long)h * d, a =>
+                {
+                    var dp = dPre.AsSpan(a * h, h);
+                    var dz = dZ.AsSpan(active[a] * d, d);
+                    for (int k = 0; k < d; k++) dz[k] = Kernels.Dot(dp, w1T.AsSpan(k * h, h));
+                });
+                // A noisy copy depends on its good row through the adaptor: its gradient flows back there.
+                dZ.AsSpan(0, rowsX * d).CopyTo(dX);
+                TensorPrimitives.Add(dX.AsSpan(0, bg * d), dZ.AsSpan(rowsX * d, bg * d), dX.AsSpan(0, bg * d));
+                for (int r = 0; r < rowsX; r++)
+                    for (int k = 0; k < d; k++) { dXT[k * rowsX + r] = dX[r * d + k]; xT[k * rowsX + r] = x[r * d + k]; }
+                Kernels.For(d, (long)rowsX * d, k =>
+                {
+                    var gk = dXT.AsSpan(k * rowsX, rowsX);
+                    var row = _g.AsSpan(_oWa + k * d, d);
+                    for (int m = 0; m < d; m++) row[m] = Kernels.Dot(gk, xT.AsSpan(m * rowsX, rowsX));
+                    _g[_oBa + k] = Kernels.Sum(gk);
+                });
+            }
+            return (loss, true);
         }
 
         private void Adam(int from, int to, double learningRate)
@@ -349,5 +371,43 @@ public sealed class SimpleNetScorer : IScorer
                 (a[i], a[j]) = (a[j], a[i]);
             }
         }
+    }
+
+    /// <summary>
+    /// One batch's input (X: good rows, then synthetic anomalies; Noise: one row per good row) and the scratch arrays of
+    /// <see cref="Trainer.LossAndGradient"/>, allocated once per fit.
+    /// </summary>
+    internal sealed class BatchBuffers
+    {
+        public BatchBuffers(int d, int h, int maxGood, int maxSynthetic)
+        {
+            int maxX = maxGood + maxSynthetic, maxRows = maxX + maxGood;
+            X = new float[maxX * d]; Noise = new float[maxGood * d];
+            Z = new float[maxRows * d]; Pre = new float[maxRows * h]; Act = new float[maxRows * h];
+            Score = new float[maxRows]; DScore = new float[maxRows];
+            DPre = new float[maxRows * h]; DPreT = new float[h * maxRows]; ZT = new float[d * maxRows];
+            W1T = new float[d * h]; DZ = new float[maxRows * d]; DX = new float[maxX * d]; DXT = new float[d * maxX]; XT = new float[d * maxX];
+            Active = new int[maxRows];
+        }
+
+        public float[] X { get; }
+        public float[] Noise { get; }
+        /// <summary>Good rows scored above 0 and anomalous rows scored below 0 in the last batch.</summary>
+        public int GoodRight { get; set; }
+        public int BadRight { get; set; }
+        internal float[] Z { get; }
+        internal float[] Pre { get; }
+        internal float[] Act { get; }
+        internal float[] Score { get; }
+        internal float[] DScore { get; }
+        internal float[] DPre { get; }
+        internal float[] DPreT { get; }
+        internal float[] ZT { get; }
+        internal float[] W1T { get; }
+        internal float[] DZ { get; }
+        internal float[] DX { get; }
+        internal float[] DXT { get; }
+        internal float[] XT { get; }
+        internal int[] Active { get; }
     }
 }

@@ -342,7 +342,7 @@ namespace PipelineFramework.Core.MLNet.Components
     {
         /// <summary>JSON &quot;hiddenSize&quot;; default 256; [1, 65536].</summary>
         public int? HiddenSize { get; set; }
-        /// <summary>JSON &quot;noiseSigma&quot;; default 0.015; (0, 10].</summary>
+        /// <summary>JSON &quot;noiseSigma&quot;; default 0.5; (0, 10].</summary>
         public double? NoiseSigma { get; set; }
         /// <summary>JSON &quot;epochs&quot;; default 20; [1, 10000].</summary>
         public int? Epochs { get; set; }

@@ -130,7 +130,7 @@ public class EdgeOptionTests
             p["synthesis"] = new JsonArray(new JsonObject { ["type"] = "synthesis.cutpaste" }, new JsonObject { ["type"] = "synthesis.perlin" });
             p["scoring"] = new JsonObject
             {
-                ["type"] = "scoring.simplenet", ["noiseSigma"] = 0.05, ["epochs"] = 10,
+                ["type"] = "scoring.simplenet", ["noiseSigma"] = 0.5, ["epochs"] = 10,
                 ["learningRate"] = learningRate, ["adaptorLearningRate"] = adaptorLearningRate,
             };
             p["calibration"]!["syntheticCount"] = 40;

@@ -66,7 +66,7 @@ public class TypedCatalogTests
                 va.Threshold.SyntheticF1()),
             "padim-mobilenet" => Shipped(va, va.Padim(o => { o.ReducedDim = 100; o.Epsilon = 0.01; }), name, file.Description, 1,
                 va.Threshold.Quantile(o => { o.Quantile = 0.99; o.Margin = 1.0; })),
-            "simplenet-mobilenet" => Shipped(va, va.SimpleNet(o => { o.NoiseSigma = 0.05; o.Epochs = 10; }), name, file.Description, 3,
+            "simplenet-mobilenet" => Shipped(va, va.SimpleNet(o => { o.NoiseSigma = 0.5; o.Epochs = 10; }), name, file.Description, 3,
                 va.Threshold.Quantile(o => o.Quantile = 0.99)),
             "patchcore-logic-mobilenet" => va.PatchCore(o => { o.CoresetRatio = 0.1; o.ProjectionDim = 128; })
                 .With(va.Backbone.Onnx(o => { o.Model = "builtin:mobilenetv2-int8"; o.Layers = MobileNetLayers; }), va.Embedding.Patch(o => o.PatchSize = 3))
