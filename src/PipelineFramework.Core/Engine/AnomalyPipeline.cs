@@ -107,6 +107,7 @@ public sealed class AnomalyPipeline
             var fingerprints = new string[goodImages.Count];
             var sizes = new (int Width, int Height)[goodImages.Count];
             var grey = new bool[goodImages.Count];
+            var levels = new ImageLevels?[goodImages.Count];
             var pixels = new Explain.GoodPixels.Collector(goodImages.Count);
             var parts = new List<LayerMaps>();
             Batches.ForEach(goodImages.Count, batch, (start, count) =>
@@ -117,6 +118,7 @@ public sealed class AnomalyPipeline
                     fingerprints[start + i] = Fingerprint(images[i].Image);
                     sizes[start + i] = (images[i].OriginalWidth, images[i].OriginalHeight);
                     grey[start + i] = images[i].IsGrey ?? false;
+                    levels[start + i] = images[i].Levels;
                 }
                 Parallel.For(0, count, i => pixels.Add(start + i, images[i].Image));
                 parts.Add(backbone.Run(images.Select(i => i.Image).ToList()));
@@ -181,6 +183,7 @@ public sealed class AnomalyPipeline
                 GoodPixels = pixels.Build(fitIndices, holdoutIndices),
                 GoodImageSizes = GoodImageSizes.Of(sizes),
                 GoodImageColour = ImageColour.Of(grey),
+                GoodImageLevels = GoodImageLevels.Of(levels.OfType<ImageLevels>()),
             };
         }
         catch
@@ -335,7 +338,7 @@ public sealed class AnomalyPipeline
             var logic = new List<IFittedLogicCheck>();
             if (LogicChecks.Count > 0)
             {
-                var settings = InspectionSettings.For(Spec, decision.Threshold, normalization, modelId, prepared.GoodImageSizes, prepared.GoodImageColour);
+                var settings = InspectionSettings.For(Spec, decision.Threshold, normalization, modelId, prepared.GoodImageSizes, prepared.GoodImageColour, prepared.GoodImageLevels);
                 var holdout = calibration.InspectMaps(prepared.HoldoutMaps, prepared.Holdout, prepared.HoldoutImages, settings);
                 var subjects = holdout.Select((r, i) => new InspectionSubject
                 {
@@ -365,7 +368,7 @@ public sealed class AnomalyPipeline
                 Threshold = new ThresholdManifest(decision.Threshold, Spec.Threshold.Type, decision.Rationale),
                 Normalization = normalization,
                 Training = new TrainingManifest(prepared.FitImages.Count, prepared.HoldoutImages.Count, syntheticScores.Count, watch.Elapsed.TotalSeconds + (donated?.FitSeconds ?? 0),
-                    [shape.Height, shape.Width, shape.Dim], SyntheticAuroc(goodScores, syntheticScores)) { DuplicateImages = prepared.DuplicateImages, ImageSizes = prepared.GoodImageSizes, ImageColour = prepared.GoodImageColour },
+                    [shape.Height, shape.Width, shape.Dim], SyntheticAuroc(goodScores, syntheticScores)) { DuplicateImages = prepared.DuplicateImages, ImageSizes = prepared.GoodImageSizes, ImageColour = prepared.GoodImageColour, ImageLevels = prepared.GoodImageLevels },
             };
             return new AnomalyModel(manifest, Spec, new FittedStages(prepared.Backbone.Acquire(), embedding, scorer, logic, Services, prepared.GoodPixels) { Catalog = Catalog, Spec = Spec }, Services, Catalog);
         }
