@@ -131,6 +131,7 @@ public sealed class AnomalyPipeline
             if (duplicates > 0)
                 Services.Log.Warning($"{duplicates} of {goodImages.Count} training images repeat another image's pixels; copies were kept on one side of the hold-out split.");
             WarnIfFewHeldOut(holdout.Length, goodImages.Count);
+            var goodLevels = KeptLevels(goodImages, levels);
 
             LayerMaps? syntheticHoldout = null;
             IReadOnlyList<Grid2D> syntheticHoldoutMasks = [];
@@ -183,7 +184,7 @@ public sealed class AnomalyPipeline
                 GoodPixels = pixels.Build(fitIndices, holdoutIndices),
                 GoodImageSizes = GoodImageSizes.Of(sizes),
                 GoodImageColour = ImageColour.Of(grey),
-                GoodImageLevels = GoodImageLevels.Of(levels.OfType<ImageLevels>()),
+                GoodImageLevels = goodLevels,
             };
         }
         catch
@@ -407,6 +408,27 @@ public sealed class AnomalyPipeline
     /// 1 in (n + 1) good parts score above the largest of n (1 held-out image rejected 3 of hazelnut's 6 good test parts).
     /// </summary>
     internal const int FewHeldOut = 5;
+
+    /// <summary>
+    /// The brightness and contrast the model keeps: those of the good images, less any unlike most of the others, which
+    /// are named in a warning (they are still fitted: only the user knows whether they are good parts).
+    /// </summary>
+    GoodImageLevels? KeptLevels(IReadOnlyList<string> goodImages, ImageLevels?[] levels)
+    {
+        if (levels.Any(l => l is null)) return GoodImageLevels.Of(levels.OfType<ImageLevels>());
+        var all = levels.Select(l => l!.Value).ToList();
+        var outliers = GoodImageLevels.Outliers(all);
+        if (outliers.Count > 0)
+        {
+            const int shown = 5;
+            var named = string.Join("; ", outliers.Take(shown).Select(o => $"{goodImages[o.Index]}: {o.Reason}"));
+            Services.Log.Warning($"{outliers.Count} of {goodImages.Count} good images {(outliers.Count == 1 ? "is" : "are")} unlike the others ({named}{(outliers.Count > shown ? $"; and {outliers.Count - shown} more" : "")}). " +
+                "Is the part in the picture, and lit as in the others? Every good image is fitted as a good part, so parts that look like these will pass: " +
+                "remove any that is not a good part and fit again. Scoring flags images like these as unlike the fitted images.");
+        }
+        var outlying = outliers.Select(o => o.Index).ToHashSet();
+        return GoodImageLevels.Of(all.Where((_, i) => !outlying.Contains(i)));
+    }
 
     void WarnIfFewHeldOut(int heldOut, int images)
     {

@@ -84,6 +84,35 @@ public class UnlikeLevelsTests
     }
 
     [Fact]
+    public void Pf_fit_names_an_empty_fixture_among_the_good_images_and_leaves_it_out_of_the_kept_levels()
+    {
+        var folder = TestData.TempFolder("unlike-levels-train");
+        var good = Path.Combine(folder, "good");
+        Directory.CreateDirectory(good);
+        foreach (var t in Hazelnut.Train.Take(10)) File.Copy(t.Path, Path.Combine(good, Path.GetFileName(t.Path)));
+        var empty = WriteEmptyFixture(Path.Combine(good, "misfire.png"));
+        var model = Path.Combine(folder, "m.pfmodel");
+        var (code, _, err) = PfProcess.Run("fit", "--pipeline", TestData.Pipeline("patchcore-mobilenet"), "--data", good, "--model", model);
+        Assert.True(code == 0, err);
+        Assert.Contains("warning: 1 of 11 good images is unlike the others (", err);
+        Assert.Contains("misfire.png: its brightness hardly varies", err);
+        var levels = JsonNode.Parse(ModelFileEntries.ReadText(model, "manifest.json"))!["training"]!["imageLevels"]!;
+        var fixture = ImageLevels.Measure(ImageLoader.LoadRgb(empty));
+        Assert.True(levels["minContrast"]!.GetValue<double>() > 2 * fixture.Contrast);
+
+        // The model has fitted the empty fixture as good, so it passes; the warning still says what it is.
+        var (_, stdout, scoreErr) = PfProcess.Run("score", "--model", model, "--images", empty);
+        Assert.Contains("(unlike the fitted images)", stdout);
+        Assert.Contains("hardly varies", scoreErr);
+
+        // The good images alone: nothing named.
+        File.Delete(empty);
+        (code, _, err) = PfProcess.Run("fit", "--pipeline", TestData.Pipeline("patchcore-mobilenet"), "--data", good, "--model", model);
+        Assert.True(code == 0, err);
+        Assert.DoesNotContain("unlike", err);
+    }
+
+    [Fact]
     public void A_pipeline_that_moves_each_images_mean_brightness_compares_contrast_only()
     {
         var folder = TestData.TempFolder("unlike-levels-mean");
@@ -126,6 +155,12 @@ public class UnlikeLevelsTests
         Assert.Contains("far above", good.Difference(new ImageLevels(212, 20), compareBrightness: true));
         Assert.Null(good.Difference(new ImageLevels(212, 20), compareBrightness: false));
         Assert.Contains("hardly varies", good.Difference(new ImageLevels(180, 8), compareBrightness: true));
+        // Among good images: compared with their median, with twice the margins.
+        var outliers = GoodImageLevels.Outliers([new(180, 20), new(185, 18), new(175, 22), new(180, 2.4), new(120, 15), new(231, 20), new(229, 20)]);
+        Assert.Equal([3, 4, 5], outliers.Select(o => o.Index));
+        Assert.Contains("hardly varies", outliers[0].Reason);
+        Assert.Contains("mean brightness 120 of 255, where the good images' median is 180", outliers[1].Reason);
+        Assert.Empty(GoodImageLevels.Outliers([new(180, 20), new(10, 1)]));                     // two images: no majority
         // A uniform image has no spread at all.
         var flat = ImageLevels.Measure(new ImageTensor(3, 10, 10, Enumerable.Repeat(0.5f, 300).ToArray()));
         Assert.Equal(127.5, flat.Brightness, 3);
