@@ -102,7 +102,7 @@ public static class ImageLoader
     static void CheckHeader(SKCodec codec, string name)
     {
         if (codec.EncodedFormat is not (SKEncodedImageFormat.Png or SKEncodedImageFormat.Jpeg or SKEncodedImageFormat.Bmp))
-            throw new PipelineException($"Image {name} is a {codec.EncodedFormat.ToString().ToUpperInvariant()} file; only PNG, JPEG and BMP are read. Convert it.");
+            throw new PipelineException($"Image {name} is in {codec.EncodedFormat.ToString().ToUpperInvariant()} format; only PNG, JPEG and BMP are read. Convert it.");
         int width = codec.Info.Width, height = codec.Info.Height;
         if (width <= 0 || height <= 0)
             throw new PipelineException($"Image {name} declares an empty size {width} x {height}; its header is corrupt.");
