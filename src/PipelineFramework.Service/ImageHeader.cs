@@ -26,7 +26,7 @@ static class ImageHeader
             SKEncodedImageFormat.Png => ".png", SKEncodedImageFormat.Jpeg => ".jpg", SKEncodedImageFormat.Bmp => ".bmp", _ => "",
         };
         if (extension.Length == 0)
-            return new(415, "Image format not accepted", $"The image is a {codec.EncodedFormat.ToString().ToUpperInvariant()} file; only PNG, JPEG and BMP are accepted. Convert it.");
+            return new(415, "Image format not accepted", $"The image is in {codec.EncodedFormat.ToString().ToUpperInvariant()} format; only PNG, JPEG and BMP are accepted. Convert it.");
         pixels = (long)codec.Info.Width * codec.Info.Height;
         if (codec.Info.Width <= 0 || codec.Info.Height <= 0)
             return new(415, "Not an image", $"The image declares an empty size {codec.Info.Width} x {codec.Info.Height}; its header is corrupt.");

@@ -31,7 +31,7 @@ public sealed class AnomalyModel : IDisposable
         Services = services;
         Catalog = catalog;
         _stages = stages;
-        _settings = InspectionSettings.For(spec, manifest.Threshold.Value, manifest.Normalization, manifest.ModelId, manifest.Training.ImageSizes, manifest.Training.ImageColour);
+        _settings = InspectionSettings.For(spec, manifest.Threshold.Value, manifest.Normalization, manifest.ModelId, manifest.Training.ImageSizes, manifest.Training.ImageColour, manifest.Training.ImageLevels);
     }
 
     public ModelManifest Manifest { get; }

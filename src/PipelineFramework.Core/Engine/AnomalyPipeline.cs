@@ -107,6 +107,7 @@ public sealed class AnomalyPipeline
             var fingerprints = new string[goodImages.Count];
             var sizes = new (int Width, int Height)[goodImages.Count];
             var grey = new bool[goodImages.Count];
+            var levels = new ImageLevels?[goodImages.Count];
             var pixels = new Explain.GoodPixels.Collector(goodImages.Count);
             var parts = new List<LayerMaps>();
             Batches.ForEach(goodImages.Count, batch, (start, count) =>
@@ -117,6 +118,7 @@ public sealed class AnomalyPipeline
                     fingerprints[start + i] = Fingerprint(images[i].Image);
                     sizes[start + i] = (images[i].OriginalWidth, images[i].OriginalHeight);
                     grey[start + i] = images[i].IsGrey ?? false;
+                    levels[start + i] = images[i].Levels;
                 }
                 Parallel.For(0, count, i => pixels.Add(start + i, images[i].Image));
                 parts.Add(backbone.Run(images.Select(i => i.Image).ToList()));
@@ -129,6 +131,7 @@ public sealed class AnomalyPipeline
             if (duplicates > 0)
                 Services.Log.Warning($"{duplicates} of {goodImages.Count} training images repeat another image's pixels; copies were kept on one side of the hold-out split.");
             WarnIfFewHeldOut(holdout.Length, goodImages.Count);
+            var goodLevels = KeptLevels(goodImages, levels);
 
             LayerMaps? syntheticHoldout = null;
             IReadOnlyList<Grid2D> syntheticHoldoutMasks = [];
@@ -181,6 +184,7 @@ public sealed class AnomalyPipeline
                 GoodPixels = pixels.Build(fitIndices, holdoutIndices),
                 GoodImageSizes = GoodImageSizes.Of(sizes),
                 GoodImageColour = ImageColour.Of(grey),
+                GoodImageLevels = goodLevels,
             };
         }
         catch
@@ -335,7 +339,7 @@ public sealed class AnomalyPipeline
             var logic = new List<IFittedLogicCheck>();
             if (LogicChecks.Count > 0)
             {
-                var settings = InspectionSettings.For(Spec, decision.Threshold, normalization, modelId, prepared.GoodImageSizes, prepared.GoodImageColour);
+                var settings = InspectionSettings.For(Spec, decision.Threshold, normalization, modelId, prepared.GoodImageSizes, prepared.GoodImageColour, prepared.GoodImageLevels);
                 var holdout = calibration.InspectMaps(prepared.HoldoutMaps, prepared.Holdout, prepared.HoldoutImages, settings);
                 var subjects = holdout.Select((r, i) => new InspectionSubject
                 {
@@ -365,7 +369,7 @@ public sealed class AnomalyPipeline
                 Threshold = new ThresholdManifest(decision.Threshold, Spec.Threshold.Type, decision.Rationale),
                 Normalization = normalization,
                 Training = new TrainingManifest(prepared.FitImages.Count, prepared.HoldoutImages.Count, syntheticScores.Count, watch.Elapsed.TotalSeconds + (donated?.FitSeconds ?? 0),
-                    [shape.Height, shape.Width, shape.Dim], SyntheticAuroc(goodScores, syntheticScores)) { DuplicateImages = prepared.DuplicateImages, ImageSizes = prepared.GoodImageSizes, ImageColour = prepared.GoodImageColour },
+                    [shape.Height, shape.Width, shape.Dim], SyntheticAuroc(goodScores, syntheticScores)) { DuplicateImages = prepared.DuplicateImages, ImageSizes = prepared.GoodImageSizes, ImageColour = prepared.GoodImageColour, ImageLevels = prepared.GoodImageLevels },
             };
             return new AnomalyModel(manifest, Spec, new FittedStages(prepared.Backbone.Acquire(), embedding, scorer, logic, Services, prepared.GoodPixels) { Catalog = Catalog, Spec = Spec }, Services, Catalog);
         }
@@ -404,6 +408,27 @@ public sealed class AnomalyPipeline
     /// 1 in (n + 1) good parts score above the largest of n (1 held-out image rejected 3 of hazelnut's 6 good test parts).
     /// </summary>
     internal const int FewHeldOut = 5;
+
+    /// <summary>
+    /// The brightness and contrast the model keeps: those of the good images, less any unlike most of the others, which
+    /// are named in a warning (they are still fitted: only the user knows whether they are good parts).
+    /// </summary>
+    GoodImageLevels? KeptLevels(IReadOnlyList<string> goodImages, ImageLevels?[] levels)
+    {
+        if (levels.Any(l => l is null)) return GoodImageLevels.Of(levels.OfType<ImageLevels>());
+        var all = levels.Select(l => l!.Value).ToList();
+        var outliers = GoodImageLevels.Outliers(all);
+        if (outliers.Count > 0)
+        {
+            const int shown = 5;
+            var named = string.Join("; ", outliers.Take(shown).Select(o => $"{goodImages[o.Index]}: {o.Reason}"));
+            Services.Log.Warning($"{outliers.Count} of {goodImages.Count} good images {(outliers.Count == 1 ? "is" : "are")} unlike the others ({named}{(outliers.Count > shown ? $"; and {outliers.Count - shown} more" : "")}). " +
+                "Is the part in the picture, and lit as in the others? Every good image is fitted as a good part, so parts that look like these will pass: " +
+                "remove any that is not a good part and fit again. Scoring flags images like these as unlike the fitted images.");
+        }
+        var outlying = outliers.Select(o => o.Index).ToHashSet();
+        return GoodImageLevels.Of(all.Where((_, i) => !outlying.Contains(i)));
+    }
 
     void WarnIfFewHeldOut(int heldOut, int images)
     {

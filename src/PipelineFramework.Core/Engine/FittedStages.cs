@@ -251,7 +251,8 @@ sealed class FittedStages : IDisposable
                 Rules = rules[i],
                 Timings = timings,
                 ModelId = settings.ModelId,
-                InputWarning = UnlikeImageWarning.Warning(settings.GoodImageSizes, settings.GoodImageColour, images[i].OriginalWidth, images[i].OriginalHeight, images[i].IsGrey),
+                InputWarning = UnlikeImageWarning.Warning(settings.GoodImageSizes, settings.GoodImageColour, images[i].OriginalWidth, images[i].OriginalHeight, images[i].IsGrey,
+                    settings.GoodImageLevels, images[i].Levels, compareBrightness: settings.Preprocessing.Intensity != IntensityMode.Mean),
             };
         }
         return results;
@@ -317,14 +318,14 @@ sealed class FittedStages : IDisposable
 /// </summary>
 sealed record InspectionSettings(Preprocessing Preprocessing, double Sigma, double Threshold,
     ModelFiles.ScoreNormalization? Normalization, string ModelId, ImageScoreMode ImageScore = ImageScoreMode.Max, GoodImageSizes? GoodImageSizes = null,
-    GoodImageColour? GoodImageColour = null)
+    GoodImageColour? GoodImageColour = null, GoodImageLevels? GoodImageLevels = null)
 {
     /// <summary>
     /// A pipeline whose input is <c>"colour": "grey"</c> turns every image into grey before the backbone, so a colour
     /// image gives the features of its grey copy and a grey one those it would give anyway: colour is not compared then.
     /// </summary>
     public static InspectionSettings For(PipelineSpec spec, double threshold, ModelFiles.ScoreNormalization? normalization, string modelId,
-        GoodImageSizes? goodImageSizes, GoodImageColour? goodImageColour) =>
+        GoodImageSizes? goodImageSizes, GoodImageColour? goodImageColour, GoodImageLevels? goodImageLevels) =>
         new(spec.Preprocessing, spec.Map.Sigma, threshold, normalization, modelId, spec.Map.ImageScore, goodImageSizes,
-            spec.Preprocessing.Colour == ColourMode.Grey ? null : goodImageColour);
+            spec.Preprocessing.Colour == ColourMode.Grey ? null : goodImageColour, goodImageLevels);
 }

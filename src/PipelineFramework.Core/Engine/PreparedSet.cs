@@ -58,6 +58,8 @@ public sealed class PreparedSet : IDisposable
     public GoodImageSizes? GoodImageSizes { get; init; }
     /// <summary>Whether all the good images were grey, all in colour, or both; the model keeps it to flag images of the other kind.</summary>
     public GoodImageColour? GoodImageColour { get; init; }
+    /// <summary>Brightness range and lowest contrast of all the good images; the model keeps them to flag images lit otherwise or without the part.</summary>
+    public GoodImageLevels? GoodImageLevels { get; init; }
 
     /// <summary>Images the backbone has run on so far, through this set and every model fitted from it.</summary>
     public long BackboneImages => Backbone.ImagesRun;
@@ -95,6 +97,7 @@ public sealed class PreparedSet : IDisposable
             DuplicateImages = DuplicateImages,
             GoodImageSizes = GoodImageSizes,
             GoodImageColour = GoodImageColour,
+            GoodImageLevels = GoodImageLevels,
             FitMaps = all ? FitMaps : FitMaps.Gather(fitIndices),
             HoldoutMaps = HoldoutMaps,
             SharedHoldout = _holdout,

@@ -44,7 +44,7 @@ public static class ImageLoader
     /// <summary>
     /// A ground-truth mask as 1 (defect) and 0 (good) at the file's own (upright) size. A pixel is a defect when any of
     /// its colour channels is nonzero, the MVTec AD evaluation's rule (<c>mask != 0</c>), so label masks of 0 and 1,
-    /// grey levels and coloured masks all count. In a JPEG, whose compression leaves faint values around every edge, a
+    /// grey levels and coloured masks all count; a fully transparent pixel is not, as a viewer shows it. In a JPEG, whose compression leaves faint values around every edge, a
     /// pixel is a defect when its brightest channel is at least half (128 of 255).
     /// </summary>
     public static Grid2D LoadMask(string path)
@@ -102,7 +102,7 @@ public static class ImageLoader
     static void CheckHeader(SKCodec codec, string name)
     {
         if (codec.EncodedFormat is not (SKEncodedImageFormat.Png or SKEncodedImageFormat.Jpeg or SKEncodedImageFormat.Bmp))
-            throw new PipelineException($"Image {name} is a {codec.EncodedFormat.ToString().ToUpperInvariant()} file; only PNG, JPEG and BMP are read. Convert it.");
+            throw new PipelineException($"Image {name} is in {codec.EncodedFormat.ToString().ToUpperInvariant()} format; only PNG, JPEG and BMP are read. Convert it.");
         int width = codec.Info.Width, height = codec.Info.Height;
         if (width <= 0 || height <= 0)
             throw new PipelineException($"Image {name} declares an empty size {width} x {height}; its header is corrupt.");
@@ -179,7 +179,8 @@ public static class ImageLoader
                 {
                     int o = source * 4;
                     pixels[i] = values == PixelValues.Brightest
-                        ? Math.Max(rgba[o], Math.Max(rgba[o + 1], rgba[o + 2])) * scale
+                        // A fully transparent pixel shows nothing, whatever colour it hides (editors often keep white).
+                        ? (rgba[o + 3] == 0 ? 0 : Math.Max(rgba[o], Math.Max(rgba[o + 1], rgba[o + 2]))) * scale
                         // Rec. 601 luma, as PIL's convert("L") does.
                         : (0.299f * rgba[o] + 0.587f * rgba[o + 1] + 0.114f * rgba[o + 2]) * scale;
                 }

@@ -256,6 +256,8 @@ public sealed record PreparedImage(ImageTensor Image, int OriginalHeight, int Or
     public ImageTensor? Whole { get; init; }
     /// <summary>Whether the image was grey as decoded, before the pipeline's colour mode (<see cref="ImageColour.IsGrey"/>); null where unknown.</summary>
     public bool? IsGrey { get; init; }
+    /// <summary>Brightness and contrast as decoded, before the pipeline's colour and intensity modes; null where unknown.</summary>
+    public ImageLevels? Levels { get; init; }
 }
 
 public static class PreprocessingGeometry
@@ -266,11 +268,11 @@ public static class PreprocessingGeometry
     public static PreparedImage DecodePrepared(this Preprocessing preprocessing, byte[] bytes, string name) =>
         preprocessing.Prepare(ImageLoader.Decode(bytes, name));
 
-    /// <summary>Decoded RGB pixels at their original size, prepared as every image is: cropped image, whole image, size, whether grey.</summary>
+    /// <summary>Decoded RGB pixels at their original size, prepared as every image is: cropped image, whole image, size, whether grey, levels.</summary>
     public static PreparedImage Prepare(this Preprocessing preprocessing, ImageTensor raw)
     {
         var (image, whole) = preprocessing.ApplyKeepingWhole(raw);
-        return new PreparedImage(image, raw.Height, raw.Width) { Whole = whole, IsGrey = ImageColour.IsGrey(raw) };
+        return new PreparedImage(image, raw.Height, raw.Width) { Whole = whole, IsGrey = ImageColour.IsGrey(raw), Levels = ImageLevels.Measure(raw) };
     }
 
     /// <summary>A box in map pixels as the smallest box of original pixels covering it (clipped to the image).</summary>

@@ -48,6 +48,7 @@ public sealed record ModelManifest
             return $"normalization center {Normalization.Center} differs from the threshold {Threshold.Value} (they are one number when a model is fitted)";
         if (Components.Count == 0) return "components is empty";
         if (Training.ImageSizes?.Problem() is { } sizes) return sizes;
+        if (Training.ImageLevels?.Problem() is { } levels) return levels;
         foreach (var (stage, component) in Components)
         {
             if (component is null) return $"components.{stage} is null";
@@ -131,6 +132,11 @@ public sealed record TrainingManifest(int FitImages, int HoldoutImages, int Synt
     /// files written before it was recorded, which flag no image for its colour).
     /// </summary>
     public Images.GoodImageColour? ImageColour { get; init; }
+    /// <summary>
+    /// Brightness range and lowest contrast of the good images (<c>imageLevels</c>; absent in files written before it
+    /// was recorded, which flag no image for its levels).
+    /// </summary>
+    public Images.GoodImageLevels? ImageLevels { get; init; }
 }
 
 /// <summary>

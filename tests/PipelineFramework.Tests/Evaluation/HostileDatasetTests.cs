@@ -12,7 +12,7 @@ namespace PipelineFramework.Tests.Evaluation;
 
 /// <summary>
 /// Copies of the shipped hazelnut set made hostile the way real data sets are: masks in other encodings (labels 0/1,
-/// grey levels, coloured, 16-bit), masks that cannot say where the defect is (all black, all white, a defect lost in
+/// grey levels, coloured, 16-bit, drawn on a transparent layer), masks that cannot say where the defect is (all black, all white, a defect lost in
 /// the resize or outside the crop), macOS and Jupyter leftovers, file names with quotes, markup and line breaks.
 /// Each is evaluated with the real <see cref="Evaluator"/> (or a real pf process) and compared with a reference copy.
 /// </summary>
@@ -22,7 +22,7 @@ public class HostileDatasetTests
         { "name": "hostile-test", "features": { "type": "features.onnx" }, "scoring": { "type": "scoring.padim", "reducedDim": 32 } }
         """;
 
-    /// <summary>Masks 00-03 re-encoded (same defect pixels), masks 04-08 unusable in five ways.</summary>
+    /// <summary>Masks 00-03, 11 and 12 re-encoded (same defect pixels), masks 04-08 unusable in five ways.</summary>
     static readonly string[] Broken = ["04", "05", "06", "07", "08"];
 
     /// <summary>Two test images renamed (with their masks): markup, quotes, a comma, a lone CR and a lone LF.</summary>
@@ -30,7 +30,7 @@ public class HostileDatasetTests
 
     /// <summary>
     /// The reference: hazelnut with masks 04-08 deleted, so the same five images are left out of its pixel metrics.
-    /// The hostile copy: masks 00-03 re-encoded and 04-08 broken, hidden junk beside the images, two images renamed.
+    /// The hostile copy: masks 00-03, 11 and 12 re-encoded and 04-08 broken, hidden junk beside the images, two images renamed.
     /// </summary>
     static readonly Lazy<(JsonNode Reference, JsonNode Hostile, string HostileRoot, string HostileOut)> Evaluations = new(() =>
     {
@@ -46,6 +46,9 @@ public class HostileDatasetTests
         Reencode(Mask(hostile, "01"), 1, v => v > 0 ? 100 : 0);                  // a grey level
         Reencode(Mask(hostile, "02"), 3, v => v > 0 ? 255 : 0, redOnly: true);   // red on black
         Reencode(Mask(hostile, "03"), 1, v => v > 0 ? 65535 : 0, bitDepth: 16);  // 16-bit
+        // Drawn on a transparent layer that hides white: before, "mask marks every pixel as defective (no pixel is 0)".
+        Reencode(Mask(hostile, "11"), 4, v => v > 0 ? 255 : 0, transparentHidingWhite: true);
+        Reencode(Mask(hostile, "12"), 2, v => v > 0 ? 255 : 0, transparentHidingWhite: true);
         Reencode(Mask(hostile, "04"), 1, v => v > 0 ? 1 : 0, bitDepth: 16);      // 16-bit labels: 1 of 65535 reads as 0
         Reencode(Mask(hostile, "05"), 1, _ => 0);                                // all black
         Reencode(Mask(hostile, "06"), 1, _ => 255);                              // all white
@@ -232,7 +235,10 @@ public class HostileDatasetTests
     static byte[] AppleDouble() => [0x00, 0x05, 0x16, 0x07, 0x00, 0x02, 0x00, 0x00, .. new byte[4000]];
 
     /// <summary>Rewrites a 0/255 grey mask with <paramref name="value"/> of each pixel, at the given channels and bit depth.</summary>
-    static void Reencode(string path, int channels, Func<int, int> value, int bitDepth = 8, bool redOnly = false)
+    /// <param name="transparentHidingWhite">
+    /// With an alpha channel (2 or 4 channels): every colour white, the defect opaque and the rest fully transparent.
+    /// </param>
+    static void Reencode(string path, int channels, Func<int, int> value, int bitDepth = 8, bool redOnly = false, bool transparentHidingWhite = false)
     {
         using var mask = SKBitmap.Decode(path);
         int width = mask.Width, height = mask.Height;
@@ -242,13 +248,14 @@ public class HostileDatasetTests
         WritePng(path, width, height, channels, bitDepth, (x, y) =>
         {
             int v = value(grey[y * width + x]);
+            if (transparentHidingWhite) return channels == 2 ? [255, v] : [255, 255, 255, v];
             return channels == 1 ? [v] : redOnly ? [v, 0, 0] : [v, v, v];
         });
     }
 
     /// <summary>
-    /// A PNG written byte by byte (grey or RGB, 8 or 16 bits), since SkiaSharp writes neither 16-bit nor
-    /// arbitrary grey values on request.
+    /// A PNG written byte by byte (grey, grey and alpha, RGB or RGBA by <paramref name="channels"/>; 8 or 16 bits), since
+    /// SkiaSharp writes neither 16-bit nor arbitrary grey values, nor colours under transparency, on request.
     /// </summary>
     static void WritePng(string path, int width, int height, int channels, int bitDepth, Func<int, int, int[]> pixel)
     {
@@ -272,7 +279,7 @@ public class HostileDatasetTests
         System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(header, width);
         System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), height);
         header[8] = (byte)bitDepth;
-        header[9] = (byte)(channels == 1 ? 0 : 2);
+        header[9] = channels switch { 1 => 0, 2 => 4, 3 => 2, _ => 6 };
         PngChunks.Write(file, "IHDR", header);
         PngChunks.Write(file, "IDAT", compressed.ToArray());
         PngChunks.Write(file, "IEND", []);

@@ -116,6 +116,27 @@ public class ImageDecodingTests
     }
 
     [Fact]
+    public void An_icon_named_png_is_refused_naming_its_format_in_plain_words()
+    {
+        var folder = TestData.TempFolder("ico");
+        var png = File.ReadAllBytes(WriteSkia(Pattern(16, 16), SKEncodedImageFormat.Png, false, folder, "inner.png"));
+        // An ICO file holding one 16 x 16 PNG: the header, one directory entry, then the PNG itself.
+        var icon = new MemoryStream();
+        using (var writer = new BinaryWriter(icon, System.Text.Encoding.ASCII, leaveOpen: true))
+        {
+            writer.Write((short)0); writer.Write((short)1); writer.Write((short)1);
+            writer.Write((byte)16); writer.Write((byte)16); writer.Write((byte)0); writer.Write((byte)0);
+            writer.Write((short)1); writer.Write((short)32); writer.Write(png.Length); writer.Write(6 + 16);
+            writer.Write(png);
+        }
+        var path = Path.Combine(folder, "favicon.png");
+        File.WriteAllBytes(path, icon.ToArray());
+        var e = Assert.Throws<PipelineException>(() => ImageLoader.LoadRgb(path));
+        // Before: "Image favicon.png is a ICO file; ...".
+        Assert.Equal($"Image {path} is in ICO format; only PNG, JPEG and BMP are read. Convert it.", e.Message);
+    }
+
+    [Fact]
     public void Preprocessing_resizes_then_centre_crops_and_binarises_masks()
     {
         // 8 wide, 4 high, left half black, right half white; resized to the square 8x8 (only rows change), cropped to 4x4.
