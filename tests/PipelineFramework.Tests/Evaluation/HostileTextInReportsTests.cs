@@ -1,5 +1,8 @@
 using System.Text.Json.Nodes;
+using PipelineFramework.Abstractions;
+using PipelineFramework.Core.Engine;
 using PipelineFramework.Core.Evaluation;
+using PipelineFramework.Llm;
 using PipelineFramework.Tests.Support;
 
 namespace PipelineFramework.Tests.Evaluation;
@@ -111,6 +114,49 @@ public class HostileTextInReportsTests
             Assert.Contains(Category, (string)page["title"]!);
             Assert.Equal("", (string)page["ran"]!);
         }
+    }
+
+    [ChromiumFact]
+    public async Task An_llm_answering_in_markup_is_shown_as_text_in_Chromium()
+    {
+        const string Summary = "Rejected: <img src=x onerror=document.title='llm'> </script><script>document.title='llm-script'</script>";
+        const string Reason = "the score is above the threshold <b onmouseover=alert(1)>bold</b>";
+        using var server = new FakeOpenAIServer((_, request) =>
+            request.Body["messages"]!.AsArray().Last()!["role"]!.GetValue<string>() == "tool"
+                ? FakeReply.Text(new JsonObject
+                {
+                    ["verdict"] = "ANOMALY", ["summary"] = Summary, ["confidence"] = 0.7,
+                    ["reasons"] = new JsonArray(new JsonObject { ["text"] = Reason, ["facts"] = new JsonArray("score", "threshold") }),
+                }.ToJsonString())
+                : FakeReply.ToolCalls("inspection-get_verdict"));
+        var services = new HostServices
+        {
+            Secrets = new DictionarySecrets(new Dictionary<string, string> { [LlmSecretNames.Endpoint] = server.BaseUrl + "/v1", [LlmSecretNames.ApiKey] = "sk-test" }),
+        };
+        var pipeline = AnomalyPipeline.FromJson("""
+            { "name": "explained", "seed": 5, "backbone": { "type": "backbone.onnx", "layers": ["feat_f6_s8_32ch"] },
+              "scoring": { "type": "scoring.patchcore", "coresetRatio": 0.5 },
+              "explain": { "type": "explain.llm", "kind": "openai-compatible", "model": "llama3.1", "timeoutSeconds": 30 } }
+            """, TestData.Catalog, services: services);
+        var output = TestData.TempFolder("hostile-llm");
+        Evaluator.Run(pipeline, TestData.Hazelnut, output, new EvaluationOptions { GallerySize = 4 });
+
+        await using var browser = await HeadlessChromium.StartAsync();
+        await browser.NavigateAsync(new Uri(Path.Combine(output, "report.html")).AbsoluteUri);
+        await Task.Delay(500);
+        var page = (await browser.EvaluateAsync("""
+            ({
+              title: document.title,
+              markup: document.querySelectorAll('script, [onerror], [onmouseover], details.why img, details.why b').length,
+              summaries: [...document.querySelectorAll('details.why summary')].map(s => s.textContent),
+              reasons: [...document.querySelectorAll('details.why li')].map(li => li.textContent),
+            })
+            """))!;
+        Assert.Equal("explained on hazelnut", (string)page["title"]!);
+        Assert.Equal(0, (int)page["markup"]!);
+        // The answers the LLM gave are shown letter for letter (a part whose answer fails the fact check gets the offline one).
+        Assert.Contains(Summary, page["summaries"]!.AsArray().Select(s => (string)s!));
+        Assert.Contains(Reason, page["reasons"]!.AsArray().Select(r => (string)r!));
     }
 
     /// <summary>Opens a report and, after its images had the time to fail, tells what the page holds and whether anything ran.</summary>
