@@ -13,6 +13,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using PipelineFramework.Abstractions;
+using PipelineFramework.Core.Evaluation;
 using PipelineFramework.Core.Explain;
 using PipelineFramework.Core.Plugins;
 
@@ -240,8 +241,10 @@ public sealed class InspectionServer : IAsyncDisposable
         var headers = http.Response.Headers;
         headers.XContentTypeOptions = "nosniff";
         headers.ContentSecurityPolicy = http.Request.Path.StartsWithSegments("/v1/models") && http.Request.Path.Value!.EndsWith("/report", StringComparison.Ordinal)
-            // The report is pf evaluate's self-contained HTML (inline style and script, data: images): it may be framed by the page only.
-            ? "frame-ancestors 'self'"
+            // The report is a file someone put beside the model, served from this origin: sandboxed (an origin of its
+            // own, no script), a script in it could otherwise call this API as the operator's browser and read the
+            // page's API key. pf evaluate's report needs nothing more than its own policy allows; the page may frame it.
+            ? "sandbox; " + ReportHtml.ContentSecurityPolicy + "; frame-ancestors 'self'"
             : "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; frame-src 'self'; " +
               "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
         return next();

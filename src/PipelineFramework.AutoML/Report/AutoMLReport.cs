@@ -1,9 +1,9 @@
 using System.Globalization;
-using System.Net;
 using System.Text;
 using System.Text.Json;
 using PipelineFramework.AutoML.Experiment;
 using PipelineFramework.AutoML.Trials;
+using PipelineFramework.Core.Evaluation;
 
 namespace PipelineFramework.AutoML.Report;
 
@@ -19,10 +19,7 @@ public static class AutoMLReport
     public static string Render(string title, SearchResult result, string pick, string? bestJson, CategoryAudit? audit = null)
     {
         var html = new StringBuilder(1 << 15);
-        html.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>").Append(E(title)).Append("</title>\n<style>")
-            .Append("body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;font-size:13px}")
-            .Append("td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}td.l{text-align:left}tr.front{background:#e8f4ff}")
-            .Append("tr.chosen{background:#c8ffd0}tr.failed{color:#a00}pre{background:#f6f6f6;padding:1em;overflow:auto}img{margin:4px}</style>\n</head>\n<body>\n");
+        ReportHtml.Start(html, title, Css);
         html.Append("<h1>").Append(E(title)).Append("</h1>\n<p>")
             .Append($"{result.Trials.Count} trials ({result.TrialsRun} run now, {result.Trials.Count - result.TrialsRun} from the log), ")
             .Append($"{result.Trials.Count(t => !t.Succeeded)} failed or over memory; search time {result.Elapsed.TotalMinutes:F1} min; stopped by {E(result.StopReason)}; ")
@@ -133,6 +130,10 @@ public static class AutoMLReport
     static void Img(StringBuilder html, byte[] png, string alt) =>
         html.Append("<img alt=\"").Append(E(alt)).Append("\" src=\"data:image/png;base64,").Append(Convert.ToBase64String(png)).Append("\">\n");
 
-    static string E(string? text) => WebUtility.HtmlEncode(text ?? "");
+    static string E(string? text) => ReportHtml.Text(text);
+
+    const string Css = "body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;font-size:13px}" +
+        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}td.l{text-align:left}tr.front{background:#e8f4ff}" +
+        "tr.chosen{background:#c8ffd0}tr.failed{color:#a00}pre{background:#f6f6f6;padding:1em;overflow:auto}img{margin:4px}\n";
     static string F(double? value) => value is { } v && double.IsFinite(v) ? v.ToString("F4", Inv) : "n/a";
 }

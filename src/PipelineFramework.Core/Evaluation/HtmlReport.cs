@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using System.Text;
 using PipelineFramework.Abstractions;
 using PipelineFramework.Core.Images;
@@ -51,8 +50,7 @@ public static class HtmlReport
     {
         ArgumentNullException.ThrowIfNull(categories);
         var html = new StringBuilder(1 << 16);
-        html.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>").Append(E(title)).Append("</title>\n");
-        html.Append("<style>\n").Append(Css).Append("</style>\n</head>\n<body>\n");
+        ReportHtml.Start(html, title, Css);
         html.Append("<h1>").Append(E(title)).Append("</h1>\n");
 
         var ids = new List<string>();
@@ -355,7 +353,7 @@ public static class HtmlReport
     static void Img(StringBuilder html, byte[] png, string alt) =>
         html.Append("<img class=\"plot\" alt=\"").Append(E(alt)).Append("\" src=\"data:image/png;base64,").Append(Convert.ToBase64String(png)).Append("\">\n");
 
-    static string E(string? text) => WebUtility.HtmlEncode(text ?? "");
+    static string E(string? text) => ReportHtml.Text(text);
 
     /// <summary>A metric in [0, 1]: four decimals; "n/a" when not computed.</summary>
     internal static string F(double? value) => value is { } v ? v.ToString("F4", Inv) : "n/a";

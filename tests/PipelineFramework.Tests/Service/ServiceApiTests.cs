@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Data.Sqlite;
 using PipelineFramework.Core.Engine;
+using PipelineFramework.Core.Evaluation;
 using PipelineFramework.Service;
 using PipelineFramework.Tests.Support;
 using SkiaSharp;
@@ -263,7 +264,13 @@ public class ServiceApiTests(ServiceModels models)
         Assert.Equal(models.ThresholdA, (double)hazelnut["threshold"]!);
         Assert.Equal("patchcore-mobilenet", (string)hazelnut["pipeline"]!);
         Assert.Equal("/v1/models/hazelnut/report", (string)hazelnut["report"]!);
-        Assert.Contains("report of hazelnut", await service.Client.GetStringAsync("/v1/models/hazelnut/report"));
+        using (var report = await service.Client.GetAsync("/v1/models/hazelnut/report"))
+        {
+            Assert.Contains("report of hazelnut", await report.Content.ReadAsStringAsync());
+            // A file put beside the model, served from this origin: sandboxed and script-free (was "frame-ancestors 'self'" alone).
+            Assert.Equal("sandbox; " + ReportHtml.ContentSecurityPolicy + "; frame-ancestors 'self'", string.Join(";", report.Headers.GetValues("Content-Security-Policy")));
+            Assert.Equal("nosniff", string.Join(",", report.Headers.GetValues("X-Content-Type-Options")));
+        }
         var detail = await Json(service.Client, "/v1/models/hazelnut");
         Assert.Equal(models.IdA, (string)detail["manifest"]!["modelId"]!);
 

@@ -101,6 +101,34 @@ public class ServicePageInBrowserTests(ServiceModels models)
         Assert.Equal("Unlike the fitted images: " + (string)small["inputWarning"]!, (string)warning["text"]!);
     }
 
+    [ChromiumFact]
+    public async Task A_script_in_the_report_beside_a_model_does_not_run_with_the_service_origin()
+    {
+        await using var service = await RunningService.StartAsync(models);
+        // Before the report was sandboxed this script ran as the service's own page: the title became
+        // "ran canWrite=true" (a loopback browser may inspect and explain), and framed in the page it renamed the page.
+        File.WriteAllText(Path.Combine(service.ModelsFolder, "hazelnut.report.html"), """
+            <!DOCTYPE html><html><head><meta charset="utf-8"><title>report of hazelnut</title></head><body><p>report of hazelnut</p>
+            <script>document.title = 'ran'; try { parent.document.title = 'ran'; } catch (e) {}
+            fetch('/v1/access').then(r => r.json()).then(a => { document.title = 'ran canWrite=' + a.canWrite; });</script>
+            </body></html>
+            """);
+        await using var browser = await HeadlessChromium.StartAsync();
+        await browser.NavigateAsync(new Uri(service.Server.BaseAddress, "v1/models/hazelnut/report").AbsoluteUri);
+        await Task.Delay(1000);
+        Assert.Equal("report of hazelnut", (string)(await browser.EvaluateAsync("document.title"))!);
+
+        await browser.NavigateAsync(new Uri(service.Server.BaseAddress, "#/models/hazelnut").AbsoluteUri);
+        const string Framed = "(() => { const f = document.getElementById('model-report'); return { src: f.getAttribute('src') || '', hidden: f.hidden, title: document.title }; })()";
+        JsonNode? page = null;
+        for (var until = DateTime.UtcNow.AddSeconds(15); DateTime.UtcNow < until; await Task.Delay(200))
+            if ((string)(page = await browser.EvaluateAsync(Framed))!["src"]! != "") break;
+        Assert.Equal("/v1/models/hazelnut/report", (string)page!["src"]!);
+        Assert.False((bool)page["hidden"]!);
+        await Task.Delay(1000);
+        Assert.Equal("PipelineFramework inspection", (string)(await browser.EvaluateAsync("document.title"))!);
+    }
+
     const string PageFacts = """
         (() => {
           const rows = [...document.querySelectorAll('#parts tbody tr')];
