@@ -7,7 +7,8 @@ namespace PipelineFramework.Core.Images;
 /// Decodes PNG, JPEG and BMP files (8-bit grey or colour) into float tensors. Every image enters here, and here it is
 /// checked once: a regular file (not a FIFO or device), a supported extension (<see cref="Extensions"/>, the same list
 /// the folder listing uses), PNG/JPEG/BMP content, and a declared size within <see cref="MaxSide"/> and
-/// <see cref="MaxPixels"/>, read from the header before anything is allocated. An EXIF orientation is applied, so
+/// <see cref="MaxPixels"/>, read from the header before anything is allocated, and JPEG data the decoder would pass
+/// over damaged (<see cref="JpegDamage"/>). An EXIF orientation is applied, so
 /// pixels come out upright as cameras and browsers show them. Anything else is a <see cref="PipelineException"/>
 /// naming the file.
 /// </summary>
@@ -134,6 +135,9 @@ public static class ImageLoader
         using var codec = SKCodec.Create(data) ?? throw NotAnImage(name);
         CheckHeader(codec, name);
         format = codec.EncodedFormat;
+        // The codec reports Success for a JPEG whose data was overwritten but still ends with its end marker.
+        if (format == SKEncodedImageFormat.Jpeg && JpegDamage.Find(bytes) is { } damage)
+            throw new PipelineException($"Image {name} is damaged: {damage}. Copy it again from its source, or remove it.");
         var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         using var bitmap = new SKBitmap(info);
         if (bitmap.GetPixels() == IntPtr.Zero)
