@@ -135,9 +135,6 @@ public static class ImageLoader
         using var codec = SKCodec.Create(data) ?? throw NotAnImage(name);
         CheckHeader(codec, name);
         format = codec.EncodedFormat;
-        // The codec reports Success for a JPEG whose data was overwritten but still ends with its end marker.
-        if (format == SKEncodedImageFormat.Jpeg && JpegDamage.Find(bytes) is { } damage)
-            throw new PipelineException($"Image {name} is damaged: {damage}. Copy it again from its source, or remove it.");
         var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         using var bitmap = new SKBitmap(info);
         if (bitmap.GetPixels() == IntPtr.Zero)
@@ -148,6 +145,10 @@ public static class ImageLoader
             throw new PipelineException($"Image {name} is truncated or damaged ({result}); re-export or remove the file.");
         if (result != SKCodecResult.Success)
             throw new PipelineException($"Cannot decode image {name}: the decoder reports {result}; re-export it as a plain PNG or baseline JPEG.");
+        // The codec reports Success for a JPEG whose data was overwritten but still ends with its end marker. Checked
+        // after decoding, so a file cut short keeps the codec's "truncated" reason.
+        if (format == SKEncodedImageFormat.Jpeg && JpegDamage.Find(bytes) is { } damage)
+            throw new PipelineException($"Image {name} is damaged: {damage}. Copy it again from its source, or remove it.");
         return ToTensor(bitmap.GetPixelSpan(), info.Width, info.Height, codec.EncodedOrigin, values);
     }
 

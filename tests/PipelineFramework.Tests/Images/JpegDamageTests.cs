@@ -31,6 +31,8 @@ public class JpegDamageTests(ITestOutputHelper output)
         return damaged;
     }
 
+    static string TestFile(string name) => Path.Combine(TestData.RepoRoot, "tests", "PipelineFramework.Tests", "TestFiles", "jpeg", name);
+
     static string Write(byte[] bytes, string name)
     {
         var path = Path.Combine(TestData.TempFolder("jpeg-damage"), name);
@@ -83,13 +85,25 @@ public class JpegDamageTests(ITestOutputHelper output)
         Assert.Contains("coefficients", message);
     }
 
+    [Fact]
+    public void Restart_markers_out_of_order_are_refused()
+    {
+        // cjpeg -restart 1 of a 64 x 64 gradient: restart markers 0, 1, 2 between its four rows of blocks.
+        var jpeg = File.ReadAllBytes(TestFile("restart-every-row.jpg"));
+        ImageLoader.Decode(jpeg, "intact");
+        int second = Enumerable.Range(2, jpeg.Length - 3).First(k => jpeg[k] == 0xFF && jpeg[k + 1] == 0xD1);
+        jpeg[second + 1] = 0xD3;
+        var message = RefusalOf(Write(jpeg, "restart-out-of-order.jpg"));
+        Assert.Contains("restart marker 3", message);
+    }
+
     [Theory]
     [InlineData("flat-grey-optimized.jpg")] // cjpeg -optimize of a uniform 256 x 256 grey: 256 zero bytes in a row
     [InlineData("flat-grey-progressive.jpg")] // cjpeg -progressive of the same: 128
     public void Flat_images_whose_data_is_mostly_zero_bytes_still_load(string name)
     {
         // Tables whose all-zero code means "no change" code a uniform area as zero bits: not damage.
-        var image = ImageLoader.LoadRgb(Path.Combine(TestData.RepoRoot, "tests", "PipelineFramework.Tests", "TestFiles", "jpeg", name));
+        var image = ImageLoader.LoadRgb(TestFile(name));
         Assert.All(image.Pixels, v => Assert.Equal(128 / 255f, v, 2 / 255f));
     }
 
