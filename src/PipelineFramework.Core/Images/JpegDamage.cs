@@ -27,7 +27,9 @@ public static class JpegDamage
     /// <summary>What is wrong, in words for an error message, or null when nothing is found.</summary>
     public static string? Find(ReadOnlySpan<byte> jpeg)
     {
-        var firstSymbol = new Dictionary<int, byte>(); // Huffman table (class << 4 | id) -> symbol of its all-zero code
+        // Huffman table (class << 4 | id) -> symbol of its all-zero code. Motion-JPEG frames leave out their tables and
+        // libjpeg then uses the standard ones: DC difference 0 for both DC tables, AC 0x01 (luma) and end of block (chroma).
+        var firstSymbol = new Dictionary<int, byte> { [0x00] = 0, [0x01] = 0, [0x10] = 0x01, [0x11] = 0x00 };
         var components = new List<byte>();
         var complete = new HashSet<(byte Component, int Coefficient)>();
         bool arithmetic = false;
