@@ -7,7 +7,8 @@ namespace PipelineFramework.Core.Images;
 /// Decodes PNG, JPEG and BMP files (8-bit grey or colour) into float tensors. Every image enters here, and here it is
 /// checked once: a regular file (not a FIFO or device), a supported extension (<see cref="Extensions"/>, the same list
 /// the folder listing uses), PNG/JPEG/BMP content, and a declared size within <see cref="MaxSide"/> and
-/// <see cref="MaxPixels"/>, read from the header before anything is allocated. An EXIF orientation is applied, so
+/// <see cref="MaxPixels"/>, read from the header before anything is allocated, and JPEG data the decoder would pass
+/// over damaged (<see cref="JpegDamage"/>). An EXIF orientation is applied, so
 /// pixels come out upright as cameras and browsers show them. Anything else is a <see cref="PipelineException"/>
 /// naming the file.
 /// </summary>
@@ -144,6 +145,10 @@ public static class ImageLoader
             throw new PipelineException($"Image {name} is truncated or damaged ({result}); re-export or remove the file.");
         if (result != SKCodecResult.Success)
             throw new PipelineException($"Cannot decode image {name}: the decoder reports {result}; re-export it as a plain PNG or baseline JPEG.");
+        // The codec reports Success for a JPEG whose data was overwritten but still ends with its end marker. Checked
+        // after decoding, so a file cut short keeps the codec's "truncated" reason.
+        if (format == SKEncodedImageFormat.Jpeg && JpegDamage.Find(bytes) is { } damage)
+            throw new PipelineException($"Image {name} is damaged: {damage}. Copy it again from its source, or remove it.");
         return ToTensor(bitmap.GetPixelSpan(), info.Width, info.Height, codec.EncodedOrigin, values);
     }
 

@@ -105,6 +105,7 @@ public class ImageDecodingTests
         File.WriteAllBytes(truncated, real[..(real.Length / 3)]);
         var e = Assert.Throws<PipelineException>(() => ImageLoader.LoadRgb(truncated));
         Assert.Contains("truncated.jpg", e.Message);
+        Assert.Contains("truncated or damaged", e.Message); // the codec's reason, not the later JpegDamage check's
 
         var text = Path.Combine(folder, "notes.png");
         File.WriteAllText(text, "not an image");

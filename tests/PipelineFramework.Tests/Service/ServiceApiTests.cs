@@ -162,6 +162,10 @@ public class ServiceApiTests(ServiceModels models)
         await AssertProblem(await service.PostImageAsync("hazelnut", new byte[5 * 1024 * 1024], expectContinue: true), 413, "limit of 4194304 bytes");
         // A JPEG cut in half: its header is fine, the decoder fails; only this request fails.
         await AssertProblem(await service.PostImageAsync("hazelnut", jpeg[..(jpeg.Length / 2)]), 422, "truncated or damaged");
+        // Its second half zeroed, end marker kept: the decoder passes it, the loader refuses it as damaged.
+        var zeroed = (byte[])jpeg.Clone();
+        Array.Clear(zeroed, jpeg.Length / 2, jpeg.Length - jpeg.Length / 2 - 2);
+        await AssertProblem(await service.PostImageAsync("hazelnut", zeroed), 422, "zero bytes in a row");
         // A GIF is an image, but not one the engine reads.
         await AssertProblem(await service.PostImageAsync("hazelnut", Convert.FromBase64String("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")), 415, "GIF");
         await AssertProblem(await service.Client.PostAsync("/v1/explain/nope", null), 404, "No inspection 'nope'");
