@@ -32,7 +32,7 @@ public static class JpegDamage
         var firstSymbol = new Dictionary<int, byte> { [0x00] = 0, [0x01] = 0, [0x10] = 0x01, [0x11] = 0x00 };
         var components = new List<byte>();
         var complete = new HashSet<(byte Component, int Coefficient)>();
-        bool arithmetic = false;
+        bool arithmetic = false, lossless = false;
         int i = 2;
         while (i + 1 < jpeg.Length)
         {
@@ -54,6 +54,8 @@ public static class JpegDamage
                 case >= 0xC0 and <= 0xCF when marker is not (0xC4 or 0xC8 or 0xCC):
                     if (segment.Length < 6) return null;
                     arithmetic = marker >= 0xC9;
+                    // A lossless frame's scans carry a predictor, not coefficients: nothing to be complete.
+                    lossless = marker is 0xC3 or 0xC7 or 0xCB or 0xCF;
                     components.Clear();
                     for (int c = 0; c < segment[5] && 8 + 3 * c < segment.Length; c++) components.Add(segment[6 + 3 * c]);
                     break;
@@ -77,6 +79,7 @@ public static class JpegDamage
                     break;
             }
         }
+        if (lossless) return null;
         int missing = components.Sum(c => Enumerable.Range(0, 64).Count(k => !complete.Contains((c, k))));
         return missing == 0 ? null
             : $"its scans stop before {missing} of the {64 * components.Count} coefficients of its {components.Count} colour component(s) are complete " +
