@@ -147,18 +147,18 @@ namespace PipelineFramework.Cli
                 using var fitted = AnomalyModel.Load(modelPath, catalog, Services, cancellation);
                 var outcomes = fitted.InspectReadable(ImageSource.FromFiles(images), new ConsoleProgress(), cancellation);
                 var results = outcomes.Where(o => o.Result is not null).Select(o => o.Result!).ToList();
-                var unreadable = outcomes.Where(o => o.Error is not null).ToList();
+                var failed = outcomes.Where(o => o.Error is not null).ToList();
                 if (results.Count == 0)
-                    throw new PipelineException(unreadable.Count == 1 ? unreadable[0].Error! : $"None of the {unreadable.Count} images could be read; the first: {unreadable[0].Error}");
+                    throw new PipelineException(failed.Count == 1 ? failed[0].Error! : $"None of the {failed.Count} images could be scored; the first: {failed[0].Error}");
                 Console.WriteLine($"{"score",7} {"verdict",-9} image");
                 foreach (var o in outcomes)
                 {
                     if (o.Result is { } r)
                         Console.WriteLine($"{r.Score,7:0.000} {(r.IsAnomaly ? "ANOMALY" : "ok"),-9} {TerminalText.Escape(r.Id)}{(r.InputWarning is null ? "" : "  (unlike the fitted images)")}");
-                    else Console.WriteLine($"{"-",7} {"UNREAD",-9} {TerminalText.Escape(o.Id)}");
+                    else Console.WriteLine($"{"-",7} {(o.Unscorable ? "NO SCORE" : "UNREAD"),-9} {TerminalText.Escape(o.Id)}");
                 }
                 WarnUnlikeImages(results);
-                foreach (var o in unreadable) Console.Error.WriteLine($"error: {TerminalText.Escape(o.Error!)}");
+                foreach (var o in failed) Console.Error.WriteLine($"error: {TerminalText.Escape(o.Error!)}");
                 if (outPath is not null)
                 {
                     var json = new JsonObject
@@ -182,10 +182,14 @@ namespace PipelineFramework.Cli
                     }
                     Console.WriteLine($"Heat maps written to {Path.GetFullPath(mapsDir)}");
                 }
-                if (unreadable.Count > 0)
+                if (failed.Count > 0)
                 {
-                    Console.Error.WriteLine($"error: {unreadable.Count} of {outcomes.Count} images could not be read (above); {(results.Count == 1 ? "the other one was" : $"the other {results.Count} were")} scored. " +
-                        "Replace or remove the unreadable files and score them again.");
+                    int unscorable = failed.Count(o => o.Unscorable), unreadable = failed.Count - unscorable;
+                    string what = unscorable == 0 ? "could not be read (above)" : unreadable == 0 ? "got no score (NO SCORE above: no verdict, not passed as good)"
+                        : $"could not be read ({unreadable}) or got no score ({unscorable}; NO SCORE above: no verdict, not passed as good)";
+                    Console.Error.WriteLine(($"error: {failed.Count} of {outcomes.Count} images {what}; {(results.Count == 1 ? "the other one was" : $"the other {results.Count} were")} scored. " +
+                        (unreadable > 0 ? "Replace or remove the unreadable files and score them again. " : "") +
+                        (unscorable > 0 ? "Check the parts without a score by other means." : "")).TrimEnd());
                     return ExitCodes.InputError;
                 }
                 return ExitCodes.Ok;

@@ -143,7 +143,8 @@ public static class MapKernels
                 row = inverse[s + (long)r * a.Dim + c] * (features[f + channels[c]] - mean[m + c]) + row;
             sum = (features[f + channels[r]] - mean[m + r]) * row + sum;
         }
-        output[patch] = sum > 0f ? XMathSqrt(sum) : 0f;
+        // NaN (a NaN feature) stays NaN, as on the CPU, so that the engine refuses the image; "sum > 0 ? ... : 0" made it 0, a perfect part.
+        output[patch] = sum <= 0f ? 0f : XMathSqrt(sum);
     }
 
     static float XMathSqrt(float x) => ILGPU.Algorithms.XMath.Sqrt(x);

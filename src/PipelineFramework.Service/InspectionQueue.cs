@@ -167,13 +167,16 @@ sealed class InspectionQueue : IAsyncDisposable
         }
     }
 
-    /// <summary>One engine call for the group; if an image in it cannot be decoded, each is scored alone so only that one fails.</summary>
+    /// <summary>
+    /// One engine call for the group: an image that cannot be decoded, or that the scorer gives no finite score, fails
+    /// alone; if the call itself fails, each image is scored alone so only the one at fault fails.
+    /// </summary>
     static (InspectionResult? Result, (int, string, string)? Failure)[] ScoreGroup(AnomalyModel model, List<InspectionJob> jobs)
     {
         try
         {
-            return model.Inspect(jobs.Select(j => ImageSource.FromBytes(j.Id, j.Image)).ToList())
-                .Select(r => ((InspectionResult?)r, ((int, string, string)?)null)).ToArray();
+            return model.InspectReadable(jobs.Select(j => ImageSource.FromBytes(j.Id, j.Image)).ToList())
+                .Select((o, i) => (o.Result, o.Error is { } error ? Refusal(jobs[i], error, o.Unscorable) : ((int, string, string)?)null)).ToArray();
         }
         catch (PipelineException) when (jobs.Count > 1)
         {
@@ -181,10 +184,18 @@ sealed class InspectionQueue : IAsyncDisposable
         }
         catch (PipelineException e)
         {
-            // The engine names the image by its internal id, which the client never saw.
-            return [(null, (422, "Image cannot be decoded", e.Message.Replace(jobs[0].Id, "sent", StringComparison.Ordinal) +
-                " Send the complete file as the camera saved it (PNG, JPEG or BMP); a cut-off upload or a damaged file fails here."))];
+            return [(null, Refusal(jobs[0], e.Message, unscorable: false))];
         }
+    }
+
+    static (int, string, string) Refusal(InspectionJob job, string error, bool unscorable)
+    {
+        // The engine names the image by its internal id, which the client never saw.
+        string Named(string name) => error.Replace(job.Id, name, StringComparison.Ordinal);
+        // No verdict, never "OK": the client must treat the part as not inspected.
+        return unscorable
+            ? (422, "Image cannot be scored", Named("the sent image") + " The part has no verdict: inspect it by other means.")
+            : (422, "Image cannot be decoded", Named("sent") + " Send the complete file as the camera saved it (PNG, JPEG or BMP); a cut-off upload or a damaged file fails here.");
     }
 
     InspectionOutcome Describe(InspectionJob job, InspectionResult result, ServedModel served)

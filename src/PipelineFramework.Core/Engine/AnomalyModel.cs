@@ -75,14 +75,17 @@ public sealed class AnomalyModel : IDisposable
         CancellationToken cancellation = default) =>
         Inspect(ImageSource.FromFiles(imagePaths), progress, cancellation);
 
-    /// <summary>Scores images from any source, decoded and inspected batch by batch; an unreadable image is an error naming it.</summary>
+    /// <summary>
+    /// Scores images from any source, decoded and inspected batch by batch; an unreadable image, or one the scorer gives
+    /// no finite score, is an error naming it.
+    /// </summary>
     public IReadOnlyList<InspectionResult> Inspect(IReadOnlyList<ImageSource> sources, IProgress<ProgressUpdate>? progress = null,
         CancellationToken cancellation = default) =>
-        InspectBatches(sources, stopAtUnreadable: true, progress, cancellation).Select(o => o.Result!).ToList();
+        ImageOutcome.ResultsOrFirstError(InspectBatches(sources, stopAtUnreadable: true, progress, cancellation));
 
     /// <summary>
     /// Scores every image that can be read and says why each other one could not: a damaged file among many (a folder
-    /// of a shift's parts) costs its own result only. Results keep the input order.
+    /// of a shift's parts), or one the scorer gives no finite score, costs its own result only. Results keep the input order.
     /// </summary>
     public IReadOnlyList<ImageOutcome> InspectReadable(IReadOnlyList<ImageSource> sources, IProgress<ProgressUpdate>? progress = null,
         CancellationToken cancellation = default) =>
@@ -105,8 +108,8 @@ public sealed class AnomalyModel : IDisposable
                 if (errors[i] is { } error) outcomes[start + i] = new ImageOutcome(slice[i].Id, null, error.Message);
             if (readable.Count == 0) return;
             var decode = new Dictionary<string, double> { ["decode"] = watch.Elapsed.TotalMilliseconds / readable.Count };
-            var results = _stages.Inspect(readable.Select(i => images[i]!).ToList(), readable.Select(i => slice[i].Id).ToList(), _settings, decode);
-            for (int k = 0; k < readable.Count; k++) outcomes[start + readable[k]] = new ImageOutcome(slice[readable[k]].Id, results[k], null);
+            var scored = _stages.Inspect(readable.Select(i => images[i]!).ToList(), readable.Select(i => slice[i].Id).ToList(), _settings, decode);
+            for (int k = 0; k < readable.Count; k++) outcomes[start + readable[k]] = scored[k];
         }, progress, "scoring", cancellation);
         return outcomes;
     }
@@ -128,7 +131,7 @@ public sealed class AnomalyModel : IDisposable
         }
         var results = new InspectionResult[images.Count];
         Batches.ForEach(images.Count, Spec.Calibration.BatchSize, (start, count) =>
-            _stages.Inspect(images.Skip(start).Take(count).Select(i => new PreparedImage(i, 0, 0)).ToList(), ids.Skip(start).Take(count).ToList(), _settings)
+            ImageOutcome.ResultsOrFirstError(_stages.Inspect(images.Skip(start).Take(count).Select(i => new PreparedImage(i, 0, 0)).ToList(), ids.Skip(start).Take(count).ToList(), _settings))
                 .CopyTo(results, start), null, "scoring", default);
         return results;
     }

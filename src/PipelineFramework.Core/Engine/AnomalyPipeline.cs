@@ -340,7 +340,7 @@ public sealed class AnomalyPipeline
             if (LogicChecks.Count > 0)
             {
                 var settings = InspectionSettings.For(Spec, decision.Threshold, normalization, modelId, prepared.GoodImageSizes, prepared.GoodImageColour, prepared.GoodImageLevels);
-                var holdout = calibration.InspectMaps(prepared.HoldoutMaps, prepared.Holdout, prepared.HoldoutImages, settings);
+                var holdout = ImageOutcome.ResultsOrFirstError(calibration.InspectMaps(prepared.HoldoutMaps, prepared.Holdout, prepared.HoldoutImages, settings));
                 var subjects = holdout.Select((r, i) => new InspectionSubject
                 {
                     Id = r.Id, Image = prepared.Holdout[i].Image, WholeImage = prepared.Holdout[i].Whole, AnomalyMap = r.RawMap, Threshold = decision.Threshold, Regions = r.Regions,

@@ -160,10 +160,10 @@ sealed class FittedStages : IDisposable
     }
 
     /// <summary>
-    /// Inspects preprocessed images: every stage timed per batch and charged evenly to its images. Results keep the
-    /// input order.
+    /// Inspects preprocessed images: every stage timed per batch and charged evenly to its images. Outcomes keep the
+    /// input order; an image the scorer gave no finite score has an error instead of a result, and costs only its own.
     /// </summary>
-    public InspectionResult[] Inspect(IReadOnlyList<PreparedImage> images, IReadOnlyList<string> ids, InspectionSettings settings,
+    public ImageOutcome[] Inspect(IReadOnlyList<PreparedImage> images, IReadOnlyList<string> ids, InspectionSettings settings,
         IReadOnlyDictionary<string, double>? earlierTimings = null)
     {
         var watch = Stopwatch.StartNew();
@@ -204,26 +204,27 @@ sealed class FittedStages : IDisposable
         return (scores, heatMaps);
     }
 
-    /// <summary>Inspection from backbone maps already computed (calibration reuses the prepared set's).</summary>
-    public InspectionResult[] InspectMaps(LayerMaps maps, IReadOnlyList<PreparedImage> images, IReadOnlyList<string> ids, InspectionSettings settings,
+    /// <summary>Inspection from backbone maps already computed (calibration reuses the prepared set's); as <see cref="Inspect"/>.</summary>
+    public ImageOutcome[] InspectMaps(LayerMaps maps, IReadOnlyList<PreparedImage> images, IReadOnlyList<string> ids, InspectionSettings settings,
         IReadOnlyDictionary<string, double>? earlierTimings = null)
     {
         var timings = new Dictionary<string, double>(earlierTimings ?? new Dictionary<string, double>());
         var (scores, heatMaps) = ScoreMaps(maps, settings, timings);
-        RequireFinite(scores, ids);
+        var unscorable = NonFiniteScoreErrors(scores, heatMaps, ids);
         var watch = Stopwatch.StartNew();
         double Lap() { double ms = watch.Elapsed.TotalMilliseconds / Math.Max(1, images.Count); watch.Restart(); return ms; }
 
         var regions = new IReadOnlyList<DefectRegion>[images.Count];
         var size = SizeEstimate(maps.Layers, settings);
         double? goodLevel = settings.Normalization?.GoodMedian();
-        Parallel.For(0, images.Count, i => regions[i] = Regions(heatMaps[i], settings.Threshold, goodLevel, settings.Preprocessing,
+        Parallel.For(0, images.Count, i => regions[i] = unscorable[i] is not null ? [] : Regions(heatMaps[i], settings.Threshold, goodLevel, settings.Preprocessing,
             images[i].OriginalHeight, images[i].OriginalWidth, size, images[i].Image, GoodPixels));
         timings["regions"] = Lap();
         var rules = new IReadOnlyList<RuleResult>[images.Count];
         var logicMargins = new double?[images.Count];
         Parallel.For(0, images.Count, i =>
         {
+            if (unscorable[i] is not null) { rules[i] = []; return; }
             var subject = new InspectionSubject
             {
                 Id = ids[i], Image = images[i].Image, WholeImage = images[i].Whole, AnomalyMap = heatMaps[i], Threshold = settings.Threshold, Regions = regions[i],
@@ -234,12 +235,13 @@ sealed class FittedStages : IDisposable
         });
         if (Logic.Count > 0) timings["logic"] = Lap();
 
-        var results = new InspectionResult[images.Count];
+        var results = new ImageOutcome[images.Count];
         for (int i = 0; i < images.Count; i++)
         {
+            if (unscorable[i] is { } error) { results[i] = new ImageOutcome(ids[i], null, error, Unscorable: true); continue; }
             double imageRaw = scores.ImageScores[i];
             double raw = Fuse(imageRaw, logicMargins[i], settings);
-            results[i] = new InspectionResult
+            results[i] = new ImageOutcome(ids[i], new InspectionResult
             {
                 Id = ids[i],
                 RawScore = raw,
@@ -253,28 +255,36 @@ sealed class FittedStages : IDisposable
                 ModelId = settings.ModelId,
                 InputWarning = UnlikeImageWarning.Warning(settings.GoodImageSizes, settings.GoodImageColour, images[i].OriginalWidth, images[i].OriginalHeight, images[i].IsGrey,
                     settings.GoodImageLevels, images[i].Levels, compareBrightness: settings.Preprocessing.Intensity != IntensityMode.Mean),
-            };
+            }, null);
         }
         return results;
     }
 
     /// <summary>
-    /// A NaN score compares false with the threshold, so a part would pass as good without a word: refused, naming the
-    /// image, whatever the scorer. Infinity in the patch scores is refused too (the heat map and its regions are made of them).
+    /// Per image, why it has no verdict, or null. A NaN score compares false with the threshold, so a part would pass as
+    /// good without a word: refused, naming the image, whatever the scorer. Infinity in the patch scores is refused too
+    /// (the heat map and its regions are made of them), and so is a heat map that is not finite. Only that image is
+    /// refused: the others of its batch are sound.
     /// </summary>
-    void RequireFinite(PatchScores scores, IReadOnlyList<string> ids)
+    string?[] NonFiniteScoreErrors(PatchScores scores, Grid2D[] heatMaps, IReadOnlyList<string> ids)
     {
         int perImage = scores.Height * scores.Width;
+        var errors = new string?[scores.Count];
         for (int i = 0; i < scores.Count; i++)
         {
             float bad = scores.ImageScores[i];
             foreach (var value in scores.Values.AsSpan(i * perImage, perImage))
                 if (!float.IsFinite(value)) bad = value;
             if (!float.IsFinite(bad))
-                throw new PipelineException($"The scorer {ScorerName} gave {ids[i]} a score of {bad}; no verdict can be given, and the part is not "
+                errors[i] = $"The scorer {ScorerName} gave {ids[i]} a score of {bad}; no verdict can be given, and the part is not "
                     + "passed as good. A scorer that gives no finite score is at fault (update or replace its plugin), or the image is unlike "
-                    + "anything it can score.");
+                    + "anything it can score.";
+            // Finite patch scores so large that the blur's sums overflow: the regions would be made of infinity.
+            else if (heatMaps[i].Values.FirstOrDefault(v => !float.IsFinite(v), 0f) is var badMap && !float.IsFinite(badMap))
+                errors[i] = $"The heat map of {ids[i]} holds {badMap} (the scorer {ScorerName} gave patch scores too large to blur); no verdict "
+                    + "can be given, and the part is not passed as good. Check the scorer's options.";
         }
+        return errors;
     }
 
     /// <summary>

@@ -47,8 +47,19 @@ public sealed record InspectionResult
     }
 }
 
-/// <summary>One image of <see cref="AnomalyModel.InspectReadable"/>: its result, or why it could not be read.</summary>
-public sealed record ImageOutcome(string Id, InspectionResult? Result, string? Error);
+/// <summary>
+/// One image of <see cref="AnomalyModel.InspectReadable"/>: its result, or why it has none: it could not be read, or
+/// (<paramref name="Unscorable"/>) it was read but the scorer gave it no finite score, so it has no verdict at all
+/// (never "good": NaN compares false with any threshold).
+/// </summary>
+public sealed record ImageOutcome(string Id, InspectionResult? Result, string? Error, bool Unscorable = false)
+{
+    /// <summary>The results in order, or the first image's error (in input order) as the exception.</summary>
+    public static InspectionResult[] ResultsOrFirstError(IReadOnlyList<ImageOutcome> outcomes) =>
+        outcomes.FirstOrDefault(o => o.Error is not null) is { } failed
+            ? throw new PipelineException(failed.Error!)
+            : outcomes.Select(o => o.Result!).ToArray();
+}
 
 /// <summary>
 /// Scores of images whose backbone maps were already computed (<see cref="AnomalyModel.ScoreMaps"/>): raw image scores,

@@ -151,6 +151,23 @@ public class GpuKernelTests
             Assert.True(Math.Abs(cpu[i] - gpu[i]) <= 1e-4f * cpu[i] + 1e-6f, $"patch {i}: {gpu[i]} vs {cpu[i]}");
     }
 
+    [Fact]
+    public void Mahalanobis_of_a_NaN_feature_is_NaN_as_on_the_cpu_never_0()
+    {
+        // Before: the kernel wrote "sum > 0 ? sqrt(sum) : 0", so a NaN feature scored 0 on the GPU (a perfect part,
+        // passed as good) where the CPU's NaN is refused by the engine.
+        int images = 2, positions = 4, inputDim = 3;
+        int[] channels = [0, 1, 2];
+        var (mean, inverse) = GaussianStatistics.Estimate(ComputeTestData.Random(8 * positions * 3, 3), 8, positions, 3, shrinkage: 0.1f);
+        var features = ComputeTestData.Random(images * positions * inputDim, 4);
+        features[5 * inputDim + 1] = float.NaN;   // image 1, position 1
+        var cpu = ComputeBackend.MahalanobisOnCpu(features, images, positions, inputDim, channels, mean, inverse);
+        var gpu = Gpu().Mahalanobis(features, images, positions, inputDim, channels, mean, inverse);
+        Assert.True(float.IsNaN(cpu[5]), $"cpu: {cpu[5]}");
+        Assert.True(float.IsNaN(gpu[5]), $"gpu: {gpu[5]}");
+        Assert.Equal(7, gpu.Count(float.IsFinite));
+    }
+
     /// <summary>Maps: upsampling and blur within 1e-5 of the map's range of MapOps (same arithmetic, fused or not).</summary>
     [Theory]
     [InlineData(28, 28, 224, 224, 4f)]

@@ -31,13 +31,27 @@ public class PluginFaultTests
         }
         """;
 
+    /// <summary>
+    /// On the shipped MobileNetV2, whose features of a blank grey image are close enough to a hazelnut's that the
+    /// service's load check (it scores one) passes; the tiny test backbone's are not.
+    /// </summary>
+    static string MobileNetPipeline(string fault) => $$"""
+        {
+          "name": "fault",
+          "seed": 5,
+          "input": { "size": 224, "crop": 224 },
+          "backbone": { "type": "backbone.onnx", "model": "builtin:mobilenetv2-int8", "layers": ["feat_f6_s8_32ch", "feat_f10_s16_64ch"] },
+          "scoring": { "type": "test.mean-distance", "fault": "{{fault}}" }
+        }
+        """;
+
     static IReadOnlyList<string> Test => ImageDataset.LoadMvtec(TestData.Hazelnut).Test.Take(3).Select(t => t.Path).ToList();
 
-    /// <summary>Fits (the fault is dormant until the scorer is loaded) and saves the model.</summary>
-    static string Saved(string fault)
+    /// <summary>Fits (a fault named "after load" is dormant until the scorer is loaded) and saves the model.</summary>
+    static string Saved(string fault, Func<string, string>? pipeline = null)
     {
         var train = ImageDataset.LoadMvtec(TestData.Hazelnut).Train.Take(8).Select(t => t.Path).ToList();
-        using var fitted = AnomalyPipeline.FromJson(Pipeline(fault), TestData.Catalog).Fit(train);
+        using var fitted = AnomalyPipeline.FromJson((pipeline ?? Pipeline)(fault), TestData.Catalog).Fit(train);
         var path = Path.Combine(TestData.TempFolder("fault-model"), "m.pfmodel");
         fitted.Save(path);
         return path;
@@ -60,6 +74,100 @@ public class PluginFaultTests
             ml.Data.CreateEnumerable<MLNet.MLNetColumnTests.ScoredRow>(transformer.Transform(view), false).ToList()).Message);
         using var engine = ml.Model.CreatePredictionEngine<MLNet.MLNetColumnTests.PathRow, MLNet.MLNetColumnTests.ScoredRow>(transformer.WithImageColumn("ImagePath"));
         Assert.Throws<PipelineException>(() => engine.Predict(new MLNet.MLNetColumnTests.PathRow { ImagePath = Test[0] }));
+    }
+
+    /// <summary>
+    /// Three good hazelnut test images and a flat magenta one, which the scorer fitted on hazelnuts with fault
+    /// <c>nanOnUnlikeImages</c> scores NaN (its distance is far above twice the fitted images' largest).
+    /// </summary>
+    static (string Folder, string Unlike, string[] Good) GoodAndUnlikeImages(string name)
+    {
+        var folder = Directory.CreateDirectory(Path.Combine(TestData.TempFolder(name), "images")).FullName;
+        var good = Directory.GetFiles(Path.Combine(TestData.Hazelnut, "test", "good")).Order().Take(3)
+            .Select(source => { var copy = Path.Combine(folder, Path.GetFileName(source)); File.Copy(source, copy); return copy; }).ToArray();
+        var unlike = Path.Combine(folder, "zz-magenta.png");
+        var pixels = new float[3 * 96 * 96];
+        pixels.AsSpan(0, 96 * 96).Fill(1f);
+        pixels.AsSpan(2 * 96 * 96).Fill(1f);
+        Core.Images.ImageLoader.SavePng(new ImageTensor(3, 96, 96, pixels), unlike);
+        return (folder, unlike, good);
+    }
+
+    [Fact]
+    public void An_image_the_scorer_gives_NaN_has_no_verdict_and_costs_only_its_own_result()
+    {
+        // Before: the whole batch was refused (InspectReadable threw "...gave zz-magenta.png a score of NaN..."), so the
+        // three good images in it got no result either.
+        var (_, unlike, good) = GoodAndUnlikeImages("nan-one-image");
+        using var model = AnomalyModel.Load(Saved("nanOnUnlikeImages"), TestData.Catalog);
+        var outcomes = model.InspectReadable(ImageSource.FromFiles([good[0], unlike, good[1], good[2]]));
+
+        var refused = outcomes[1];
+        Assert.True(refused.Unscorable);
+        Assert.Null(refused.Result);
+        Assert.Equal($"The scorer test.mean-distance gave {unlike} a score of NaN; no verdict can be given, and the part is not passed as good. "
+            + "A scorer that gives no finite score is at fault (update or replace its plugin), or the image is unlike anything it can score.", refused.Error);
+        foreach (var o in outcomes.Where((_, i) => i != 1))
+        {
+            Assert.Null(o.Error);
+            Assert.True(double.IsFinite(o.Result!.RawScore) && double.IsFinite(o.Result.Score), $"{o.Id}: {o.Result.RawScore}");
+            Assert.All(o.Result.RawMap.Values, v => Assert.True(float.IsFinite(v)));
+        }
+        // The API that returns results only has none to give for that image: it says why instead of a verdict.
+        Assert.Equal(refused.Error, Assert.Throws<PipelineException>(() => model.Inspect([good[0], unlike])).Message);
+        Assert.Equal(outcomes[0].Result!.RawScore, model.Inspect(good[0]).RawScore);
+    }
+
+    [Fact]
+    public void Pf_score_marks_an_image_the_scorer_gives_NaN_as_NO_SCORE_and_scores_the_others()
+    {
+        // Before: exit 1, "error: The scorer test.mean-distance gave .../zz-magenta.png a score of NaN; ..." and nothing
+        // else: no verdict for the three good images, no --out file, no heat maps.
+        var (folder, unlike, good) = GoodAndUnlikeImages("nan-one-image-cli");
+        var results = Path.Combine(Path.GetDirectoryName(folder)!, "results.json");
+        var maps = Path.Combine(Path.GetDirectoryName(folder)!, "maps");
+        var run = PfProcess.Run("score", "--model", Saved("nanOnUnlikeImages"), "--images", folder, "--out", results, "--maps", maps,
+            "--plugins", TestData.TestPluginsFolder);
+
+        Assert.True(run.ExitCode == 1, $"exit {run.ExitCode}; stderr: {run.Err}");
+        Assert.DoesNotContain("   at ", run.Err);
+        Assert.Contains($"      - NO SCORE  {unlike}", run.Out);
+        foreach (var image in good) Assert.Matches($@"\d\.\d{{3}} (ok|ANOMALY) +{System.Text.RegularExpressions.Regex.Escape(image)}", run.Out);
+        Assert.Contains($"error: The scorer test.mean-distance gave {unlike} a score of NaN; no verdict can be given, and the part is not passed as good.", run.Err);
+        Assert.Contains("error: 1 of 4 images got no score (NO SCORE above: no verdict, not passed as good); the other 3 were scored. "
+            + "Check the parts without a score by other means.", run.Err);
+        var written = JsonNode.Parse(File.ReadAllText(results))!["results"]!.AsArray();
+        Assert.Equal(4, written.Count);
+        var refused = Assert.Single(written, r => (string?)r!["path"] == unlike)!;
+        Assert.Null(refused["score"]);
+        Assert.Contains("a score of NaN", (string?)refused["error"]);
+        Assert.Equal(3, written.Count(r => r!["is_anomaly"] is not null));
+        Assert.Equal(3, Directory.GetFiles(maps).Length);
+    }
+
+    [Fact]
+    public async Task The_service_answers_422_for_an_image_the_scorer_gives_NaN_and_scores_the_others()
+    {
+        // Before: 422 "Image cannot be decoded", "The scorer ... gave sent a score of NaN ... Send the complete file as
+        // the camera saved it": the advice for a damaged upload, for an image that decoded well.
+        var (_, unlike, good) = GoodAndUnlikeImages("nan-one-image-service");
+        await using var service = await Service.RunningService.StartAsync(null!, modelFile: Saved("nanOnUnlikeImages", MobileNetPipeline));
+        // Sent together, so that they may share a batch: the good one must not pay for the other.
+        var unlikeAnswer = service.PostImageAsync("hazelnut", File.ReadAllBytes(unlike));
+        var goodAnswer = service.InspectAsync("hazelnut", good[0]);
+        using (var response = await unlikeAnswer)
+        {
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.Equal(422, (int)response.StatusCode);
+            var problem = JsonNode.Parse(text)!;
+            Assert.Equal("Image cannot be scored", (string?)problem["title"]);
+            Assert.Equal("The scorer test.mean-distance gave the sent image a score of NaN; no verdict can be given, and the part is not passed as good. "
+                + "A scorer that gives no finite score is at fault (update or replace its plugin), or the image is unlike anything it can score. "
+                + "The part has no verdict: inspect it by other means.", (string?)problem["detail"]);
+        }
+        var scored = await goodAnswer;
+        Assert.True(double.IsFinite((double)scored["rawScore"]!));
+        Assert.Contains((string?)scored["verdict"], new[] { "OK", "ANOMALY" });
     }
 
     [Fact]

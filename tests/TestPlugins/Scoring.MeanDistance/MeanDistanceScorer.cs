@@ -33,6 +33,12 @@ public enum MeanDistanceFault
     TooFewAfterLoad,
     /// <summary>Every patch scores 1, fitted or loaded: a scorer made blind by its options.</summary>
     Constant,
+    /// <summary>
+    /// The scorer, fitted or loaded, gives NaN image and patch scores to each image whose largest patch distance is
+    /// more than twice the largest over the fitted images (a part unlike the training parts, e.g. one of another colour),
+    /// and sound scores to the others: a scorer whose arithmetic breaks on one particular image.
+    /// </summary>
+    NanOnUnlikeImages,
 }
 
 /// <summary>Distance of each patch to the mean good embedding at its position: simple, exact, easy to check by hand.</summary>
@@ -59,7 +65,9 @@ public sealed class MeanDistanceScorer : IScorer
             var image = good.Image(i);
             for (int j = 0; j < perImage; j++) mean[j] += image[j] / good.Count;
         }
-        return new Fitted(options, good.Height, good.Width, good.Dim, mean, loaded: false);
+        var fitted = new Fitted(options, good.Height, good.Width, good.Dim, mean, loaded: false, fittedMax: float.PositiveInfinity);
+        var goodScores = fitted.Score(good).ImageScores;
+        return new Fitted(options, good.Height, good.Width, good.Dim, mean, loaded: false, fittedMax: goodScores.Max());
     }
 
     void CheckSecret(FitContext context)
@@ -72,10 +80,10 @@ public sealed class MeanDistanceScorer : IScorer
     {
         CheckSecret(context);
         var mean = state.ReadTensor("mean", out var shape);
-        return new Fitted(options, shape[0], shape[1], shape[2], mean, loaded: true);
+        return new Fitted(options, shape[0], shape[1], shape[2], mean, loaded: true, fittedMax: state.ReadTensor("fittedMax", out _)[0]);
     }
 
-    sealed class Fitted(MeanDistanceOptions options, int height, int width, int dim, float[] mean, bool loaded) : IFittedScorer
+    sealed class Fitted(MeanDistanceOptions options, int height, int width, int dim, float[] mean, bool loaded, float fittedMax) : IFittedScorer
     {
         public PatchScores Score(FeatureBatch features)
         {
@@ -105,6 +113,13 @@ public sealed class MeanDistanceScorer : IScorer
                 Array.Fill(values, float.NaN);
                 Array.Fill(imageScores, float.NaN);
             }
+            if (options.Fault == MeanDistanceFault.NanOnUnlikeImages)
+                for (int i = 0; i < features.Count; i++)
+                    if (imageScores[i] > 2 * fittedMax)
+                    {
+                        imageScores[i] = float.NaN;
+                        values.AsSpan(i * positions, positions).Fill(float.NaN);
+                    }
             if (fault == MeanDistanceFault.TooFewAfterLoad && features.Count > 0)
                 return new PatchScores(features.Count - 1, height, width, values[..^positions], imageScores[..^1]);
             return new PatchScores(features.Count, height, width, values, imageScores);
@@ -113,6 +128,7 @@ public sealed class MeanDistanceScorer : IScorer
         public void Save(IModelWriter state)
         {
             state.WriteTensor("mean", mean, height, width, dim);
+            state.WriteTensor("fittedMax", [fittedMax], 1);
             if (options.FailOnSave) throw new IOException("test.mean-distance: failing on purpose (failOnSave)");
         }
     }
