@@ -272,19 +272,25 @@ sealed class FittedStages : IDisposable
         var errors = new string?[scores.Count];
         for (int i = 0; i < scores.Count; i++)
         {
-            float bad = scores.ImageScores[i];
-            foreach (var value in scores.Values.AsSpan(i * perImage, perImage))
-                if (!float.IsFinite(value)) bad = value;
-            if (!float.IsFinite(bad))
+            float image = scores.ImageScores[i];
+            if ((NonFinite(scores.Values.AsSpan(i * perImage, perImage)) ?? (float.IsFinite(image) ? null : image)) is { } bad)
                 errors[i] = $"The scorer {ScorerName} gave {ids[i]} a score of {bad}; no verdict can be given, and the part is not "
                     + "passed as good. A scorer that gives no finite score is at fault (update or replace its plugin), or the image is unlike "
                     + "anything it can score.";
             // Finite patch scores so large that the blur's sums overflow: the regions would be made of infinity.
-            else if (heatMaps[i].Values.FirstOrDefault(v => !float.IsFinite(v), 0f) is var badMap && !float.IsFinite(badMap))
+            else if (NonFinite(heatMaps[i].Values) is { } badMap)
                 errors[i] = $"The heat map of {ids[i]} holds {badMap} (the scorer {ScorerName} gave patch scores too large to blur); no verdict "
                     + "can be given, and the part is not passed as good. Check the scorer's options.";
         }
         return errors;
+    }
+
+    /// <summary>The first NaN or infinity among <paramref name="values"/>; null when all are finite.</summary>
+    static float? NonFinite(ReadOnlySpan<float> values)
+    {
+        foreach (var value in values)
+            if (!float.IsFinite(value)) return value;
+        return null;
     }
 
     /// <summary>
